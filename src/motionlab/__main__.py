@@ -1,0 +1,5 @@
+import sys
+
+from motionlab.cli import main
+
+sys.exit(main())

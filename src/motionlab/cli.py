@@ -1,0 +1,362 @@
+"""The ``motionlab`` command: thin sub-commands over the library's functions.
+
+Every failure caused by input (missing or corrupt files, bad options) prints one line,
+``motionlab: error: ...``, and exits with status 1; usage errors exit with 2 (argparse);
+Ctrl-C exits with 130. Outputs are written atomically, so a failed run leaves none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from motionlab import __version__
+from motionlab.errors import MotionlabError
+
+log = logging.getLogger("motionlab")
+
+
+# --------------------------------------------------------------------------------------
+# argument helpers
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        msg = f"expected WIDTHxHEIGHT such as 320x240, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
+    return w, h
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _add_reader_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("input")
+    g.add_argument("--start", type=int, default=0, help="first frame to read (0-based)")
+    g.add_argument("--stop", type=int, default=None, help="stop before this frame")
+    g.add_argument("--resize", type=_size, metavar="WxH", help="resize frames, e.g. 320x240")
+    g.add_argument(
+        "--fps", type=_positive_float, help="frame rate of a frame-folder input (default 25)"
+    )
+
+
+def _reader_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"start": args.start, "stop": args.stop, "size": args.resize, "fps": args.fps}
+
+
+def _add_flow_args(p: argparse.ArgumentParser) -> None:
+    from motionlab.flow.estimators import DEFAULT_METHOD
+
+    g = p.add_argument_group("optical flow")
+    g.add_argument(
+        "--method",
+        "--flow",
+        dest="method",
+        default=DEFAULT_METHOD,
+        help="dis (default), farneback, tvl1, deepflow, raft-small, raft-large",
+    )
+    g.add_argument(
+        "--preset", choices=("ultrafast", "fast", "medium"), help="DIS preset (default medium)"
+    )
+    g.add_argument(
+        "--weights",
+        type=Path,
+        help="RAFT checkpoint file: torchvision state dict or original RAFT .pth "
+        "(default: torchvision's weights, downloaded on first use)",
+    )
+    g.add_argument("--iters", type=int, help="RAFT refinement iterations (default 12)")
+    g.add_argument("--device", help="RAFT device: cpu (default), cuda, cuda:1, ...")
+    g.add_argument("--batch-size", type=int, default=1, help="RAFT pairs per forward pass")
+    g.add_argument(
+        "--upsample",
+        type=float,
+        help="resize frames by this factor (>= 1) before estimating, e.g. 2 for 320x240",
+    )
+
+
+def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
+    raft = args.method.startswith("raft")
+    opts: dict[str, Any] = {}
+    if args.preset is not None:
+        if args.method != "dis":
+            raise MotionlabError("--preset applies to --method dis only")
+        opts["preset"] = args.preset
+    for name in ("weights", "iters", "device"):
+        value = getattr(args, name)
+        if value is not None:
+            if not raft:
+                raise MotionlabError(f"--{name} applies to the RAFT methods only")
+            opts[name] = value
+    if raft:
+        opts["batch_size"] = args.batch_size
+    if args.upsample is not None:
+        opts["upsample"] = args.upsample
+    return opts
+
+
+def _progress(total: int | None, desc: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    # disable=None: bars only on a terminal, so logs and CI stay clean.
+    return tqdm(total=total, desc=desc, unit="pair", disable=None if enabled else True)
+
+
+# --------------------------------------------------------------------------------------
+# sub-commands
+
+
+def cmd_flow(args: argparse.Namespace) -> None:
+    """motionlab flow IMG1 IMG2 -o out.flo | motionlab flow VIDEO -o OUT."""
+    from motionlab.flow import get_estimator
+
+    if len(args.inputs) > 2:
+        raise MotionlabError("give two images (a pair) or one video / frame folder")
+    est = get_estimator(args.method, **_estimator_options(args))
+    if len(args.inputs) == 2:
+        _flow_pair(args, est)
+    else:
+        _flow_video(args, est)
+
+
+def _flow_pair(args: argparse.Namespace, est: Any) -> None:
+    from motionlab.atomic import atomic_file
+    from motionlab.flow import flow_to_color, write_flo
+    from motionlab.video import read_image
+
+    out = Path(args.output)
+    if out.suffix.lower() != ".flo":
+        raise MotionlabError(f"{out}: the flow of an image pair is written as a .flo file")
+    if args.png is not None and args.png.suffix.lower() != ".png":
+        raise MotionlabError(f"{args.png}: --png needs a file name ending in .png")
+    a, b = (read_image(p) for p in args.inputs)
+    flow = est(a, b)
+    write_flo(out, flow)
+    if args.png is not None:
+        import cv2
+
+        color = flow_to_color(flow, max_flow=args.max_flow)
+        with atomic_file(args.png) as tmp:
+            if not cv2.imwrite(str(tmp), color[:, :, ::-1]):
+                raise MotionlabError(f"{args.png}: could not write PNG")
+    log.info("wrote %s", out)
+
+
+def _flow_video(args: argparse.Namespace, est: Any) -> None:
+    from motionlab.atomic import atomic_dir
+    from motionlab.flow import flow_to_color, video_flow, write_flo
+    from motionlab.video import VideoReader, VideoWriter, is_folder_target
+
+    if args.png is not None:
+        raise MotionlabError("--png applies to an image pair; for a video give -o out.mp4")
+    if args.direction == "both":
+        raise MotionlabError("write forward and backward flow with two runs")
+    out_text = str(args.output)
+    to_folder = is_folder_target(out_text) or Path(out_text).suffix == ""
+    with VideoReader(args.inputs[0], **_reader_kwargs(args)) as reader:
+        n_pairs = reader.info.num_frames - 1
+        if n_pairs < 1:
+            raise MotionlabError(
+                f"{args.inputs[0]}: optical flow needs at least two frames, the video has 1"
+            )
+        pairs = video_flow(
+            reader, estimator=est, direction=args.direction, batch_size=args.batch_size
+        )
+        bar = _progress(n_pairs, f"flow ({est.name})", not args.quiet)
+        written = 0
+        if to_folder:
+            with atomic_dir(Path(out_text)) as tmp:
+                for pair in pairs:
+                    flow = pair.forward if args.direction == "forward" else pair.backward
+                    write_flo(tmp / f"{pair.index:05d}.flo", flow)
+                    written += 1
+                    bar.update()
+                meta = {
+                    "motionlab": __version__,
+                    "source": str(args.inputs[0]),
+                    "method": est.name,
+                    "options": {k: str(v) for k, v in _estimator_options(args).items()},
+                    "direction": args.direction,
+                    "naming": "NNNNN.flo is the flow of frame pair (N, N+1) of the input "
+                    + (
+                        "(maps frame N to N+1)"
+                        if args.direction == "forward"
+                        else "(maps frame N+1 to N)"
+                    ),
+                    "start": args.start,
+                    "num_pairs": written,
+                    "fps": reader.fps,
+                }
+                (tmp / "flow.json").write_text(json.dumps(meta, indent=2) + "\n")
+        else:
+            with VideoWriter(out_text, fps=reader.rate, codec=args.codec) as writer:
+                for pair in pairs:
+                    flow = pair.forward if args.direction == "forward" else pair.backward
+                    writer.write(flow_to_color(flow, max_flow=args.max_flow))
+                    written += 1
+                    bar.update()
+        bar.close()
+    log.info("wrote %d flow fields to %s", written, out_text)
+
+
+def cmd_sample_video(args: argparse.Namespace) -> None:
+    """Write the synthetic moving-disc clip (no data needed)."""
+    from motionlab.synthetic import sample_video_frames
+    from motionlab.video import write_video
+
+    if args.frames < 2:
+        raise MotionlabError(f"--frames must be >= 2, got {args.frames}")
+    frames = sample_video_frames(args.frames, size=args.size, seed=args.seed)
+    n = write_video(args.output, frames, fps=args.fps_out, codec=args.codec)
+    log.info("wrote %d frames to %s", n, args.output)
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    """Print size, rate and frame count of a video or frame folder as JSON."""
+    from motionlab.video import probe
+
+    info = probe(args.input, fps=args.fps)
+    print(
+        json.dumps(
+            {
+                "source": str(info.source),
+                "width": info.width,
+                "height": info.height,
+                "fps": round(info.fps, 6),
+                "num_frames": info.num_frames,
+                "frame_folder": info.is_frame_folder,
+            }
+        )
+    )
+
+
+def cmd_convert(args: argparse.Namespace) -> None:
+    """Re-encode a video or frame folder (e.g. to lossless mkv or PNG frames)."""
+    from motionlab.video import VideoReader, write_video
+
+    with VideoReader(args.input, **_reader_kwargs(args)) as reader:
+        n = write_video(args.output, reader, fps=reader.rate, codec=args.codec, crf=args.crf)
+    log.info("wrote %d frames to %s", n, args.output)
+
+
+# --------------------------------------------------------------------------------------
+# parser
+
+
+_CODEC_HELP = (
+    "output codec: h264 (lossy, .mp4), ffv1 (lossless, .mkv/.avi), x264rgb (lossless, "
+    ".mkv/.mp4); default by suffix; a name ending in '/' writes PNG frames"
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``motionlab`` command."""
+    parser = argparse.ArgumentParser(
+        prog="motionlab",
+        description="Motion-centric video tools: optical flow, appearance-free video, ...",
+    )
+    parser.add_argument("--version", action="version", version=f"motionlab {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars, warnings only"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "flow",
+        help="estimate optical flow of an image pair or a video",
+        description="Estimate forward (or backward) optical flow. Two images: write one "
+        "Middlebury .flo (and optionally a colour-coded PNG). One video or frame folder: "
+        "write a folder of .flo files (NNNNN.flo = pair N, N+1; -o ending in '/') or a "
+        "Middlebury colour-coded video (-o out.mp4 / out.mkv).",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="IMG1 IMG2, or VIDEO / FOLDER")
+    p.add_argument("-o", "--output", required=True, help="out.flo, FOLDER/ or out.mp4")
+    p.add_argument("--png", type=Path, help="also write the colour-coded flow of a pair")
+    p.add_argument(
+        "--direction",
+        choices=("forward", "backward"),
+        default="forward",
+        help="forward: frame t -> t+1 (default); backward: frame t+1 -> t",
+    )
+    p.add_argument(
+        "--max-flow",
+        type=_positive_float,
+        help="flow magnitude (px) drawn at full colour (default: each field's maximum)",
+    )
+    p.add_argument("--codec", help=_CODEC_HELP)
+    _add_flow_args(p)
+    _add_reader_args(p)
+    p.set_defaults(func=cmd_flow)
+
+    p = sub.add_parser(
+        "sample-video",
+        help="write a small synthetic test video (moving textured disc)",
+        description="Write a synthetic clip with known motion: a textured background "
+        "panning by (0.75, 0.25) px/frame and a disc moving by (3, -1) px/frame.",
+    )
+    p.add_argument("output", help="output video (.mp4, .mkv) or FOLDER/")
+    p.add_argument("--frames", type=int, default=48, help="number of frames (default 48)")
+    p.add_argument("--size", type=_size, default=(320, 240), metavar="WxH", help="320x240")
+    p.add_argument("--fps", dest="fps_out", type=_positive_float, default=25.0, help="25")
+    p.add_argument("--seed", type=int, default=0, help="texture seed (default 0)")
+    p.add_argument("--codec", help=_CODEC_HELP)
+    p.set_defaults(func=cmd_sample_video)
+
+    p = sub.add_parser("info", help="print a video's size, frame rate and frame count")
+    p.add_argument("input", help="video file or frame folder")
+    p.add_argument("--fps", type=_positive_float, help="frame rate of a frame folder")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser(
+        "convert",
+        help="re-encode a video or frame folder",
+        description="Re-encode a video or frame folder, e.g. to lossless FFV1 (.mkv) or "
+        "PNG frames (-o FOLDER/), optionally cut and resized.",
+    )
+    p.add_argument("input", help="video file or frame folder")
+    p.add_argument("-o", "--output", required=True, help="out.mp4, out.mkv or FOLDER/")
+    p.add_argument("--codec", help=_CODEC_HELP)
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51 (default 18)")
+    _add_reader_args(p)
+    p.set_defaults(func=cmd_convert)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``motionlab`` command; return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="motionlab: %(message)s", stream=sys.stderr)
+    try:
+        args.func(args)
+    except MotionlabError as exc:
+        print(f"motionlab: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("motionlab: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+    except OSError as exc:  # e.g. permission denied, disk full, output folder is a file
+        print(f"motionlab: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""Optical-flow estimators behind one call.
+
+Every estimator maps two RGB frames to the *forward* flow of the pair: a ``float32
+(H, W, 2)`` field F such that pixel p of ``frame_a`` moves to ``p + F(p)`` in ``frame_b``
+(u = x to the right, v = y down, pixels). Backward flow is the same call with the frames
+swapped.
+
+Methods (see :func:`list_methods`):
+
+* ``dis`` (default): OpenCV's Dense Inverse Search (Kroeger et al., ECCV 2016), presets
+  ``ultrafast``, ``fast``, ``medium`` (default);
+* ``farneback``: Farnebäck polynomial expansion (SCIA 2003);
+* ``tvl1``: Dual TV-L1 (Zach et al. 2007; OpenCV contrib);
+* ``deepflow``: DeepFlow (Weinzaepfel et al., ICCV 2013; OpenCV contrib);
+* ``raft-small``, ``raft-large``: RAFT (Teed & Deng, ECCV 2020) from torchvision, see
+  :mod:`motionlab.flow.raft`.
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> a = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+>>> flow = estimate(a, np.roll(a, 2, axis=1), method="dis")
+>>> flow.shape, flow.dtype
+((64, 64, 2), dtype('float32'))
+"""
+
+from __future__ import annotations
+
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from motionlab.errors import MotionlabError
+
+DEFAULT_METHOD = "dis"
+
+
+def check_frame_pair(frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate two frames for flow estimation; return them as ``(H, W, 3)`` uint8.
+
+    Grey ``(H, W)`` frames are repeated over three channels.
+    """
+    out = []
+    for name, frame in (("frame_a", frame_a), ("frame_b", frame_b)):
+        if not isinstance(frame, np.ndarray):
+            raise MotionlabError(f"{name} must be a numpy array, got {type(frame).__name__}")
+        if frame.dtype != np.uint8:
+            raise MotionlabError(
+                f"{name} must be uint8 (0..255), got {frame.dtype}; convert with "
+                "np.clip(x, 0, 255).astype(np.uint8)"
+            )
+        if frame.ndim == 2:
+            frame = np.repeat(frame[:, :, None], 3, axis=2)
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise MotionlabError(f"{name} must have shape (H, W, 3) or (H, W), got {frame.shape}")
+        if min(frame.shape[:2]) < 8:
+            raise MotionlabError(f"{name} is {frame.shape[1]}x{frame.shape[0]}: too small for flow")
+        out.append(frame)
+    if out[0].shape != out[1].shape:
+        raise MotionlabError(
+            f"frames differ in size: {out[0].shape[1]}x{out[0].shape[0]} vs "
+            f"{out[1].shape[1]}x{out[1].shape[0]}; resize one of them first"
+        )
+    return out[0], out[1]
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+class FlowEstimator(ABC):
+    """Base class: validates frames, handles optional upsampling, delegates to ``_estimate``.
+
+    Parameters
+    ----------
+    upsample : float
+        Resize both frames by this factor before estimation and scale the flow back
+        (``>= 1``). The original AFD code upsamples 320x240 video this way so that
+        estimators tuned for larger images see enough pixels.
+    """
+
+    name: str = "?"
+
+    def __init__(self, *, upsample: float = 1.0) -> None:
+        if not upsample >= 1.0:
+            raise MotionlabError(f"upsample must be >= 1 (a factor), got {upsample}")
+        self.upsample = float(upsample)
+
+    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        """Forward flow from ``frame_a`` to ``frame_b``: ``float32 (H, W, 2)``, pixels."""
+        return self.estimate_pairs([frame_a], [frame_b])[0]
+
+    def estimate_pairs(
+        self, frames_a: Sequence[np.ndarray], frames_b: Sequence[np.ndarray]
+    ) -> list[np.ndarray]:
+        """Forward flow of each pair ``(frames_a[i], frames_b[i])``.
+
+        Estimators that gain from batching (RAFT) process the pairs together.
+        """
+        if len(frames_a) != len(frames_b):
+            raise MotionlabError(f"{len(frames_a)} first frames but {len(frames_b)} second ones")
+        pairs = [check_frame_pair(a, b) for a, b in zip(frames_a, frames_b, strict=True)]
+        if self.upsample == 1.0:
+            return self._estimate_batch([p[0] for p in pairs], [p[1] for p in pairs])
+        h, w = pairs[0][0].shape[:2]
+        big = (round(w * self.upsample), round(h * self.upsample))
+
+        def up(x: np.ndarray) -> np.ndarray:
+            return cv2.resize(x, big, interpolation=cv2.INTER_CUBIC)
+
+        flows = self._estimate_batch([up(p[0]) for p in pairs], [up(p[1]) for p in pairs])
+        out = []
+        for flow in flows:
+            small = cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA)
+            small[..., 0] *= w / big[0]
+            small[..., 1] *= h / big[1]
+            out.append(small.astype(np.float32))
+        return out
+
+    def _estimate_batch(
+        self, frames_a: list[np.ndarray], frames_b: list[np.ndarray]
+    ) -> list[np.ndarray]:
+        return [self._estimate(a, b) for a, b in zip(frames_a, frames_b, strict=True)]
+
+    @abstractmethod
+    def _estimate(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        """Flow of one validated pair of equal-size RGB uint8 frames."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(upsample={self.upsample})"
+
+
+_REGISTRY: dict[str, Callable[..., FlowEstimator]] = {}
+
+
+def register(name: str) -> Callable[[Callable[..., FlowEstimator]], Callable[..., FlowEstimator]]:
+    """Class decorator adding a builder to the method registry under ``name``."""
+
+    def deco(builder: Callable[..., FlowEstimator]) -> Callable[..., FlowEstimator]:
+        _REGISTRY[name] = builder
+        return builder
+
+    return deco
+
+
+def list_methods() -> list[str]:
+    """Names accepted by :func:`get_estimator` and :func:`estimate`."""
+    return sorted(_REGISTRY)
+
+
+def get_estimator(method: str = DEFAULT_METHOD, **options: Any) -> FlowEstimator:
+    """Build the estimator ``method`` with keyword ``options`` (see each class)."""
+    if method not in _REGISTRY:
+        raise MotionlabError(
+            f"unknown flow method {method!r}; choose one of {', '.join(sorted(_REGISTRY))}"
+        )
+    try:
+        return _REGISTRY[method](**options)
+    except TypeError as exc:
+        raise MotionlabError(f"flow method {method!r}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_estimator(method: str, options: tuple[tuple[str, Any], ...]) -> FlowEstimator:
+    return get_estimator(method, **dict(options))
+
+
+def estimate(
+    frame_a: np.ndarray, frame_b: np.ndarray, *, method: str = DEFAULT_METHOD, **options: Any
+) -> np.ndarray:
+    """Forward optical flow from ``frame_a`` to ``frame_b``.
+
+    Parameters
+    ----------
+    frame_a, frame_b : (H, W, 3) or (H, W) uint8 ndarray
+        RGB (or grey) frames of one size.
+    method : str
+        One of :func:`list_methods` (default ``"dis"``).
+    **options
+        Keyword settings of the method (e.g. ``preset="fast"`` for DIS, ``weights=...``,
+        ``iters=...`` for RAFT, ``upsample=2`` for any). The built estimator is cached,
+        so repeated calls do not reload models.
+
+    Returns
+    -------
+    flow : (H, W, 2) float32 ndarray
+        u (right) and v (down) in pixels: pixel p of ``frame_a`` moves to p + flow[p].
+    """
+    key = tuple(sorted((k, str(v) if hasattr(v, "__fspath__") else v) for k, v in options.items()))
+    return _cached_estimator(method, key)(frame_a, frame_b)
+
+
+# --------------------------------------------------------------------------------------
+# OpenCV estimators
+
+_DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+@register("dis")
+class DISEstimator(FlowEstimator):
+    """OpenCV Dense Inverse Search on grey frames.
+
+    Parameters
+    ----------
+    preset : {"ultrafast", "fast", "medium"}
+        Speed/accuracy preset (default ``"medium"``).
+    """
+
+    name = "dis"
+
+    def __init__(self, *, preset: str = "medium", upsample: float = 1.0) -> None:
+        super().__init__(upsample=upsample)
+        if preset not in _DIS_PRESETS:
+            raise MotionlabError(
+                f"unknown DIS preset {preset!r}; choose one of {', '.join(_DIS_PRESETS)}"
+            )
+        self.preset = preset
+        self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[preset])
+
+    def _estimate(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        return self._dis.calc(_gray(frame_a), _gray(frame_b), None)
+
+
+@register("farneback")
+class FarnebackEstimator(FlowEstimator):
+    """OpenCV Farnebäck flow on grey frames (5 pyramid levels, 15 px window)."""
+
+    name = "farneback"
+
+    def __init__(
+        self,
+        *,
+        levels: int = 5,
+        winsize: int = 15,
+        iterations: int = 3,
+        poly_n: int = 5,
+        poly_sigma: float = 1.2,
+        upsample: float = 1.0,
+    ) -> None:
+        super().__init__(upsample=upsample)
+        self.params = (0.5, levels, winsize, iterations, poly_n, poly_sigma, 0)
+
+    def _estimate(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        return cv2.calcOpticalFlowFarneback(_gray(frame_a), _gray(frame_b), None, *self.params)
+
+
+@register("tvl1")
+class TVL1Estimator(FlowEstimator):
+    """OpenCV contrib Dual TV-L1 with its default settings (accurate, slow)."""
+
+    name = "tvl1"
+
+    def __init__(self, *, upsample: float = 1.0) -> None:
+        super().__init__(upsample=upsample)
+        self._tvl1 = cv2.optflow.DualTVL1OpticalFlow_create()
+
+    def _estimate(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        return self._tvl1.calc(_gray(frame_a), _gray(frame_b), None)
+
+
+@register("deepflow")
+class DeepFlowEstimator(FlowEstimator):
+    """OpenCV contrib DeepFlow (variational refinement with deep matching-free init)."""
+
+    name = "deepflow"
+
+    def __init__(self, *, upsample: float = 1.0) -> None:
+        super().__init__(upsample=upsample)
+        self._deepflow = cv2.optflow.createOptFlow_DeepFlow()
+
+    def _estimate(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        return self._deepflow.calc(_gray(frame_a), _gray(frame_b), None)
+
+
+# RAFT pulls in torch (seconds to import): its module is imported only when it is built.
+@register("raft-small")
+def _raft_small(**options: Any) -> FlowEstimator:
+    from motionlab.flow.raft import RaftEstimator
+
+    return RaftEstimator(variant="small", **options)
+
+
+@register("raft-large")
+def _raft_large(**options: Any) -> FlowEstimator:
+    from motionlab.flow.raft import RaftEstimator
+
+    return RaftEstimator(variant="large", **options)

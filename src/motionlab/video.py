@@ -1,0 +1,618 @@
+"""Read and write videos and numbered frame folders as streams of RGB ``uint8`` frames.
+
+Frames are ``(H, W, 3)`` ``numpy.uint8`` arrays in RGB order. Readers and writers are
+context managers; readers are iterators, so a long video never needs all frames in memory.
+
+Decoding uses PyAV (FFmpeg): anything FFmpeg demuxes (mp4, avi, mkv, webm, mov, ...).
+Frame folders hold numbered images (png, jpg, ppm, bmp, tif) sorted by the number in
+their names. Writers produce
+
+* ``h264``: H.264 in mp4, yuv420p, CRF quality (lossy, for viewing);
+* ``ffv1``: FFV1 in mkv (or avi) with ``bgr0`` pixels (lossless, bit-exact RGB);
+* ``x264rgb``: ``libx264rgb`` at qp 0 in mkv/mp4 (lossless, bit-exact RGB);
+* ``png``: a folder of ``00000.png, 00001.png, ...`` (lossless).
+
+Every output is written under a temporary name and renamed when complete
+(:mod:`motionlab.atomic`).
+
+Examples
+--------
+>>> import numpy as np, tempfile, pathlib
+>>> frames = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "noise.mkv"
+>>> write_video(out, frames, fps=25)          # FFV1: lossless
+>>> bool((read_video(out) == frames).all())
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import av
+import cv2
+import numpy as np
+from PIL import Image
+
+from motionlab.atomic import commit_dir, temp_sibling
+from motionlab.errors import MotionlabError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff")
+"""File name endings read as frames of a frame folder (case-insensitive)."""
+
+Codec = Literal["h264", "ffv1", "x264rgb", "png"]
+CODECS: tuple[str, ...] = ("h264", "ffv1", "x264rgb", "png")
+LOSSLESS_CODECS: frozenset[str] = frozenset({"ffv1", "x264rgb", "png"})
+DEFAULT_FOLDER_FPS = 25.0
+
+_SUFFIX_CODEC = {".mp4": "h264", ".mov": "h264", ".m4v": "h264", ".mkv": "ffv1", ".avi": "ffv1"}
+_CODEC_SUFFIXES = {
+    "h264": (".mp4", ".mov", ".m4v", ".mkv"),
+    "ffv1": (".mkv", ".avi"),
+    "x264rgb": (".mkv", ".mp4"),
+}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a reader delivers: frame size (after any resize), rate and count.
+
+    Attributes
+    ----------
+    width, height : int
+        Size in pixels of the frames the reader yields.
+    fps : float
+        Frames per second (``DEFAULT_FOLDER_FPS`` for frame folders unless given).
+    num_frames : int
+        Number of frames the reader yields (after ``start``/``stop``). For videos whose
+        container does not record it, it is counted by demuxing (no decoding).
+    source : Path
+        The video file or frame folder.
+    is_frame_folder : bool
+        True for a folder of numbered images.
+    """
+
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+    source: Path
+    is_frame_folder: bool
+
+
+def _natural_key(path: Path) -> tuple[object, ...]:
+    parts = re.split(r"(\d+)", path.name)
+    return tuple(int(p) if p.isdigit() else p.lower() for p in parts)
+
+
+def list_frame_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The image files of a frame folder, in natural numeric order.
+
+    Raises
+    ------
+    MotionlabError
+        If ``folder`` holds no image file.
+    """
+    folder = Path(folder)
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise MotionlabError(
+            f"{folder}: frame folder holds no image files "
+            f"(expected numbered {', '.join(IMAGE_SUFFIXES)} files)"
+        )
+    return sorted(files, key=_natural_key)
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read one image file as an RGB ``(H, W, 3)`` ``uint8`` array.
+
+    Grey images are repeated over three channels; 16-bit images are scaled to 8 bits.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MotionlabError(f"{path}: no such file")
+    if path.is_dir():
+        raise MotionlabError(f"{path}: is a folder, expected an image file")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise MotionlabError(f"{path}: cannot decode as an image (corrupt or unsupported)")
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def _resize(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None or (frame.shape[1], frame.shape[0]) == size:
+        return frame
+    shrinking = size[0] * size[1] < frame.shape[0] * frame.shape[1]
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(frame, size, interpolation=interp)
+
+
+def _check_range(start: int, stop: int | None) -> None:
+    if start < 0:
+        raise MotionlabError(f"start must be >= 0, got {start}")
+    if stop is not None and stop <= start:
+        raise MotionlabError(f"stop must be > start, got start={start}, stop={stop}")
+
+
+def _check_size(size: tuple[int, int] | None) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    w, h = (int(s) for s in size)
+    if w <= 0 or h <= 0:
+        raise MotionlabError(f"resize size must be positive (width, height), got {size}")
+    return (w, h)
+
+
+class VideoReader:
+    """Stream RGB frames from a video file or a numbered frame folder.
+
+    Parameters
+    ----------
+    source : path
+        A video file (anything FFmpeg decodes) or a folder of numbered images.
+    start, stop : int
+        Frame range ``[start, stop)`` (0-based); ``stop=None`` reads to the end.
+        Frames before ``start`` are decoded and dropped: exact, not keyframe-seeking.
+    size : (width, height), optional
+        Resize every frame to this size (area interpolation when shrinking).
+    fps : float, optional
+        Frame rate of a frame folder (default 25); ignored for videos.
+
+    Yields
+    ------
+    frame : (H, W, 3) uint8 ndarray
+        RGB frames.
+
+    Raises
+    ------
+    MotionlabError
+        Missing path, a file FFmpeg cannot read, no video stream, no decodable frame,
+        a corrupt frame, an empty folder or frames of different sizes.
+
+    Examples
+    --------
+    >>> with VideoReader("clip.mp4", size=(320, 240)) as reader:  # doctest: +SKIP
+    ...     for frame in reader:
+    ...         ...
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        size: tuple[int, int] | None = None,
+        fps: float | None = None,
+    ) -> None:
+        self.source = Path(source)
+        _check_range(start, stop)
+        self.start, self.stop = start, stop
+        self.size = _check_size(size)
+        self._fps_override = fps
+        self._container: av.container.InputContainer | None = None
+        self._files: list[Path] | None = None
+        self._first: np.ndarray | None = None
+        self._iter: Iterator[np.ndarray] | None = None
+        self._info: VideoInfo | None = None
+        self._open()
+
+    # -- opening ---------------------------------------------------------------------
+    def _open(self) -> None:
+        if not self.source.exists():
+            raise MotionlabError(f"{self.source}: no such file or folder")
+        if self.source.is_dir():
+            self._open_folder()
+        else:
+            self._open_video()
+
+    def _open_folder(self) -> None:
+        files = list_frame_files(self.source)
+        first_size = None
+        for f in files:  # header-only size check, before any work is done
+            try:
+                with Image.open(f) as im:
+                    fsize = im.size
+            except Exception as exc:  # PIL raises several types for broken files
+                raise MotionlabError(f"{f}: cannot read image header ({exc})") from exc
+            if first_size is None:
+                first_size = fsize
+            elif fsize != first_size:
+                raise MotionlabError(
+                    f"{f}: frame is {fsize[0]}x{fsize[1]} but {files[0].name} is "
+                    f"{first_size[0]}x{first_size[1]}; all frames of a folder must have one "
+                    "size (resize them first)"
+                )
+        stop = len(files) if self.stop is None else min(self.stop, len(files))
+        self._files = files[self.start : stop]
+        if not self._files:
+            raise MotionlabError(
+                f"{self.source}: frame range starts at {self.start} but the folder holds "
+                f"{len(files)} frames"
+            )
+        self._iter = (_resize(read_image(f), self.size) for f in self._files)
+        self._first = next(self._iter)
+        h, w = self._first.shape[:2]
+        fps = float(self._fps_override or DEFAULT_FOLDER_FPS)
+        self._info = VideoInfo(w, h, fps, len(self._files), self.source, True)
+
+    def _open_video(self) -> None:
+        try:
+            self._container = av.open(str(self.source), mode="r")
+        except av.FFmpegError as exc:
+            raise MotionlabError(
+                f"{self.source}: not a readable video ({_ffmpeg_reason(exc)})"
+            ) from exc
+        if not self._container.streams.video:
+            self.close()
+            raise MotionlabError(f"{self.source}: file has no video stream")
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        self._stream = stream
+        self._iter = self._decode(stream)
+        try:
+            self._first = next(self._iter)
+        except StopIteration:
+            self.close()
+            raise MotionlabError(
+                f"{self.source}: video has no decodable frames"
+                + (f" at or after frame {self.start}" if self.start else "")
+            ) from None
+        h, w = self._first.shape[:2]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else DEFAULT_FOLDER_FPS
+        self._rate = Fraction(rate) if rate else Fraction(DEFAULT_FOLDER_FPS)
+        self._info = VideoInfo(w, h, fps, -1, self.source, False)
+
+    def _decode(self, stream: av.video.stream.VideoStream) -> Iterator[np.ndarray]:
+        assert self._container is not None
+        index = 0
+        try:
+            for frame in self._container.decode(stream):
+                if self.stop is not None and index >= self.stop:
+                    return
+                if index >= self.start:
+                    yield _resize(frame.to_ndarray(format="rgb24"), self.size)
+                index += 1
+        except av.FFmpegError as exc:
+            raise MotionlabError(
+                f"{self.source}: corrupt video, decoding failed at frame {index} "
+                f"({_ffmpeg_reason(exc)})"
+            ) from exc
+
+    # -- properties ------------------------------------------------------------------
+    @property
+    def info(self) -> VideoInfo:
+        """Size, rate and frame count of what this reader yields (counts lazily)."""
+        assert self._info is not None
+        if self._info.num_frames < 0:
+            total = _count_frames(self.source)
+            stop = total if self.stop is None else min(self.stop, total)
+            self._info = replace(self._info, num_frames=max(stop - self.start, 1))
+        return self._info
+
+    @property
+    def fps(self) -> float:
+        """Frames per second."""
+        assert self._info is not None
+        return self._info.fps
+
+    @property
+    def rate(self) -> Fraction:
+        """Exact frame rate (a fraction, e.g. 30000/1001) for writing a copy."""
+        if self._container is None:
+            return Fraction(self.fps).limit_denominator(1001)
+        return self._rate
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) of the frames yielded."""
+        assert self._info is not None
+        return (self._info.width, self._info.height)
+
+    # -- iteration -------------------------------------------------------------------
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._first is None:
+            raise MotionlabError(f"{self.source}: a VideoReader can be iterated only once")
+        first, self._first = self._first, None
+        yield first
+        assert self._iter is not None
+        yield from self._iter
+
+    def close(self) -> None:
+        """Release the decoder (safe to call twice)."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _ffmpeg_reason(exc: av.FFmpegError) -> str:
+    return getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+
+
+def _count_frames(path: Path) -> int:
+    """Frame count from container metadata, else by demuxing packets (no decoding)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.frames:
+            return int(stream.frames)
+        return sum(1 for p in container.demux(stream) if p.size)
+
+
+def probe(source: str | os.PathLike[str], *, fps: float | None = None) -> VideoInfo:
+    """Size, frame rate and frame count of a video or frame folder (decodes one frame)."""
+    with VideoReader(source, fps=fps) as reader:
+        return reader.info
+
+
+def iter_frames(source: str | os.PathLike[str], **kwargs: object) -> Iterator[np.ndarray]:
+    """Yield RGB ``(H, W, 3)`` uint8 frames; keyword arguments as :class:`VideoReader`."""
+    with VideoReader(source, **kwargs) as reader:  # type: ignore[arg-type]
+        yield from reader
+
+
+def read_video(source: str | os.PathLike[str], **kwargs: object) -> np.ndarray:
+    """Read all frames into one ``(T, H, W, 3)`` uint8 array (short clips only)."""
+    return np.stack(list(iter_frames(source, **kwargs)))
+
+
+# ----------------------------------------------------------------------------------------
+# writing
+
+
+def is_folder_target(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` names a frame folder output: it ends with ``/`` or is a folder."""
+    text = os.fspath(path)
+    return text.endswith(("/", os.sep)) or Path(text).is_dir()
+
+
+def codec_for(path: str | os.PathLike[str], codec: str | None = None) -> str:
+    """The codec used for ``path``: ``codec`` if given (checked), else chosen by suffix.
+
+    ``.mp4/.mov/.m4v`` -> ``h264``; ``.mkv/.avi`` -> ``ffv1`` (lossless); a folder
+    target -> ``png``.
+    """
+    if is_folder_target(path):
+        if codec not in (None, "png"):
+            raise MotionlabError(
+                f"{path}: a folder output holds PNG frames; codec {codec!r} needs a file "
+                "name such as out.mkv"
+            )
+        return "png"
+    suffix = Path(path).suffix.lower()
+    if codec is None:
+        if suffix not in _SUFFIX_CODEC:
+            raise MotionlabError(
+                f"{path}: unknown output type {suffix or '(no suffix)'!r}; use .mp4 (H.264), "
+                ".mkv (lossless FFV1), or a folder name ending in '/' for PNG frames"
+            )
+        return _SUFFIX_CODEC[suffix]
+    if codec not in CODECS:
+        raise MotionlabError(f"unknown codec {codec!r}; choose one of {', '.join(CODECS)}")
+    if codec == "png":
+        raise MotionlabError(f"{path}: codec 'png' writes a folder; end the name with '/'")
+    if suffix not in _CODEC_SUFFIXES[codec]:
+        raise MotionlabError(
+            f"{path}: codec {codec!r} cannot be stored in {suffix or 'a file without suffix'};"
+            f" use {' or '.join(_CODEC_SUFFIXES[codec])}"
+        )
+    return codec
+
+
+class VideoWriter:
+    """Write RGB frames to a video file or PNG frame folder, atomically.
+
+    Frames go to a hidden temporary file (or folder) beside ``path``; :meth:`close`
+    renames it onto ``path``. Leaving the ``with`` block by an exception removes the
+    temporary output and leaves ``path`` untouched.
+
+    Parameters
+    ----------
+    path : path
+        Output file, or a folder (name ending in ``/`` or an existing folder) for PNGs.
+    fps : float or Fraction
+        Frame rate.
+    codec : {"h264", "ffv1", "x264rgb", "png"}, optional
+        Default by suffix (see :func:`codec_for`).
+    crf : int
+        H.264 constant rate factor (0-51, lower is better; 18 is visually lossless).
+    preset : str
+        x264 speed preset for ``h264`` (``x264rgb`` always uses ``ultrafast``: lossless
+        output is identical, only the file size differs).
+
+    Notes
+    -----
+    H.264 in yuv420p needs even width and height: odd frames are padded by one
+    replicated row/column (a warning is logged). Lossless codecs keep any size.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fps: float | Fraction,
+        codec: str | None = None,
+        crf: int = 18,
+        preset: str = "medium",
+    ) -> None:
+        self.path = Path(path)
+        self.codec = codec_for(path, codec)
+        if not 0 <= crf <= 51:
+            raise MotionlabError(f"crf must be in 0..51, got {crf}")
+        if not float(fps) > 0:
+            raise MotionlabError(f"fps must be positive, got {fps}")
+        self.fps = fps
+        self.crf, self.preset = crf, preset
+        self.count = 0
+        self._size: tuple[int, int] | None = None
+        self._container: av.container.OutputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None
+        self._pad = (0, 0)
+        self._tmp = temp_sibling(self.path, directory=self.codec == "png")
+        self._done = False
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one RGB ``(H, W, 3)`` uint8 frame; every frame must have one size."""
+        if self._done:
+            raise MotionlabError(f"{self.path}: writer is already closed")
+        frame = _check_frame(frame)
+        h, w = frame.shape[:2]
+        if self._size is None:
+            self._size = (w, h)
+            if self.codec != "png":
+                self._open_stream(w, h)
+        elif self._size != (w, h):
+            raise MotionlabError(
+                f"{self.path}: frame {self.count} is {w}x{h} but the first frame is "
+                f"{self._size[0]}x{self._size[1]}; all frames must have one size"
+            )
+        if self.codec == "png":
+            out = self._tmp / f"{self.count:05d}.png"
+            if not cv2.imwrite(str(out), frame[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+                raise MotionlabError(f"{out}: could not write PNG frame")
+        else:
+            if self._pad != (0, 0):
+                frame = np.pad(frame, ((0, self._pad[1]), (0, self._pad[0]), (0, 0)), "edge")
+            assert self._container is not None and self._stream is not None
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            for packet in self._stream.encode(vf):
+                self._container.mux(packet)
+        self.count += 1
+
+    def _open_stream(self, w: int, h: int) -> None:
+        rate = self.fps if isinstance(self.fps, Fraction) else Fraction(self.fps)
+        rate = rate.limit_denominator(1001000)
+        self._container = av.open(str(self._tmp), mode="w")
+        if self.codec == "h264":
+            self._pad = (w % 2, h % 2)
+            if self._pad != (0, 0):
+                log.warning("H.264 (yuv420p) needs even sizes: padding %dx%d by one pixel", w, h)
+            stream = self._container.add_stream("libx264", rate=rate)
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": str(self.crf), "preset": self.preset}
+        elif self.codec == "x264rgb":
+            stream = self._container.add_stream("libx264rgb", rate=rate)
+            stream.pix_fmt = "rgb24"
+            stream.options = {"qp": "0", "preset": "ultrafast"}
+        else:  # ffv1
+            stream = self._container.add_stream("ffv1", rate=rate)
+            stream.pix_fmt = "bgr0"
+            stream.options = {"level": "3", "slices": "4", "threads": "2"}
+        stream.width, stream.height = w + self._pad[0], h + self._pad[1]
+        self._stream = stream
+
+    def close(self) -> None:
+        """Finish encoding and rename the output onto ``path``.
+
+        Raises
+        ------
+        MotionlabError
+            If no frame was written (an empty video is never produced).
+        """
+        if self._done:
+            return
+        self._done = True
+        try:
+            if self.count == 0:
+                raise MotionlabError(f"{self.path}: no frames to write")
+            if self._container is not None:
+                assert self._stream is not None
+                for packet in self._stream.encode(None):
+                    self._container.mux(packet)
+                self._container.close()
+                self._container = None
+        except BaseException:
+            self._discard()
+            raise
+        if self.codec == "png":
+            commit_dir(self._tmp, self.path)
+        else:
+            os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Drop everything written so far; ``path`` is left untouched."""
+        if not self._done:
+            self._done = True
+            self._discard()
+
+    def _discard(self) -> None:
+        if self._container is not None:
+            with contextlib.suppress(av.FFmpegError):
+                self._container.close()
+            self._container = None
+        if self._tmp.is_dir():
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:  # an abandoned writer must not leave temporary files
+        if not getattr(self, "_done", True):
+            self.abort()
+
+
+def _check_frame(frame: np.ndarray) -> np.ndarray:
+    if not isinstance(frame, np.ndarray):
+        raise MotionlabError(f"frame must be a numpy array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise MotionlabError(
+            f"frame must be uint8 (0..255), got {frame.dtype}; convert with "
+            "np.clip(x, 0, 255).astype(np.uint8)"
+        )
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise MotionlabError(f"frame must have shape (H, W, 3) (RGB), got {frame.shape}")
+    return np.ascontiguousarray(frame)
+
+
+def write_video(
+    path: str | os.PathLike[str],
+    frames: Iterable[np.ndarray],
+    *,
+    fps: float | Fraction,
+    codec: str | None = None,
+    crf: int = 18,
+) -> int:
+    """Write RGB frames (an iterable or a ``(T, H, W, 3)`` array) atomically.
+
+    Returns the number of frames written. See :class:`VideoWriter` for the codecs.
+    """
+    with VideoWriter(path, fps=fps, codec=codec, crf=crf) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return writer.count

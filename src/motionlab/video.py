@@ -251,6 +251,10 @@ class VideoReader:
     def _open_video(self) -> None:
         try:
             self._container = av.open(str(self.source), mode="r")
+        except av.error.EOFError as exc:
+            raise MotionlabError(
+                f"{self.source}: video holds no frames (empty or cut short)"
+            ) from exc
         except av.FFmpegError as exc:
             raise MotionlabError(
                 f"{self.source}: not a readable video ({_ffmpeg_reason(exc)})"

@@ -11,7 +11,8 @@ Two weight sources:
 
 Frames are normalised as the original does inside its forward pass, ``2 * (x / 255) - 1``
 (torchvision leaves this to the caller), and padded by edge replication to a multiple of
-8 on each side, centred as the original ``InputPadder``; the flow is cropped back.
+8 on each side, centred as the original ``InputPadder`` (and to at least 128 x 128, the
+smallest input RAFT's correlation pyramid accepts); the flow is cropped back.
 """
 
 from __future__ import annotations
@@ -166,9 +167,17 @@ def load_raft(
     return model.eval()
 
 
+# RAFT's 4-level correlation pyramid needs feature maps of at least 16 x 16, i.e. inputs of
+# at least 128 x 128 pixels (torchvision raises below that).
+MIN_SIDE = 128
+
+
 def _pad8(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """Pad (B, C, H, W) by edge replication, centred, to multiples of 8 and at least
+    ``MIN_SIDE``; return it and the (left, right, top, bottom) padding."""
     h, w = x.shape[-2:]
-    ph, pw = (-h) % 8, (-w) % 8
+    ph = max((-h) % 8, MIN_SIDE - h)
+    pw = max((-w) % 8, MIN_SIDE - w)
     pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
     if pw == 0 and ph == 0:
         return x, pad

@@ -1,0 +1,222 @@
+"""The motionlab command, run as a user would: outputs and every error path."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from motionlab.flow import read_flo
+from motionlab.video import probe, read_video, write_video
+
+from conftest import DATA, RAFT_SMALL, need
+
+
+def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "motionlab", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """The CLI's own synthetic sample video, 8 frames of 160x128."""
+    folder = tmp_path_factory.mktemp("clip")
+    res = run("sample-video", "clip.mkv", "--frames", "8", "--size", "160x128", cwd=folder)
+    assert res.returncode == 0, res.stderr
+    return folder / "clip.mkv"
+
+
+def test_help_and_version(tmp_path):
+    res = run("--help", cwd=tmp_path)
+    assert res.returncode == 0
+    for command in ("flow", "sample-video", "info", "convert"):
+        assert command in res.stdout
+    res = run("--version", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.startswith("motionlab ")
+
+
+def test_sample_video_and_info(clip, tmp_path):
+    res = run("info", clip, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert (info["width"], info["height"], info["num_frames"]) == (160, 128, 8)
+
+
+def test_flow_video_to_colour_video(clip, tmp_path):
+    res = run("flow", clip, "-o", "flow.mkv", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    frames = read_video(tmp_path / "flow.mkv")
+    assert frames.shape == (7, 128, 160, 3)  # one picture per pair
+    # the disc moves right/up, the background right/down: the pictures are not white
+    assert frames.std() > 5
+
+
+def test_flow_video_to_flo_folder(clip, tmp_path):
+    res = run("flow", clip, "-o", "flows/", "--direction", "backward", "--stop", "4", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    names = sorted(p.name for p in (tmp_path / "flows").iterdir())
+    assert names == ["00000.flo", "00001.flo", "00002.flo", "flow.json"]
+    meta = json.loads((tmp_path / "flows" / "flow.json").read_text())
+    assert meta["direction"] == "backward" and meta["num_pairs"] == 3
+    flow = read_flo(tmp_path / "flows" / "00000.flo")
+    # backward flow of the background (moving +0.75, +0.25 px/frame) points back
+    assert np.median(flow[16:-16, 16:-16, 0]) == pytest.approx(-0.75, abs=0.2)
+
+
+def test_flow_pair_with_png(tmp_path):
+    folder = need(DATA / "flow" / "flyingchairs")
+    res = run(
+        "flow",
+        folder / "0000002-img0.ppm",
+        folder / "0000002-img1.ppm",
+        "-o",
+        "p.flo",
+        "--png",
+        "p.png",
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    flow = read_flo(tmp_path / "p.flo")
+    gt = read_flo(folder / "0000002-gt.flo")
+    assert flow.shape == gt.shape
+    assert np.linalg.norm(flow - gt, axis=2).mean() < 6.0  # DIS: ~3.5 on this pair
+    png = cv2.imread(str(tmp_path / "p.png"))
+    assert png.shape == (384, 512, 3)
+
+
+def test_flow_pair_raft_with_local_weights(tmp_path):
+    weights = need(RAFT_SMALL)
+    folder = need(DATA / "flow" / "flyingchairs")
+    res = run(
+        "flow",
+        folder / "0000002-img0.ppm",
+        folder / "0000002-img1.ppm",
+        "-o",
+        "r.flo",
+        "--method",
+        "raft-small",
+        "--weights",
+        weights,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    gt = read_flo(folder / "0000002-gt.flo")
+    assert np.linalg.norm(read_flo(tmp_path / "r.flo") - gt, axis=2).mean() < 2.0
+
+
+def test_convert_to_png_frames_is_lossless(clip, tmp_path):
+    res = run("convert", clip, "-o", "frames/", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_array_equal(read_video(tmp_path / "frames"), read_video(clip))
+    assert probe(tmp_path / "frames").num_frames == 8
+
+
+# --- error paths: one line, exit 1, no traceback, nothing written -------------------
+
+
+def _bad_inputs(tmp: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    (tmp / "garbage.mp4").write_text("not a video\n")
+    write_video(tmp / "good.mp4", np.repeat(frames, 3, 0), fps=10)
+    data = (tmp / "good.mp4").read_bytes()
+    (tmp / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    (tmp / "good.mp4").unlink()
+    write_video(tmp / "one.mkv", frames[:1], fps=10)
+    (tmp / "empty").mkdir()
+    (tmp / "mixed").mkdir()
+    cv2.imwrite(str(tmp / "mixed" / "0.png"), frames[0])
+    cv2.imwrite(str(tmp / "mixed" / "1.png"), frames[1, :16])
+    (tmp / "zero.mkv").write_bytes(b"")
+    return {
+        "missing": tmp / "missing.mp4",
+        "garbage": tmp / "garbage.mp4",
+        "truncated": tmp / "truncated.mp4",
+        "zero-bytes": tmp / "zero.mkv",
+        "one-frame": tmp / "one.mkv",
+        "empty-folder": tmp / "empty",
+        "mixed-sizes": tmp / "mixed",
+    }
+
+
+EXPECTED = {
+    "missing": "no such file",
+    "garbage": "not a readable video",
+    "truncated": "not a readable video",
+    "zero-bytes": "video holds no frames|not a readable video",
+    "one-frame": "at least two frames",
+    "empty-folder": "no image files",
+    "mixed-sizes": "must have one size",
+}
+
+
+# a one-frame video is valid input for convert, not for flow
+BAD_INPUT_CASES = [("flow", c) for c in sorted(EXPECTED)] + [
+    ("convert", c) for c in sorted(EXPECTED) if c != "one-frame"
+]
+
+
+@pytest.mark.parametrize(("command", "case"), BAD_INPUT_CASES)
+def test_bad_video_input(tmp_path, command, case):
+    path = _bad_inputs(tmp_path)[case]
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run(command, path, "-o", out / "result.mkv", cwd=tmp_path)
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("motionlab: error: ")
+    assert re.search(EXPECTED[case], lines[0]), lines[0]
+    assert list(out.iterdir()) == []  # nothing written, not even a temporary file
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--method", "dis", "--weights", "w.pth"], "RAFT methods only"),
+        (["--method", "raft-small", "--preset", "fast"], "dis only"),
+        (["--method", "nope"], "unknown flow method"),
+        (["--codec", "ffv1", "-o", "x.mp4"], "cannot be stored"),
+        (["-o", "x.txt"], "unknown output type"),
+        (["--method", "raft-small", "--weights", "missing.pth"], "no such RAFT checkpoint"),
+    ],
+)
+def test_bad_flow_options(clip, tmp_path, args, match):
+    if "-o" not in args:
+        args = [*args, "-o", "out.mkv"]
+    res = run("flow", clip, *args, cwd=tmp_path)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.count("\n") == 1 and match in res.stderr, res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_pair_inputs(clip, tmp_path):
+    a = tmp_path / "a.png"
+    b = tmp_path / "b.png"
+    cv2.imwrite(str(a), np.zeros((32, 32, 3), np.uint8))
+    cv2.imwrite(str(b), np.zeros((40, 32, 3), np.uint8))
+    res = run("flow", a, b, "-o", "p.flo", cwd=tmp_path)
+    assert res.returncode == 1 and "differ in size" in res.stderr
+    res = run("flow", a, a, "-o", "p.png", cwd=tmp_path)
+    assert res.returncode == 1 and ".flo" in res.stderr
+    (tmp_path / "c.png").write_bytes(b"broken")
+    res = run("flow", a, tmp_path / "c.png", "-o", "p.flo", cwd=tmp_path)
+    assert res.returncode == 1 and "cannot decode" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png"]
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run("flow", cwd=tmp_path).returncode == 2
+    assert run("sample-video", "x.mp4", "--size", "big", cwd=tmp_path).returncode == 2
+    assert run("frobnicate", cwd=tmp_path).returncode == 2

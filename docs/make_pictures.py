@@ -1,0 +1,77 @@
+"""Make the pictures in docs/images from data that ships with the project or its packages.
+
+Run: ``.venv/bin/python docs/make_pictures.py`` (writes docs/images/flow_example.jpg).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import skimage.data
+
+from motionlab.flow import estimate, flow_to_color
+from motionlab.synthetic import moving_disc_scene
+
+OUT = Path(__file__).resolve().parent / "images"
+
+
+def legend(size: int = 120) -> np.ndarray:
+    """The Middlebury colour wheel as a picture: flow (u, v) at each pixel = offset from centre."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    r = size / 2
+    flow = np.stack([xx - r, yy - r], axis=-1)
+    img = flow_to_color(flow, max_flow=r)
+    img[np.hypot(xx - r, yy - r) > r] = 255
+    return img
+
+
+def label(img: np.ndarray, text: str) -> np.ndarray:
+    out = img.copy()
+    cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    h = 240
+    scene = list(moving_disc_scene(2, size=(320, 240)))
+    (f0, gt), (f1, _) = scene
+    row1 = [
+        label(f0, "sample-video frame"),
+        label(flow_to_color(gt), "true flow"),
+        label(flow_to_color(estimate(f0, f1)), "DIS medium"),
+    ]
+    left, right, disp = skimage.data.stereo_motorcycle()
+    gtm = np.zeros((*disp.shape, 2), np.float32)
+    gtm[..., 0] = -disp
+    gtm[~np.isfinite(disp)] = np.nan
+    est = estimate(left, right)
+    vmax = float(np.nanmax(np.abs(gtm[..., 0][np.isfinite(gtm[..., 0])])))
+
+    def fit(img: np.ndarray) -> np.ndarray:
+        return cv2.resize(img, (round(img.shape[1] * h / img.shape[0]), h), cv2.INTER_AREA)
+
+    row2 = [
+        label(fit(left), "Motorcycle (left)"),
+        label(fit(flow_to_color(gtm, max_flow=vmax)), "true flow (-disparity)"),
+        label(fit(flow_to_color(est, max_flow=vmax)), "DIS medium"),
+    ]
+    wheel = np.full((h, 160, 3), 255, np.uint8)
+    wheel[60:180, 20:140] = legend()
+    wheel = label(wheel, "colour key")
+    top = np.concatenate([*row1, np.full((h, 2, 3), 255, np.uint8), wheel], axis=1)
+    bottom = np.concatenate(row2, axis=1)
+    width = max(top.shape[1], bottom.shape[1])
+
+    def pad(x: np.ndarray) -> np.ndarray:
+        return np.pad(x, ((0, 0), (0, width - x.shape[1]), (0, 0)), constant_values=255)
+
+    picture = np.concatenate([pad(top), np.full((4, width, 3), 255, np.uint8), pad(bottom)])
+    cv2.imwrite(str(OUT / "flow_example.jpg"), picture[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+if __name__ == "__main__":
+    main()

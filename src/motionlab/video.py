@@ -45,6 +45,7 @@ import numpy as np
 from PIL import Image
 
 from motionlab.atomic import commit_dir, temp_sibling
+from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger(__name__)
@@ -482,7 +483,7 @@ class VideoWriter:
         """Append one RGB ``(H, W, 3)`` uint8 frame; every frame must have one size."""
         if self._done:
             raise MotionlabError(f"{self.path}: writer is already closed")
-        frame = _check_frame(frame)
+        frame = check_frame(frame)
         h, w = frame.shape[:2]
         if self._size is None:
             self._size = (w, h)
@@ -589,19 +590,6 @@ class VideoWriter:
     def __del__(self) -> None:  # an abandoned writer must not leave temporary files
         if not getattr(self, "_done", True):
             self.abort()
-
-
-def _check_frame(frame: np.ndarray) -> np.ndarray:
-    if not isinstance(frame, np.ndarray):
-        raise MotionlabError(f"frame must be a numpy array, got {type(frame).__name__}")
-    if frame.dtype != np.uint8:
-        raise MotionlabError(
-            f"frame must be uint8 (0..255), got {frame.dtype}; convert with "
-            "np.clip(x, 0, 255).astype(np.uint8)"
-        )
-    if frame.ndim != 3 or frame.shape[2] != 3:
-        raise MotionlabError(f"frame must have shape (H, W, 3) (RGB), got {frame.shape}")
-    return np.ascontiguousarray(frame)
 
 
 def write_video(

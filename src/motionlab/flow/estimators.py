@@ -35,6 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
 
 DEFAULT_METHOD = "dis"
@@ -47,17 +48,7 @@ def check_frame_pair(frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarr
     """
     out = []
     for name, frame in (("frame_a", frame_a), ("frame_b", frame_b)):
-        if not isinstance(frame, np.ndarray):
-            raise MotionlabError(f"{name} must be a numpy array, got {type(frame).__name__}")
-        if frame.dtype != np.uint8:
-            raise MotionlabError(
-                f"{name} must be uint8 (0..255), got {frame.dtype}; convert with "
-                "np.clip(x, 0, 255).astype(np.uint8)"
-            )
-        if frame.ndim == 2:
-            frame = np.repeat(frame[:, :, None], 3, axis=2)
-        if frame.ndim != 3 or frame.shape[2] != 3:
-            raise MotionlabError(f"{name} must have shape (H, W, 3) or (H, W), got {frame.shape}")
+        frame = check_frame(frame, name=name, allow_gray=True)
         if min(frame.shape[:2]) < 8:
             raise MotionlabError(f"{name} is {frame.shape[1]}x{frame.shape[0]}: too small for flow")
         out.append(frame)

@@ -72,7 +72,7 @@ def _add_flow_args(p: argparse.ArgumentParser) -> None:
         help="dis (default), farneback, tvl1, deepflow, raft-small, raft-large",
     )
     g.add_argument(
-        "--preset", choices=("ultrafast", "fast", "medium"), help="DIS preset (default medium)"
+        "--preset", choices=("ultrafast", "fast", "medium"), help="DIS preset (default: medium for flow, fast for afd)"
     )
     g.add_argument(
         "--weights",
@@ -110,11 +110,11 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
-def _progress(total: int | None, desc: str, enabled: bool) -> Any:
+def _progress(total: int | None, desc: str, enabled: bool, unit: str = "pair") -> Any:
     from tqdm import tqdm
 
     # disable=None: bars only on a terminal, so logs and CI stay clean.
-    return tqdm(total=total, desc=desc, unit="pair", disable=None if enabled else True)
+    return tqdm(total=total, desc=desc, unit=unit, disable=None if enabled else True)
 
 
 # --------------------------------------------------------------------------------------
@@ -214,6 +214,82 @@ def _flow_video(args: argparse.Namespace, est: Any) -> None:
     log.info("wrote %d flow fields to %s", written, out_text)
 
 
+def _noise_range(args: argparse.Namespace) -> Any:
+    from motionlab.noise import NoiseRange, video_mean_std_stream
+    from motionlab.video import VideoReader
+
+    if args.noise_range == "full":
+        return NoiseRange(grayscale=args.grayscale)
+    with VideoReader(args.input, **_reader_kwargs(args)) as reader:
+        mean, std = video_mean_std_stream(reader)
+    return NoiseRange.from_mean_std(mean, std, grayscale=args.grayscale)
+
+
+def cmd_afd(args: argparse.Namespace) -> None:
+    """motionlab afd INPUT -o OUT: the appearance-free version of a video."""
+    import numpy as np
+
+    from motionlab.afd import AFDConfig, afd_steps
+    from motionlab.flow import flow_to_color, get_estimator
+    from motionlab.video import VideoReader, VideoWriter, afd_codec_for, write_gif
+
+    codec = afd_codec_for(args.output, args.codec)
+    if codec == "h264":
+        log.warning("H.264 (yuv420p) is lossy: it smears i.i.d. noise; use .mkv or --codec x264rgb")
+    config = AFDConfig(
+        mode=args.mode,
+        seed=args.seed,
+        noise=_noise_range(args),
+        density=args.density,
+        first_frame_flow=args.first_frame_flow,
+        flow_method=args.method,
+        flow_options=_estimator_options(args),
+    )
+    estimator = None
+    if config.directions != "none":
+        estimator = get_estimator(config.flow_method, **config.resolved_flow_options)
+    meta = {
+        "motionlab": json.dumps(
+            {
+                "version": __version__,
+                "source": str(args.input),
+                "start": args.start,
+                "stop": args.stop,
+                "resize": args.resize,
+                "triptych": args.triptych,
+                "afd": config.to_dict(),
+            }
+        )
+    }
+    gif_frames: list[Any] = []
+    with VideoReader(args.input, **_reader_kwargs(args)) as reader:
+        total = reader.info.num_frames
+        if total < 2:
+            raise MotionlabError(
+                f"{args.input}: an appearance-free video needs at least two frames, it has {total}"
+            )
+        bar = _progress(total, f"afd ({config.mode})", not args.quiet, unit="frame")
+        with VideoWriter(args.output, fps=reader.rate, codec=codec, metadata=meta) as writer:
+            for step in afd_steps(reader, config=config, estimator=estimator):
+                frame = step.afd
+                if args.triptych:
+                    flow = None if step.flow is None else step.flow.forward
+                    if flow is None and step.flow is not None and step.flow.backward is not None:
+                        flow = -step.flow.backward
+                    color = np.full_like(step.source, 255) if flow is None else flow_to_color(flow)
+                    frame = np.concatenate([step.source, color, step.afd], axis=1)
+                writer.write(frame)
+                if args.gif and len(gif_frames) < args.gif_frames:
+                    gif_frames.append(frame)
+                bar.update()
+        bar.close()
+        if args.gif:
+            gif = Path(str(args.output).rstrip("/")).with_suffix(".gif")
+            write_gif(gif, gif_frames, fps=reader.fps, max_frames=args.gif_frames)
+            log.info("wrote %s", gif)
+    log.info("wrote %d frames to %s (%s, seed %d)", writer.count, args.output, codec, args.seed)
+
+
 def cmd_sample_video(args: argparse.Namespace) -> None:
     """Write the synthetic moving-disc clip (no data needed)."""
     from motionlab.synthetic import sample_video_frames
@@ -303,6 +379,55 @@ def build_parser() -> argparse.ArgumentParser:
     _add_flow_args(p)
     _add_reader_args(p)
     p.set_defaults(func=cmd_flow)
+
+    p = sub.add_parser(
+        "afd",
+        help="make the appearance-free version of a video (noise animated by its flow)",
+        description="Make an appearance-free video: every frame is i.i.d. noise, the motion "
+        "is the input's. Outputs are LOSSLESS by default (lossy codecs smear i.i.d. noise): "
+        ".mkv -> FFV1, .mp4 -> libx264rgb qp 0, FOLDER/ -> PNG frames; --codec h264 gives a "
+        "small lossy file for viewing only. Provenance (mode, seed, flow) is stored in the "
+        "output's metadata.",
+    )
+    p.add_argument("input", help="video file or frame folder")
+    p.add_argument("-o", "--output", required=True, help="out.mkv, out.mp4 or FOLDER/")
+    p.add_argument(
+        "--mode",
+        choices=("advect", "first-frame", "iid"),
+        default="advect",
+        help="advect (default): noise carried by the flow, every frame i.i.d.; first-frame: "
+        "the published method (first noise frame warped by each pair's flow); iid: fresh "
+        "noise every frame (no motion)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--grayscale", action="store_true", help="one noise channel, repeated")
+    p.add_argument(
+        "--noise-range",
+        choices=("full", "video"),
+        default="full",
+        help="full: uniform over 0..255 (default); video: uniform over mean +- std of the "
+        "input per channel (thesis eq. 5.3; reads the input twice)",
+    )
+    p.add_argument(
+        "--density",
+        type=int,
+        default=1,
+        help="advect: particles per pixel side (default 1; 2: finer sub-pixel motion, slower)",
+    )
+    p.add_argument(
+        "--first-frame-flow",
+        choices=("backward", "forward"),
+        default="backward",
+        help="first-frame: sample the noise with the backward flow (texture moves with the "
+        "scene; default) or, as the original code, with the forward flow",
+    )
+    p.add_argument("--triptych", action="store_true", help="write source | flow | AFD side by side")
+    p.add_argument("--gif", action="store_true", help="also write OUT.gif (a preview)")
+    p.add_argument("--gif-frames", type=int, default=100, help="frames in the GIF (default 100)")
+    p.add_argument("--codec", help="ffv1, x264rgb (lossless), h264 (lossy), default by suffix")
+    _add_flow_args(p)
+    _add_reader_args(p)
+    p.set_defaults(func=cmd_afd)
 
     p = sub.add_parser(
         "sample-video",

@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -57,6 +58,8 @@ Codec = Literal["h264", "ffv1", "x264rgb", "png"]
 CODECS: tuple[str, ...] = ("h264", "ffv1", "x264rgb", "png")
 LOSSLESS_CODECS: frozenset[str] = frozenset({"ffv1", "x264rgb", "png"})
 DEFAULT_FOLDER_FPS = 25.0
+METADATA_FILE = "metadata.json"
+"""Name of the provenance file inside a PNG frame folder written by motionlab."""
 
 _SUFFIX_CODEC = {".mp4": "h264", ".mov": "h264", ".m4v": "h264", ".mkv": "ffv1", ".avi": "ffv1"}
 _CODEC_SUFFIXES = {
@@ -427,6 +430,25 @@ def codec_for(path: str | os.PathLike[str], codec: str | None = None) -> str:
     return codec
 
 
+_AFD_SUFFIX_CODEC = {
+    ".mp4": "x264rgb",
+    ".mov": "x264rgb",
+    ".m4v": "x264rgb",
+    ".mkv": "ffv1",
+    ".avi": "ffv1",
+}
+
+
+def afd_codec_for(path: str | os.PathLike[str], codec: str | None = None) -> str:
+    """Like :func:`codec_for`, but lossless by default for every suffix (for noise videos):
+    ``.mp4/.mov/.m4v`` -> ``x264rgb`` (libx264rgb qp 0), ``.mkv/.avi`` -> ``ffv1``."""
+    if codec is None and not is_folder_target(path):
+        suffix = Path(path).suffix.lower()
+        if suffix in _AFD_SUFFIX_CODEC:
+            codec = _AFD_SUFFIX_CODEC[suffix]
+    return codec_for(path, codec)
+
+
 class VideoWriter:
     """Write RGB frames to a video file or PNG frame folder, atomically.
 
@@ -447,6 +469,9 @@ class VideoWriter:
     preset : str
         x264 speed preset for ``h264`` (``x264rgb`` always uses ``ultrafast``: lossless
         output is identical, only the file size differs).
+    metadata : dict of str, optional
+        Provenance stored with the output: container tags of a video file, or
+        ``metadata.json`` inside a PNG folder (read back with :func:`read_metadata`).
 
     Notes
     -----
@@ -462,8 +487,10 @@ class VideoWriter:
         codec: str | None = None,
         crf: int = 18,
         preset: str = "medium",
+        metadata: dict[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
+        self.metadata = dict(metadata or {})
         self.codec = codec_for(path, codec)
         if not 0 <= crf <= 51:
             raise MotionlabError(f"crf must be in 0..51, got {crf}")
@@ -510,7 +537,11 @@ class VideoWriter:
     def _open_stream(self, w: int, h: int) -> None:
         rate = self.fps if isinstance(self.fps, Fraction) else Fraction(self.fps)
         rate = rate.limit_denominator(1001000)
-        self._container = av.open(str(self._tmp), mode="w")
+        options = {}
+        if self.metadata and self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+            options["movflags"] = "+use_metadata_tags"  # keep custom tags in mp4/mov
+        self._container = av.open(str(self._tmp), mode="w", options=options)
+        self._container.metadata.update(self.metadata)
         if self.codec == "h264":
             self._pad = (w % 2, h % 2)
             if self._pad != (0, 0):
@@ -553,6 +584,9 @@ class VideoWriter:
             self._discard()
             raise
         if self.codec == "png":
+            if self.metadata:
+                text = json.dumps(self.metadata, indent=2) + "\n"
+                (self._tmp / METADATA_FILE).write_text(text)
             commit_dir(self._tmp, self.path)
         else:
             os.replace(self._tmp, self.path)
@@ -599,12 +633,71 @@ def write_video(
     fps: float | Fraction,
     codec: str | None = None,
     crf: int = 18,
+    metadata: dict[str, str] | None = None,
 ) -> int:
     """Write RGB frames (an iterable or a ``(T, H, W, 3)`` array) atomically.
 
     Returns the number of frames written. See :class:`VideoWriter` for the codecs.
     """
-    with VideoWriter(path, fps=fps, codec=codec, crf=crf) as writer:
+    with VideoWriter(path, fps=fps, codec=codec, crf=crf, metadata=metadata) as writer:
         for frame in frames:
             writer.write(frame)
     return writer.count
+
+
+def read_metadata(source: str | os.PathLike[str]) -> dict[str, str]:
+    """Provenance tags written with :class:`VideoWriter` ``metadata`` (empty if none).
+
+    Container formats may add tags of their own (e.g. ``encoder``); keys are lower-cased
+    by some containers.
+    """
+    source = Path(source)
+    if source.is_dir():
+        meta = source / METADATA_FILE
+        return json.loads(meta.read_text()) if meta.is_file() else {}
+    try:
+        with av.open(str(source)) as container:
+            return {k.lower(): v for k, v in container.metadata.items()}
+    except av.FFmpegError as exc:
+        raise MotionlabError(f"{source}: not a readable video ({_ffmpeg_reason(exc)})") from exc
+
+
+def write_gif(
+    path: str | os.PathLike[str],
+    frames: Iterable[np.ndarray],
+    *,
+    fps: float,
+    max_frames: int = 100,
+    max_width: int = 480,
+) -> int:
+    """Write an animated GIF for viewing (docs, READMEs), atomically.
+
+    GIF has 256 colours per frame: it is a preview, not a lossless copy. At most
+    ``max_frames`` frames are used, downscaled to ``max_width`` pixels wide (nearest
+    neighbour, so noise stays crisp). Returns the number of frames written.
+    """
+    from motionlab.atomic import atomic_file
+
+    images = []
+    for i, frame in enumerate(frames):
+        if i >= max_frames:
+            break
+        frame = check_frame(frame)
+        h, w = frame.shape[:2]
+        if w > max_width:
+            frame = cv2.resize(
+                frame, (max_width, round(h * max_width / w)), interpolation=cv2.INTER_NEAREST
+            )
+        images.append(Image.fromarray(frame))
+    if not images:
+        raise MotionlabError(f"{path}: no frames to write")
+    with atomic_file(path) as tmp:
+        images[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=round(1000 / fps),
+            loop=0,
+        )
+    return len(images)

@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=1000, help="frames per sequence at most")
     parser.add_argument("--modes", default="source,first-frame,advect,iid")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--density", type=int, default=None, help="advect: particles per pixel side")
+    parser.add_argument(
+        "--density", type=int, default=None, help="advect: particles per pixel side"
+    )
     parser.add_argument(
         "--preset", default=None, help="DIS preset that makes the AFD (default: motionlab's)"
     )

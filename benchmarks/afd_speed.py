@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("| pipeline | 320x240 fps | 854x480 fps | peak MB 320x240 / 854x480 |")
     print("|---|---:|---:|---:|")
-    for label, *_, row_sizes in rows:
+    for label, *_ in rows:
         fps = [f"{results[(label, s)]['fps']:.1f}" if (label, s) in results else "-" for s in sizes]
         peak = [
             f"{results[(label, s)]['peak_mb']:.0f}" if (label, s) in results else "-" for s in sizes
@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "\n1920x1080, advect + dis + FFV1: "
         + ", ".join(
-            f"{n} frames: {m['fps']:.1f} fps, peak {m['peak_mb']:.0f} MB (base {m['base_mb']:.0f} MB)"
+            f"{n} frames: {m['fps']:.1f} fps, peak {m['peak_mb']:.0f} MB "
+            f"(base {m['base_mb']:.0f} MB)"
             for n, m in mem.items()
         )
     )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from motionlab.flow import read_flo
-from motionlab.video import probe, read_video, write_video
+from motionlab.video import probe, read_metadata, read_video, write_video
 
 from conftest import DATA, RAFT_SMALL, need
 
@@ -220,3 +220,89 @@ def test_usage_errors_exit_2(tmp_path):
     assert run("flow", cwd=tmp_path).returncode == 2
     assert run("sample-video", "x.mp4", "--size", "big", cwd=tmp_path).returncode == 2
     assert run("frobnicate", cwd=tmp_path).returncode == 2
+
+
+# --- afd and afd-dataset ----------------------------------------------------------
+
+
+def test_afd_is_lossless_and_matches_the_library(clip, tmp_path):
+    from motionlab.afd import make_afd
+
+    res = run("afd", clip, "-o", "afd.mkv", "--seed", "3", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    written = read_video(tmp_path / "afd.mkv")
+    expected = np.stack(list(make_afd(clip, seed=3)))
+    np.testing.assert_array_equal(written, expected)
+    meta = json.loads(read_metadata(tmp_path / "afd.mkv")["motionlab"])
+    assert meta["afd"]["seed"] == 3 and meta["afd"]["mode"] == "advect"
+    assert meta["afd"]["flow_options"] == {"preset": "fast"}
+    # .mp4 is lossless too (libx264rgb) unless asked otherwise
+    res = run("afd", clip, "-o", "afd.mp4", "--seed", "3", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_array_equal(read_video(tmp_path / "afd.mp4"), expected)
+
+
+def test_afd_modes_folder_triptych_gif(clip, tmp_path):
+    res = run("afd", clip, "-o", "frames/", "--mode", "first-frame", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert probe(tmp_path / "frames").num_frames == 8
+    assert (tmp_path / "frames" / "00007.png").exists()
+    res = run("afd", clip, "-o", "tri.mkv", "--triptych", "--gif", "--mode", "iid", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    tri = read_video(tmp_path / "tri.mkv")
+    src = read_video(clip)
+    assert tri.shape == (8, 128, 3 * 160, 3)
+    np.testing.assert_array_equal(tri[:, :, :160], src)  # source | flow | AFD
+    from PIL import Image
+
+    with Image.open(tmp_path / "tri.gif") as gif:
+        assert gif.n_frames == 8
+    res = run("afd", clip, "-o", "g.mkv", "--grayscale", "--noise-range", "video", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    grey = read_video(tmp_path / "g.mkv")
+    assert (grey[..., 0] == grey[..., 1]).all()
+    assert grey.min() > 0 and grey.max() < 255  # mean +- std of the clip, not 0..255
+
+
+def test_afd_lossy_output_warns(clip, tmp_path):
+    res = run("afd", clip, "-o", "afd.mp4", "--codec", "h264", cwd=tmp_path)
+    assert res.returncode == 0
+    assert "lossy" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("case", "match"),
+    [
+        ("missing", "no such file"),
+        ("garbage", "not a readable video"),
+        ("truncated", "not a readable video"),
+        ("one-frame", "at least two frames"),
+        ("empty-folder", "no image files"),
+        ("mixed-sizes", "must have one size"),
+    ],
+)
+def test_afd_bad_input(tmp_path, case, match):
+    path = _bad_inputs(tmp_path)[case]
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run("afd", path, "-o", out / "afd.mkv", cwd=tmp_path)
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.search(match, lines[0]), res.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_afd_dataset_command(tmp_path):
+    from test_afd_dataset import make_dataset
+
+    src = make_dataset(tmp_path)
+    res = run("afd-dataset", src, "out", "--subset", "Other,JumpingJack", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert probe(tmp_path / "out" / "Other" / "v_Other_g01_c01.avi").num_frames == 5
+    res = run("afd-dataset", src, "out", cwd=tmp_path)  # includes the corrupt video
+    assert res.returncode == 1
+    assert "1 of 5 videos failed" in res.stderr and "v_Lunges_g02_c01.avi" in res.stderr
+    assert "3 already done" in res.stderr
+    res = run("afd-dataset", src, "out2", "--subset", "Swing", cwd=tmp_path)
+    assert res.returncode == 1 and "no class folder Swing" in res.stderr
+    assert not (tmp_path / "out2").exists()

@@ -237,6 +237,7 @@ def afd_steps(
     config: AFDConfig = AFDConfig(),
     estimator: FlowEstimator | None = None,
     threaded: bool = True,
+    need_forward: bool = False,
 ) -> Iterator[AFDStep]:
     """Stream source frames, their flow and AFD frames together, in bounded memory.
 
@@ -248,11 +249,16 @@ def afd_steps(
         Reuse a built estimator; default: built from ``config.flow_method`` and options.
     threaded : bool
         Decode and estimate flow in a background thread while the noise is made here.
+    need_forward : bool
+        Estimate the forward flow of every pair even if the mode needs none (to save it).
     """
+    directions = config.directions
+    if need_forward:
+        directions = {"none": "forward", "backward": "both"}.get(directions, directions)
     est = None
-    if config.directions != "none":
+    if directions != "none":
         est = estimator or get_estimator(config.flow_method, **config.resolved_flow_options)
-    source = frames_with_flow(frames, directions=config.directions, estimator=est)
+    source = frames_with_flow(frames, directions=directions, estimator=est)
     if threaded:
         source = prefetch(source)
     it = iter(source)

@@ -72,7 +72,9 @@ def _add_flow_args(p: argparse.ArgumentParser) -> None:
         help="dis (default), farneback, tvl1, deepflow, raft-small, raft-large",
     )
     g.add_argument(
-        "--preset", choices=("ultrafast", "fast", "medium"), help="DIS preset (default: medium for flow, fast for afd)"
+        "--preset",
+        choices=("ultrafast", "fast", "medium"),
+        help="DIS preset (default: medium for flow, fast for afd)",
     )
     g.add_argument(
         "--weights",
@@ -290,6 +292,61 @@ def cmd_afd(args: argparse.Namespace) -> None:
     log.info("wrote %d frames to %s (%s, seed %d)", writer.count, args.output, codec, args.seed)
 
 
+def cmd_afd_dataset(args: argparse.Namespace) -> int:
+    """motionlab afd-dataset SRC DST: a whole class-folder dataset, resumable."""
+    from motionlab.afd import AFDConfig
+    from motionlab.afd_dataset import AFD5_CLASSES, make_afd_dataset
+    from motionlab.noise import NoiseRange
+
+    classes = None
+    if args.subset:
+        names = [c.strip() for c in args.subset.split(",") if c.strip()]
+        classes = list(AFD5_CLASSES) if names in (["afd5"], ["ucf5"]) else names
+    config = AFDConfig(
+        mode=args.mode,
+        seed=args.seed,
+        noise=NoiseRange(grayscale=args.grayscale),
+        density=args.density,
+        first_frame_flow=args.first_frame_flow,
+        flow_method=args.method,
+        flow_options=_estimator_options(args),
+    )
+    bar = _progress(None, "afd-dataset", not args.quiet, unit="video")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    result = make_afd_dataset(
+        args.src,
+        args.dst,
+        config=config,
+        classes=classes,
+        save_flow=args.save_flow,
+        workers=args.workers,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        progress=progress,
+    )
+    bar.close()
+    log.info(
+        "%d videos: %d made, %d already done, %d failed",
+        result.total,
+        result.done,
+        result.skipped,
+        len(result.failed),
+    )
+    if result.failed:  # each failure was logged as it happened
+        print(
+            f"motionlab: error: {len(result.failed)} of {result.total} videos failed "
+            f"(listed in {Path(args.dst) / 'afd_dataset.json'}); the others are done",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def cmd_sample_video(args: argparse.Namespace) -> None:
     """Write the synthetic moving-disc clip (no data needed)."""
     from motionlab.synthetic import sample_video_frames
@@ -430,6 +487,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_afd)
 
     p = sub.add_parser(
+        "afd-dataset",
+        help="make the appearance-free version of a class-folder dataset (UCF101 -> AFD101)",
+        description="Mirror SRC/<Class>/<video> into DST with appearance-free videos of the "
+        "same names (lossless: FFV1 for .avi/.mkv, libx264rgb for .mp4, PNG for frame "
+        "folders) and copy the split files. Resumable: finished videos are skipped, "
+        "unfinished ones redone. A failing video is reported and skipped; the exit status "
+        "is 1 if any failed.",
+    )
+    p.add_argument("src", type=Path, help="dataset root with one folder per class")
+    p.add_argument("dst", type=Path, help="output root (created)")
+    p.add_argument(
+        "--subset",
+        help="comma-separated class names, or 'afd5' for JumpingJack,Lunges,PullUps,PushUps,Swing",
+    )
+    p.add_argument("--mode", choices=("advect", "first-frame", "iid"), default="advect")
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--grayscale", action="store_true", help="one noise channel, repeated")
+    p.add_argument("--density", type=int, default=1, help="advect: particles per pixel side")
+    p.add_argument(
+        "--first-frame-flow",
+        choices=("backward", "forward"),
+        default="backward",
+        help="first-frame: flow used to sample the noise",
+    )
+    p.add_argument(
+        "--save-flow",
+        action="store_true",
+        help="also store each video's forward flow as <stem>.flow.mkv (8-bit, +-20 px)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="parallel videos (default 1)")
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local processes (default) or a Ray cluster (pip install 'motionlab[ray]')",
+    )
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local one)")
+    _add_flow_args(p)
+    p.set_defaults(func=cmd_afd_dataset)
+
+    p = sub.add_parser(
         "sample-video",
         help="write a small synthetic test video (moving textured disc)",
         description="Write a synthetic clip with known motion: a textured background "
@@ -470,7 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="motionlab: %(message)s", stream=sys.stderr)
     try:
-        args.func(args)
+        status = args.func(args)
     except MotionlabError as exc:
         print(f"motionlab: error: {exc}", file=sys.stderr)
         return 1
@@ -480,7 +578,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # e.g. permission denied, disk full, output folder is a file
         print(f"motionlab: error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return int(status or 0)
 
 
 if __name__ == "__main__":

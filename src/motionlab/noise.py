@@ -166,10 +166,11 @@ def occlusion_mask(
 class AdvectedNoise:
     """Noise carried by particles that move with the optical flow; every frame i.i.d.
 
-    Each pixel holds about ``density**2`` particles (at least one), each with its own standard-normal value
-    per channel. A pixel's value is the sum of the values of the particles inside it divided
-    by the square root of their number: exactly standard normal, whatever their number, and
-    independent of every other pixel (no particle is in two pixels). The normal CDF maps it
+    Each pixel holds about ``density**2`` particles (at least one), each with its own
+    standard-normal value per channel. A pixel's value is the sum of the values of the
+    particles inside it divided by the square root of their number: exactly standard
+    normal, whatever their number, and independent of every other pixel (no particle is in
+    two pixels). The normal CDF maps it
     to a uniform sample, quantised to the noise range. So every single frame is i.i.d.
     uniform noise, while from frame to frame the particles, and with them the texture,
     move with the flow, sub-pixel motion included (a pixel whose particles move 0.3 px keeps

@@ -1,6 +1,7 @@
 """Make the pictures in docs/images from data that ships with the project or its packages.
 
-Run: ``.venv/bin/python docs/make_pictures.py`` (writes docs/images/flow_example.jpg).
+Run: ``.venv/bin/python docs/make_pictures.py`` (writes docs/images/flow_example.jpg and
+docs/images/afd_triptych.gif).
 """
 
 from __future__ import annotations
@@ -32,6 +33,20 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
     cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     return out
+
+
+def afd_triptych(path: Path, *, frames: int = 32, size: tuple[int, int] = (160, 120)) -> None:
+    """Source | colour-coded flow | AFD of the sample video, as a GIF (what --triptych does)."""
+    from motionlab.afd import afd_steps
+    from motionlab.synthetic import sample_video_frames
+    from motionlab.video import write_gif
+
+    pictures = []
+    for step in afd_steps(sample_video_frames(frames, size=size)):
+        flow = step.flow.forward if step.flow is not None else None
+        colour = np.full_like(step.source, 255) if flow is None else flow_to_color(flow)
+        pictures.append(np.concatenate([step.source, colour, step.afd], axis=1))
+    write_gif(path, pictures, fps=12, max_frames=frames, max_width=3 * size[0])
 
 
 def main() -> None:
@@ -71,6 +86,7 @@ def main() -> None:
 
     picture = np.concatenate([pad(top), np.full((4, width, 3), 255, np.uint8), pad(bottom)])
     cv2.imwrite(str(OUT / "flow_example.jpg"), picture[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
+    afd_triptych(OUT / "afd_triptych.gif")
 
 
 if __name__ == "__main__":

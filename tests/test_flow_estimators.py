@@ -119,3 +119,15 @@ def test_video_flow_needs_two_frames():
         list(video_flow(iter([frame])))
     with pytest.raises(MotionlabError, match="direction"):
         list(video_flow(iter([frame, frame]), direction="sideways"))
+
+
+@pytest.mark.parametrize("method", ["dis", "tvl1"])
+def test_estimator_reused_across_frame_sizes_matches_a_fresh_one(shifted_pair, method):
+    """Estimators keep one OpenCV object per frame size (a DIS object first used on small
+    frames runs 7x slower on larger ones); reuse must give the same flow as a fresh one."""
+    a, b = shifted_pair
+    small = (a[:40, :48].copy(), b[:40, :48].copy())
+    used = get_estimator(method)
+    used(*small)
+    np.testing.assert_array_equal(used(a, b), get_estimator(method)(a, b))
+    np.testing.assert_array_equal(used(*small), get_estimator(method)(*small))

@@ -49,6 +49,7 @@ def run_one(spec: dict) -> dict:
     """One job in this process; returns fps and memory."""
     from motionlab.afd import AFDConfig, afd_steps
     from motionlab.flow import get_estimator
+    from motionlab.pipeline import write_in_background
     from motionlab.synthetic import sample_video_frames
     from motionlab.video import VideoReader, VideoWriter
 
@@ -56,14 +57,16 @@ def run_one(spec: dict) -> dict:
     config = None
     est = None
     if spec["mode"] != "floor":
-        opts = {"pretrained": False} if spec["method"] == "raft-large" else {}
-        if spec["method"] == "raft-small" and (SHARED / "weights" / "raft-small.pth").exists():
-            opts = {"weights": SHARED / "weights" / "raft-small.pth"}
+        method, opts = spec["method"], {}
+        if method == "dis-medium":
+            method, opts = "dis", {"preset": "medium"}
+        elif method == "raft-small":
+            weights = SHARED / "weights" / "raft-small.pth"
+            opts = {"weights": weights} if weights.exists() else {"pretrained": False}
+        elif method == "-":
+            method = "dis"  # unused: i.i.d. noise needs no flow
         config = AFDConfig(
-            mode=spec["mode"],
-            flow_method=spec["method"],
-            density=spec["density"],
-            flow_options=opts,
+            mode=spec["mode"], flow_method=method, density=spec["density"], flow_options=opts
         )
         if config.directions != "none":
             est = get_estimator(config.flow_method, **config.resolved_flow_options)
@@ -80,9 +83,10 @@ def run_one(spec: dict) -> dict:
                     writer.write(frame)
                     n += 1
             else:
-                for step in afd_steps(reader, config=config, estimator=est):
-                    writer.write(step.afd)
-                    n += 1
+                with write_in_background(writer.write) as put:  # as motionlab afd does
+                    for step in afd_steps(reader, config=config, estimator=est):
+                        put(step.afd)
+                        n += 1
         dt = time.perf_counter() - t0
     out.unlink()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -108,22 +112,23 @@ def main(argv: list[str] | None = None) -> int:
     # (label, mode, method, density, codec, sizes); method "dis" = motionlab's AFD default
     # (DIS fast), "dis-medium" = DIS medium
     rows = [
-        ("floor: decode + encode FFV1", "floor", "-", 0, "ffv1", list(sizes)),
-        ("floor: decode + encode x264rgb", "floor", "-", 0, "x264rgb", list(sizes)),
-        ("advect, defaults (density 1, DIS fast), FFV1", "advect", "dis", 1, "ffv1", list(sizes)),
+        ("floor: decode + encode raw (.avi)", "floor", "-", 0, "raw", list(sizes)),
+        ("floor: decode + encode FFV1 (.mkv)", "floor", "-", 0, "ffv1", list(sizes)),
+        ("advect, defaults, raw (.avi)", "advect", "dis", 1, "raw", list(sizes)),
+        ("advect, defaults, FFV1 (.mkv)", "advect", "dis", 1, "ffv1", list(sizes)),
         ("advect, defaults, x264rgb (.mp4)", "advect", "dis", 1, "x264rgb", list(sizes)),
-        ("advect, density 2, DIS medium, FFV1", "advect", "dis-medium", 2, "ffv1", list(sizes)),
-        ("first-frame, DIS fast, FFV1", "first-frame", "dis", 1, "ffv1", list(sizes)),
-        ("iid, FFV1", "iid", "-", 1, "ffv1", list(sizes)),
-        ("advect, farneback, FFV1", "advect", "farneback", 1, "ffv1", list(sizes)),
-        ("advect, raft-small (CPU), FFV1", "advect", "raft-small", 1, "ffv1", ["320x240"]),
+        ("advect, density 2, DIS medium, raw", "advect", "dis-medium", 2, "raw", list(sizes)),
+        ("first-frame, DIS fast, raw", "first-frame", "dis", 1, "raw", list(sizes)),
+        ("iid, raw", "iid", "-", 1, "raw", list(sizes)),
+        ("advect, farneback, raw", "advect", "farneback", 1, "raw", list(sizes)),
+        ("advect, raft-small (CPU), raw", "advect", "raft-small", 1, "raw", ["320x240"]),
     ]
     if args.quick:
         rows = rows[:3]
     results: dict[tuple[str, str], dict] = {}
     for label, mode, method, density, codec, row_sizes in rows:
         for size in row_sizes:
-            suffix = ".mkv" if codec == "ffv1" else ".mp4"
+            suffix = {"ffv1": ".mkv", "raw": ".avi"}.get(codec, ".mp4")
             spec = {
                 "mode": mode,
                 "method": method,
@@ -159,10 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         spec = {
             "mode": "advect",
             "method": "dis",
-            "density": 2,
-            "codec": "ffv1",
+            "density": 1,
+            "codec": "raw",
             "input": str(path),
-            "out": str(tmp / "out1080.mkv"),
+            "out": str(tmp / "out1080.avi"),
         }
         res = subprocess.run(
             [sys.executable, __file__, "--one", json.dumps(spec)],
@@ -184,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(f"| {label} | {fps[0]} | {fps[1]} | {' / '.join(peak)} |")
     print(
-        "\n1920x1080, advect with defaults + FFV1: "
+        "\n1920x1080, advect with defaults, raw .avi: "
         + ", ".join(
             f"{n} frames: {m['fps']:.1f} fps, peak {m['peak_mb']:.0f} MB "
             f"(base {m['base_mb']:.0f} MB)"

@@ -306,3 +306,27 @@ def test_afd_dataset_command(tmp_path):
     res = run("afd-dataset", src, "out2", "--subset", "Swing", cwd=tmp_path)
     assert res.returncode == 1 and "no class folder Swing" in res.stderr
     assert not (tmp_path / "out2").exists()
+
+
+def test_afd_noise_from_given_statistics(clip, tmp_path):
+    res = run(
+        "afd",
+        clip,
+        "-o",
+        "n.mkv",
+        "--noise-mean",
+        "100,120,140",
+        "--noise-std",
+        "10",
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    afd = read_video(tmp_path / "n.mkv")
+    for ch, mean in enumerate((100, 120, 140)):
+        assert afd[..., ch].min() >= mean - 10 and afd[..., ch].max() <= mean + 10
+    meta = json.loads(read_metadata(tmp_path / "n.mkv")["motionlab"])
+    assert meta["afd"]["noise_low"] == [90.0, 110.0, 130.0]
+    res = run("afd", clip, "-o", "m.mkv", "--noise-mean", "100", cwd=tmp_path)
+    assert res.returncode == 1 and "go together" in res.stderr
+    res = run("afd", clip, "-o", "m.mkv", "--noise-mean", "1,2", "--noise-std", "3", cwd=tmp_path)
+    assert res.returncode == 2 and "R,G,B" in res.stderr

@@ -21,7 +21,14 @@ from conftest import DATA, need
 
 @pytest.mark.parametrize(
     ("name", "codec"),
-    [("a.mkv", None), ("a.avi", None), ("b.mkv", "x264rgb"), ("b.mp4", "x264rgb"), ("f/", None)],
+    [
+        ("a.mkv", None),
+        ("a.avi", None),
+        ("b.mkv", "x264rgb"),
+        ("b.mp4", "x264rgb"),
+        ("r.avi", "raw"),
+        ("f/", None),
+    ],
 )
 def test_lossless_round_trip_is_bit_exact(tmp_path, noise_frames, name, codec):
     out = f"{tmp_path}/{name}"
@@ -246,6 +253,12 @@ def test_codec_choice_errors(tmp_path, path, codec, match):
 
 
 def test_codec_defaults(tmp_path):
+    from motionlab.video import afd_codec_for
+
+    assert afd_codec_for(tmp_path / "a.avi") == "raw"  # noise: lossless by default
+    assert afd_codec_for(tmp_path / "a.mp4") == "x264rgb"
+    assert afd_codec_for(tmp_path / "a.mkv") == "ffv1"
+    assert afd_codec_for(tmp_path / "a.mp4", "h264") == "h264"
     assert codec_for(tmp_path / "a.mp4") == "h264"
     assert codec_for(tmp_path / "a.mkv") == "ffv1"
     assert codec_for(f"{tmp_path}/new/") == "png"

@@ -85,7 +85,7 @@ def render(
     """
     n, c = val.shape
     hw = count.shape[0]
-    sums = np.zeros((hw, c), np.float64)
+    sums = np.zeros((hw, c), np.float32)
     count[:] = 0
     for i in range(n):
         # positions lie in [-0.5, size - 0.5): int() of p + 0.5 >= 0 is floor, and faster
@@ -128,11 +128,11 @@ def advect(
     standard-normal values); then the next frame is quantised into ``out_frame``.
 
     px, py : (N,) float32 positions (pixel centres at integers); val : (N, C) float32.
-    count : (H*W,) int64 particles per pixel now. flow : (H, W, 2) float32 forward flow.
+    count : (H*W,) int32 particles per pixel now. flow : (H, W, 2) float32 forward flow.
     normals, uniforms : pools of random numbers drawn by the caller's seeded generator
     (numpy's samplers are several times faster than drawing here), used from the start.
-    out_x, out_y, out_v : outputs of capacity M; out_count : (H*W,) int64;
-    out_frame : (H*W, C) uint8; sums : (H*W, C) float64 scratch.
+    out_x, out_y, out_v : outputs of capacity M; out_count : (H*W,) int32;
+    out_frame : (H*W, C) uint8; sums : (H*W, C) float32 scratch.
     Returns (status, particles written, normals used, uniforms used); status is OK, or
     OUT_OF_* when a buffer or pool was too small (call again with a larger one and the same
     pools: the result is the same). Buffers are reused frame after frame: fresh allocations

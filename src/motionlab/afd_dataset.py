@@ -147,8 +147,11 @@ def read_flow_video(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
             yield dequantize_flow(image)
 
 
-def process_video(job: VideoJob, config: AFDConfig) -> int:
-    """Make the AFD video (and flow video) of one job; return its frame count."""
+def process_video(job: VideoJob, config: AFDConfig, *, threaded: bool = False) -> int:
+    """Make the AFD video (and flow video) of one job; return its frame count.
+
+    ``threaded``: decode and estimate flow in a background thread (when this is the only
+    video being made; with several worker processes, each stays on one core)."""
     from motionlab.flow import get_estimator
 
     save_flow = job.flow_output is not None
@@ -166,7 +169,7 @@ def process_video(job: VideoJob, config: AFDConfig) -> int:
             flow_writer = VideoWriter(job.flow_output, fps=fps, codec="ffv1", metadata=flow_meta)
         try:
             steps = afd_steps(
-                reader, config=config, estimator=est, threaded=False, need_forward=save_flow
+                reader, config=config, estimator=est, threaded=threaded, need_forward=save_flow
             )
             for step in steps:
                 writer.write(step.afd)
@@ -197,9 +200,11 @@ def _worker_init() -> None:
         pass
 
 
-def _run_one(job: VideoJob, config: AFDConfig) -> tuple[str, int, str | None]:
+def _run_one(
+    job: VideoJob, config: AFDConfig, threaded: bool = False
+) -> tuple[str, int, str | None]:
     try:
-        return str(job.source), process_video(job, config), None
+        return str(job.source), process_video(job, config, threaded=threaded), None
     except MotionlabError as exc:
         return str(job.source), 0, str(exc)
     except Exception as exc:  # report any failure of one video, keep the dataset going
@@ -338,7 +343,7 @@ def _execute(
         yield from _execute_ray(jobs, config, workers, address)
     elif workers == 1:
         for job in jobs:
-            yield _run_one(job, config)
+            yield _run_one(job, config, threaded=True)
     else:
         import multiprocessing
 

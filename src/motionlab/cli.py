@@ -216,10 +216,55 @@ def _flow_video(args: argparse.Namespace, est: Any) -> None:
     log.info("wrote %d flow fields to %s", written, out_text)
 
 
+def _rgb(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) == 1:
+        values = values * 3
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected R,G,B (0..255) or one value, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def _add_noise_args(p: argparse.ArgumentParser, *, per_video: bool) -> None:
+    g = p.add_argument_group("noise")
+    g.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    g.add_argument("--grayscale", action="store_true", help="one noise channel, repeated")
+    choices = ("full", "video") if per_video else ("full",)
+    g.add_argument(
+        "--noise-range",
+        choices=choices,
+        default="full",
+        help="full: uniform over 0..255 (default)"
+        + (
+            "; video: uniform over mean +- std of the input per channel (thesis eq. 5.3; "
+            "reads the input twice)"
+            if per_video
+            else ""
+        ),
+    )
+    g.add_argument(
+        "--noise-mean",
+        type=_rgb,
+        metavar="R,G,B",
+        help="with --noise-std: uniform over mean +- std per channel (eq. 5.3), e.g. a "
+        "dataset's statistics in 0..255 units",
+    )
+    g.add_argument("--noise-std", type=_rgb, metavar="R,G,B", help="see --noise-mean")
+
+
 def _noise_range(args: argparse.Namespace) -> Any:
     from motionlab.noise import NoiseRange, video_mean_std_stream
     from motionlab.video import VideoReader
 
+    if (args.noise_mean is None) != (args.noise_std is None):
+        raise MotionlabError("--noise-mean and --noise-std go together")
+    if args.noise_mean is not None:
+        if args.noise_range != "full":
+            raise MotionlabError("give either --noise-range video or --noise-mean/--noise-std")
+        return NoiseRange.from_mean_std(args.noise_mean, args.noise_std, grayscale=args.grayscale)
     if args.noise_range == "full":
         return NoiseRange(grayscale=args.grayscale)
     with VideoReader(args.input, **_reader_kwargs(args)) as reader:
@@ -233,6 +278,7 @@ def cmd_afd(args: argparse.Namespace) -> None:
 
     from motionlab.afd import AFDConfig, afd_steps
     from motionlab.flow import flow_to_color, get_estimator
+    from motionlab.pipeline import write_in_background
     from motionlab.video import VideoReader, VideoWriter, afd_codec_for, write_gif
 
     codec = afd_codec_for(args.output, args.codec)
@@ -271,7 +317,10 @@ def cmd_afd(args: argparse.Namespace) -> None:
                 f"{args.input}: an appearance-free video needs at least two frames, it has {total}"
             )
         bar = _progress(total, f"afd ({config.mode})", not args.quiet, unit="frame")
-        with VideoWriter(args.output, fps=reader.rate, codec=codec, metadata=meta) as writer:
+        with (
+            VideoWriter(args.output, fps=reader.rate, codec=codec, metadata=meta) as writer,
+            write_in_background(writer.write) as put,  # encode while the next frame is made
+        ):
             for step in afd_steps(reader, config=config, estimator=estimator):
                 frame = step.afd
                 if args.triptych:
@@ -280,7 +329,7 @@ def cmd_afd(args: argparse.Namespace) -> None:
                         flow = -step.flow.backward
                     color = np.full_like(step.source, 255) if flow is None else flow_to_color(flow)
                     frame = np.concatenate([step.source, color, step.afd], axis=1)
-                writer.write(frame)
+                put(frame)
                 if args.gif and len(gif_frames) < args.gif_frames:
                     gif_frames.append(frame)
                 bar.update()
@@ -296,7 +345,6 @@ def cmd_afd_dataset(args: argparse.Namespace) -> int:
     """motionlab afd-dataset SRC DST: a whole class-folder dataset, resumable."""
     from motionlab.afd import AFDConfig
     from motionlab.afd_dataset import AFD5_CLASSES, make_afd_dataset
-    from motionlab.noise import NoiseRange
 
     classes = None
     if args.subset:
@@ -305,7 +353,7 @@ def cmd_afd_dataset(args: argparse.Namespace) -> int:
     config = AFDConfig(
         mode=args.mode,
         seed=args.seed,
-        noise=NoiseRange(grayscale=args.grayscale),
+        noise=_noise_range(args),
         density=args.density,
         first_frame_flow=args.first_frame_flow,
         flow_method=args.method,
@@ -393,7 +441,8 @@ def cmd_convert(args: argparse.Namespace) -> None:
 
 _CODEC_HELP = (
     "output codec: h264 (lossy, .mp4), ffv1 (lossless, .mkv/.avi), x264rgb (lossless, "
-    ".mkv/.mp4); default by suffix; a name ending in '/' writes PNG frames"
+    ".mkv/.mp4), raw (uncompressed, .avi); default by suffix; a name ending in '/' writes "
+    "PNG frames"
 )
 
 
@@ -442,12 +491,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="make the appearance-free version of a video (noise animated by its flow)",
         description="Make an appearance-free video: every frame is i.i.d. noise, the motion "
         "is the input's. Outputs are LOSSLESS by default (lossy codecs smear i.i.d. noise): "
-        ".mkv -> FFV1, .mp4 -> libx264rgb qp 0, FOLDER/ -> PNG frames; --codec h264 gives a "
-        "small lossy file for viewing only. Provenance (mode, seed, flow) is stored in the "
+        ".avi -> uncompressed (the fastest; noise does not compress anyway), .mkv -> FFV1, "
+        ".mp4 -> libx264rgb qp 0, FOLDER/ -> PNG frames; --codec h264 gives a small lossy "
+        "file for viewing only. Provenance (mode, seed, flow) is stored in the "
         "output's metadata.",
     )
     p.add_argument("input", help="video file or frame folder")
-    p.add_argument("-o", "--output", required=True, help="out.mkv, out.mp4 or FOLDER/")
+    p.add_argument("-o", "--output", required=True, help="out.avi, out.mkv, out.mp4 or FOLDER/")
     p.add_argument(
         "--mode",
         choices=("advect", "first-frame", "iid"),
@@ -456,15 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the published method (first noise frame warped by each pair's flow); iid: fresh "
         "noise every frame (no motion)",
     )
-    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    p.add_argument("--grayscale", action="store_true", help="one noise channel, repeated")
-    p.add_argument(
-        "--noise-range",
-        choices=("full", "video"),
-        default="full",
-        help="full: uniform over 0..255 (default); video: uniform over mean +- std of the "
-        "input per channel (thesis eq. 5.3; reads the input twice)",
-    )
+    _add_noise_args(p, per_video=True)
     p.add_argument(
         "--density",
         type=int,
@@ -481,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--triptych", action="store_true", help="write source | flow | AFD side by side")
     p.add_argument("--gif", action="store_true", help="also write OUT.gif (a preview)")
     p.add_argument("--gif-frames", type=int, default=100, help="frames in the GIF (default 100)")
-    p.add_argument("--codec", help="ffv1, x264rgb (lossless), h264 (lossy), default by suffix")
+    p.add_argument("--codec", help="raw, ffv1, x264rgb (lossless), h264 (lossy); default by suffix")
     _add_flow_args(p)
     _add_reader_args(p)
     p.set_defaults(func=cmd_afd)
@@ -490,8 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
         "afd-dataset",
         help="make the appearance-free version of a class-folder dataset (UCF101 -> AFD101)",
         description="Mirror SRC/<Class>/<video> into DST with appearance-free videos of the "
-        "same names (lossless: FFV1 for .avi/.mkv, libx264rgb for .mp4, PNG for frame "
-        "folders) and copy the split files. Resumable: finished videos are skipped, "
+        "same names (lossless: uncompressed for .avi, FFV1 for .mkv, libx264rgb for .mp4, "
+        "PNG for frame folders) and copy the split files. Resumable: finished videos are skipped, "
         "unfinished ones redone. A failing video is reported and skipped; the exit status "
         "is 1 if any failed.",
     )
@@ -502,8 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated class names, or 'afd5' for JumpingJack,Lunges,PullUps,PushUps,Swing",
     )
     p.add_argument("--mode", choices=("advect", "first-frame", "iid"), default="advect")
-    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    p.add_argument("--grayscale", action="store_true", help="one noise channel, repeated")
+    _add_noise_args(p, per_video=False)
     p.add_argument("--density", type=int, default=1, help="advect: particles per pixel side")
     p.add_argument(
         "--first-frame-flow",

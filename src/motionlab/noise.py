@@ -229,9 +229,9 @@ class AdvectedNoise:
         x[:n], y[:n] = px.ravel(), py.ravel()
         v[:n] = rng.standard_normal((n, noise.channels), dtype=np.float32)
         hw = self.h * self.w
-        self._count = [np.zeros(hw, np.int64), np.zeros(hw, np.int64)]
+        self._count = [np.zeros(hw, np.int32), np.zeros(hw, np.int32)]
         self._frame = np.empty((hw, noise.channels), np.uint8)
-        self._sums = np.empty((hw, noise.channels), np.float64)
+        self._sums = np.empty((hw, noise.channels), np.float32)
         self._pool = (1024, 1024)  # sizes of the random pools of the next step
         _kernels.render(
             x[:n], y[:n], v[:n], self.w, self._base, self._step, self._count[0], self._frame

@@ -3,9 +3,10 @@ consumes (noise, encoding): both cores busy, bounded memory."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -54,3 +55,47 @@ def prefetch(items: Iterable[T], *, depth: int = 4) -> Iterator[T]:
     finally:
         stop.set()
         thread.join()
+
+
+@contextlib.contextmanager
+def write_in_background(
+    write: Callable[[T], object], *, depth: int = 8
+) -> Iterator[Callable[[T], None]]:
+    """Run ``write(item)`` for every item put, in a background thread (e.g. encoding while
+    the next frame is computed). Yields ``put``; leaving the block waits for the queue to
+    drain. An exception of ``write`` is re-raised by the next ``put`` or at the end; an
+    exception in the block stops the writer without writing the rest."""
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if failure:
+                continue  # drain after a failure
+            try:
+                write(item)  # type: ignore[arg-type]
+            except BaseException as exc:
+                failure.append(exc)
+
+    thread = threading.Thread(target=run, name="motionlab-writer", daemon=True)
+    thread.start()
+
+    def put(item: T) -> None:
+        if failure:
+            raise failure[0]
+        q.put(item)
+
+    try:
+        yield put
+    except BaseException:
+        failure.append(RuntimeError("stopped"))
+        q.put(_DONE)
+        thread.join()
+        raise
+    q.put(_DONE)
+    thread.join()
+    if failure:
+        raise failure[0]

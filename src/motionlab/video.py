@@ -10,6 +10,9 @@ their names. Writers produce
 * ``h264``: H.264 in mp4, yuv420p, CRF quality (lossy, for viewing);
 * ``ffv1``: FFV1 in mkv (or avi) with ``bgr0`` pixels (lossless, bit-exact RGB);
 * ``x264rgb``: ``libx264rgb`` at qp 0 in mkv/mp4 (lossless, bit-exact RGB);
+* ``raw``: uncompressed ``bgr24`` in avi (lossless; for i.i.d. noise, which no codec can
+  compress, it is the smallest and by far the fastest: 0.5 ms per 320x240 frame against
+  FFV1's 8 ms of CPU);
 * ``png``: a folder of ``00000.png, 00001.png, ...`` (lossless).
 
 Every output is written under a temporary name and renamed when complete
@@ -54,9 +57,9 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff")
 """File name endings read as frames of a frame folder (case-insensitive)."""
 
-Codec = Literal["h264", "ffv1", "x264rgb", "png"]
-CODECS: tuple[str, ...] = ("h264", "ffv1", "x264rgb", "png")
-LOSSLESS_CODECS: frozenset[str] = frozenset({"ffv1", "x264rgb", "png"})
+Codec = Literal["h264", "ffv1", "x264rgb", "raw", "png"]
+CODECS: tuple[str, ...] = ("h264", "ffv1", "x264rgb", "raw", "png")
+LOSSLESS_CODECS: frozenset[str] = frozenset({"ffv1", "x264rgb", "raw", "png"})
 DEFAULT_FOLDER_FPS = 25.0
 METADATA_FILE = "metadata.json"
 """Name of the provenance file inside a PNG frame folder written by motionlab."""
@@ -66,6 +69,7 @@ _CODEC_SUFFIXES = {
     "h264": (".mp4", ".mov", ".m4v", ".mkv"),
     "ffv1": (".mkv", ".avi"),
     "x264rgb": (".mkv", ".mp4"),
+    "raw": (".avi",),
 }
 
 
@@ -435,13 +439,14 @@ _AFD_SUFFIX_CODEC = {
     ".mov": "x264rgb",
     ".m4v": "x264rgb",
     ".mkv": "ffv1",
-    ".avi": "ffv1",
+    ".avi": "raw",
 }
 
 
 def afd_codec_for(path: str | os.PathLike[str], codec: str | None = None) -> str:
     """Like :func:`codec_for`, but lossless by default for every suffix (for noise videos):
-    ``.mp4/.mov/.m4v`` -> ``x264rgb`` (libx264rgb qp 0), ``.mkv/.avi`` -> ``ffv1``."""
+    ``.avi`` -> ``raw`` (uncompressed: i.i.d. noise does not compress, and this is the
+    fastest), ``.mkv`` -> ``ffv1``, ``.mp4/.mov/.m4v`` -> ``x264rgb`` (libx264rgb qp 0)."""
     if codec is None and not is_folder_target(path):
         suffix = Path(path).suffix.lower()
         if suffix in _AFD_SUFFIX_CODEC:
@@ -549,6 +554,9 @@ class VideoWriter:
             stream = self._container.add_stream("libx264", rate=rate)
             stream.pix_fmt = "yuv420p"
             stream.options = {"crf": str(self.crf), "preset": self.preset}
+        elif self.codec == "raw":
+            stream = self._container.add_stream("rawvideo", rate=rate)
+            stream.pix_fmt = "bgr24"
         elif self.codec == "x264rgb":
             stream = self._container.add_stream("libx264rgb", rate=rate)
             stream.pix_fmt = "rgb24"

@@ -211,31 +211,31 @@ class AdvectedNoise:
         self.h, self.w, self.k = int(height), int(width), int(density)
         self.share = self.k * self.k
         self.noise, self.rng = noise, rng
+        # particles sorted by pixel: pixel c holds particles start[c]:start[c + 1]
         offsets = (np.arange(self.k, dtype=np.float32) + 0.5) / self.k - 0.5
-        xs = (np.arange(self.w, dtype=np.float32)[:, None] + offsets).ravel()
-        ys = (np.arange(self.h, dtype=np.float32)[:, None] + offsets).ravel()
-        py, px = np.meshgrid(ys, xs, indexing="ij")
-        n = px.size
+        oy, ox = np.meshgrid(offsets, offsets, indexing="ij")  # the pixel's sub-lattice
+        cy, cx = np.mgrid[0 : self.h, 0 : self.w].astype(np.float32)
+        hw = self.h * self.w
+        n = hw * self.share
         tables = [
             _kernels.quantize_tables(noise.low[c], noise.high[c]) for c in range(noise.channels)
         ]
         self._base = np.stack([t[0] for t in tables])
         self._step = np.stack([t[1] for t in tables])
-        # Two sets of particle buffers (x, y, values), swapped every frame, with headroom.
+        # Two sets of particle buffers (x, y, values, offsets), swapped every frame.
         capacity = n + n // 4
         self._buffers = [self._allocate(capacity), self._allocate(capacity)]
         self._active, self._n = 0, n
-        x, y, v = self._buffers[0]
-        x[:n], y[:n] = px.ravel(), py.ravel()
+        x, y, v, start = self._buffers[0]
+        x[:n] = (cx.ravel()[:, None] + ox.ravel()[None, :]).ravel()
+        y[:n] = (cy.ravel()[:, None] + oy.ravel()[None, :]).ravel()
         v[:n] = rng.standard_normal((n, noise.channels), dtype=np.float32)
-        hw = self.h * self.w
-        self._count = [np.zeros(hw, np.int32), np.zeros(hw, np.int32)]
+        start[:] = np.arange(hw + 1, dtype=np.int32) * self.share
+        self._new_cell = np.empty(capacity, np.int32)
+        self._cursor = np.empty(hw, np.int32)
         self._frame = np.empty((hw, noise.channels), np.uint8)
-        self._sums = np.empty((hw, noise.channels), np.float32)
         self._pool = (1024, 1024)  # sizes of the random pools of the next step
-        _kernels.render(
-            x[:n], y[:n], v[:n], self.w, self._base, self._step, self._count[0], self._frame
-        )
+        _kernels.render(v[:n], start, self._base, self._step, self._frame)
 
     @property
     def num_particles(self) -> int:
@@ -245,7 +245,7 @@ class AdvectedNoise:
     @property
     def positions(self) -> np.ndarray:
         """``(N, 2)`` float32 particle positions (x, y) in pixels (a copy)."""
-        x, y, _ = self._buffers[self._active]
+        x, y, _, _ = self._buffers[self._active]
         return np.stack([x[: self._n], y[: self._n]], axis=1)
 
     def render(self) -> np.ndarray:
@@ -260,46 +260,37 @@ class AdvectedNoise:
         if flow.shape[:2] != (self.h, self.w):
             raise MotionlabError(f"flow {flow.shape[:2]} does not match noise {(self.h, self.w)}")
         n, a = self._n, self._active
-        x, y, v = self._buffers[a]
+        x, y, v, start = self._buffers[a]
         # Random pools for this step, sized from the last step's use (deterministic).
         normals = self.rng.standard_normal(self._pool[0], dtype=np.float32)
         uniforms = self.rng.random(self._pool[1], dtype=np.float32)
         while True:
+            out = self._buffers[1 - a]
             status, written, n_normals, n_uniforms = _kernels.advect(
-                x[:n],
-                y[:n],
-                v[:n],
-                self._count[a],
-                flow,
-                self.share,
-                normals,
-                uniforms,
-                self._base,
-                self._step,
-                *self._buffers[1 - a],
-                self._count[1 - a],
-                self._frame,
-                self._sums,
-            )
+                x[:n], y[:n], v[:n], start, flow, self.share, normals, uniforms,
+                *out, self._new_cell, self._cursor,
+            )  # fmt: skip
             if status == _kernels.OK:
                 break
             # a buffer or pool was too small: enlarge it and run the same step again
             if status == _kernels.OUT_OF_CAPACITY:
-                self._buffers[1 - a] = self._allocate(2 * self._buffers[1 - a][0].size)
+                self._buffers[1 - a] = self._allocate(written + written // 4)
             elif status == _kernels.OUT_OF_NORMALS:
-                normals = np.concatenate(
-                    [normals, self.rng.standard_normal(normals.size + 1024, dtype=np.float32)]
-                )
+                extra = self.rng.standard_normal(n_normals + 1024, dtype=np.float32)
+                normals = np.concatenate([normals, extra])
             else:
-                uniforms = np.concatenate(
-                    [uniforms, self.rng.random(uniforms.size + 1024, dtype=np.float32)]
-                )
+                extra = self.rng.random(uniforms.size + 1024, dtype=np.float32)
+                uniforms = np.concatenate([uniforms, extra])
+        _kernels.render(out[2][:written], out[3], self._base, self._step, self._frame)
         self._pool = (max(1024, 2 * n_normals), max(1024, 2 * n_uniforms))
         self._active, self._n = 1 - a, written
+        if self._new_cell.size < written:
+            self._new_cell = np.empty(written + written // 4, np.int32)
 
-    def _allocate(self, capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _allocate(self, capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return (
             np.empty(capacity, np.float32),
             np.empty(capacity, np.float32),
             np.empty((capacity, self.noise.channels), np.float32),
+            np.empty(self.h * self.w + 1, np.int32),
         )

@@ -272,19 +272,35 @@ def _noise_range(args: argparse.Namespace) -> Any:
     return NoiseRange.from_mean_std(mean, std, grayscale=args.grayscale)
 
 
-def cmd_afd(args: argparse.Namespace) -> None:
-    """motionlab afd INPUT -o OUT: the appearance-free version of a video."""
-    import numpy as np
+def _add_afd_args(p: argparse.ArgumentParser, *, per_video: bool) -> None:
+    p.add_argument(
+        "--mode",
+        choices=("advect", "first-frame", "iid"),
+        default="advect",
+        help="advect (default): noise carried by the flow, every frame i.i.d.; first-frame: "
+        "the published method (first noise frame warped by each pair's flow); iid: fresh "
+        "noise every frame (no motion)",
+    )
+    _add_noise_args(p, per_video=per_video)
+    p.add_argument(
+        "--density",
+        type=int,
+        default=1,
+        help="advect: particles per pixel side (default 1; 2: finer sub-pixel motion, slower)",
+    )
+    p.add_argument(
+        "--first-frame-flow",
+        choices=("backward", "forward"),
+        default="backward",
+        help="first-frame: sample the noise with the backward flow (texture moves with the "
+        "scene; default) or, as the original code, with the forward flow",
+    )
 
-    from motionlab.afd import AFDConfig, afd_steps
-    from motionlab.flow import flow_to_color, get_estimator
-    from motionlab.pipeline import write_in_background
-    from motionlab.video import VideoReader, VideoWriter, afd_codec_for, write_gif
 
-    codec = afd_codec_for(args.output, args.codec)
-    if codec == "h264":
-        log.warning("H.264 (yuv420p) is lossy: it smears i.i.d. noise; use .mkv or --codec x264rgb")
-    config = AFDConfig(
+def _afd_config(args: argparse.Namespace) -> Any:
+    from motionlab.afd import AFDConfig
+
+    return AFDConfig(
         mode=args.mode,
         seed=args.seed,
         noise=_noise_range(args),
@@ -293,6 +309,21 @@ def cmd_afd(args: argparse.Namespace) -> None:
         flow_method=args.method,
         flow_options=_estimator_options(args),
     )
+
+
+def cmd_afd(args: argparse.Namespace) -> None:
+    """motionlab afd INPUT -o OUT: the appearance-free version of a video."""
+    import numpy as np
+
+    from motionlab.afd import afd_steps
+    from motionlab.flow import flow_to_color, get_estimator
+    from motionlab.pipeline import write_in_background
+    from motionlab.video import VideoReader, VideoWriter, afd_codec_for, write_gif
+
+    codec = afd_codec_for(args.output, args.codec)
+    if codec == "h264":
+        log.warning("H.264 (yuv420p) is lossy: it smears i.i.d. noise; use .mkv or --codec x264rgb")
+    config = _afd_config(args)
     estimator = None
     if config.directions != "none":
         estimator = get_estimator(config.flow_method, **config.resolved_flow_options)
@@ -343,22 +374,13 @@ def cmd_afd(args: argparse.Namespace) -> None:
 
 def cmd_afd_dataset(args: argparse.Namespace) -> int:
     """motionlab afd-dataset SRC DST: a whole class-folder dataset, resumable."""
-    from motionlab.afd import AFDConfig
     from motionlab.afd_dataset import AFD5_CLASSES, make_afd_dataset
 
     classes = None
     if args.subset:
         names = [c.strip() for c in args.subset.split(",") if c.strip()]
         classes = list(AFD5_CLASSES) if names in (["afd5"], ["ucf5"]) else names
-    config = AFDConfig(
-        mode=args.mode,
-        seed=args.seed,
-        noise=_noise_range(args),
-        density=args.density,
-        first_frame_flow=args.first_frame_flow,
-        flow_method=args.method,
-        flow_options=_estimator_options(args),
-    )
+    config = _afd_config(args)
     bar = _progress(None, "afd-dataset", not args.quiet, unit="video")
 
     def progress(done: int, total: int) -> None:
@@ -498,28 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", help="video file or frame folder")
     p.add_argument("-o", "--output", required=True, help="out.avi, out.mkv, out.mp4 or FOLDER/")
-    p.add_argument(
-        "--mode",
-        choices=("advect", "first-frame", "iid"),
-        default="advect",
-        help="advect (default): noise carried by the flow, every frame i.i.d.; first-frame: "
-        "the published method (first noise frame warped by each pair's flow); iid: fresh "
-        "noise every frame (no motion)",
-    )
-    _add_noise_args(p, per_video=True)
-    p.add_argument(
-        "--density",
-        type=int,
-        default=1,
-        help="advect: particles per pixel side (default 1; 2: finer sub-pixel motion, slower)",
-    )
-    p.add_argument(
-        "--first-frame-flow",
-        choices=("backward", "forward"),
-        default="backward",
-        help="first-frame: sample the noise with the backward flow (texture moves with the "
-        "scene; default) or, as the original code, with the forward flow",
-    )
+    _add_afd_args(p, per_video=True)
     p.add_argument("--triptych", action="store_true", help="write source | flow | AFD side by side")
     p.add_argument("--gif", action="store_true", help="also write OUT.gif (a preview)")
     p.add_argument("--gif-frames", type=int, default=100, help="frames in the GIF (default 100)")
@@ -543,15 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--subset",
         help="comma-separated class names, or 'afd5' for JumpingJack,Lunges,PullUps,PushUps,Swing",
     )
-    p.add_argument("--mode", choices=("advect", "first-frame", "iid"), default="advect")
-    _add_noise_args(p, per_video=False)
-    p.add_argument("--density", type=int, default=1, help="advect: particles per pixel side")
-    p.add_argument(
-        "--first-frame-flow",
-        choices=("backward", "forward"),
-        default="backward",
-        help="first-frame: flow used to sample the noise",
-    )
+    _add_afd_args(p, per_video=False)
     p.add_argument(
         "--save-flow",
         action="store_true",

@@ -55,8 +55,9 @@ DEFAULT_MODE = "advect"
 DEFAULT_DENSITY = 1
 AFD_DIS_PRESET = "fast"
 """DIS preset used for AFD unless one is given: 2 ms per 320x240 pair instead of medium's
-11 ms of CPU, for a motion EPE of 0.54 instead of 0.39 px on DAVIS (docs/benchmarks.md);
-it is what brings the default pipeline past 100 frames/s on two cores."""
+11 ms of CPU, for a motion EPE of 0.54 instead of 0.39 px on 6 DAVIS sequences
+(docs/benchmarks.md, "Settings of the default mode"); it is what brings the default
+pipeline past 100 frames/s on two cores."""
 
 
 @dataclass(frozen=True)

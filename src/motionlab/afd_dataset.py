@@ -188,16 +188,12 @@ def process_video(job: VideoJob, config: AFDConfig, *, threaded: bool = False) -
 
 
 def _worker_init() -> None:
-    # one process per core: keep OpenCV and torch to one thread each
+    # one process per core: OpenCV, and torch if RAFT is used (it reads OMP_NUM_THREADS
+    # when imported), to one thread each
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
 
     cv2.setNumThreads(1)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def _run_one(

@@ -1,0 +1,168 @@
+"""Evaluation of space-time segmentations (thesis ch. 6, Sec. 6.4).
+
+Label volumes are integer arrays of shape ``(T, H, W)``: a tube or supervoxel id per voxel,
+0 for "not the object" where that matters. Ground-truth object masks are boolean
+``(T, H, W)`` volumes.
+
+* :func:`segmentation_accuracy` (ACC) and :func:`undersegmentation_error` (UE): the 3D
+  measures of Xu & Corso (CVPR 2012), as in their LIBSVX benchmark.
+* :func:`temporal_extent` (TEX): mean temporal extent of the tubes, normalised by the video
+  length (our reading of Chang et al., CVPR 2013: a tube spanning every frame scores 1).
+* :func:`jaccard` (J) and :func:`boundary_f` (F): the DAVIS region and contour measures
+  (Perazzi et al., CVPR 2016), F with the DAVIS boundary tolerance of 0.008 x the image
+  diagonal, both averaged over frames.
+* :func:`mean_tubes` (M): the number of distinct tubes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage
+
+from motionlab.errors import MotionlabError
+
+BOUNDARY_TOLERANCE = 0.008
+"""DAVIS: boundary pixels match within this fraction of the image diagonal."""
+
+
+def _check_pair(labels: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(labels)
+    gt = np.asarray(gt)
+    if labels.ndim != 3:
+        raise MotionlabError(f"labels must be a (T, H, W) volume, got shape {labels.shape}")
+    if labels.shape != gt.shape:
+        raise MotionlabError(f"labels {labels.shape} and ground truth {gt.shape} differ in shape")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise MotionlabError(f"labels must be integer ids, got {labels.dtype}")
+    return labels, gt.astype(bool)
+
+
+def _overlaps(labels: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ids, their sizes, and their voxels inside ``gt``."""
+    ids, inverse, sizes = np.unique(labels.ravel(), return_inverse=True, return_counts=True)
+    inside = np.bincount(inverse, weights=gt.ravel(), minlength=ids.size)
+    return ids, sizes, inside
+
+
+def segmentation_accuracy(labels: np.ndarray, gt: np.ndarray) -> float:
+    """3D segmentation accuracy (ACC) of one ground-truth segment, in [0, 1].
+
+    Every supervoxel is labelled "inside" when at least half of it lies in ``gt``; ACC is
+    the fraction of ``gt`` covered by the inside supervoxels (Xu & Corso 2012).
+    """
+    labels, gt = _check_pair(labels, gt)
+    total = gt.sum()
+    if total == 0:
+        raise MotionlabError("ground truth is empty: ACC is undefined")
+    _, sizes, inside = _overlaps(labels, gt)
+    return float(inside[inside * 2 >= sizes].sum() / total)
+
+
+def undersegmentation_error(labels: np.ndarray, gt: np.ndarray) -> float:
+    """3D undersegmentation error (UE) of one ground-truth segment, >= 0.
+
+    (total volume of the supervoxels that touch ``gt`` - volume of ``gt``) / volume of
+    ``gt`` (Xu & Corso 2012): how much the supervoxels leak out of the segment.
+    """
+    labels, gt = _check_pair(labels, gt)
+    total = gt.sum()
+    if total == 0:
+        raise MotionlabError("ground truth is empty: UE is undefined")
+    _, sizes, inside = _overlaps(labels, gt)
+    return float((sizes[inside > 0].sum() - total) / total)
+
+
+def temporal_extent(labels: np.ndarray, *, background: int | None = 0) -> float:
+    """Normalised temporal extent (TEX): mean over tubes of (frames the tube spans, from its
+    first to its last frame) / (frames of the video), in (0, 1]. ``background`` is ignored."""
+    labels = np.asarray(labels)
+    if labels.ndim != 3:
+        raise MotionlabError(f"labels must be a (T, H, W) volume, got shape {labels.shape}")
+    t = labels.shape[0]
+    extents = []
+    for tube in np.unique(labels):
+        if background is not None and tube == background:
+            continue
+        frames = np.flatnonzero((labels == tube).any(axis=(1, 2)))
+        extents.append((frames[-1] - frames[0] + 1) / t)
+    if not extents:
+        raise MotionlabError("no tubes: TEX is undefined")
+    return float(np.mean(extents))
+
+
+def mean_tubes(labels: np.ndarray, *, background: int | None = 0) -> int:
+    """Number of distinct tubes (M), ``background`` not counted."""
+    ids = np.unique(np.asarray(labels))
+    return int(ids.size - (background is not None and background in ids))
+
+
+def jaccard(mask: np.ndarray, gt: np.ndarray) -> float:
+    """Region similarity J: intersection over union per frame, averaged over frames.
+
+    A frame where both masks are empty scores 1 (DAVIS convention).
+    """
+    mask, gt = _check_pair(np.asarray(mask).astype(np.int8), gt)
+    mask = mask.astype(bool)
+    inter = (mask & gt).sum(axis=(1, 2))
+    union = (mask | gt).sum(axis=(1, 2))
+    per_frame = np.where(union == 0, 1.0, inter / np.maximum(union, 1))
+    return float(per_frame.mean())
+
+
+def boundary_map(mask: np.ndarray) -> np.ndarray:
+    """One-pixel boundary of a 2-D mask, as DAVIS's ``seg2bmap`` at equal size: pixels that
+    differ from their right, lower or lower-right neighbour; the last row compares only to
+    the right, the last column only downwards, so the image border is not a boundary."""
+    seg = np.asarray(mask, bool)
+    east = np.zeros_like(seg)
+    south = np.zeros_like(seg)
+    south_east = np.zeros_like(seg)
+    east[:, :-1] = seg[:, 1:]
+    south[:-1, :] = seg[1:, :]
+    south_east[:-1, :-1] = seg[1:, 1:]
+    b = (seg ^ east) | (seg ^ south) | (seg ^ south_east)
+    b[-1, :] = seg[-1, :] ^ east[-1, :]
+    b[:, -1] = seg[:, -1] ^ south[:, -1]
+    b[-1, -1] = False
+    return b
+
+
+def _disk(radius: int) -> np.ndarray:
+    y, x = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    return x * x + y * y <= radius * radius
+
+
+def boundary_f_frame(
+    mask: np.ndarray, gt: np.ndarray, *, tolerance: float = BOUNDARY_TOLERANCE
+) -> float:
+    """Contour accuracy F of one frame: F-measure of boundary precision and recall, a
+    boundary pixel matching when the other boundary lies within
+    ``ceil(tolerance * diagonal)`` pixels (DAVIS)."""
+    h, w = gt.shape
+    radius = math.ceil(tolerance * math.hypot(h, w))
+    bm, bg = boundary_map(mask), boundary_map(gt)
+    if not bm.any() and not bg.any():
+        return 1.0
+    if not bm.any() or not bg.any():
+        return 0.0
+    disk = _disk(radius)
+    precision = (bm & ndimage.binary_dilation(bg, disk)).sum() / bm.sum()
+    recall = (bg & ndimage.binary_dilation(bm, disk)).sum() / bg.sum()
+    if precision + recall == 0:
+        return 0.0
+    return float(2 * precision * recall / (precision + recall))
+
+
+def boundary_f(mask: np.ndarray, gt: np.ndarray, *, tolerance: float = BOUNDARY_TOLERANCE) -> float:
+    """Contour accuracy F of ``(T, H, W)`` masks, averaged over frames."""
+    mask, gt = _check_pair(np.asarray(mask).astype(np.int8), gt)
+    return float(
+        np.mean(
+            [
+                boundary_f_frame(m != 0, g, tolerance=tolerance)
+                for m, g in zip(mask, gt, strict=True)
+            ]
+        )
+    )

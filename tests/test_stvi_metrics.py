@@ -1,0 +1,116 @@
+"""STVI evaluation measures against hand-computed small volumes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from motionlab import MotionlabError
+from motionlab.stvi.metrics import (
+    boundary_f,
+    boundary_f_frame,
+    boundary_map,
+    jaccard,
+    mean_tubes,
+    segmentation_accuracy,
+    temporal_extent,
+    undersegmentation_error,
+)
+
+# one frame, 2 x 4: supervoxel 1 = 2 voxels, 2 = 3 voxels, 3 = 3 voxels
+LABELS = np.array([[[1, 1, 2, 2], [2, 3, 3, 3]]])
+GT = np.array([[[1, 1, 1, 0], [0, 0, 0, 0]]], bool)  # 3 voxels
+
+
+def test_accuracy_by_hand():
+    # sv 1: 2 of 2 inside -> counted (2); sv 2: 1 of 3 inside -> outside; sv 3: none
+    assert segmentation_accuracy(LABELS, GT) == pytest.approx(2 / 3)
+    # half inside counts as inside
+    labels = np.array([[[1, 1, 2, 2], [3, 3, 3, 3]]])
+    assert segmentation_accuracy(labels, GT) == pytest.approx(1.0)
+
+
+def test_undersegmentation_by_hand():
+    # touching supervoxels 1 (2 voxels) and 2 (3 voxels): (5 - 3) / 3
+    assert undersegmentation_error(LABELS, GT) == pytest.approx(2 / 3)
+    exact = np.where(GT, 7, 8)
+    assert undersegmentation_error(exact, GT) == 0.0
+
+
+def test_temporal_extent_and_count():
+    labels = np.zeros((4, 2, 2), int)
+    labels[:, 0, 0] = 1  # spans all 4 frames
+    labels[1:3, 1, 1] = 2  # frames 1-2
+    assert temporal_extent(labels) == pytest.approx((1.0 + 0.5) / 2)
+    assert mean_tubes(labels) == 2
+    assert mean_tubes(labels, background=None) == 3
+
+
+def test_jaccard_by_hand():
+    mask = np.zeros((2, 1, 3), bool)
+    gt = np.zeros((2, 1, 3), bool)
+    mask[0, 0, :2] = True  # {a, b}
+    gt[0, 0, 1:] = True  # {b, c}: IoU 1/3; frame 1 empty in both: 1
+    assert jaccard(mask, gt) == pytest.approx((1 / 3 + 1) / 2)
+
+
+def test_boundary_map_like_davis():
+    m = np.zeros((5, 5), bool)
+    m[1:3, 1:3] = True
+    expected = np.array(
+        [
+            [1, 1, 1, 0, 0],
+            [1, 0, 1, 0, 0],
+            [1, 1, 1, 0, 0],
+            [0, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0],
+        ],
+        bool,
+    )
+    np.testing.assert_array_equal(boundary_map(m), expected)
+    full = np.ones((4, 4), bool)
+    assert not boundary_map(full).any()  # the image border is not a boundary
+
+
+def _f_oracle(mask: np.ndarray, gt: np.ndarray, radius: int) -> float:
+    """Independent F: distances to the other boundary by a Euclidean distance transform."""
+    bm, bg = boundary_map(mask), boundary_map(gt)
+    d_to_gt = ndimage.distance_transform_edt(~bg)
+    d_to_mask = ndimage.distance_transform_edt(~bm)
+    p = (d_to_gt[bm] <= radius).mean()
+    r = (d_to_mask[bg] <= radius).mean()
+    return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+
+
+def test_boundary_f_against_an_independent_oracle():
+    h, w = 120, 160  # diagonal 200 px -> tolerance ceil(1.6) = 2 px
+    gt = np.zeros((h, w), bool)
+    gt[30:90, 40:100] = True
+    assert boundary_f_frame(gt, gt) == 1.0
+    shifted = np.roll(gt, 2, axis=1)  # within tolerance
+    assert boundary_f_frame(shifted, gt) == 1.0
+    for dx, grow in [(5, 0), (0, 12), (7, 20)]:
+        mask = np.zeros_like(gt)
+        mask[30 : 90 + grow, 40 + dx : 100 + dx] = True
+        expected = _f_oracle(mask, gt, math.ceil(0.008 * math.hypot(h, w)))
+        assert 0.0 < expected < 1.0
+        assert boundary_f_frame(mask, gt) == pytest.approx(expected)
+    empty = np.zeros_like(gt)
+    assert boundary_f_frame(empty, gt) == 0.0
+    assert boundary_f_frame(empty, empty) == 1.0
+    vol = np.stack([gt, empty])
+    assert boundary_f(vol, np.stack([gt, gt])) == pytest.approx(0.5)
+
+
+def test_bad_input():
+    with pytest.raises(MotionlabError, match="differ in shape"):
+        segmentation_accuracy(LABELS, GT[:, :1])
+    with pytest.raises(MotionlabError, match="integer ids"):
+        undersegmentation_error(LABELS.astype(float), GT)
+    with pytest.raises(MotionlabError, match="empty"):
+        segmentation_accuracy(LABELS, np.zeros_like(GT))
+    with pytest.raises(MotionlabError, match=r"\(T, H, W\)"):
+        temporal_extent(np.zeros((2, 2), int))

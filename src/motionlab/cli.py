@@ -318,10 +318,16 @@ def cmd_afd(args: argparse.Namespace) -> None:
     from motionlab.afd import afd_steps
     from motionlab.flow import flow_to_color, get_estimator
     from motionlab.pipeline import write_in_background
-    from motionlab.video import VideoReader, VideoWriter, afd_codec_for, write_gif
+    from motionlab.video import (
+        LOSSLESS_CODECS,
+        VideoReader,
+        VideoWriter,
+        afd_codec_for,
+        write_gif,
+    )
 
     codec = afd_codec_for(args.output, args.codec)
-    if codec == "h264":
+    if codec not in LOSSLESS_CODECS:
         log.warning("H.264 (yuv420p) is lossy: it smears i.i.d. noise; use .mkv or --codec x264rgb")
     config = _afd_config(args)
     estimator = None

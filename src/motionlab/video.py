@@ -41,7 +41,6 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
 
 import av
 import cv2
@@ -57,7 +56,6 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff")
 """File name endings read as frames of a frame folder (case-insensitive)."""
 
-Codec = Literal["h264", "ffv1", "x264rgb", "raw", "png"]
 CODECS: tuple[str, ...] = ("h264", "ffv1", "x264rgb", "raw", "png")
 LOSSLESS_CODECS: frozenset[str] = frozenset({"ffv1", "x264rgb", "raw", "png"})
 DEFAULT_FOLDER_FPS = 25.0

@@ -3,8 +3,8 @@
 The source is a class-folder tree, ``SRC/<Class>/<video>`` (UCF101: ``ApplyEyeMakeup/
 v_ApplyEyeMakeup_g08_c01.avi``); videos are files FFmpeg reads or numbered frame folders.
 The output mirrors it, ``DST/<Class>/<video>`` with the same file name (so the split lists
-stay valid), stored losslessly: FFV1 for ``.avi``/``.mkv``, libx264rgb qp 0 for ``.mp4``,
-PNG frames for frame folders. Split files (``*.txt`` at the top of SRC or in
+stay valid), stored losslessly: uncompressed for ``.avi``, FFV1 for ``.mkv``, libx264rgb
+qp 0 for ``.mp4``, PNG frames for frame folders. Split files (``*.txt`` at the top of SRC or in
 ``ucfTrainTestlist/``) are copied, filtered to the chosen classes.
 
 The job is resumable: every output is written under a temporary name and renamed when
@@ -35,6 +35,7 @@ import numpy as np
 
 from motionlab import __version__
 from motionlab.afd import AFDConfig, afd_steps
+from motionlab.atomic import atomic_file
 from motionlab.errors import MotionlabError
 from motionlab.video import IMAGE_SUFFIXES, VideoReader, VideoWriter, afd_codec_for
 
@@ -239,10 +240,8 @@ def copy_split_files(src: Path, dst: Path, classes: Sequence[str] | None) -> lis
         lines = path.read_text().splitlines(keepends=True)
         if classes is not None:
             lines = [line for line in lines if _split_line_class(line) in set(classes)]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp-copy")
-        tmp.write_text("".join(lines))
-        os.replace(tmp, target)
+        with atomic_file(target) as tmp:
+            tmp.write_text("".join(lines))
         copied.append(target)
     return copied
 
@@ -324,9 +323,8 @@ def make_afd_dataset(
         "failed": failed,
         "seconds": round(time.time() - started, 1),
     }
-    tmp = dst / f".{MANIFEST}.tmp-write"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, dst / MANIFEST)
+    with atomic_file(dst / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     return result
 
 

@@ -8,6 +8,7 @@ Ctrl-C exits with 130. Outputs are written atomically, so a failed run leaves no
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -474,6 +475,12 @@ _CODEC_HELP = (
 )
 
 
+# Feature packages add their sub-commands here: each module has ``register(sub)`` that
+# adds its parsers to the sub-parsers action. They import heavy dependencies (torch,
+# web frameworks) inside their command functions, so ``motionlab --help`` stays fast.
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``motionlab`` command."""
     parser = argparse.ArgumentParser(
@@ -598,6 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51 (default 18)")
     _add_reader_args(p)
     p.set_defaults(func=cmd_convert)
+
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 

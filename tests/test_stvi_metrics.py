@@ -40,6 +40,14 @@ def test_undersegmentation_by_hand():
     assert undersegmentation_error(exact, GT) == 0.0
 
 
+def test_undersegmentation_ignores_background_label():
+    # tube 1 covers 2 of the 3 GT voxels and leaks 1; label 0 (not the object) is no tube
+    labels = np.array([[[1, 1, 0, 1], [0, 0, 0, 0]]])
+    assert undersegmentation_error(labels, GT, background=0) == pytest.approx(1 / 3)
+    # without the option the background "supervoxel" touches GT and leaks 5 voxels more
+    assert undersegmentation_error(labels, GT) == pytest.approx((3 + 5 - 3) / 3)
+
+
 def test_temporal_extent_and_count():
     labels = np.zeros((4, 2, 2), int)
     labels[:, 0, 0] = 1  # spans all 4 frames

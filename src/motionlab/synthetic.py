@@ -113,3 +113,47 @@ def sample_video_frames(
     """Just the frames of :func:`moving_disc_scene`."""
     for frame, _ in moving_disc_scene(num_frames, size=size, seed=seed):
         yield frame
+
+
+def two_part_scene(
+    num_frames: int = 40, *, size: tuple[int, int] = (160, 120), seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A two-part object over a panning background, with ground-truth part labels.
+
+    A reddish textured "body" (a rectangle) moves right at 1.5 px/frame; a bluish "limb"
+    (a narrower rectangle standing on the body) moves with it and also swings up and down
+    relative to it (amplitude 0.08 x height, period 16 frames); the greenish background
+    pans left at 0.5 px/frame. Used to check that STVI splits an object into its parts.
+
+    Returns
+    -------
+    frames : (T, H, W, 3) uint8 ndarray
+    parts : (T, H, W) uint8 ndarray
+        0 = background, 1 = body, 2 = limb.
+    """
+    w, h = size
+    rng = np.random.default_rng(seed)
+
+    def tinted(hh: int, ww: int, tint: tuple[float, float, float]) -> np.ndarray:
+        tex = smooth_texture(hh, ww, sigma=1.5, rng=rng).astype(np.float32)
+        return np.clip(0.35 * tex + np.array(tint, np.float32) * 0.65, 0, 255).astype(np.uint8)
+
+    bg = tinted(h, w + num_frames, (60, 150, 70))
+    bw, bh = int(0.3 * w), int(0.25 * h)
+    lw, lh = int(0.12 * w), int(0.3 * h)
+    body = tinted(bh, bw, (210, 70, 50))
+    limb = tinted(lh, lw, (50, 80, 210))
+    frames = np.empty((num_frames, h, w, 3), np.uint8)
+    parts = np.zeros((num_frames, h, w), np.uint8)
+    for t in range(num_frames):
+        frame = shift_image(bg, -0.5 * t, 0)[:, :w].copy()
+        bx = round(0.15 * w + 1.5 * t)
+        by = int(0.55 * h)
+        swing = round(0.08 * h * np.sin(2 * np.pi * t / 16))
+        lx, ly = bx + (bw - lw) // 2, by - lh + 4 + swing
+        frame[by : by + bh, bx : bx + bw] = body[:, : max(0, min(bw, w - bx))]
+        parts[t, by : by + bh, bx : bx + bw] = 1
+        frame[ly : ly + lh, lx : lx + lw] = limb
+        parts[t, ly : ly + lh, lx : lx + lw] = 2
+        frames[t] = frame
+    return frames, parts

@@ -1,0 +1,159 @@
+"""STVI on DAVIS 2016: the comparison of thesis Table 6.1, runtime and peak memory.
+
+For every sequence in ``DAVIS/JPEGImages/480p`` (full 854x480 resolution) it runs
+
+* STVI with anchors from the annotations every 20 frames (the thesis's "⇓" rows) and with
+  an anchor in the first frame only, flow (DIS medium) included in the time;
+* the baselines with the same tube selection: SLICO per frame and 3D SLIC supervoxels
+  over the whole video, again with anchors every 20 frames and in the first frame only.
+  The baselines segment frames scaled by ``--baseline-scale`` (default 0.5: scikit-image's
+  3D SLIC takes minutes per full-resolution sequence on 2 cores); their labels are scaled
+  back (nearest neighbour) and selected and scored at full resolution.
+
+Each run happens in a fresh process so its peak resident memory can be reported.
+Prints Markdown tables (mean per method next to the thesis's row, then STVI per sequence).
+
+    .venv/bin/python benchmarks/stvi_davis.py [--davis ../shared/data/davis2016]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DAVIS = ROOT.parent / "shared" / "data" / "davis2016"
+THESIS = {"ACC": 0.78, "UE": 0.03, "TEX": 0.93, "J": 0.66, "F": 0.68}
+METHODS = ("stvi", "slico", "slic3d")
+
+
+def _load(davis: Path, seq: str):
+    from motionlab.stvi.anchors import FolderMasks
+    from motionlab.stvi.evaluate import read_masks
+    from motionlab.video import read_video
+
+    frames = read_video(davis / "JPEGImages" / "480p" / seq)
+    t_n, h, w = frames.shape[:3]
+    gt = read_masks(davis / "Annotations" / "480p" / seq, t_n, (h, w))
+    return frames, gt, FolderMasks(davis / "Annotations" / "480p" / seq)
+
+
+def run_one(davis: Path, seq: str, method: str, scale: float) -> list[dict]:
+    """Both anchor settings of one method on one sequence (in a child process)."""
+    import cv2
+
+    from motionlab.stvi.anchors import anchor_indices, load_anchors
+    from motionlab.stvi.evaluate import evaluate_labels
+    from motionlab.stvi.tracking import track_boxes
+    from motionlab.stvi.tubes import compute_flows, stvi
+
+    frames, gt, source = _load(davis, seq)
+    t_n, h, w = frames.shape[:3]
+    settings = {"⇓ every 20": anchor_indices(t_n, 20), "first frame": [0]}
+    rows = []
+    started = time.perf_counter()
+    flows = compute_flows(frames, "dis", preset="medium")
+    flow_s = time.perf_counter() - started
+    segments = None
+    for name, indices in settings.items():
+        anchors = load_anchors(source, indices, (w, h))
+        t0 = time.perf_counter()
+        if method == "stvi":
+            labels = stvi(frames, anchors, flows=flows).labels
+        else:
+            from motionlab.stvi import baselines
+
+            boxes = track_boxes(flows, anchors, t_n)
+            if segments is None:  # the segmentation does not depend on the anchors
+                small = np.stack(
+                    [
+                        cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                        for f in frames
+                    ]
+                )
+                fn = baselines.slico_per_frame if method == "slico" else baselines.slic_supervoxels
+                seg_small = fn(small, boxes * scale)
+                segments = np.stack(
+                    [cv2.resize(s, (w, h), interpolation=cv2.INTER_NEAREST) for s in seg_small]
+                )
+            labels = baselines.select_segments(
+                segments, anchors, boxes, 0.7, per_frame=method == "slico"
+            )
+        seconds = time.perf_counter() - t0 + flow_s
+        row = {"method": method, "anchors": name, "sequence": seq, "seconds": seconds}
+        row.update(evaluate_labels(labels, gt))
+        rows.append(row)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for row in rows:
+        row["peak_mb"] = peak
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--davis", type=Path, default=DEFAULT_DAVIS)
+    ap.add_argument("--sequences", nargs="+")
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--baseline-scale", type=float, default=0.5)
+    ap.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
+    args = ap.parse_args()
+    if not (args.davis / "JPEGImages" / "480p").is_dir():
+        print(f"skipped: no DAVIS 2016 at {args.davis}", file=sys.stderr)
+        return 0
+    seqs = args.sequences or sorted(p.name for p in (args.davis / "JPEGImages" / "480p").iterdir())
+    rows: list[dict] = []
+    ctx = mp.get_context("spawn")
+    for method in args.methods:
+        for seq in seqs:
+            with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+                got = pool.submit(run_one, args.davis, seq, method, args.baseline_scale).result()
+            rows += got
+            r = got[0]
+            print(
+                f"{method:7s} {seq:20s} J {r['J']:.3f} F {r['F']:.3f} TEX {r['TEX']:.3f} "
+                f"{r['seconds']:.1f} s {r['peak_mb']:.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
+    keys = ["ACC", "UE", "TEX", "J", "F", "M", "seconds", "peak_mb"]
+    lines = [
+        f"Mean over {len(seqs)} DAVIS 2016 sequences at 480p "
+        "(`benchmarks/stvi_davis.py`; time includes DIS-medium flow):",
+        "",
+        "| method | anchors | " + " | ".join(keys) + " |",
+        "|---|---|" + "---|" * len(keys),
+        "| thesis STVI (Table 6.1) | ⇓ every 20 | "
+        + " | ".join(f"{THESIS[k]:.2f}" if k in THESIS else "" for k in keys)
+        + " |",
+    ]
+    for method in args.methods:
+        for setting in ("⇓ every 20", "first frame"):
+            sel = [r for r in rows if r["method"] == method and r["anchors"] == setting]
+            cells = [f"{np.mean([r[k] for r in sel]):.{0 if k == 'peak_mb' else 2}f}" for k in keys]
+            lines.append(f"| {method} | {setting} | " + " | ".join(cells) + " |")
+    if "stvi" in args.methods:
+        lines += ["", "STVI, anchors every 20 frames, per sequence:", ""]
+        lines += [
+            "| sequence | frames | " + " | ".join(keys) + " |",
+            "|---|---|" + "---|" * len(keys),
+        ]
+        for r in rows:
+            if r["method"] == "stvi" and r["anchors"] == "⇓ every 20":
+                cells = [f"{r[k]:.{0 if k == 'peak_mb' else 2}f}" for k in keys]
+                lines.append(f"| {r['sequence']} | {r['frames']} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""``motionlab stvi`` and ``motionlab stvi-eval``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from motionlab.errors import MotionlabError
+
+log = logging.getLogger("motionlab")
+
+
+def _nonneg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _frame_names(source: Path, n: int) -> list[str]:
+    from motionlab.video import list_frame_files
+
+    if source.is_dir():
+        files = list_frame_files(source)
+        if len(files) >= n:
+            return [f.stem for f in files[:n]]
+    return [f"{i:05d}" for i in range(n)]
+
+
+def cmd_stvi(args: argparse.Namespace) -> int:
+    """motionlab stvi INPUT --anchors MASKS -o OUT/."""
+    import numpy as np
+
+    from motionlab.cli import _estimator_options, _progress
+    from motionlab.stvi.anchors import FolderMasks, anchor_indices, load_anchors
+    from motionlab.stvi.io import write_result
+    from motionlab.stvi.tubes import STVIParams, stvi
+    from motionlab.video import VideoReader
+
+    started = time.perf_counter()
+    params = STVIParams(
+        k=args.k,
+        omega=args.omega,
+        sigma=args.sigma,
+        tau=args.tau,
+        alpha=args.alpha,
+        beta=args.beta,
+    )
+    masks = FolderMasks(args.anchors)
+    reader = VideoReader(args.input, start=args.start, stop=args.stop)
+    frame_list = list(reader)
+    if len(frame_list) < 2:
+        raise MotionlabError(f"{args.input}: STVI needs at least two frames, got {len(frame_list)}")
+    frames = np.stack(frame_list)
+    del frame_list
+    t_n, h, w = frames.shape[:3]
+    # mask files are named by the frame index of the input, so a --start offset applies
+    every = anchor_indices(t_n, args.every)
+
+    def source(i: int, size: tuple[int, int]) -> Any:
+        return masks(i + args.start, size)
+
+    anchors = load_anchors(source, every, (w, h))
+    log.info("%d frames %dx%d, anchors at frames %s", t_n, w, h, sorted(anchors))
+
+    from motionlab.flow import get_estimator, video_flow
+
+    est = get_estimator(args.method, **_estimator_options(args))
+    flows = np.empty((t_n - 1, h, w, 2), np.float32)
+    with _progress(t_n - 1, "flow", not args.quiet) as bar:
+        for pair in video_flow(frames, estimator=est, direction="forward"):
+            flows[pair.index] = pair.forward
+            bar.update(1)
+    log.info("clustering the space-time volume ...")
+    result = stvi(frames, anchors, flows=flows, params=params)
+    elapsed = time.perf_counter() - started
+    info = {
+        "input": str(args.input),
+        "flow": args.method,
+        "every": args.every,
+        "k": args.k,
+        "omega": args.omega,
+        "seconds": round(elapsed, 2),
+    }
+    write_result(
+        args.output,
+        result,
+        _frame_names(Path(args.input), t_n),
+        info,
+        frames=frames if args.pictures else None,
+    )
+    log.info(
+        "%d tubes kept of %d clusters (sigma %.1f px, tau %.2f frames) in %.1f s -> %s",
+        result.labels.max(),
+        len(result.overlaps),
+        result.scales.sigma,
+        result.scales.tau,
+        elapsed,
+        args.output,
+    )
+    return 0
+
+
+def cmd_stvi_eval(args: argparse.Namespace) -> int:
+    """motionlab stvi-eval RESULTS --davis DAVIS."""
+    from motionlab.stvi.evaluate import evaluate_results, mean_row, write_tables
+
+    rows = evaluate_results(
+        args.results,
+        args.davis,
+        args.sequences,
+        resolution=args.resolution,
+        parts_root=args.parts,
+    )
+    stem = args.output if args.output is not None else Path(args.results) / "stvi_eval"
+    write_tables(rows, stem)
+    mean = mean_row(rows)
+    print(
+        f"mean over {len(rows)} sequences: "
+        + "  ".join(f"{k} {v:.3f}" for k, v in mean.items() if k not in ("sequence", "frames"))
+    )
+    print(f"tables: {Path(stem).with_suffix('.csv')} and {Path(stem).with_suffix('.md')}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``stvi`` and ``stvi-eval`` to the ``motionlab`` command."""
+    from motionlab.cli import _add_flow_args
+
+    p = sub.add_parser(
+        "stvi",
+        help="split an object into part tubes (space-time volumes of interest)",
+        description=(
+            "Decompose the object marked by anchor masks into tubes of coherent appearance "
+            "and object-relative motion (thesis ch. 6). Writes OUT/labels/*.png (tube ids, "
+            "0 = not the object), OUT/mask/*.png, OUT/labels.npz and OUT/stvi.json."
+        ),
+    )
+    p.add_argument("input", type=Path, help="video file or frame folder")
+    p.add_argument(
+        "--anchors",
+        required=True,
+        type=Path,
+        help="folder of object masks named by frame index (e.g. DAVIS Annotations/480p/SEQ)",
+    )
+    p.add_argument("--every", type=int, default=20, help="use the mask of every n-th frame (20)")
+    p.add_argument(
+        "--pictures",
+        action="store_true",
+        help="also write OUT/pictures/: tubes over frames, x-t / y-t slices, trajectories",
+    )
+    p.add_argument("-o", "--output", required=True, type=Path, help="result folder OUT/")
+    g = p.add_argument_group("method (default: automatic, the 0-parameter mode)")
+    g.add_argument("--k", type=int, default=15, help="at most this many tubes (15)")
+    g.add_argument("--omega", type=_nonneg, default=0.7, help="tube selection overlap (0.7)")
+    g.add_argument("--sigma", type=_nonneg, help="spatial scale, pixels")
+    g.add_argument("--tau", type=_nonneg, help="temporal scale, frames")
+    g.add_argument("--alpha", type=_nonneg, help="weight of position (x, y, t)")
+    g.add_argument("--beta", type=_nonneg, help="weight of the object-relative flow")
+    p.add_argument("--start", type=int, default=0, help="first frame to use (0-based)")
+    p.add_argument("--stop", type=int, default=None, help="stop before this frame")
+    _add_flow_args(p)
+    p.set_defaults(func=cmd_stvi)
+
+    p = sub.add_parser(
+        "stvi-eval",
+        help="ACC, UE, TEX, J, F (and part scores) of STVI results on DAVIS",
+        description=(
+            "Evaluate RESULTS/SEQ folders written by `motionlab stvi` against DAVIS "
+            "annotations; writes a CSV and a Markdown table (per sequence and mean)."
+        ),
+    )
+    p.add_argument("results", type=Path, help="folder of per-sequence STVI results")
+    p.add_argument("--davis", required=True, type=Path, help="DAVIS root (with Annotations/)")
+    p.add_argument("--sequences", nargs="+", help="sequences to evaluate (default: all found)")
+    p.add_argument("--resolution", default="480p", help="DAVIS resolution folder (480p)")
+    p.add_argument("--parts", type=Path, help="root of part annotations PARTS/SEQ/*.png")
+    p.add_argument(
+        "-o", "--output", type=Path, help="table path without suffix (RESULTS/stvi_eval)"
+    )
+    p.set_defaults(func=cmd_stvi_eval)

@@ -1,0 +1,154 @@
+"""Track the object's box between anchors with dense flow and cut an object-centred
+sub-volume out of the video (thesis Sec. 6.3, step 2).
+
+Boxes are float ``(x0, y0, x1, y1)`` in pixels, ``x1``/``y1`` exclusive. Flows follow the
+project convention: ``forward[t]`` is the flow of pair ``(t, t + 1)``, ``(H, W, 2)``,
+channel 0 = u (right), 1 = v (down), pixels per frame.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from motionlab.errors import MotionlabError
+
+MAX_POINTS = 2000
+"""Mask pixels followed per anchor (a random subset of larger masks, fixed seed)."""
+
+
+def mask_box(mask: np.ndarray) -> np.ndarray:
+    """Tight box ``(x0, y0, x1, y1)`` of a non-empty bool ``(H, W)`` mask, float64."""
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        raise MotionlabError("empty mask has no box")
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], float)
+
+
+def _sample(flow: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    h, w = flow.shape[:2]
+    x = np.clip(np.rint(pts[:, 0]).astype(int), 0, w - 1)
+    y = np.clip(np.rint(pts[:, 1]).astype(int), 0, h - 1)
+    return flow[y, x]
+
+
+def _follow(
+    flows: Sequence[np.ndarray], mask: np.ndarray, start: int, stop: int
+) -> dict[int, np.ndarray]:
+    """Median displacement of the mask's pixels, followed from frame ``start`` to every
+    frame up to ``stop`` (inclusive; ``stop < start`` follows backwards), ``{t: (dx, dy)}``.
+
+    Backwards, the point at p in frame t + 1 moves to p - forward[t](p): the forward flow
+    sampled at the later position stands in for the backward flow (one flow per pair is
+    enough; the error is second order in the flow's spatial variation).
+    """
+    ys, xs = np.nonzero(mask)
+    pts = np.stack([xs, ys], axis=1).astype(np.float64)
+    if len(pts) > MAX_POINTS:
+        pts = pts[np.random.default_rng(0).choice(len(pts), MAX_POINTS, replace=False)]
+    origin = pts.copy()
+    out = {start: np.zeros(2)}
+    step = 1 if stop >= start else -1
+    for t in range(start, stop, step):
+        pts = pts + _sample(flows[t], pts) if step > 0 else pts - _sample(flows[t - 1], pts)
+        out[t + step] = np.median(pts - origin, axis=0)
+    return out
+
+
+def track_boxes(
+    flows: Sequence[np.ndarray], anchors: dict[int, np.ndarray], n_frames: int
+) -> np.ndarray:
+    """The object's box in every frame, ``(n_frames, 4)`` float64.
+
+    Each anchor's box is moved forward to the next anchor and backward to the previous one
+    by the median displacement of its mask's pixels, followed through the flow. Between two
+    anchors a < b the box is the linear blend (weight (t - a) / (b - a)) of the box carried
+    from a and the box carried back from b, so tracking drift never accumulates past an
+    anchor and the box size changes smoothly from one anchor's size to the next. Before the
+    first anchor and after the last one the nearest anchor's box is carried alone.
+
+    Parameters
+    ----------
+    flows : sequence of (H, W, 2) float32
+        Forward flow of every pair, ``len(flows) == n_frames - 1``.
+    anchors : dict
+        Frame index -> bool ``(H, W)`` mask; at least one.
+    """
+    if not anchors:
+        raise MotionlabError("tracking needs at least one anchor mask")
+    if len(flows) != n_frames - 1:
+        raise MotionlabError(f"need {n_frames - 1} flows for {n_frames} frames, got {len(flows)}")
+    keys = sorted(anchors)
+    if keys[0] < 0 or keys[-1] >= n_frames:
+        raise MotionlabError(f"anchor frames {keys} outside the video's 0..{n_frames - 1}")
+    boxes = np.zeros((n_frames, 4))
+
+    def carried(anchor: int, stop: int) -> dict[int, np.ndarray]:
+        box = mask_box(anchors[anchor])
+        moves = _follow(flows, anchors[anchor], anchor, stop)
+        return {t: box + np.tile(d, 2) for t, d in moves.items()}
+
+    for t, box in carried(keys[0], 0).items():
+        boxes[t] = box
+    for a, b in itertools.pairwise(keys):
+        fwd, bwd = carried(a, b), carried(b, a)
+        for t in range(a, b + 1):
+            w = (t - a) / (b - a)
+            boxes[t] = (1 - w) * fwd[t] + w * bwd[t]
+    for t, box in carried(keys[-1], n_frames - 1).items():
+        boxes[t] = box
+    return boxes
+
+
+def object_windows(boxes: np.ndarray, *, margin: float = 0.1) -> tuple[np.ndarray, tuple[int, int]]:
+    """Crop windows of one common size centred on the boxes.
+
+    The size is the largest box's width and height, each grown by ``margin`` (a fraction)
+    on both sides, so every frame's object fits (the thesis pads to the largest box).
+
+    Returns
+    -------
+    origins : (T, 2) int ndarray
+        Top-left ``(x, y)`` of each frame's window, in frame pixels (may lie outside the
+        frame: :func:`crop` pads).
+    size : (width, height)
+    """
+    widths = boxes[:, 2] - boxes[:, 0]
+    heights = boxes[:, 3] - boxes[:, 1]
+    ww = math.ceil(widths.max() * (1 + 2 * margin))
+    wh = math.ceil(heights.max() * (1 + 2 * margin))
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    origins = np.stack([np.rint(cx - ww / 2), np.rint(cy - wh / 2)], axis=1).astype(int)
+    return origins, (ww, wh)
+
+
+def crop(image: np.ndarray, origin: Sequence[int], size: tuple[int, int]) -> np.ndarray:
+    """The ``size = (w, h)`` window of ``image`` (``(H, W, ...)``) at ``origin = (x, y)``;
+    parts outside the image are zero."""
+    x, y = int(origin[0]), int(origin[1])
+    w, h = size
+    out = np.zeros((h, w, *image.shape[2:]), image.dtype)
+    ih, iw = image.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, iw), min(y + h, ih)
+    if x0 < x1 and y0 < y1:
+        out[y0 - y : y1 - y, x0 - x : x1 - x] = image[y0:y1, x0:x1]
+    return out
+
+
+def uncrop(
+    window: np.ndarray, origin: Sequence[int], frame_size: tuple[int, int], fill: int = 0
+) -> np.ndarray:
+    """Paste a window back into a frame of ``frame_size = (W, H)`` (inverse of :func:`crop`);
+    pixels outside the window take ``fill``."""
+    x, y = int(origin[0]), int(origin[1])
+    h, w = window.shape[:2]
+    iw, ih = frame_size
+    out = np.full((ih, iw, *window.shape[2:]), fill, window.dtype)
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, iw), min(y + h, ih)
+    if x0 < x1 and y0 < y1:
+        out[y0:y1, x0:x1] = window[y0 - y : y1 - y, x0 - x : x1 - x]
+    return out

@@ -1,0 +1,132 @@
+"""``motionlab stvi`` and ``motionlab stvi-eval`` end to end on a synthetic clip, and the
+DAVIS 2016 sequences when ../shared is present."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from motionlab.cli import main
+from motionlab.stvi.io import read_labels
+from motionlab.synthetic import two_part_scene
+
+from conftest import DATA, need
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 24-frame two-part clip as a PNG folder, DAVIS-like masks, and the part labels."""
+    root = tmp_path_factory.mktemp("clip")
+    frames, parts = two_part_scene(24, size=(96, 72), seed=1)
+    (root / "frames").mkdir()
+    ann = root / "davis" / "Annotations" / "480p" / "toy"
+    ann.mkdir(parents=True)
+    for t, (f, p) in enumerate(zip(frames, parts, strict=True)):
+        cv2.imwrite(str(root / "frames" / f"{t:05d}.jpg"), f[..., ::-1])
+        cv2.imwrite(str(ann / f"{t:05d}.png"), (p > 0).astype(np.uint8) * 255)
+    return root, parts
+
+
+def test_stvi_writes_labels_masks_and_metadata(clip, capsys):
+    root, parts = clip
+    out = root / "results" / "toy"
+    args = ["-q", "stvi", str(root / "frames"), "--anchors"]
+    args += [
+        str(root / "davis/Annotations/480p/toy"),
+        "--every",
+        "10",
+        "-o",
+        str(out),
+        "--pictures",
+    ]
+    assert main(args) == 0
+    labels = read_labels(out)
+    assert labels.shape == parts.shape and labels.max() >= 1
+    pngs = sorted((out / "labels").glob("*.png"))
+    assert [p.stem for p in pngs] == [f"{t:05d}" for t in range(24)]  # named like the input
+    first = cv2.imread(str(pngs[5]), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(first, labels[5])
+    mask = cv2.imread(str(out / "mask" / "00005.png"), cv2.IMREAD_GRAYSCALE)
+    np.testing.assert_array_equal(mask > 0, labels[5] > 0)
+    for name in ("overlay", "slice_xt", "slice_yt", "trajectories"):
+        picture = cv2.imread(str(out / "pictures" / f"{name}.png"))
+        assert picture is not None and picture.std() > 0, name
+    xt = cv2.imread(str(out / "pictures" / "slice_xt.png"))
+    assert xt.shape[:2] == (24, 96)  # one row per frame, one column per pixel
+    meta = json.loads((out / "stvi.json").read_text())
+    assert meta["anchors"] == [0, 10, 20] and meta["tubes"] == labels.max()
+    assert meta["sigma"] > 0 and meta["seconds"] > 0
+
+    # evaluation: a CSV and a Markdown table with a row per sequence and their mean
+    assert main(["stvi-eval", str(root / "results"), "--davis", str(root / "davis")]) == 0
+    assert "mean over 1 sequences" in capsys.readouterr().out
+    rows = list(csv.DictReader((root / "results" / "stvi_eval.csv").read_text().splitlines()))
+    assert [r["sequence"] for r in rows] == ["toy", "mean"]
+    assert 0.5 < float(rows[0]["J"]) <= 1 and float(rows[0]["M"]) == labels.max()
+    assert "| toy |" in (root / "results" / "stvi_eval.md").read_text()
+
+
+def test_stvi_eval_scores_a_perfect_result_as_perfect(clip, tmp_path):
+    root, parts = clip
+    seq = tmp_path / "res" / "toy"
+    seq.mkdir(parents=True)
+    np.savez(seq / "labels.npz", labels=parts.astype(np.int32))  # body = 1, limb = 2
+    part_root = tmp_path / "parts" / "toy"
+    part_root.mkdir(parents=True)
+    for t, p in enumerate(parts):
+        cv2.imwrite(str(part_root / f"{t:05d}.png"), p)
+    out = tmp_path / "table"
+    argv = ["stvi-eval", str(tmp_path / "res"), "--davis", str(root / "davis")]
+    assert main([*argv, "--parts", str(tmp_path / "parts"), "-o", str(out)]) == 0
+    row = next(csv.DictReader(out.with_suffix(".csv").read_text().splitlines()))
+    for key, value in {"ACC": 1, "UE": 0, "TEX": 1, "J": 1, "F": 1, "M": 2}.items():
+        assert float(row[key]) == pytest.approx(value), key
+    for key, value in {"J_p": 1, "F_p": 1, "C_p": 0}.items():
+        assert float(row[key]) == pytest.approx(value), key
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--anchors", "{root}/nothing"], "no such mask folder"),
+        (["--anchors", "{root}/frames", "--every", "0"], "spacing"),
+        (["--anchors", "{root}/empty_masks"], "no anchor mask"),
+    ],
+)
+def test_stvi_errors_are_one_line(clip, capsys, extra, message):
+    root, _ = clip
+    (root / "empty_masks").mkdir(exist_ok=True)
+    cv2.imwrite(str(root / "empty_masks" / "00000.png"), np.zeros((72, 96), np.uint8))
+    out = root / "bad_out"
+    argv = ["stvi", str(root / "frames"), "-o", str(out)]
+    argv += [a.format(root=root) for a in extra]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("motionlab: error:") and message in err[0]
+    assert not out.exists()
+
+
+def test_stvi_one_frame_and_eval_without_results(clip, tmp_path, capsys):
+    root, _ = clip
+    argv = ["stvi", str(root / "frames"), "--stop", "1", "-o", str(tmp_path / "o")]
+    assert main([*argv, "--anchors", str(root / "davis/Annotations/480p/toy")]) == 1
+    assert "at least two frames" in capsys.readouterr().err
+    assert main(["stvi-eval", str(tmp_path), "--davis", str(root / "davis")]) == 1
+    assert "no STVI result" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_davis_blackswan_against_its_annotations(tmp_path):
+    davis = need(DATA / "davis2016")
+    seq = "blackswan"
+    out = tmp_path / "res" / seq
+    frames = davis / "JPEGImages" / "480p" / seq
+    argv = ["-q", "stvi", str(frames), "--anchors", str(davis / "Annotations/480p" / seq)]
+    assert main([*argv, "-o", str(out)]) == 0
+    assert main(["stvi-eval", str(tmp_path / "res"), "--davis", str(davis)]) == 0
+    row = next(csv.DictReader((tmp_path / "res" / "stvi_eval.csv").read_text().splitlines()))
+    assert float(row["J"]) > 0.5 and float(row["TEX"]) > 0.5

@@ -1,0 +1,195 @@
+"""STVI pipeline: anchors, box tracking, features, 3D SLIC, tube selection, and a
+synthetic two-part object decomposed into its parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from motionlab import MotionlabError
+from motionlab.stvi import metrics
+from motionlab.stvi.anchors import FolderMasks, anchor_indices, load_anchors
+from motionlab.stvi.features import (
+    auto_parameters,
+    cancel_background_motion,
+    lab_volume,
+    scale_space,
+)
+from motionlab.stvi.slic3d import grid_shape, slic3d
+from motionlab.stvi.tracking import crop, mask_box, object_windows, track_boxes, uncrop
+from motionlab.stvi.tubes import STVIParams, select_tubes, stvi
+from motionlab.synthetic import two_part_scene
+
+
+def test_anchor_indices_and_folder_masks(tmp_path):
+    import cv2
+
+    assert anchor_indices(45, 20) == [0, 20, 40]
+    with pytest.raises(MotionlabError, match="spacing"):
+        anchor_indices(45, 0)
+    mask = np.zeros((6, 8), np.uint8)
+    mask[2:4, 3:6] = 255
+    cv2.imwrite(str(tmp_path / "00020.png"), mask)
+    cv2.imwrite(str(tmp_path / "00000.png"), np.zeros((6, 8), np.uint8))  # empty: skipped
+    src = FolderMasks(tmp_path)
+    assert src(5, (8, 6)) is None
+    assert src(20, (16, 12)).sum() == 6 * 4  # resized x2, nearest neighbour
+    anchors = load_anchors(src, [0, 20, 40], (8, 6))
+    assert list(anchors) == [20]
+    assert anchors[20].sum() == 6
+    with pytest.raises(MotionlabError, match="no anchor mask"):
+        load_anchors(src, [0, 40], (8, 6))
+    with pytest.raises(MotionlabError, match="no such mask folder"):
+        FolderMasks(tmp_path / "missing")
+
+
+def test_track_boxes_follows_a_known_translation():
+    # a 10 x 6 object moving (+2, +1) px per frame; anchors at 0 and 10 only
+    t_n, h, w = 13, 60, 80
+    flows = np.zeros((t_n - 1, h, w, 2), np.float32)
+    flows[..., 0], flows[..., 1] = 2.0, 1.0
+
+    def mask_at(t: int) -> np.ndarray:
+        m = np.zeros((h, w), bool)
+        m[5 + t : 11 + t, 4 + 2 * t : 14 + 2 * t] = True
+        return m
+
+    boxes = track_boxes(flows, {0: mask_at(0), 10: mask_at(10)}, t_n)
+    expected = np.array([[4 + 2 * t, 5 + t, 14 + 2 * t, 11 + t] for t in range(t_n)], float)
+    np.testing.assert_allclose(boxes, expected, atol=1e-9)
+    with pytest.raises(MotionlabError, match="flows"):
+        track_boxes(flows[:-1], {0: mask_at(0)}, t_n)
+
+
+def test_track_boxes_blends_between_disagreeing_anchors():
+    # no flow at all, but the object's box jumps between anchors: linear blend
+    flows = np.zeros((4, 20, 20, 2), np.float32)
+    a, b = np.zeros((20, 20), bool), np.zeros((20, 20), bool)
+    a[0:4, 0:4] = True
+    b[8:12, 4:8] = True
+    boxes = track_boxes(flows, {0: a, 4: b}, 5)
+    np.testing.assert_allclose(boxes[2], [2, 4, 6, 8])
+    np.testing.assert_allclose(boxes[4], mask_box(b))
+
+
+def test_windows_crop_and_uncrop_round_trip():
+    boxes = np.array([[10, 10, 30, 20], [12, 11, 28, 25]], float)
+    origins, size = object_windows(boxes, margin=0.0)
+    assert size == (20, 14)
+    np.testing.assert_array_equal(origins, [[10, 8], [10, 11]])  # centred on the boxes
+    image = np.arange(40 * 50).reshape(40, 50)
+    win = crop(image, (-3, 35), (10, 10))  # partly outside: zero padded
+    assert win[0, 3] == image[35, 0] and win[0, 0] == 0 and win[5, 5] == 0
+    back = uncrop(win, (-3, 35), (50, 40), fill=-1)
+    assert back[35, 0] == image[35, 0] and back[0, 0] == -1
+    np.testing.assert_array_equal(back[35:40, 0:7], image[35:40, 0:7])
+
+
+def test_background_motion_is_cancelled():
+    flow = np.zeros((10, 10, 2), np.float32)
+    flow[...] = (3.0, -1.0)  # camera pan
+    obj = np.zeros((10, 10), bool)
+    obj[4:6, 4:6] = True
+    flow[obj] += (1.0, 2.0)  # the object moves relative to the background
+    rel = cancel_background_motion(flow, obj)
+    np.testing.assert_allclose(rel[~obj], 0.0, atol=1e-6)
+    np.testing.assert_allclose(rel[obj], np.tile([1.0, 2.0], (4, 1)), atol=1e-6)
+
+
+def test_lab_and_normalised_scale_space():
+    lab = lab_volume(np.array([[[[255, 255, 255], [0, 0, 0]]]], np.uint8))
+    np.testing.assert_allclose(lab[0, 0, 0], [100, 0, 0], atol=0.5)
+    np.testing.assert_allclose(lab[0, 0, 1], [0, 0, 0], atol=0.5)
+    vol = np.full((5, 12, 12, 1), 7.0, np.float32)
+    valid = np.ones((5, 12, 12), bool)
+    valid[:, :, 8:] = False  # padding: must not pull the smoothed values towards 0
+    out = scale_space(vol, 2.0, 1.0, valid)
+    np.testing.assert_allclose(out[valid], 7.0, rtol=1e-5)
+    assert np.all(out[~valid] == 0)
+    step = np.zeros((1, 1, 41, 1), np.float32)
+    step[..., 20:, 0] = 1.0
+    smooth = scale_space(step, 3.0, 0.0)[0, 0, :, 0]
+    assert 0.45 < smooth[20] < 0.6 and smooth[0] < 1e-3 and smooth[-1] > 1 - 1e-3
+
+
+def test_auto_parameters_follow_the_documented_rules():
+    from motionlab.stvi import features
+
+    boxes = np.array([[0, 0, 30, 40]] * 3, float)  # diagonal 50
+    rel = np.zeros((3, 4, 4, 2), np.float32)
+    rel[..., 0] = np.linspace(0, 10, 48).reshape(3, 4, 4)
+    p = auto_parameters(boxes, rel)
+    assert p.sigma == pytest.approx(features.C_SIGMA * 25)
+    p95 = np.percentile(np.linspace(0, 10, 48), 95)
+    tau = np.clip(p.sigma / p95, features.TAU_MIN, features.TAU_MAX)
+    assert p.tau == pytest.approx(tau)
+    assert p.alpha == pytest.approx(features.C_ALPHA / p.sigma)
+    assert p.beta == pytest.approx(features.C_BETA * p.tau / p.sigma)
+    assert auto_parameters(boxes, rel, sigma=5.0, alpha=0.0).alpha == 0.0
+
+
+def test_grid_shape_respects_k():
+    for shape in [(40, 75, 58), (80, 480, 854), (3, 10, 10)]:
+        for k in (1, 4, 15, 40):
+            n = grid_shape(shape, k)
+            assert np.prod(n) <= k
+            assert all(ni <= s for ni, s in zip(n, shape, strict=True))
+    assert grid_shape((64, 64, 64), 8) == (2, 2, 2)
+
+
+def test_slic3d_separates_two_coloured_halves():
+    feats = np.zeros((6, 20, 20, 1), np.float32)
+    feats[:, :, 10:] = 50.0  # two regions of very different "colour"
+    valid = np.ones((6, 20, 20), bool)
+    valid[:, :2, :2] = False
+    labels = slic3d(feats, 8, alpha=0.1, valid=valid)
+    assert np.all(labels[~valid] == -1)
+    assert labels[valid].min() >= 0 and len(np.unique(labels[valid])) <= 8
+    for j in np.unique(labels[valid]):
+        halves = np.unique(np.broadcast_to(np.arange(20) >= 10, labels.shape)[labels == j])
+        assert halves.size == 1, f"cluster {j} straddles the colour edge"
+    with pytest.raises(MotionlabError):
+        slic3d(feats[0], 4, alpha=1.0)
+
+
+def test_select_tubes_by_hand():
+    labels = np.full((3, 2, 4), -1)
+    labels[:, 0, :2] = 0  # inside the anchor mask in frame 0
+    labels[:, 0, 2:] = 1  # half inside
+    labels[1, 1, :] = 2  # only in frame 1: no anchor there
+    anchor = np.zeros((2, 4), bool)
+    anchor[0, :3] = True
+    tubes, overlaps = select_tubes(labels, {0: anchor}, 0.7)
+    assert overlaps[0] == 1.0 and overlaps[1] == 0.5 and np.isnan(overlaps[2])
+    assert set(np.unique(tubes)) == {0, 1}
+    assert np.all(tubes[labels == 0] == 1) and np.all(tubes[labels != 0] == 0)
+
+
+def test_two_part_object_is_split_into_its_parts():
+    frames, parts = two_part_scene(40, size=(160, 120), seed=3)
+    anchors = {t: parts[t] > 0 for t in anchor_indices(len(frames), 20)}
+    result = stvi(frames, anchors, params=STVIParams(k=15))
+    labels = result.labels
+    assert labels.shape == parts.shape and labels.max() >= 2
+    # every kept tube lies (almost) inside a single part
+    for tube in range(1, labels.max() + 1):
+        _, counts = np.unique(parts[labels == tube], return_counts=True)
+        assert counts.max() >= 0.9 * counts.sum(), f"tube {tube} mixes parts: {counts}"
+    # both parts are modelled, and the union of the tubes is the object
+    assignment = metrics.part_assignment(labels, parts)
+    assert assignment[1] and assignment[2]
+    assert set(assignment[1]).isdisjoint(assignment[2])
+    assert metrics.jaccard(result.mask, parts > 0) > 0.8
+    assert 0 <= metrics.part_scores(labels, parts)["C_p"] < 0.3
+
+
+def test_stvi_rejects_bad_input():
+    frames, parts = two_part_scene(6, size=(40, 30))
+    with pytest.raises(MotionlabError, match="at least one anchor"):
+        stvi(frames, {})
+    with pytest.raises(MotionlabError, match="anchor mask of frame 0"):
+        stvi(frames, {0: np.ones((10, 10), bool)})
+    with pytest.raises(MotionlabError, match="two frames"):
+        stvi(frames[:1], {0: parts[0] > 0})
+    with pytest.raises(MotionlabError, match="omega"):
+        STVIParams(omega=1.5)

@@ -1,7 +1,7 @@
 """Make the pictures in docs/images from data that ships with the project or its packages.
 
-Run: ``.venv/bin/python docs/make_pictures.py`` (writes docs/images/flow_example.jpg and
-docs/images/afd_triptych.gif).
+Run: ``.venv/bin/python docs/make_pictures.py [flow] [afd] [stvi]`` (default all; writes
+docs/images/flow_example.jpg, afd_triptych.gif, stvi_tubes.png and stvi_trajectories.png).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import skimage.data
 
 from motionlab.flow import estimate, flow_to_color
-from motionlab.synthetic import moving_disc_scene
+from motionlab.synthetic import moving_disc_scene, two_part_scene
 
 OUT = Path(__file__).resolve().parent / "images"
 
@@ -49,8 +49,46 @@ def afd_triptych(path: Path, *, frames: int = 32, size: tuple[int, int] = (160, 
     write_gif(path, pictures, fps=12, max_frames=frames, max_width=3 * size[0])
 
 
+def stvi_pictures(frames_n: int = 48, size: tuple[int, int] = (240, 180)) -> None:
+    """Tubes of the synthetic two-part object over four frames, with the x-t and y-t
+    slices of the label volume (Fig. 6.5), and the centroid trajectories (Fig. 6.6)."""
+    from motionlab.stvi import pictures
+    from motionlab.stvi.tubes import stvi
+
+    frames, parts = two_part_scene(frames_n, size=size, seed=3)
+    anchors = {t: parts[t] > 0 for t in range(0, frames_n, 20)}
+    labels = stvi(frames, anchors).labels
+    strip = label(pictures.overlay_strip(frames, labels), "tubes (anchors every 20 frames)")
+    xt, yt = pictures.spacetime_slices(labels)
+    scale = 3  # time runs down, 3 pixels per frame
+    xt = label(np.repeat(xt, scale, axis=0), "x-t slice")
+    yt = label(np.repeat(yt, scale, axis=0).transpose(1, 0, 2), "y-t slice (time ->)")
+    gap = np.full((xt.shape[0], 6, 3), 255, np.uint8)
+    bottom = np.concatenate([xt, gap, yt], axis=1)
+    width = max(strip.shape[1], bottom.shape[1])
+
+    def pad(x: np.ndarray) -> np.ndarray:
+        return np.pad(x, ((0, 0), (0, width - x.shape[1]), (0, 0)), constant_values=255)
+
+    picture = np.concatenate([pad(strip), np.full((6, width, 3), 255, np.uint8), pad(bottom)])
+    cv2.imwrite(str(OUT / "stvi_tubes.png"), picture[:, :, ::-1])
+    pictures.plot_trajectories(labels, OUT / "stvi_trajectories.png")
+
+
 def main() -> None:
+    import sys
+
     OUT.mkdir(parents=True, exist_ok=True)
+    todo = set(sys.argv[1:]) or {"flow", "afd", "stvi"}
+    if "stvi" in todo:
+        stvi_pictures()
+    if "afd" in todo:
+        afd_triptych(OUT / "afd_triptych.gif")
+    if "flow" in todo:
+        flow_pictures()
+
+
+def flow_pictures() -> None:
     h = 240
     scene = list(moving_disc_scene(2, size=(320, 240)))
     (f0, gt), (f1, _) = scene
@@ -86,7 +124,6 @@ def main() -> None:
 
     picture = np.concatenate([pad(top), np.full((4, width, 3), 255, np.uint8), pad(bottom)])
     cv2.imwrite(str(OUT / "flow_example.jpg"), picture[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
-    afd_triptych(OUT / "afd_triptych.gif")
 
 
 if __name__ == "__main__":

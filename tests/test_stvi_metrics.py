@@ -122,3 +122,31 @@ def test_bad_input():
         segmentation_accuracy(LABELS, np.zeros_like(GT))
     with pytest.raises(MotionlabError, match=r"\(T, H, W\)"):
         temporal_extent(np.zeros((2, 2), int))
+
+
+def test_part_measures_by_hand():
+    from motionlab.stvi.metrics import part_assignment, part_scores
+
+    # 3 frames of 1 x 6; part 1 = pixels 0-2, part 2 = pixels 3-5 in every frame
+    parts = np.tile(np.array([1, 1, 1, 2, 2, 2]), (3, 1, 1))
+    labels = np.zeros((3, 1, 6), int)
+    labels[:, 0, 0:3] = 5  # tube 5 models part 1 exactly
+    labels[:, 0, 3:5] = 6  # tubes 6 and 7 split part 2 (2 + 1 pixels)
+    labels[:, 0, 5] = 7
+    labels[2, 0, 3:6] = 7  # in the last frame tube 7 takes all of part 2
+    assert part_assignment(labels, parts) == {1: [5], 2: [6, 7]}
+    scores = part_scores(labels, parts)
+    # part 1: J 1 / 1 tube; part 2: union of tubes 6, 7 = part 2 exactly -> J 1 / 2 tubes
+    assert scores["J_p"] == pytest.approx((1.0 + 0.5) / 2)
+    assert scores["F_p"] == pytest.approx((1.0 + 0.5) / 2)
+    # part 1 keeps label 5; part 2's dominant tube is 6, 6, 7 -> 1 change in 2 steps
+    assert scores["C_p"] == pytest.approx((0.0 + 0.5) / 2)
+    # a tube with only 25 % of itself in a part does not model it
+    labels2 = np.zeros((1, 1, 8), int)
+    labels2[0, 0, :4] = 1
+    parts2 = np.zeros((1, 1, 8), int)
+    parts2[0, 0, 3:] = 2
+    assert part_assignment(labels2, parts2) == {2: []}
+    assert part_scores(labels2, parts2)["J_p"] == 0.0
+    with pytest.raises(MotionlabError, match="no parts"):
+        part_scores(labels2, np.zeros_like(parts2))

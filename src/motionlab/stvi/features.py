@@ -34,8 +34,8 @@ from scipy import ndimage
 
 from motionlab.errors import MotionlabError
 
-C_SIGMA = 0.08
-C_ALPHA = 12.0
+C_SIGMA = 0.03
+C_ALPHA = 0.6
 C_BETA = 25.0
 TAU_MIN = 0.5
 TAU_MAX = 4.0

@@ -91,8 +91,10 @@ def test_load_config_file_and_errors(tmp_path, study_stimuli):
         ({"phases": [{"kind": "test", "source": "afd"}, {"kind": "thanks"}]}, "only"),
         ({"phases": [{"kind": "consent"}]}, "last phase"),
         ({"phases": [{"kind": "rest", "seconds": -1}, {"kind": "thanks"}]}, "seconds"),
-        ({"phases": [{"kind": "test", "source": "rgb", "per_class": 0}, {"kind": "thanks"}]},
-         "per_class"),
+        (
+            {"phases": [{"kind": "test", "source": "rgb", "per_class": 0}, {"kind": "thanks"}]},
+            "per_class",
+        ),
         ({"phases": [{"kind": "consent", "source": "rgb"}, {"kind": "thanks"}]}, "takes no"),
         ({"phases": [{"kind": "consent"}, {"kind": "consent"}, {"kind": "thanks"}]}, "unique"),
         ({"phases": [{"kind": "consent", "colour": 1}, {"kind": "thanks"}]}, "unknown keys"),
@@ -120,16 +122,21 @@ def test_plan_is_seeded_disjoint_and_complete(tmp_path, study_stimuli):
     for name, per_class in (("training-rgb", 1), ("test-rgb", 2), ("test-afd", 2)):
         items = phases[name]["items"]
         assert sorted(i["truth"] for i in items) == sorted(["right", "left", "up"] * per_class)
-    rgb = [i["stimulus"] for n in ("familiarisation", "training-rgb", "test-rgb")
-           for i in phases[n]["items"]]
+    rgb = [
+        i["stimulus"]
+        for n in ("familiarisation", "training-rgb", "test-rgb")
+        for i in phases[n]["items"]
+    ]
     assert len(set(rgb)) == len(rgb)  # disjoint: no clip is shown twice
     for item in phases["test-afd"]["items"]:
         stim = catalogue.by_key[item["stimulus"]]
         assert stim.source == "afd" and stim.label == item["truth"]
         assert item["name"] == f"afd/{stim.label}/{stim.path.name}"
     # trial order differs between participants
-    orders = {tuple(i["stimulus"] for i in make_plan(config, catalogue, s)["phases"][4]["items"])
-              for s in range(10)}
+    orders = {
+        tuple(i["stimulus"] for i in make_plan(config, catalogue, s)["phases"][4]["items"])
+        for s in range(10)
+    }
     assert len(orders) > 5
 
 
@@ -140,8 +147,10 @@ def test_catalogue_checks_counts_and_stays_inside_roots(tmp_path, study_stimuli)
         for label in config.classes:
             (root / src / label).mkdir(parents=True)
             for k in range(4):
-                os.symlink(study_stimuli / src / label / f"clip{k:02d}.mkv",
-                           root / src / label / f"clip{k:02d}.mkv")
+                os.symlink(
+                    study_stimuli / src / label / f"clip{k:02d}.mkv",
+                    root / src / label / f"clip{k:02d}.mkv",
+                )
     text = (tmp_path / "study.toml").read_text().replace(study_stimuli.as_posix(), root.as_posix())
     (tmp_path / "study.toml").write_text(text)
     # the clips are symlinks to files outside the root: all are left out
@@ -153,7 +162,7 @@ def test_catalogue_checks_counts_and_stays_inside_roots(tmp_path, study_stimuli)
         path.unlink()
         path.write_bytes(target.read_bytes())
     (root / "rgb" / "up" / "clip03.mkv").unlink()
-    with pytest.raises(MotionlabError, match="class 'up': 3 stimuli found.*need 4"):
+    with pytest.raises(MotionlabError, match=r"class 'up': 3 stimuli found.*need 4"):
         Catalogue(load_config(tmp_path / "study.toml"), cache_dir=tmp_path / "c")
     (tmp_path / "study.toml").write_text(text.replace(root.as_posix() + "/afd", "/nonexistent"))
     with pytest.raises(MotionlabError, match="not a folder"):

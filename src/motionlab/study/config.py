@@ -246,6 +246,24 @@ def _parse_source(name: str, table: Any, base: Path, where: str) -> StimulusSour
     return StimulusSource(name, root.resolve(), pattern, max_frames, size)
 
 
+_TITLES = {
+    "consent": "Consent",
+    "instructions": "Instructions",
+    "familiarisation": "The actions",
+    "training": "Training",
+    "test": "Test",
+    "rest": "Break",
+    "questionnaire": "Questionnaire",
+    "thanks": "Thank you",
+}
+
+
+def _title(kind: str, source: str | None) -> str:
+    """The page heading of a phase without ``title``: 'Training (afd)', 'Break', ..."""
+    title = _TITLES[kind]
+    return f"{title} ({source})" if source and kind in TRIAL_KINDS else title
+
+
 def _parse_phase(table: Any, where: str) -> Phase:
     if not isinstance(table, dict):
         raise _err(where, "each [[phases]] entry must be a table")
@@ -278,7 +296,7 @@ def _parse_phase(table: Any, where: str) -> Phase:
         raise _err(where, f"seconds must be in 0..86400, got {seconds}")
     if seconds and kind != "rest":
         raise _err(where, "only a rest phase takes seconds")
-    title = _take(table, "title", str, where) if "title" in table else name
+    title = _take(table, "title", str, where) if "title" in table else _title(kind, source)
     text: tuple[str, ...] = ()
     if "text" in table:
         text = _texts(table.pop("text"), where, "text")

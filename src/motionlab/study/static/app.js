@@ -262,7 +262,7 @@ async function familiarisationPage(state) {
     sessionStorage.setItem("motionlab.fam", String(k));
     stopPlayer();
     const item = items[k];
-    const canvas = h("canvas", { class: "stimulus", id: "stimulus" });
+    const canvas = h("canvas", { class: "stimulus", id: "stimulus", "data-stimulus": item.stimulus });
     const next = h("button", {
       class: "primary", id: "next",
       onclick: async () => {
@@ -307,7 +307,7 @@ async function trialPage(state) {
     stopPlayer();
     if (t >= items.length) { await advance(state); return; }
     const item = items[t];
-    const canvas = h("canvas", { class: "stimulus", id: "stimulus" });
+    const canvas = h("canvas", { class: "stimulus", id: "stimulus", "data-stimulus": item.stimulus });
     const feedback = h("p", { class: "feedback", id: "feedback" });
     let answered = false;
     const buttons = study.classes.map((c) =>

@@ -301,6 +301,11 @@ class Store:
                         )
                     n = self.count_answered(s, pid, phase_index)
                     if trial_index != n:
+                        # A concurrent resend may have committed this very trial since the
+                        # first look (PostgreSQL reads committed rows per statement).
+                        existing = self._trial(s, pid, phase_index, trial_index)
+                        if existing is not None:
+                            return self._same_or_conflict(existing, fields), True
                         raise Conflict(f"trial {trial_index} is not the next trial ({n})")
                     row = Trial(participant_id=pid, server_ms=now_ms(), **fields)
                     s.add(row)

@@ -456,7 +456,7 @@ def _check_can_leave(state: StudyApp, me: Participant, i: int) -> None:
         raise HTTPException(409, "consent first (POST /api/consent)")
     if phase.kind in ("training", "test"):
         n = len(state.plan(me)["phases"][i]["items"])
-        done = len(state.store.answered(me.id, i))
+        done = state.store.n_answered(me.id, i)
         if done < n:
             raise HTTPException(409, f"{done} of {n} trials answered")
     if phase.kind == "rest":
@@ -491,7 +491,7 @@ def _state(state: StudyApp, me: Participant | None) -> dict[str, Any]:
         ]
     elif phase.kind in ("training", "test"):
         view["items"] = [{"stimulus": it["stimulus"]} for it in planned["items"]]
-        view["answered"] = len(state.store.answered(me.id, i))
+        view["answered"] = state.store.n_answered(me.id, i)
     elif phase.kind == "rest":
         started = state.store.phase_started_ms(me.id, i) or now_ms()
         view["seconds"] = phase.seconds

@@ -44,6 +44,7 @@ def simulate_participant(
     median_rt_s: dict[str, float] | None = None,
     questionnaire: bool = True,
     duplicate_every: int = 0,
+    think_scale: float = 0.0,
 ) -> SimulationResult:
     """Take part in the study once, from consent to thank-you.
 
@@ -57,6 +58,9 @@ def simulate_participant(
         Per modality (source name); unknown modalities get 0.9 and 2 s.
     duplicate_every : int
         Send every n-th answer twice (as a retry after a lost response would).
+    think_scale : float
+        Wait ``think_scale`` x the simulated response time before each answer (0: answer
+        at once; 1: in real time).
     """
     rng = np.random.default_rng(seed)
     accuracy = {**THESIS_ACCURACY, **(accuracy or {})}
@@ -101,6 +105,8 @@ def simulate_participant(
                     "client_ms": int(time.time() * 1000),
                     "submission_id": uuid.uuid4().hex,
                 }
+                if think_scale > 0:
+                    time.sleep(rt / 1000 * think_scale)
                 t0 = time.perf_counter()
                 _ok(client.post("/api/trials", json=body, headers=headers), "trial")
                 result.latencies_ms.append((time.perf_counter() - t0) * 1000)

@@ -168,7 +168,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            write = conn.get_execution_options().get("motionlab_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     try:
@@ -198,14 +199,19 @@ class Store:
             Base.metadata.create_all(self.engine)
         except Exception as exc:
             raise MotionlabError(f"cannot open database {url!r}: {exc}") from None
+        # Reads use plain transactions; writes are marked so SQLite begins them IMMEDIATE.
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(motionlab_write=True), expire_on_commit=False
+        )
 
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self.sessions() as s, s.begin():
+        """A write transaction, committed at the end of the ``with`` block."""
+        with self._write_sessions() as s, s.begin():
             yield s
 
     # -- participants ------------------------------------------------------------
@@ -270,6 +276,11 @@ class Store:
                 )
             )
 
+    def n_answered(self, pid: int, phase_index: int) -> int:
+        """How many trials of the phase the participant has answered."""
+        with self.sessions() as s:
+            return self.count_answered(s, pid, phase_index)
+
     def count_answered(self, s: Session, pid: int, phase_index: int) -> int:
         return s.scalar(
             select(func.count())
@@ -290,22 +301,27 @@ class Store:
         for _attempt in range(3):
             try:
                 with self.session() as s:
-                    existing = self._trial(s, pid, phase_index, trial_index)
-                    if existing is not None:
-                        return self._same_or_conflict(existing, fields), True
-                    current = s.scalar(select(Participant.phase_index).where(Participant.id == pid))
-                    if current != phase_index:
-                        raise Conflict(
-                            f"phase {phase_index} is not the participant's current phase "
-                            f"({current})"
-                        )
-                    n = self.count_answered(s, pid, phase_index)
-                    if trial_index != n:
-                        # A concurrent resend may have committed this very trial since the
-                        # first look (PostgreSQL reads committed rows per statement).
+                    # one statement: the participant's phase and the phase's answer count
+                    answered = (
+                        select(func.count())
+                        .select_from(Trial)
+                        .where(Trial.participant_id == pid, Trial.phase_index == phase_index)
+                        .scalar_subquery()
+                    )
+                    current, n = s.execute(
+                        select(Participant.phase_index, answered).where(Participant.id == pid)
+                    ).one()
+                    if trial_index != n or current != phase_index:
+                        # a resend of a stored answer (also one that a concurrent request
+                        # committed a moment ago), or a trial out of turn
                         existing = self._trial(s, pid, phase_index, trial_index)
                         if existing is not None:
                             return self._same_or_conflict(existing, fields), True
+                        if current != phase_index:
+                            raise Conflict(
+                                f"phase {phase_index} is not the participant's current phase "
+                                f"({current})"
+                            )
                         raise Conflict(f"trial {trial_index} is not the next trial ({n})")
                     row = Trial(participant_id=pid, server_ms=now_ms(), **fields)
                     s.add(row)

@@ -235,7 +235,37 @@ def test_study_in_chromium(server, page, tmp_path):
     index, pixels = _canvas_frame(page)
     assert 0 <= index < len(frames)
     np.testing.assert_array_equal(pixels, frames[index])
-    for t in range(6):
+    _choose(page, truth[key])
+
+    # trial 2: the server stores the answer but its response is lost; the app resends it
+    calls = []
+
+    def lose_first_response(route):
+        calls.append(route.request.post_data)
+        if len(calls) == 1:
+            route.fetch()  # reaches the server, which stores the answer ...
+            route.abort()  # ... but the browser never hears back
+        else:
+            route.continue_()
+
+    key = _ready_trial(page, "Clip 2 of 6")
+    page.route("**/api/trials", lose_first_response)
+    _choose(page, truth[key])
+    _ready_trial(page, "Clip 3 of 6")
+    page.unroute("**/api/trials")
+    assert len(calls) == 2 and calls[0] == calls[1]  # the same answer, sent twice
+
+    # trial 3: no connection at all; the answer waits in localStorage across a reload
+    key = _ready_trial(page, "Clip 3 of 6")
+    page.route("**/api/trials", lambda route: route.abort())
+    _choose(page, truth[key])
+    page.wait_for_selector("#status.show")
+    assert "retrying" in page.text_content("#status")
+    assert page.evaluate("() => localStorage.getItem('motionlab.study.pending')") is not None
+    page.unroute("**/api/trials")
+    page.reload()
+    _kind(page, "test")
+    for t in range(3, 6):  # the pending answer was sent when the page loaded
         key = _ready_trial(page, f"Clip {t + 1} of 6")
         _choose(page, truth[key])
 
@@ -282,6 +312,7 @@ def test_study_in_chromium(server, page, tmp_path):
     assert sum(not t.correct for t in trials) == 1  # the one deliberate mistake
     assert {t.stimulus_key for t in test_rgb[:3]} == {key0, key1, key2}
     afd = [t for t in trials if t.phase_name == "test-afd"]
+    assert [t.trial_index for t in afd] == list(range(6))  # resent answers stored once
     assert afd[0].fps == 10 and all(t.modality == "afd" for t in afd)
     now = time.time() * 1000
     assert all(abs(t.client_ms - t.server_ms) < 60_000 and t.server_ms <= now for t in trials)

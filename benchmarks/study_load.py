@@ -137,9 +137,12 @@ def main() -> int:
         server.terminate()
         server.wait(30)
 
+    # count this run's participants only (a --db URL may hold earlier runs)
+    mine = {r.participant for r in results}
     store = Store(db)
-    stored = store.count_trials()
-    completed = sum(p.completed_ms is not None for p in store.all_participants())
+    ids = {p.id for p in store.all_participants() if p.public_id in mine}
+    stored = sum(t.participant_id in ids for t in store.all_trials())
+    completed = sum(p.completed_ms is not None and p.id in ids for p in store.all_participants())
     store.close()
     lat = np.array([x for r in results for x in r.latencies_ms])
     sent = sum(r.answers for r in results)

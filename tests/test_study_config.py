@@ -187,3 +187,10 @@ def test_frame_sheet_is_lossless(tmp_path, study_stimuli):
     assert catalogue.sheet(key)[0] == png  # cached
     with pytest.raises(MotionlabError, match="do not fit"):
         make_sheet(clip, size=(20000, 16))
+
+
+def test_shipped_thesis_config_parses():
+    config = load_config(Path(__file__).resolve().parents[1] / "docs/study/thesis_study.toml")
+    assert config.classes == ("JumpingJack", "Lunges", "PullUps", "PushUps", "Swing")
+    assert [p.kind for p in config.phases] == [p.kind for p in thesis_phases()]
+    assert config.sources["afd"].pattern == "{class}/*.avi"

@@ -149,9 +149,17 @@ class _TooLarge(Exception):
     pass
 
 
-class BodyLimit:
-    """ASGI middleware: refuse request bodies over ``max_body`` bytes with 413 (or, when
-    the excess shows only while FastAPI reads a chunked body, its 400)."""
+class Guard:
+    """ASGI middleware: security headers on every response, and request bodies over
+    ``max_body`` bytes refused with 413 (or, when the excess shows only while FastAPI reads
+    a chunked body, its 400). Plain ASGI: cheaper than ``@app.middleware("http")``."""
+
+    HEADERS = (
+        (b"content-security-policy", CSP.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+    )
 
     def __init__(self, app, *, max_body: int) -> None:
         self.app = app
@@ -161,10 +169,21 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        api = scope["path"].startswith("/api/")
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend(self.HEADERS)
+                if api and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
         too_large = JSONResponse({"detail": "request body too large"}, status_code=413)
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await too_large(scope, receive, send)
+            await too_large(scope, receive, send_with_headers)
             return
         received = 0
 
@@ -178,9 +197,9 @@ class BodyLimit:
             return message
 
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, send_with_headers)
         except _TooLarge:
-            await too_large(scope, receive, send)
+            await too_large(scope, receive, send_with_headers)
 
 
 def _bearer(authorization: str | None) -> str:
@@ -244,19 +263,7 @@ def create_app(
     )
     app.state.study = state
 
-    # -- middleware: body size, security headers ---------------------------------
-    app.add_middleware(BodyLimit, max_body=MAX_BODY)
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        if request.url.path.startswith("/api/") and "cache-control" not in response.headers:
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    app.add_middleware(Guard, max_body=MAX_BODY)  # body size, security headers
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError):

@@ -101,7 +101,14 @@ function loadSheet(key) {
     })();
     p.catch(() => sheets.delete(key));
     sheets.set(key, p);
-    if (sheets.size > 12) sheets.delete(sheets.keys().next().value);
+    // Keep the clip on screen and the next one or two: a decoded sheet of a long clip can
+    // take ~100 MB; the oldest (already answered) is released.
+    while (sheets.size > 3) {
+      const oldest = sheets.keys().next().value;
+      const old = sheets.get(oldest);
+      sheets.delete(oldest);
+      old.then((s) => s.bitmap.close(), () => {});
+    }
   }
   return sheets.get(key);
 }

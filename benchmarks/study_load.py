@@ -63,6 +63,9 @@ def main() -> int:
         default=0.0,
         help="wait this times each simulated response time before answering (0: at once)",
     )
+    ap.add_argument(
+        "--fetch-stimuli", action="store_true", help="download every clip as a browser does"
+    )
     ap.add_argument("--folder", type=Path, help="demo study folder (default: a temp folder)")
     args = ap.parse_args()
     if args.participants < 1 or args.participants > 500:
@@ -118,7 +121,12 @@ def main() -> int:
                 barrier.wait()
                 try:
                     results.append(
-                        simulate_participant(client, seed=1000 + k, think_scale=args.think_scale)
+                        simulate_participant(
+                            client,
+                            seed=1000 + k,
+                            think_scale=args.think_scale,
+                            fetch_stimuli=args.fetch_stimuli,
+                        )
                     )
                 except Exception as exc:
                     errors.append(repr(exc))
@@ -146,17 +154,18 @@ def main() -> int:
     store.close()
     lat = np.array([x for r in results for x in r.latencies_ms])
     sent = sum(r.answers for r in results)
+    mb = sum(r.bytes_fetched for r in results) / 1e6
     expected = args.participants * 60
     kind = db.split(":", 1)[0]
     print(
-        "| participants | think | database | answers sent / stored / expected | completed | "
-        "answer latency p50 / p95 / p99 / max (ms) | answers/s | server CPU ms / answer | "
-        "wall (s) |"
+        "| participants | think | clips fetched | database | answers sent / stored / expected | "
+        "completed | answer latency p50 / p95 / p99 / max (ms) | answers/s | "
+        "server CPU ms / answer | wall (s) |"
     )
-    print("|---:|---:|---|---|---:|---|---:|---:|---:|")
+    print("|---:|---:|---:|---|---|---:|---|---:|---:|---:|")
     print(
-        f"| {args.participants} | {args.think_scale:g} | {kind} | {sent} / {stored} / "
-        f"{expected} | {completed} | {np.percentile(lat, 50):.1f} / "
+        f"| {args.participants} | {args.think_scale:g} | {mb:.0f} MB | {kind} | {sent} / "
+        f"{stored} / {expected} | {completed} | {np.percentile(lat, 50):.1f} / "
         f"{np.percentile(lat, 95):.1f} / {np.percentile(lat, 99):.1f} / {lat.max():.1f} | "
         f"{sent / wall:.0f} | {server_cpu * 1000 / max(1, sent):.1f} | {wall:.1f} |"
     )

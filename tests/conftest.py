@@ -94,7 +94,7 @@ kind = "thanks"
 
 def write_short_study(folder: Path, stimuli: Path, *, rest: int = 0) -> Path:
     """A short study over ``study_stimuli``: 3 classes, 1 training and 2 test clips per
-    class and modality (15 answers in all), a rest of ``rest`` seconds."""
+    class and modality (18 answers in all), a rest of ``rest`` seconds."""
     path = folder / "study.toml"
     path.write_text(SHORT_STUDY.format(root=stimuli.as_posix(), rest=rest))
     return path

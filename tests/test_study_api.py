@@ -481,3 +481,5 @@ def test_simulated_participants(study):
     assert [r.answers for r in results] == [18, 18, 18]
     assert study.store.count_trials() == 54
     assert len({r.participant for r in results}) == 3
+    fetched = simulate_participant(study, seed=9, fetch_stimuli=True)
+    assert fetched.bytes_fetched > 18 * 64 * 48 * 3  # every clip's sheet, 8 frames of noise

@@ -28,6 +28,7 @@ class SimulationResult:
     participant: str
     answers: int
     latencies_ms: list[float] = field(default_factory=list)
+    bytes_fetched: int = 0
 
 
 def _ok(res, what: str) -> Any:
@@ -45,6 +46,7 @@ def simulate_participant(
     questionnaire: bool = True,
     duplicate_every: int = 0,
     think_scale: float = 0.0,
+    fetch_stimuli: bool = False,
 ) -> SimulationResult:
     """Take part in the study once, from consent to thank-you.
 
@@ -61,6 +63,8 @@ def simulate_participant(
     think_scale : float
         Wait ``think_scale`` x the simulated response time before each answer (0: answer
         at once; 1: in real time).
+    fetch_stimuli : bool
+        Download each trial's frame sheet (info and PNG) as the browser does.
     """
     rng = np.random.default_rng(seed)
     accuracy = {**THESIS_ACCURACY, **(accuracy or {})}
@@ -87,6 +91,12 @@ def simulate_participant(
             modality = phase["modality"]
             for t in range(phase["answered"], len(phase["items"])):
                 key = phase["items"][t]["stimulus"]
+                if fetch_stimuli:
+                    _ok(client.get(f"/api/stimuli/{key}.json", headers=headers), "stimulus")
+                    png = client.get(f"/api/stimuli/{key}.png", headers=headers)
+                    if png.status_code != 200 or not png.content.startswith(b"\x89PNG"):
+                        raise MotionlabError(f"stimulus {key}: HTTP {png.status_code}")
+                    result.bytes_fetched += len(png.content)
                 correct = rng.random() < accuracy.get(modality, 0.9)
                 rt = float(rng.lognormal(np.log(median_rt_s.get(modality, 2.0)), 0.35) * 1000)
                 if not correct:

@@ -44,6 +44,8 @@ CHROMIUM = (
     or shutil.which("chromium")
     or shutil.which("chromium-browser")
 )
+if CHROMIUM is not None and not Path(CHROMIUM).is_file():
+    CHROMIUM = None
 ADMIN = "browser-test-admin-token-0123456789"
 # Playwright already passes --no-sandbox etc.; this keeps Chromium off the network.
 CHROMIUM_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"]
@@ -265,9 +267,21 @@ def test_study_in_chromium(server, page, tmp_path):
     page.unroute("**/api/trials")
     page.reload()
     _kind(page, "test")
-    for t in range(3, 6):  # the pending answer was sent when the page loaded
-        key = _ready_trial(page, f"Clip {t + 1} of 6")
-        _choose(page, truth[key])
+    key = _ready_trial(page, "Clip 4 of 6")  # the pending answer was sent on loading
+    _choose(page, truth[key])
+
+    # a second tab of the same participant answers clip 5; the first tab, still showing
+    # clip 5, then answers it differently: refused, and the first tab catches up
+    key = _ready_trial(page, "Clip 5 of 6")
+    other = page.context.new_page()
+    other.goto(server["url"] + "/")
+    assert _ready_trial(other, "Clip 5 of 6") == key
+    _choose(other, truth[key])
+    _ready_trial(other, "Clip 6 of 6")
+    other.close()
+    _choose(page, next(c for c in ("right", "left", "up") if c != truth[key]))
+    key = _ready_trial(page, "Clip 6 of 6")
+    _choose(page, truth[key])
 
     _kind(page, "questionnaire")
     for name, value in [

@@ -210,8 +210,22 @@ function render(state) {
   page(state);
 }
 
+// A 409/422 means the page is behind the server (e.g. the study is open in a second tab
+// that has moved on): show where the participant really is.
+async function resync(err) {
+  if (err instanceof HttpError && (err.status === 409 || err.status === 422)) {
+    await refresh();
+    return;
+  }
+  throw err;
+}
+
 async function advance(state) {
-  render(await api("POST", "/api/advance", { phase_index: state.phase_index }));
+  try {
+    render(await api("POST", "/api/advance", { phase_index: state.phase_index }));
+  } catch (e) {
+    await resync(e);
+  }
 }
 
 function consentPage(state) {
@@ -220,7 +234,11 @@ function consentPage(state) {
     class: "primary", id: "consent", disabled: true,
     onclick: async () => {
       go.disabled = true;
-      render(await api("POST", "/api/consent", { phase_index: state.phase_index, agree: true }));
+      try {
+        render(await api("POST", "/api/consent", { phase_index: state.phase_index, agree: true }));
+      } catch (e) {
+        await resync(e);
+      }
     },
   }, "Start");
   show(
@@ -330,7 +348,13 @@ async function trialPage(state) {
         submission_id: uuid(),
       };
       buttons.forEach((b) => { b.disabled = true; });
-      const res = await submit(answer);
+      let res;
+      try {
+        res = await submit(answer);
+      } catch (e) {
+        await resync(e);
+        return;
+      }
       t += 1;
       if (phase.feedback) {
         stopPlayer();
@@ -420,7 +444,11 @@ function questionnairePage(state) {
       remarks: String(f.get("remarks") || ""),
     };
     form.querySelector("button[type=submit]").disabled = true;
-    render(await api("POST", "/api/questionnaire", body));
+    try {
+      render(await api("POST", "/api/questionnaire", body));
+    } catch (e) {
+      await resync(e);
+    }
   });
   show(h("h2", {}, state.phase.title), form);
 }

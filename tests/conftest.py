@@ -30,3 +30,76 @@ def rng() -> np.random.Generator:
 def noise_frames(rng: np.random.Generator) -> np.ndarray:
     """Five i.i.d. uniform RGB noise frames of an odd size, (5, 33, 47, 3) uint8."""
     return rng.integers(0, 256, (5, 33, 47, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def study_stimuli(tmp_path_factory) -> Path:
+    """Synthetic study stimuli (motionlab.study.demo): rgb/ and afd/ with three classes
+    (right, left, up) of six 64x48 clips of 8 frames each, made once per session."""
+    from motionlab.study.demo import make_demo_stimuli
+
+    folder = tmp_path_factory.mktemp("study_stimuli")
+    return make_demo_stimuli(
+        folder, classes=("right", "left", "up"), per_class=6, frames=8, size=(64, 48)
+    )
+
+
+SHORT_STUDY = """
+[study]
+title = "Short test study"
+classes = ["right", "left", "up"]
+fps = {{ default = 25, min = 10, max = 40 }}
+
+[stimuli.rgb]
+root = "{root}/rgb"
+pattern = "{{class}}/*.mkv"
+
+[stimuli.afd]
+root = "{root}/afd"
+pattern = "{{class}}/*.mkv"
+
+[[phases]]
+kind = "consent"
+[[phases]]
+kind = "instructions"
+text = ["First slide.", "Second slide."]
+[[phases]]
+kind = "familiarisation"
+source = "rgb"
+[[phases]]
+kind = "training"
+source = "rgb"
+per_class = 1
+[[phases]]
+kind = "test"
+source = "rgb"
+per_class = 2
+[[phases]]
+kind = "rest"
+seconds = {rest}
+[[phases]]
+kind = "training"
+source = "afd"
+per_class = 1
+[[phases]]
+kind = "test"
+source = "afd"
+per_class = 2
+[[phases]]
+kind = "questionnaire"
+[[phases]]
+kind = "thanks"
+"""
+
+
+def write_short_study(folder: Path, stimuli: Path, *, rest: int = 0) -> Path:
+    """A short study over ``study_stimuli``: 3 classes, 1 training and 2 test clips per
+    class and modality (18 answers in all), a rest of ``rest`` seconds."""
+    path = folder / "study.toml"
+    path.write_text(SHORT_STUDY.format(root=stimuli.as_posix(), rest=rest))
+    return path
+
+
+@pytest.fixture
+def short_study(tmp_path, study_stimuli) -> Path:
+    return write_short_study(tmp_path, study_stimuli)

@@ -1,0 +1,250 @@
+"""``motionlab study serve|export|report|demo|simulate``: the study's sub-commands.
+
+Heavy imports (FastAPI, SQLAlchemy, uvicorn, matplotlib) happen inside the commands, so
+``motionlab --help`` stays fast and works without the ``study`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from motionlab.errors import MotionlabError
+
+log = logging.getLogger("motionlab")
+
+ADMIN_TOKEN_ENV = "MOTIONLAB_STUDY_ADMIN_TOKEN"
+
+
+def _need_extra() -> None:
+    try:
+        import fastapi  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ImportError as exc:
+        raise MotionlabError(
+            f"the study commands need the 'study' extra ({exc.name} is missing): "
+            "pip install 'motionlab[study]'"
+        ) from None
+
+
+def default_db_url(config_path: Path) -> str:
+    """``sqlite:///<config folder>/study.db``."""
+    return f"sqlite:///{config_path.resolve().parent / 'study.db'}"
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    if args.db:
+        return args.db if "://" in args.db else f"sqlite:///{Path(args.db).resolve()}"
+    if getattr(args, "config", None):
+        return default_db_url(Path(args.config))
+    raise MotionlabError("give --db URL (or --config study.toml for its default study.db)")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    """Run the study server under uvicorn."""
+    _need_extra()
+    import uvicorn
+
+    from motionlab.study.config import load_config, with_rest
+    from motionlab.study.server import create_app
+    from motionlab.study.stimuli import Catalogue
+    from motionlab.study.storage import Store
+
+    config = load_config(args.config)
+    if args.rest_seconds is not None:
+        config = with_rest(config, args.rest_seconds)
+    url = _db_url(args)
+    token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or secrets.token_urlsafe(24)
+    if len(token) < 16:
+        raise MotionlabError("the admin token must have at least 16 characters")
+    cache = (
+        Path(args.cache) if args.cache else Path(args.config).resolve().parent / ".stimulus-cache"
+    )
+    catalogue = Catalogue(config, cache_dir=cache)
+    if not args.no_prepare:
+        log.info("preparing %d stimuli (lossless frame sheets in %s)", len(catalogue), cache)
+        catalogue.prepare()
+    store = Store(url)
+    app = create_app(config, store, catalogue, admin_token=token)
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    base = args.public_url.rstrip("/") if args.public_url else f"http://{shown_host}:{args.port}"
+    print(f"study:       {config.title} ({len(catalogue)} stimuli, database {_redact(url)})")
+    print(f"participant: {base}/")
+    print(f"admin:       {base}/admin#token={token}")
+    print(f"admin token: {token}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database>"
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    _need_extra()
+    from motionlab.study.export import export_study
+
+    paths = export_study(_db_url(args), args.output)
+    for name, path in paths.items():
+        log.info("wrote %s (%s)", path, name)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from motionlab.study import analysis
+
+    questionnaires = None
+    if args.trials:
+        trials = analysis.read_trials(args.trials)
+        if args.questionnaires:
+            import csv
+
+            with open(args.questionnaires, newline="", encoding="utf-8") as f:
+                questionnaires = list(csv.DictReader(f))
+    else:
+        _need_extra()
+        trials, questionnaires = analysis.load_from_db(_db_url(args))
+    classes = None
+    if args.config:
+        from motionlab.study.config import load_config
+
+        classes = list(load_config(args.config).classes)
+    preds = analysis.read_predictions(args.model_predictions) if args.model_predictions else None
+    files = analysis.write_report(
+        trials, args.output, questionnaires=questionnaires, predictions=preds, classes=classes
+    )
+    log.info("wrote %s and %s", files["markdown"], files["html"])
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from motionlab.study.demo import make_demo_study
+
+    path = make_demo_study(
+        args.folder,
+        per_class=args.per_class,
+        frames=args.frames,
+        size=args.size,
+        rest_seconds=args.rest_seconds,
+        seed=args.seed,
+    )
+    print(f"wrote {path}; run: motionlab study serve --config {path}")
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    _need_extra()
+    from fastapi.testclient import TestClient
+
+    from motionlab.study.config import load_config, with_rest
+    from motionlab.study.server import create_app
+    from motionlab.study.simulate import simulate_study
+    from motionlab.study.stimuli import Catalogue
+    from motionlab.study.storage import Store
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    config = with_rest(load_config(args.config), 0)
+    cache = Path(args.config).resolve().parent / ".stimulus-cache"
+    app = create_app(
+        config,
+        Store(_db_url(args)),
+        Catalogue(config, cache_dir=cache),
+        admin_token=secrets.token_urlsafe(24),
+    )
+    with TestClient(app) as client:
+        results = simulate_study(client, args.participants, seed=args.seed)
+    log.info("%d simulated participants, %d answers", len(results), sum(r.answers for r in results))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``motionlab study ...`` to the ``motionlab`` command."""
+    from motionlab.cli import _size
+
+    study = sub.add_parser(
+        "study",
+        help="human perception study: web app, export, report",
+        description="Run a web study in which people classify (appearance-free) videos, "
+        "export its answers and make a report. Needs pip install 'motionlab[study]'.",
+    )
+    s = study.add_subparsers(dest="study_command", metavar="STUDY_COMMAND", required=True)
+
+    p = s.add_parser(
+        "serve",
+        help="run the study server (prints the participant link and the admin token)",
+        description="Serve the study described by a TOML config under uvicorn. Answers go to "
+        "--db (default: study.db beside the config). The admin token guards the dashboard "
+        f"(/admin) and the export; give it with --admin-token or ${ADMIN_TOKEN_ENV}, or a new "
+        "one is made and printed.",
+    )
+    p.add_argument("--config", required=True, type=Path, help="study.toml")
+    p.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: study.db beside config)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--admin-token", help=f"admin token (default: ${ADMIN_TOKEN_ENV} or a new one)")
+    p.add_argument("--public-url", help="base URL participants use, if behind a proxy")
+    p.add_argument("--cache", help="folder for the frame sheets (default .stimulus-cache/)")
+    p.add_argument(
+        "--no-prepare",
+        action="store_true",
+        help="make frame sheets on first request instead of at start",
+    )
+    p.add_argument("--rest-seconds", type=int, help="override the rest phases' length (pilots)")
+    p.set_defaults(func=cmd_serve)
+
+    p = s.add_parser("export", help="write trials.csv, questionnaires.csv, ... from the database")
+    p.add_argument("--db", help="SQLAlchemy URL or SQLite file")
+    p.add_argument("--config", type=Path, help="study.toml (its default study.db)")
+    p.add_argument("-o", "--output", required=True, type=Path, help="output folder")
+    p.set_defaults(func=cmd_export)
+
+    p = s.add_parser(
+        "report",
+        help="accuracy, confusion matrices, response times: PNG figures + Markdown/HTML",
+        description="Analyse a study from its database (--db/--config) or an exported "
+        "trials.csv (--trials) and write figures, report.md and report.html.",
+    )
+    p.add_argument("--db", help="SQLAlchemy URL or SQLite file")
+    p.add_argument("--config", type=Path, help="study.toml (class order; its default study.db)")
+    p.add_argument("--trials", type=Path, help="trials.csv from motionlab study export")
+    p.add_argument("--questionnaires", type=Path, help="questionnaires.csv (with --trials)")
+    p.add_argument(
+        "--model-predictions",
+        type=Path,
+        help="CSV truth,prediction[,modality]: the model's confusion matrix too",
+    )
+    p.add_argument("-o", "--output", required=True, type=Path, help="output folder")
+    p.set_defaults(func=cmd_report)
+
+    p = s.add_parser(
+        "demo",
+        help="write a small synthetic study (clips + AFD clips + study.toml)",
+        description="Synthetic 'actions' (a disc moving right, left, up, down), their "
+        "appearance-free versions and a study.toml with the thesis's protocol.",
+    )
+    p.add_argument("folder", type=Path)
+    p.add_argument("--per-class", type=int, default=8, help="clips per class (default 8)")
+    p.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
+    p.add_argument("--size", type=_size, default=(96, 72), metavar="WxH", help="96x72")
+    p.add_argument("--rest-seconds", type=int, default=20, help="rest length (default 20)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+
+    p = s.add_parser(
+        "simulate",
+        help="fill a database with simulated participants (for trying the report)",
+    )
+    p.add_argument("--config", required=True, type=Path)
+    p.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: study.db beside config)")
+    p.add_argument("--participants", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_simulate)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use: motionlab study ...")

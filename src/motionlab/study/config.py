@@ -1,0 +1,449 @@
+"""The study configuration: classes, stimulus sources and the phases of the protocol.
+
+A study is described by a TOML file (see ``docs/study.md``)::
+
+    [study]
+    title = "Which action is it?"
+    classes = ["JumpingJack", "Lunges", "PullUps", "PushUps", "Swing"]
+
+    [stimuli.rgb]                 # one table per source; the name is the "modality"
+    root = "ucf5"                 # relative to the config file
+    pattern = "{class}/*.avi"     # glob below root; {class} is each class name
+
+    [stimuli.afd]
+    root = "afd5"
+    pattern = "{class}/*.avi"
+
+    [[phases]]                    # optional: without phases, the thesis's protocol
+    kind = "training"
+    source = "rgb"
+    per_class = 4
+
+Without ``[[phases]]`` the protocol of the thesis (§4.3, appendix A.2) is used, with the
+sources ``rgb`` and ``afd``: consent, instructions, familiarisation (one looping example per
+class), training on RGB with the answer shown (4 per class), test on RGB, a 5-minute rest,
+training on AFD, test on AFD, questionnaire, thank-you. See :func:`thesis_phases`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from motionlab.errors import MotionlabError
+
+PHASE_KINDS = (
+    "consent",
+    "instructions",
+    "familiarisation",
+    "training",
+    "test",
+    "rest",
+    "questionnaire",
+    "thanks",
+)
+#: Kinds whose phases show stimuli (and so need a ``source``).
+STIMULUS_KINDS = ("familiarisation", "training", "test")
+#: Kinds whose phases store one answer per stimulus.
+TRIAL_KINDS = ("training", "test")
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,63}$")
+_SOURCE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+DEFAULT_CONSENT = (
+    "You are invited to take part in a study on how people recognise actions in short "
+    "videos. You will watch short clips, some of which show only moving noise, and choose "
+    "the action you see. It takes about 30 minutes. Your answers and response times are "
+    "stored without your name; you may stop at any time without giving a reason.",
+)
+DEFAULT_INSTRUCTIONS = (
+    "Each clip plays in a loop until you choose. Pick the action you see from the list "
+    "below the clip; answer as quickly and as accurately as you can.",
+    "The slider sets the playback speed (frames per second). You can change it at any "
+    "time; 25 fps is the normal speed.",
+    "First you will see one example of each action. In the training rounds you are told "
+    "the right answer after each choice; in the test rounds you are not.",
+    "Some clips show only moving noise: every single frame is random dots, and the action "
+    "is visible only in the motion. Look at how the dots move together.",
+)
+DEFAULT_THANKS = "Thank you for taking part! Your answers have been stored. You may close this tab."
+
+
+@dataclass(frozen=True)
+class StimulusSource:
+    """Where one modality's stimuli come from.
+
+    Parameters
+    ----------
+    name : str
+        The source's name, used as the trial's *modality* (e.g. ``rgb``, ``afd``).
+    root : Path
+        Folder holding the stimuli; nothing outside it is ever served.
+    pattern : str
+        Glob below ``root`` with ``{class}`` standing for each class name.
+    max_frames : int
+        Frames read from each stimulus (the rest is dropped).
+    size : (width, height) or None
+        Resize frames (nearest neighbour would alias noise: area/linear resizing as in
+        :class:`motionlab.video.VideoReader`); None keeps the stimulus's size.
+    """
+
+    name: str
+    root: Path
+    pattern: str = "{class}/*"
+    max_frames: int = 300
+    size: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One step of the protocol.
+
+    ``per_class`` is the number of stimuli per class of a stimulus phase; None takes all
+    that remain. With ``disjoint`` (the default) the stimuli a phase uses are not used again
+    by a later phase of the same source for the same participant. ``feedback`` shows the
+    right answer after each choice (training). ``seconds`` is a rest's length.
+    """
+
+    name: str
+    kind: str
+    source: str | None = None
+    per_class: int | None = None
+    feedback: bool = False
+    disjoint: bool = True
+    seconds: int = 0
+    title: str = ""
+    text: tuple[str, ...] = ()
+
+    @property
+    def has_trials(self) -> bool:
+        return self.kind in TRIAL_KINDS
+
+    @property
+    def has_stimuli(self) -> bool:
+        return self.kind in STIMULUS_KINDS
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study: what participants see, in which order, from which files."""
+
+    title: str
+    classes: tuple[str, ...]
+    sources: dict[str, StimulusSource]
+    phases: tuple[Phase, ...]
+    fps_default: float = 25.0
+    fps_min: float = 10.0
+    fps_max: float = 40.0
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def phase_index(self, name: str) -> int:
+        for i, phase in enumerate(self.phases):
+            if phase.name == name:
+                return i
+        raise KeyError(name)
+
+
+def thesis_phases(*, rest_seconds: int = 300, training_per_class: int = 4) -> tuple[Phase, ...]:
+    """The protocol of the thesis's study (§4.3, appendix A.2) over sources rgb and afd."""
+    return (
+        Phase("consent", "consent", title="Consent", text=DEFAULT_CONSENT),
+        Phase("instructions", "instructions", title="Instructions", text=DEFAULT_INSTRUCTIONS),
+        Phase(
+            "familiarisation",
+            "familiarisation",
+            source="rgb",
+            per_class=1,
+            title="The actions",
+            disjoint=True,
+        ),
+        Phase(
+            "training-rgb",
+            "training",
+            source="rgb",
+            per_class=training_per_class,
+            feedback=True,
+            title="Training (normal videos)",
+        ),
+        Phase("test-rgb", "test", source="rgb", title="Test (normal videos)"),
+        Phase("rest", "rest", seconds=rest_seconds, title="Break"),
+        Phase(
+            "training-afd",
+            "training",
+            source="afd",
+            per_class=training_per_class,
+            feedback=True,
+            title="Training (noise videos)",
+        ),
+        Phase("test-afd", "test", source="afd", title="Test (noise videos)"),
+        Phase("questionnaire", "questionnaire", title="Questionnaire"),
+        Phase("thanks", "thanks", title="Thank you", text=(DEFAULT_THANKS,)),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# loading and validation
+
+
+def _err(where: str, msg: str) -> MotionlabError:
+    return MotionlabError(f"{where}: {msg}")
+
+
+def _take(table: dict[str, Any], key: str, types: type | tuple[type, ...], where: str) -> Any:
+    value = table.pop(key)
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise _err(where, f"{key} must be {types}, got {value!r}")
+    if not isinstance(value, types):
+        raise _err(where, f"{key} must be of type {types}, got {value!r}")
+    return value
+
+
+def _texts(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise _err(where, f"{key} must be a string or a list of strings")
+
+
+def _check_pattern(pattern: str, where: str) -> None:
+    if "{class}" not in pattern:
+        raise _err(where, f"pattern {pattern!r} must contain {{class}}")
+    parts = Path(pattern).parts
+    if Path(pattern).is_absolute() or ".." in parts or pattern.startswith(("/", "\\")):
+        raise _err(where, f"pattern {pattern!r} must be relative to root, without '..'")
+
+
+def _parse_source(name: str, table: Any, base: Path, where: str) -> StimulusSource:
+    if not _SOURCE.match(name):
+        raise _err(where, f"source name {name!r}: use lowercase letters, digits and _")
+    if not isinstance(table, dict):
+        raise _err(where, "must be a table with root and pattern")
+    table = dict(table)
+    if "root" not in table:
+        raise _err(where, "needs root = 'folder'")
+    root = Path(os.path.expanduser(_take(table, "root", str, where)))
+    if not root.is_absolute():
+        root = base / root
+    pattern = _take(table, "pattern", str, where) if "pattern" in table else "{class}/*"
+    _check_pattern(pattern, where)
+    max_frames = _take(table, "max_frames", int, where) if "max_frames" in table else 300
+    if not 1 <= max_frames <= 2000:
+        raise _err(where, f"max_frames must be in 1..2000, got {max_frames}")
+    size = None
+    if "size" in table:
+        size = _take(table, "size", list, where)
+        if len(size) != 2 or not all(isinstance(v, int) and 8 <= v <= 4096 for v in size):
+            raise _err(where, f"size must be [width, height] in 8..4096, got {size!r}")
+        size = (size[0], size[1])
+    if table:
+        raise _err(where, f"unknown keys {sorted(table)}")
+    return StimulusSource(name, root.resolve(), pattern, max_frames, size)
+
+
+_TITLES = {
+    "consent": "Consent",
+    "instructions": "Instructions",
+    "familiarisation": "The actions",
+    "training": "Training",
+    "test": "Test",
+    "rest": "Break",
+    "questionnaire": "Questionnaire",
+    "thanks": "Thank you",
+}
+
+
+def _title(kind: str, source: str | None) -> str:
+    """The page heading of a phase without ``title``: 'Training (afd)', 'Break', ..."""
+    title = _TITLES[kind]
+    return f"{title} ({source})" if source and kind in TRIAL_KINDS else title
+
+
+def _parse_phase(table: Any, where: str) -> Phase:
+    if not isinstance(table, dict):
+        raise _err(where, "each [[phases]] entry must be a table")
+    table = dict(table)
+    if "kind" not in table:
+        raise _err(where, f"needs kind = one of {', '.join(PHASE_KINDS)}")
+    kind = _take(table, "kind", str, where)
+    if kind not in PHASE_KINDS:
+        raise _err(where, f"kind {kind!r} is not one of {', '.join(PHASE_KINDS)}")
+    source = _take(table, "source", str, where) if "source" in table else None
+    name = _take(table, "name", str, where) if "name" in table else None
+    if name is None:
+        name = f"{kind}-{source}" if source and kind in TRIAL_KINDS else kind
+    if not _NAME.match(name):
+        raise _err(where, f"name {name!r}: letters, digits, _ . - and spaces, at most 64")
+    per_class = None
+    if "per_class" in table:
+        value = table.pop("per_class")
+        if value != "all":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+                raise _err(where, f"per_class must be 1..1000 or 'all', got {value!r}")
+            per_class = value
+    elif kind == "familiarisation":
+        per_class = 1
+    feedback = _take(table, "feedback", bool, where) if "feedback" in table else kind == "training"
+    disjoint = _take(table, "disjoint", bool, where) if "disjoint" in table else True
+    default_seconds = 300 if kind == "rest" else 0
+    seconds = _take(table, "seconds", int, where) if "seconds" in table else default_seconds
+    if not 0 <= seconds <= 24 * 3600:
+        raise _err(where, f"seconds must be in 0..86400, got {seconds}")
+    if seconds and kind != "rest":
+        raise _err(where, "only a rest phase takes seconds")
+    title = _take(table, "title", str, where) if "title" in table else _title(kind, source)
+    text: tuple[str, ...] = ()
+    if "text" in table:
+        text = _texts(table.pop("text"), where, "text")
+    elif kind == "consent":
+        text = DEFAULT_CONSENT
+    elif kind == "instructions":
+        text = DEFAULT_INSTRUCTIONS
+    elif kind == "thanks":
+        text = (DEFAULT_THANKS,)
+    if kind in STIMULUS_KINDS and source is None:
+        raise _err(where, f"a {kind} phase needs source = 'name of a [stimuli.NAME] table'")
+    if kind not in STIMULUS_KINDS and (source is not None or per_class is not None):
+        raise _err(where, f"a {kind} phase takes no source or per_class")
+    if table:
+        raise _err(where, f"unknown keys {sorted(table)}")
+    return Phase(name, kind, source, per_class, feedback, disjoint, seconds, title, text)
+
+
+def _check_protocol(phases: tuple[Phase, ...], sources: dict[str, StimulusSource], where: str):
+    if not phases:
+        raise _err(where, "the study has no phases")
+    names = [p.name for p in phases]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise _err(where, f"phase names must be unique; repeated: {dup} (give name = ...)")
+    for p in phases:
+        if p.source is not None and p.source not in sources:
+            raise _err(
+                where,
+                f"phase {p.name!r} uses source {p.source!r}, but only "
+                f"{sorted(sources) or 'no sources'} are defined ([stimuli.NAME] tables)",
+            )
+    if phases[-1].kind != "thanks":
+        raise _err(where, "the last phase must be of kind 'thanks'")
+    if sum(p.kind == "thanks" for p in phases) != 1:
+        raise _err(where, "exactly one 'thanks' phase, the last")
+    if sum(p.kind == "questionnaire" for p in phases) > 1:
+        raise _err(where, "at most one questionnaire phase")
+
+
+def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = None) -> StudyConfig:
+    """Validate a parsed TOML document and build the :class:`StudyConfig`.
+
+    Relative stimulus roots are resolved against ``base_dir``.
+    """
+    where = str(path) if path else "study config"
+    data = dict(data)
+    study = dict(data.pop("study", {}))
+    if not isinstance(study, dict):
+        raise _err(where, "[study] must be a table")
+    title = str(study.pop("title", "Action recognition study"))
+    classes = study.pop("classes", None)
+    if not isinstance(classes, list) or not classes:
+        raise _err(where, "[study] needs classes = ['ClassA', 'ClassB', ...]")
+    for c in classes:
+        if not isinstance(c, str) or not _NAME.match(c) or c in (".", ".."):
+            raise _err(
+                where,
+                f"class name {c!r}: letters, digits, _ . - and spaces, at most 64 characters",
+            )
+    if len(set(classes)) != len(classes):
+        raise _err(where, "class names must be unique")
+    if len(classes) > 100:
+        raise _err(where, "at most 100 classes")
+    fps = study.pop("fps", {})
+    if not isinstance(fps, dict):
+        raise _err(where, "fps must be a table {default = 25, min = 10, max = 40}")
+    try:
+        fps_default = float(fps.pop("default", 25))
+        fps_min = float(fps.pop("min", 10))
+        fps_max = float(fps.pop("max", 40))
+    except (TypeError, ValueError):
+        raise _err(where, "fps values must be numbers") from None
+    if fps:
+        raise _err(where, f"unknown fps keys {sorted(fps)}")
+    if not (0 < fps_min <= fps_default <= fps_max <= 120):
+        raise _err(
+            where,
+            f"need 0 < fps min <= default <= max <= 120, got {fps_min}, {fps_default}, {fps_max}",
+        )
+    rest_seconds = study.pop("rest_seconds", 300)
+    training_per_class = study.pop("training_per_class", 4)
+    if not isinstance(rest_seconds, int) or not 0 <= rest_seconds <= 86400:
+        raise _err(where, f"rest_seconds must be 0..86400, got {rest_seconds!r}")
+    if not isinstance(training_per_class, int) or not 1 <= training_per_class <= 1000:
+        raise _err(where, f"training_per_class must be 1..1000, got {training_per_class!r}")
+    extra = {}
+    if "completion_code" in study:
+        extra["completion_code"] = str(study.pop("completion_code"))
+    if study:
+        raise _err(where, f"unknown [study] keys {sorted(study)}")
+
+    stimuli = data.pop("stimuli", {})
+    if not isinstance(stimuli, dict) or not stimuli:
+        raise _err(where, "needs at least one [stimuli.NAME] table with root and pattern")
+    sources = {
+        name: _parse_source(name, table, base_dir, f"{where} [stimuli.{name}]")
+        for name, table in stimuli.items()
+    }
+    raw_phases = data.pop("phases", None)
+    if raw_phases is None:
+        phases = thesis_phases(rest_seconds=rest_seconds, training_per_class=training_per_class)
+    else:
+        if not isinstance(raw_phases, list):
+            raise _err(where, "phases must be an array of tables ([[phases]])")
+        phases = tuple(
+            _parse_phase(t, f"{where} [[phases]] #{i + 1}") for i, t in enumerate(raw_phases)
+        )
+    if data:
+        raise _err(where, f"unknown top-level keys {sorted(data)}")
+    _check_protocol(phases, sources, where)
+    return StudyConfig(
+        title=title,
+        classes=tuple(classes),
+        sources=sources,
+        phases=phases,
+        fps_default=fps_default,
+        fps_min=fps_min,
+        fps_max=fps_max,
+        path=path,
+        extra=extra,
+    )
+
+
+def load_config(path: str | os.PathLike[str]) -> StudyConfig:
+    """Read and validate a study TOML file.
+
+    Raises
+    ------
+    MotionlabError
+        Missing file, TOML syntax error or an invalid setting (the message names it).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MotionlabError(f"{path}: no such study config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MotionlabError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise MotionlabError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, base_dir=path.resolve().parent, path=path)
+
+
+def with_rest(config: StudyConfig, seconds: int) -> StudyConfig:
+    """The same study with every rest phase lasting ``seconds`` (demos and tests)."""
+    phases = tuple(replace(p, seconds=seconds) if p.kind == "rest" else p for p in config.phases)
+    return replace(config, phases=phases)

@@ -1,0 +1,188 @@
+"""Export of the study database as CSV: one row per trial (long format), questionnaires,
+participants and phase times.
+
+``trials.csv`` columns: participant, external_id, seed, phase_index, phase, kind, modality,
+trial_index, stimulus, truth, choice, correct (0/1), rt_ms, loops, frames_shown, fps,
+client_time, server_time (ISO 8601, UTC, milliseconds). Response times are measured in the
+browser from the first displayed frame (``requestAnimationFrame`` timestamp) to the click
+(``performance.now`` time base).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from motionlab.atomic import atomic_file
+
+TRIAL_COLUMNS = (
+    "participant",
+    "external_id",
+    "seed",
+    "phase_index",
+    "phase",
+    "kind",
+    "modality",
+    "trial_index",
+    "stimulus",
+    "truth",
+    "choice",
+    "correct",
+    "rt_ms",
+    "loops",
+    "frames_shown",
+    "fps",
+    "client_time",
+    "server_time",
+)
+QUESTIONNAIRE_COLUMNS = (
+    "participant",
+    "external_id",
+    "colour_vision_deficiency",
+    "short_sighted",
+    "owns_glasses",
+    "wearing_glasses",
+    "sees_monitor_sharply",
+    "familiarity_computer_vision",
+    "familiarity_action_recognition",
+    "difficulty",  # JSON {class: 1 easy .. 3 hard}
+    "remarks",
+    "server_time",
+)
+
+
+def iso(ms: int | None) -> str:
+    """Epoch milliseconds as ISO 8601 UTC ('' for None)."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def _csv(columns, rows) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row[c]) for c in columns])
+    return buf.getvalue()
+
+
+def _cell(value):
+    # Cells a spreadsheet would run as a formula are quoted with a leading apostrophe
+    # (free-text remarks and ids are participant input).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def export_tables(store) -> dict[str, str]:
+    """All tables as CSV text: ``trials``, ``questionnaires``, ``participants``, ``phases``."""
+    participants = {p.id: p for p in store.all_participants()}
+    trials = []
+    for t in store.all_trials():
+        p = participants[t.participant_id]
+        trials.append(
+            {
+                "participant": p.public_id,
+                "external_id": p.external_id or "",
+                "seed": p.seed,
+                "phase_index": t.phase_index,
+                "phase": t.phase_name,
+                "kind": t.phase_kind,
+                "modality": t.modality,
+                "trial_index": t.trial_index,
+                "stimulus": t.stimulus,
+                "truth": t.truth,
+                "choice": t.choice,
+                "correct": bool(t.correct),
+                "rt_ms": round(t.rt_ms, 3),
+                "loops": t.loops,
+                "frames_shown": t.frames_shown,
+                "fps": t.fps,
+                "client_time": iso(t.client_ms),
+                "server_time": iso(t.server_ms),
+            }
+        )
+    questionnaires = []
+    for q in store.all_questionnaires():
+        p = participants[q.participant_id]
+        questionnaires.append(
+            {
+                "participant": p.public_id,
+                "external_id": p.external_id or "",
+                **{c: getattr(q, c) for c in QUESTIONNAIRE_COLUMNS[2:-3]},
+                "difficulty": json.dumps(json.loads(q.difficulty), sort_keys=True),
+                "remarks": q.remarks,
+                "server_time": iso(q.server_ms),
+            }
+        )
+    pcols = (
+        "participant",
+        "external_id",
+        "seed",
+        "phase_index",
+        "created",
+        "consent",
+        "completed",
+        "user_agent",
+    )
+    prow = [
+        {
+            "participant": p.public_id,
+            "external_id": p.external_id or "",
+            "seed": p.seed,
+            "phase_index": p.phase_index,
+            "created": iso(p.created_ms),
+            "consent": iso(p.consent_ms),
+            "completed": iso(p.completed_ms),
+            "user_agent": p.user_agent,
+        }
+        for p in participants.values()
+    ]
+    phcols = ("participant", "phase_index", "phase", "started", "finished", "duration_s")
+    phrows = [
+        {
+            "participant": participants[ph.participant_id].public_id,
+            "phase_index": ph.phase_index,
+            "phase": ph.phase_name,
+            "started": iso(ph.started_ms),
+            "finished": iso(ph.finished_ms),
+            "duration_s": ""
+            if ph.finished_ms is None
+            else round((ph.finished_ms - ph.started_ms) / 1000, 3),
+        }
+        for ph in store.all_phase_logs()
+    ]
+    return {
+        "trials": _csv(TRIAL_COLUMNS, trials),
+        "questionnaires": _csv(QUESTIONNAIRE_COLUMNS, questionnaires),
+        "participants": _csv(pcols, prow),
+        "phases": _csv(phcols, phrows),
+    }
+
+
+def export_study(db_url: str, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write ``trials.csv``, ``questionnaires.csv``, ``participants.csv`` and ``phases.csv``
+    into ``out_dir`` (each atomically); return their paths."""
+    from motionlab.study.storage import Store
+
+    store = Store(db_url)
+    try:
+        tables = export_tables(store)
+    finally:
+        store.close()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, text in tables.items():
+        path = out / f"{name}.csv"
+        with atomic_file(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        paths[name] = path
+    return paths

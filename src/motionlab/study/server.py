@@ -1,0 +1,573 @@
+"""The study server: a FastAPI (ASGI) app, run by ``motionlab study serve`` under uvicorn.
+
+Pages: ``/`` is the participant's single-page app (``static/app.js``), ``/admin`` the
+dashboard. The JSON API:
+
+==========================================  ==========  ==================================
+``POST /api/session``                       none        a new participant; returns the token
+``GET  /api/state``                         participant where the participant is, what to show
+``POST /api/consent``                       participant consent given; next phase
+``POST /api/advance``                       participant leave phase N (idempotent)
+``POST /api/trials``                        participant one answer (idempotent)
+``POST /api/questionnaire``                 participant the closing questionnaire (once)
+``GET  /api/stimuli/{key}.json|.png``       participant a stimulus of the own plan
+``GET  /api/admin/summary``                 admin       dashboard data
+``GET  /api/admin/export/{table}.csv``      admin       trials, questionnaires, participants
+==========================================  ==========  ==================================
+
+Tokens travel in ``Authorization: Bearer ...``. A participant token only reads and writes
+that participant's own plan and trials; the admin token is never a participant's. Every
+body is a strict pydantic model (unknown fields, wrong types, out-of-range values: 422);
+bodies over 64 KiB get 413; answers that contradict the stored ones get 409.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from motionlab import __version__
+from motionlab.study.config import StudyConfig
+from motionlab.study.export import export_tables
+from motionlab.study.protocol import make_plan, new_seed
+from motionlab.study.stimuli import Catalogue
+from motionlab.study.storage import Conflict, Participant, Store, now_ms
+
+log = logging.getLogger("motionlab.study")
+
+MAX_BODY = 64 * 1024
+KEY_PATTERN = r"^[0-9a-f]{20}$"
+#: The only files served from the package's static folder (no path is ever joined).
+STATIC_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "admin.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+CSP = (
+    "default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+#: Grace given to a rest countdown measured on the client (ms).
+REST_TOLERANCE_MS = 1500
+
+
+# --------------------------------------------------------------------------------------
+# request bodies: strict, no unknown fields
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SessionBody(_Body):
+    external_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@\-]{1,128}$")
+
+
+class PhaseBody(_Body):
+    phase_index: int = Field(ge=0, le=10_000)
+
+
+class ConsentBody(PhaseBody):
+    agree: Literal[True]
+
+
+class TrialBody(_Body):
+    phase_index: int = Field(ge=0, le=10_000)
+    trial_index: int = Field(ge=0, le=1_000_000)
+    stimulus: str = Field(pattern=KEY_PATTERN)
+    choice: str = Field(min_length=1, max_length=64)
+    rt_ms: float = Field(ge=0, le=24 * 3600 * 1000, allow_inf_nan=False)
+    loops: int = Field(ge=0, le=10_000_000)
+    frames_shown: int = Field(ge=0, le=1_000_000_000)
+    fps: float = Field(gt=0, le=1000, allow_inf_nan=False)
+    client_ms: int = Field(ge=0, le=10**14)
+    submission_id: str = Field(pattern=r"^[A-Za-z0-9\-]{8,64}$")
+
+
+YesNo = Literal["yes", "no"]
+YesNoUnsure = Literal["yes", "no", "unsure"]
+
+
+class QuestionnaireBody(_Body):
+    """Thesis appendix, Fig. A.4."""
+
+    colour_vision_deficiency: YesNoUnsure
+    short_sighted: YesNoUnsure
+    owns_glasses: YesNo
+    wearing_glasses: YesNo
+    sees_monitor_sharply: YesNo
+    familiarity_computer_vision: int = Field(ge=1, le=5)
+    familiarity_action_recognition: int = Field(ge=1, le=5)
+    difficulty: dict[str, Annotated[int, Field(ge=1, le=3)]]
+    remarks: str = Field("", max_length=4000)
+
+
+# --------------------------------------------------------------------------------------
+# the app
+
+
+class StudyApp:
+    """The state behind the routes: config, catalogue, store, admin token."""
+
+    def __init__(
+        self, config: StudyConfig, store: Store, catalogue: Catalogue, admin_token: str
+    ) -> None:
+        if len(admin_token) < 16:
+            raise ValueError("the admin token must have at least 16 characters")
+        self.config = config
+        self.store = store
+        self.catalogue = catalogue
+        self.admin_token = admin_token
+        self.phase_names = [p.name for p in config.phases]
+        self._plans: dict[int, dict[str, Any]] = {}
+        self._plans_lock = threading.Lock()
+
+    def plan(self, p: Participant) -> dict[str, Any]:
+        with self._plans_lock:
+            plan = self._plans.get(p.id)
+        if plan is None:
+            plan = p.plan_dict()
+            plan["keys"] = {i["stimulus"] for ph in plan["phases"] for i in ph["items"]}
+            with self._plans_lock:
+                if len(self._plans) > 10_000:
+                    self._plans.clear()
+                self._plans[p.id] = plan
+        return plan
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Guard:
+    """ASGI middleware: security headers on every response, and request bodies over
+    ``max_body`` bytes refused with 413 (or, when the excess shows only while FastAPI reads
+    a chunked body, its 400). Plain ASGI: cheaper than ``@app.middleware("http")``."""
+
+    HEADERS = (
+        (b"content-security-policy", CSP.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+    )
+
+    def __init__(self, app, *, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = scope["path"].startswith("/api/")
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend(self.HEADERS)
+                if api and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        too_large = JSONResponse({"detail": "request body too large"}, status_code=413)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await too_large(scope, receive, send_with_headers)
+            return
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except _TooLarge:
+            await too_large(scope, receive, send_with_headers)
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise HTTPException(
+            401, "missing Authorization: Bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            401, "expected Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return token.strip()
+
+
+def _study(request: Request) -> StudyApp:
+    return request.app.state.study
+
+
+def participant(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Participant:
+    """The participant whose token the request carries (401 otherwise)."""
+    state = _study(request)
+    token = _bearer(authorization)
+    if secrets.compare_digest(token.encode("utf-8", "replace"), state.admin_token.encode()):
+        raise HTTPException(403, "the admin token is not a participant's")
+    p = state.store.participant_by_token(token)
+    if p is None:
+        raise HTTPException(401, "unknown session token; start a new session")
+    return p
+
+
+def admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    """Let only requests with the admin token through (401/403 otherwise)."""
+    token = _bearer(authorization)
+    if not secrets.compare_digest(
+        token.encode("utf-8", "replace"), _study(request).admin_token.encode()
+    ):
+        raise HTTPException(403, "not the admin token")
+
+
+Me = Annotated[Participant, Depends(participant)]
+
+
+def create_app(
+    config: StudyConfig,
+    store: Store,
+    catalogue: Catalogue,
+    *,
+    admin_token: str,
+) -> FastAPI:
+    """The ASGI app of one study (run it with uvicorn, or test it with TestClient)."""
+    state = StudyApp(config, store, catalogue, admin_token)
+    app = FastAPI(
+        title=f"motionlab study: {config.title}",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.study = state
+
+    app.add_middleware(Guard, max_body=MAX_BODY)  # body size, security headers
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError):
+        # FastAPI's own handler echoes the input back, which fails (500) for NaN or
+        # 1e999 and reflects hostile text; say only where and what is wrong.
+        errors = [
+            {
+                "loc": [str(x) for x in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_request: Request, exc: Conflict):
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    # -- pages -------------------------------------------------------------------
+    static = resources.files("motionlab.study") / "static"
+
+    @app.get("/", include_in_schema=False)
+    def index() -> Response:
+        return Response((static / "index.html").read_bytes(), media_type="text/html")
+
+    @app.get("/admin", include_in_schema=False)
+    def admin_page() -> Response:
+        return Response((static / "admin.html").read_bytes(), media_type="text/html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static_file(name: str) -> Response:
+        if name not in STATIC_FILES:
+            raise HTTPException(404, "not found")
+        return Response(
+            (static / name).read_bytes(),
+            media_type=STATIC_FILES[name],
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, Any]:
+        return {"ok": True, "stimuli": len(catalogue)}
+
+    # -- participant API ---------------------------------------------------------
+    @app.post("/api/session")
+    def start_session(request: Request, body: SessionBody | None = None) -> dict[str, Any]:
+        seed = new_seed()
+        plan = make_plan(config, catalogue, seed)
+        new = store.create_participant(
+            seed=seed,
+            plan=plan,
+            external_id=body.external_id if body else None,
+            user_agent=request.headers.get("user-agent", ""),
+        )
+        log.info("participant %s started", new.participant.public_id)
+        return {"token": new.token, "participant": new.participant.public_id}
+
+    @app.get("/api/state")
+    def get_state(me: Me) -> dict[str, Any]:
+        return _state(state, me)
+
+    @app.post("/api/consent")
+    def consent(body: ConsentBody, me: Me) -> dict[str, Any]:
+        _expect_kind(state, body.phase_index, "consent")
+        if me.phase_index == body.phase_index:
+            store.set_consent(me.id)
+        store.advance(me.id, body.phase_index, phase_names=state.phase_names)
+        return _state(state, store.participant(me.id))
+
+    @app.post("/api/advance")
+    def advance(body: PhaseBody, me: Me) -> dict[str, Any]:
+        i = body.phase_index
+        if i >= len(config.phases):
+            raise HTTPException(422, f"phase_index must be < {len(config.phases)}")
+        if me.phase_index == i:
+            _check_can_leave(state, me, i)
+        store.advance(me.id, i, phase_names=state.phase_names)
+        return _state(state, store.participant(me.id))
+
+    @app.post("/api/trials")
+    def submit_trial(body: TrialBody, me: Me) -> dict[str, Any]:
+        plan = state.plan(me)
+        if body.phase_index >= len(plan["phases"]):
+            raise HTTPException(422, "no such phase")
+        phase = plan["phases"][body.phase_index]
+        if phase["kind"] not in ("training", "test"):
+            raise HTTPException(422, f"phase {phase['name']!r} takes no answers")
+        items = phase["items"]
+        if body.trial_index >= len(items):
+            raise HTTPException(422, f"trial_index must be < {len(items)}")
+        item = items[body.trial_index]
+        if body.stimulus != item["stimulus"]:
+            raise HTTPException(422, "stimulus is not this trial's stimulus")
+        if body.choice not in config.classes:
+            raise HTTPException(422, "choice is not one of the study's classes")
+        if not config.fps_min <= body.fps <= config.fps_max:
+            raise HTTPException(422, f"fps must be in {config.fps_min}..{config.fps_max}")
+        row, duplicate = store.record_trial(
+            me.id,
+            phase_index=body.phase_index,
+            phase_name=phase["name"],
+            phase_kind=phase["kind"],
+            modality=phase["source"],
+            trial_index=body.trial_index,
+            stimulus=item["name"],
+            stimulus_key=item["stimulus"],
+            truth=item["truth"],
+            choice=body.choice,
+            correct=body.choice == item["truth"],
+            rt_ms=body.rt_ms,
+            loops=body.loops,
+            frames_shown=body.frames_shown,
+            fps=body.fps,
+            client_ms=body.client_ms,
+            submission_id=body.submission_id,
+        )
+        out: dict[str, Any] = {
+            "stored": True,
+            "duplicate": duplicate,
+            "trial_index": row.trial_index,
+            "answered": row.trial_index + 1,
+        }
+        if phase["feedback"]:
+            out.update(correct=row.correct, truth=row.truth)
+        return out
+
+    @app.post("/api/questionnaire")
+    def questionnaire(body: QuestionnaireBody, me: Me) -> dict[str, Any]:
+        if set(body.difficulty) != set(config.classes):
+            raise HTTPException(422, "difficulty needs one rating (1-3) for each class")
+        i = next((k for k, p in enumerate(config.phases) if p.kind == "questionnaire"), None)
+        if i is None:
+            raise HTTPException(404, "this study has no questionnaire")
+        if me.phase_index < i:
+            raise HTTPException(409, "the questionnaire comes later")
+        answers = body.model_dump()
+        answers["difficulty"] = json.dumps(answers["difficulty"], sort_keys=True)
+        stored = store.save_questionnaire(me.id, answers)
+        store.advance(me.id, i, phase_names=state.phase_names)
+        out = _state(state, store.participant(me.id))
+        out["duplicate"] = not stored
+        return out
+
+    def _stimulus(key: str, me: Participant) -> str:
+        if len(key) != 20 or any(c not in "0123456789abcdef" for c in key):
+            raise HTTPException(404, "no such stimulus")
+        if key not in state.plan(me)["keys"] or key not in catalogue.by_key:
+            raise HTTPException(404, "no such stimulus")
+        return key
+
+    @app.get("/api/stimuli/{key}.json")
+    def stimulus_info(key: str, me: Me) -> dict[str, Any]:
+        _, info = catalogue.sheet(_stimulus(key, me))
+        return {**info.to_dict(), "url": f"/api/stimuli/{key}.png"}
+
+    @app.get("/api/stimuli/{key}.png")
+    def stimulus_sheet(key: str, me: Me) -> Response:
+        png, _ = catalogue.sheet(_stimulus(key, me))
+        return FileResponse(
+            png,
+            media_type="image/png",
+            headers={"Cache-Control": "private, max-age=86400, immutable"},
+        )
+
+    # -- admin API ---------------------------------------------------------------
+    @app.get("/api/admin/summary", dependencies=[Depends(admin)])
+    def summary() -> dict[str, Any]:
+        return _summary(state)
+
+    @app.get("/api/admin/export/{table}.csv", dependencies=[Depends(admin)])
+    def export_csv(table: str) -> Response:
+        tables = export_tables(store)
+        if table not in tables:
+            raise HTTPException(404, f"tables: {', '.join(sorted(tables))}")
+        return PlainTextResponse(
+            tables[table],
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{table}.csv"'},
+        )
+
+    return app
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+
+
+def _expect_kind(state: StudyApp, i: int, kind: str) -> None:
+    if i >= len(state.config.phases) or state.config.phases[i].kind != kind:
+        raise HTTPException(422, f"phase {i} is not a {kind} phase")
+
+
+def _check_can_leave(state: StudyApp, me: Participant, i: int) -> None:
+    phase = state.config.phases[i]
+    if phase.kind == "consent" and me.consent_ms is None:
+        raise HTTPException(409, "consent first (POST /api/consent)")
+    if phase.kind in ("training", "test"):
+        n = len(state.plan(me)["phases"][i]["items"])
+        done = state.store.n_answered(me.id, i)
+        if done < n:
+            raise HTTPException(409, f"{done} of {n} trials answered")
+    if phase.kind == "rest":
+        started = state.store.phase_started_ms(me.id, i) or 0
+        if now_ms() - started < phase.seconds * 1000 - REST_TOLERANCE_MS:
+            raise HTTPException(409, "the rest is not over yet")
+    if phase.kind == "questionnaire" and not state.store.has_questionnaire(me.id):
+        raise HTTPException(409, "the questionnaire is not answered yet")
+    if phase.kind == "thanks":
+        raise HTTPException(409, "the study is over")
+
+
+def _state(state: StudyApp, me: Participant | None) -> dict[str, Any]:
+    if me is None:  # pragma: no cover - participants are never deleted
+        raise HTTPException(401, "unknown participant")
+    config = state.config
+    plan = state.plan(me)
+    i = me.phase_index
+    phase = config.phases[i]
+    planned = plan["phases"][i]
+    view: dict[str, Any] = {
+        "name": phase.name,
+        "kind": phase.kind,
+        "title": phase.title,
+        "text": list(phase.text),
+        "feedback": phase.feedback,
+        "modality": phase.source,
+    }
+    if phase.kind == "familiarisation":
+        view["items"] = [
+            {"stimulus": it["stimulus"], "label": it["truth"]} for it in planned["items"]
+        ]
+    elif phase.kind in ("training", "test"):
+        view["items"] = [{"stimulus": it["stimulus"]} for it in planned["items"]]
+        view["answered"] = state.store.n_answered(me.id, i)
+    elif phase.kind == "rest":
+        started = state.store.phase_started_ms(me.id, i) or now_ms()
+        view["seconds"] = phase.seconds
+        view["remaining_ms"] = max(0, phase.seconds * 1000 - (now_ms() - started))
+    elif phase.kind == "thanks" and "completion_code" in config.extra:
+        view["completion_code"] = config.extra["completion_code"]
+    return {
+        "study": {
+            "title": config.title,
+            "classes": list(config.classes),
+            "fps": {"min": config.fps_min, "max": config.fps_max, "default": config.fps_default},
+        },
+        "participant": me.public_id,
+        "phase_index": i,
+        "phases": [{"name": p.name, "kind": p.kind, "title": p.title} for p in config.phases],
+        "phase": view,
+    }
+
+
+def _summary(state: StudyApp) -> dict[str, Any]:
+    store = state.store
+    trials = store.all_trials()
+    participants = store.all_participants()
+    per: dict[int, list] = {}
+    for t in trials:
+        per.setdefault(t.participant_id, []).append(t)
+    rows = []
+    for p in participants:
+        ts = per.get(p.id, [])
+        rows.append(
+            {
+                "participant": p.public_id,
+                "external_id": p.external_id,
+                "phase": state.phase_names[p.phase_index],
+                "trials": len(ts),
+                "accuracy": (sum(t.correct for t in ts) / len(ts)) if ts else None,
+                "created_ms": p.created_ms,
+                "completed": p.completed_ms is not None,
+            }
+        )
+    by_modality: dict[str, list[bool]] = {}
+    for t in trials:
+        if t.phase_kind == "test":
+            by_modality.setdefault(t.modality, []).append(t.correct)
+    return {
+        "title": state.config.title,
+        "participants": len(participants),
+        "completed": sum(p.completed_ms is not None for p in participants),
+        "trials": len(trials),
+        "test_accuracy": {m: sum(v) / len(v) for m, v in sorted(by_modality.items())},
+        "rows": rows,
+        "questionnaires": len(store.all_questionnaires()),
+    }
+
+
+def build_app(
+    config: StudyConfig,
+    db_url: str,
+    *,
+    admin_token: str | None = None,
+    cache_dir: Path | None = None,
+) -> FastAPI:
+    """Open the store and the catalogue and create the app (see :func:`create_app`)."""
+    import tempfile
+
+    store = Store(db_url)
+    if cache_dir is None:
+        cache_dir = Path(tempfile.gettempdir()) / "motionlab-study-cache"
+    catalogue = Catalogue(config, cache_dir=cache_dir)
+    return create_app(
+        config, store, catalogue, admin_token=admin_token or secrets.token_urlsafe(24)
+    )

@@ -1,0 +1,445 @@
+"""Storage of participants, trials, phase times and questionnaires (SQLAlchemy).
+
+One schema for SQLite (the default: one file, nothing to run) and PostgreSQL (give a URL
+such as ``postgresql+psycopg://user@host/db`` for a multi-site study). Every answer is
+written in its own transaction the moment it arrives. Submissions are idempotent: a trial
+is identified by (participant, phase, trial index), which is a unique key; sending the same
+answer twice stores it once, and a different answer for an already answered trial is
+refused (:class:`Conflict`). Phase changes are compare-and-set updates, so two tabs of one
+participant can never skip a phase. Times are stored as Unix epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from motionlab.errors import MotionlabError
+
+
+def now_ms() -> int:
+    """The server's clock, Unix epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored hashed: a leaked database does not let anyone write as a participant."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    external_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    plan: Mapped[str] = mapped_column(Text)  # JSON, see motionlab.study.protocol
+    phase_index: Mapped[int] = mapped_column(Integer, default=0)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    consent_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    completed_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    user_agent: Mapped[str] = mapped_column(String(512), default="")
+
+    def plan_dict(self) -> dict[str, Any]:
+        return json.loads(self.plan)
+
+
+class PhaseLog(Base):
+    """When each phase started and ended for a participant (server clock)."""
+
+    __tablename__ = "phase_log"
+    __table_args__ = (UniqueConstraint("participant_id", "phase_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    phase_index: Mapped[int] = mapped_column(Integer)
+    phase_name: Mapped[str] = mapped_column(String(64))
+    started_ms: Mapped[int] = mapped_column(BigInteger)
+    finished_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Trial(Base):
+    """One answer: a row of the long-format export."""
+
+    __tablename__ = "trials"
+    __table_args__ = (UniqueConstraint("participant_id", "phase_index", "trial_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    phase_index: Mapped[int] = mapped_column(Integer)
+    phase_name: Mapped[str] = mapped_column(String(64))
+    phase_kind: Mapped[str] = mapped_column(String(16))
+    modality: Mapped[str] = mapped_column(String(32))
+    trial_index: Mapped[int] = mapped_column(Integer)
+    stimulus: Mapped[str] = mapped_column(String(512))
+    stimulus_key: Mapped[str] = mapped_column(String(32))
+    truth: Mapped[str] = mapped_column(String(64))
+    choice: Mapped[str] = mapped_column(String(64))
+    correct: Mapped[bool] = mapped_column(Boolean)
+    rt_ms: Mapped[float] = mapped_column(Float)
+    loops: Mapped[int] = mapped_column(Integer)
+    frames_shown: Mapped[int] = mapped_column(Integer)
+    fps: Mapped[float] = mapped_column(Float)
+    client_ms: Mapped[int] = mapped_column(BigInteger)
+    server_ms: Mapped[int] = mapped_column(BigInteger)
+    submission_id: Mapped[str] = mapped_column(String(64))
+
+
+class Questionnaire(Base):
+    """The closing questionnaire (thesis appendix, Fig. A.4)."""
+
+    __tablename__ = "questionnaires"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), unique=True)
+    colour_vision_deficiency: Mapped[str] = mapped_column(String(8))
+    short_sighted: Mapped[str] = mapped_column(String(8))
+    owns_glasses: Mapped[str] = mapped_column(String(8))
+    wearing_glasses: Mapped[str] = mapped_column(String(8))
+    sees_monitor_sharply: Mapped[str] = mapped_column(String(8))
+    familiarity_computer_vision: Mapped[int] = mapped_column(Integer)
+    familiarity_action_recognition: Mapped[int] = mapped_column(Integer)
+    difficulty: Mapped[str] = mapped_column(Text)  # JSON {class: 1..3}
+    remarks: Mapped[str] = mapped_column(Text, default="")
+    server_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Conflict(Exception):
+    """A request that contradicts what is stored (HTTP 409)."""
+
+
+class Invalid(Exception):
+    """A request that does not fit the participant's plan or state (HTTP 400/422)."""
+
+
+@dataclass
+class NewParticipant:
+    participant: Participant
+    token: str
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL mode and a busy timeout for concurrent writers."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        # Transactions start with BEGIN IMMEDIATE: a deferred read transaction that later
+        # writes fails at once in WAL mode when another writer got in first (SQLITE_BUSY
+        # is not retried then); immediate ones queue on the busy timeout instead.
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            write = conn.get_execution_options().get("motionlab_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    try:
+        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    except Exception as exc:  # bad URL, missing driver
+        raise MotionlabError(f"cannot use database {url!r}: {exc}") from None
+
+
+def sqlite_url(path) -> str:
+    return f"sqlite:///{path}"
+
+
+class Store:
+    """All reads and writes of the study's database.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL: ``sqlite:///study.db`` (default of ``motionlab study serve``) or
+        ``postgresql+psycopg://user:password@host:5432/db``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        try:
+            Base.metadata.create_all(self.engine)
+        except Exception as exc:
+            raise MotionlabError(f"cannot open database {url!r}: {exc}") from None
+        # Reads use plain transactions; writes are marked so SQLite begins them IMMEDIATE.
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(motionlab_write=True), expire_on_commit=False
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A write transaction, committed at the end of the ``with`` block."""
+        with self._write_sessions() as s, s.begin():
+            yield s
+
+    # -- participants ------------------------------------------------------------
+    def create_participant(
+        self,
+        *,
+        seed: int,
+        plan: dict[str, Any],
+        external_id: str | None = None,
+        user_agent: str = "",
+    ) -> NewParticipant:
+        token = secrets.token_urlsafe(32)
+        t = now_ms()
+        p = Participant(
+            public_id=secrets.token_hex(8),
+            token_hash=hash_token(token),
+            external_id=external_id,
+            seed=seed,
+            plan=json.dumps(plan),
+            phase_index=0,
+            created_ms=t,
+            user_agent=user_agent[:512],
+        )
+        with self.session() as s:
+            s.add(p)
+            s.flush()
+            s.add(
+                PhaseLog(
+                    participant_id=p.id,
+                    phase_index=0,
+                    phase_name=plan["phases"][0]["name"],
+                    started_ms=t,
+                )
+            )
+        return NewParticipant(p, token)
+
+    def participant_by_token(self, token: str) -> Participant | None:
+        if not token or len(token) > 256:
+            return None
+        with self.sessions() as s:
+            return s.scalar(select(Participant).where(Participant.token_hash == hash_token(token)))
+
+    def participant(self, pid: int) -> Participant | None:
+        with self.sessions() as s:
+            return s.get(Participant, pid)
+
+    def phase_started_ms(self, pid: int, phase_index: int) -> int | None:
+        with self.sessions() as s:
+            return s.scalar(
+                select(PhaseLog.started_ms).where(
+                    PhaseLog.participant_id == pid, PhaseLog.phase_index == phase_index
+                )
+            )
+
+    def answered(self, pid: int, phase_index: int) -> list[Trial]:
+        with self.sessions() as s:
+            return list(
+                s.scalars(
+                    select(Trial)
+                    .where(Trial.participant_id == pid, Trial.phase_index == phase_index)
+                    .order_by(Trial.trial_index)
+                )
+            )
+
+    def n_answered(self, pid: int, phase_index: int) -> int:
+        """How many trials of the phase the participant has answered."""
+        with self.sessions() as s:
+            return self.count_answered(s, pid, phase_index)
+
+    def count_answered(self, s: Session, pid: int, phase_index: int) -> int:
+        return s.scalar(
+            select(func.count())
+            .select_from(Trial)
+            .where(Trial.participant_id == pid, Trial.phase_index == phase_index)
+        )
+
+    # -- writes ------------------------------------------------------------------
+    def record_trial(self, pid: int, **fields: Any) -> tuple[Trial, bool]:
+        """Store one answer; return (row, duplicate).
+
+        ``fields`` are the :class:`Trial` columns except ids and ``server_ms``. The caller
+        has checked them against the plan. The trial must be the next unanswered one of
+        the participant's current phase; resending a stored answer returns it with
+        ``duplicate=True``; a different answer for a stored trial raises :class:`Conflict`.
+        """
+        phase_index, trial_index = fields["phase_index"], fields["trial_index"]
+        for _attempt in range(3):
+            try:
+                with self.session() as s:
+                    # one statement: the participant's phase and the phase's answer count
+                    answered = (
+                        select(func.count())
+                        .select_from(Trial)
+                        .where(Trial.participant_id == pid, Trial.phase_index == phase_index)
+                        .scalar_subquery()
+                    )
+                    current, n = s.execute(
+                        select(Participant.phase_index, answered).where(Participant.id == pid)
+                    ).one()
+                    if trial_index != n or current != phase_index:
+                        # a resend of a stored answer (also one that a concurrent request
+                        # committed a moment ago), or a trial out of turn
+                        existing = self._trial(s, pid, phase_index, trial_index)
+                        if existing is not None:
+                            return self._same_or_conflict(existing, fields), True
+                        if current != phase_index:
+                            raise Conflict(
+                                f"phase {phase_index} is not the participant's current phase "
+                                f"({current})"
+                            )
+                        raise Conflict(f"trial {trial_index} is not the next trial ({n})")
+                    row = Trial(participant_id=pid, server_ms=now_ms(), **fields)
+                    s.add(row)
+                    s.flush()
+                    return row, False
+            except IntegrityError:  # the same submission raced in from another request
+                continue
+        raise Conflict("could not store the trial; retry")  # pragma: no cover
+
+    @staticmethod
+    def _trial(s: Session, pid: int, phase_index: int, trial_index: int) -> Trial | None:
+        return s.scalar(
+            select(Trial).where(
+                Trial.participant_id == pid,
+                Trial.phase_index == phase_index,
+                Trial.trial_index == trial_index,
+            )
+        )
+
+    @staticmethod
+    def _same_or_conflict(existing: Trial, fields: dict[str, Any]) -> Trial:
+        if existing.stimulus_key != fields["stimulus_key"] or existing.choice != fields["choice"]:
+            raise Conflict(
+                f"trial {existing.trial_index} of phase {existing.phase_index} is already "
+                f"answered with {existing.choice!r}"
+            )
+        return existing
+
+    def advance(self, pid: int, from_phase: int, *, phase_names: list[str]) -> int:
+        """Move the participant from phase ``from_phase`` to the next; idempotent.
+
+        Returns the participant's phase index afterwards. Raises :class:`Conflict` if the
+        participant is not yet at ``from_phase``.
+        """
+        t = now_ms()
+        with self.session() as s:
+            res = s.execute(
+                update(Participant)
+                .where(Participant.id == pid, Participant.phase_index == from_phase)
+                .values(phase_index=from_phase + 1)
+            )
+            if res.rowcount == 1:
+                s.execute(
+                    update(PhaseLog)
+                    .where(PhaseLog.participant_id == pid, PhaseLog.phase_index == from_phase)
+                    .values(finished_ms=t)
+                )
+                nxt = from_phase + 1
+                s.add(
+                    PhaseLog(
+                        participant_id=pid,
+                        phase_index=nxt,
+                        phase_name=phase_names[nxt],
+                        started_ms=t,
+                    )
+                )
+                if nxt == len(phase_names) - 1:
+                    s.execute(
+                        update(Participant).where(Participant.id == pid).values(completed_ms=t)
+                    )
+                return nxt
+            current = s.scalar(select(Participant.phase_index).where(Participant.id == pid))
+        if current is None or current < from_phase:
+            raise Conflict(f"the participant is at phase {current}, not {from_phase}")
+        return current
+
+    def set_consent(self, pid: int) -> None:
+        with self.session() as s:
+            s.execute(
+                update(Participant)
+                .where(Participant.id == pid, Participant.consent_ms.is_(None))
+                .values(consent_ms=now_ms())
+            )
+
+    def save_questionnaire(self, pid: int, answers: dict[str, Any]) -> bool:
+        """Store the questionnaire once; return False if it was already stored (kept)."""
+        try:
+            with self.session() as s:
+                if s.scalar(select(Questionnaire.id).where(Questionnaire.participant_id == pid)):
+                    return False
+                s.add(Questionnaire(participant_id=pid, server_ms=now_ms(), **answers))
+                s.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    def has_questionnaire(self, pid: int) -> bool:
+        with self.sessions() as s:
+            return (
+                s.scalar(select(Questionnaire.id).where(Questionnaire.participant_id == pid))
+                is not None
+            )
+
+    # -- reads for export and the dashboard ----------------------------------------
+    def all_participants(self) -> list[Participant]:
+        with self.sessions() as s:
+            return list(s.scalars(select(Participant).order_by(Participant.id)))
+
+    def all_trials(self) -> list[Trial]:
+        with self.sessions() as s:
+            return list(
+                s.scalars(
+                    select(Trial).order_by(
+                        Trial.participant_id, Trial.phase_index, Trial.trial_index
+                    )
+                )
+            )
+
+    def all_questionnaires(self) -> list[Questionnaire]:
+        with self.sessions() as s:
+            return list(s.scalars(select(Questionnaire).order_by(Questionnaire.participant_id)))
+
+    def all_phase_logs(self) -> list[PhaseLog]:
+        with self.sessions() as s:
+            return list(
+                s.scalars(select(PhaseLog).order_by(PhaseLog.participant_id, PhaseLog.phase_index))
+            )
+
+    def count_trials(self) -> int:
+        with self.sessions() as s:
+            return s.scalar(select(func.count()).select_from(Trial))

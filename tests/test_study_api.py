@@ -1,0 +1,485 @@
+"""The study server's API through FastAPI's TestClient: a whole study, resuming, idempotent
+answers, and hostile requests (bad tokens, other participants' stimuli, path traversal,
+malformed bodies, duplicates): always a 4xx, never a 500."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi", reason="needs the study extra: pip install 'motionlab[study]'")
+pytest.importorskip("sqlalchemy", reason="needs the study extra: pip install 'motionlab[study]'")
+
+from fastapi.testclient import TestClient
+
+from motionlab.study.config import load_config
+from motionlab.study.export import export_tables
+from motionlab.study.server import MAX_BODY, create_app
+from motionlab.study.simulate import simulate_participant, truth_map
+from motionlab.study.stimuli import Catalogue
+from motionlab.study.storage import Store
+
+from conftest import write_short_study
+
+ADMIN = "admin-token-for-the-tests-0123456789"
+QUESTIONNAIRE = {
+    "colour_vision_deficiency": "no",
+    "short_sighted": "yes",
+    "owns_glasses": "yes",
+    "wearing_glasses": "yes",
+    "sees_monitor_sharply": "yes",
+    "familiarity_computer_vision": 4,
+    "familiarity_action_recognition": 2,
+    "difficulty": {"right": 1, "left": 2, "up": 3},
+    "remarks": '=HYPERLINK("x") and <script>alert(1)</script>',
+}
+
+
+@pytest.fixture
+def study(tmp_path, study_stimuli):
+    config = load_config(write_short_study(tmp_path, study_stimuli, rest=0))
+    store = Store(f"sqlite:///{tmp_path / 'study.db'}")
+    catalogue = Catalogue(config, cache_dir=tmp_path / "cache")
+    app = create_app(config, store, catalogue, admin_token=ADMIN)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.store, client.catalogue, client.config = store, catalogue, config
+        client.truth = truth_map(catalogue)
+        client.db_url = f"sqlite:///{tmp_path / 'study.db'}"
+        yield client
+    store.close()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def start(client) -> tuple[dict[str, str], dict]:
+    res = client.post("/api/session", json={})
+    assert res.status_code == 200, res.text
+    headers = auth(res.json()["token"])
+    return headers, client.get("/api/state", headers=headers).json()
+
+
+def answer(client, headers, state, t, *, choice=None, **extra):
+    item = state["phase"]["items"][t]
+    body = {
+        "phase_index": state["phase_index"],
+        "trial_index": t,
+        "stimulus": item["stimulus"],
+        "choice": choice or client.truth[item["stimulus"]],
+        "rt_ms": 812.5,
+        "loops": 1,
+        "frames_shown": 21,
+        "fps": 25,
+        "client_ms": int(time.time() * 1000),
+        "submission_id": uuid.uuid4().hex,
+    }
+    body.update(extra)
+    return client.post("/api/trials", json=body, headers=headers), body
+
+
+def to_kind(client, headers, state, kind):
+    """Advance (consenting, answering correctly) until the current phase is ``kind``."""
+    while state["phase"]["kind"] != kind:
+        i = state["phase_index"]
+        k = state["phase"]["kind"]
+        if k == "consent":
+            res = client.post(
+                "/api/consent", json={"phase_index": i, "agree": True}, headers=headers
+            )
+        elif k == "questionnaire":
+            res = client.post("/api/questionnaire", json=QUESTIONNAIRE, headers=headers)
+        else:
+            if k in ("training", "test"):
+                for t in range(state["phase"]["answered"], len(state["phase"]["items"])):
+                    assert answer(client, headers, state, t)[0].status_code == 200
+            res = client.post("/api/advance", json={"phase_index": i}, headers=headers)
+        assert res.status_code == 200, res.text
+        state = res.json()
+    return state
+
+
+def test_whole_study_and_export(study):
+    headers, state = start(study)
+    assert state["phase"]["kind"] == "consent" and state["phase_index"] == 0
+    assert [p["kind"] for p in state["phases"]][-1] == "thanks"
+    state = to_kind(study, headers, state, "familiarisation")
+    assert [i["label"] for i in state["phase"]["items"]] == ["right", "left", "up"]
+    state = to_kind(study, headers, state, "training")
+    # training: the truth comes back after the answer, never before
+    assert all(set(i) == {"stimulus"} for i in state["phase"]["items"])
+    res, _ = answer(study, headers, state, 0, choice="up")
+    assert res.status_code == 200
+    truth = study.truth[state["phase"]["items"][0]["stimulus"]]
+    assert res.json()["truth"] == truth and res.json()["correct"] == (truth == "up")
+    state = to_kind(study, headers, study.get("/api/state", headers=headers).json(), "test")
+    res, _ = answer(study, headers, state, 0)
+    assert "truth" not in res.json() and "correct" not in res.json()  # no feedback in tests
+    state = to_kind(study, headers, study.get("/api/state", headers=headers).json(), "thanks")
+    trials = study.store.all_trials()
+    assert len(trials) == 18  # 3 + 6 rgb, 3 + 6 afd
+    keys = {(t.phase_index, t.trial_index) for t in trials}
+    assert len(keys) == 18
+    assert {t.modality for t in trials} == {"rgb", "afd"}
+    assert all(t.truth == study.truth[t.stimulus_key] for t in trials)
+    tables = export_tables(study.store)
+    rows = tables["trials"].strip().splitlines()
+    assert len(rows) == 19 and rows[0].startswith("participant,external_id,seed,")
+    assert "'=HYPERLINK" in tables["questionnaires"]  # a formula is not run by a spreadsheet
+    p = study.store.all_participants()[0]
+    assert p.completed_ms is not None and p.consent_ms is not None
+    assert json.loads(p.plan)["seed"] == p.seed  # the randomisation is recorded
+    # admin views
+    summary = study.get("/api/admin/summary", headers=auth(ADMIN)).json()
+    assert summary["trials"] == 18 and summary["completed"] == 1
+    csv = study.get("/api/admin/export/trials.csv", headers=auth(ADMIN))
+    assert csv.status_code == 200 and csv.text == tables["trials"]
+    assert csv.headers["content-type"].startswith("text/csv")
+
+
+def test_resume_after_reload_and_restart(study, tmp_path):
+    headers, state = start(study)
+    state = to_kind(study, headers, state, "test")
+    for t in range(2):
+        assert answer(study, headers, state, t)[0].status_code == 200
+    # a reload: the same token gives the same phase, the same order, the next trial
+    again = study.get("/api/state", headers=headers).json()
+    assert again["phase_index"] == state["phase_index"]
+    assert again["phase"]["items"] == state["phase"]["items"]
+    assert again["phase"]["answered"] == 2
+    # a server restart on the same database: nothing lost
+    app = create_app(study.config, Store(study.db_url), study.catalogue, admin_token=ADMIN)
+    with TestClient(app) as client2:
+        resumed = client2.get("/api/state", headers=headers).json()
+    assert resumed["phase"] == again["phase"]
+
+
+def test_duplicate_answers_are_stored_once(study):
+    headers, state = start(study)
+    state = to_kind(study, headers, state, "test")
+    res, body = answer(study, headers, state, 0)
+    assert res.json()["duplicate"] is False
+    again = study.post("/api/trials", json=body, headers=headers)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    # a resend with another submission id or time is still the same answer
+    body2 = {**body, "submission_id": uuid.uuid4().hex, "rt_ms": 999.0}
+    assert study.post("/api/trials", json=body2, headers=headers).json()["duplicate"] is True
+    # a different answer to a stored trial is refused
+    other = next(c for c in study.config.classes if c != body["choice"])
+    res = study.post("/api/trials", json={**body, "choice": other}, headers=headers)
+    assert res.status_code == 409
+    rows = study.store.answered(study.store.all_participants()[0].id, state["phase_index"])
+    assert len(rows) == 1 and rows[0].rt_ms == 812.5 and rows[0].choice == body["choice"]
+
+
+def test_concurrent_resends_store_one_row(study):
+    headers, state = start(study)
+    state = to_kind(study, headers, state, "test")
+    _, body = answer(study, headers, state, 0)
+    body = {**body, "trial_index": 1, "stimulus": state["phase"]["items"][1]["stimulus"]}
+    codes = []
+
+    def send():
+        codes.append(study.post("/api/trials", json=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert codes == [200] * 8
+    rows = study.store.answered(study.store.all_participants()[0].id, state["phase_index"])
+    assert [r.trial_index for r in rows] == [0, 1]
+
+
+def test_order_of_phases_and_trials_is_enforced(study):
+    headers, state = start(study)
+    i = state["phase_index"]
+    # no consent, no progress
+    assert study.post("/api/advance", json={"phase_index": i}, headers=headers).status_code == 409
+    res = study.post("/api/consent", json={"phase_index": i, "agree": False}, headers=headers)
+    assert res.status_code == 422
+    # leaving a later phase, or answering ahead, is refused
+    assert study.post("/api/advance", json={"phase_index": 5}, headers=headers).status_code == 409
+    assert study.post("/api/questionnaire", json=QUESTIONNAIRE, headers=headers).status_code == 409
+    state = to_kind(study, headers, state, "training")
+    res, _ = answer(study, headers, state, 1)
+    assert res.status_code == 409  # trial 0 first
+    assert answer(study, headers, state, 0)[0].status_code == 200
+    res = study.post("/api/advance", json={"phase_index": state["phase_index"]}, headers=headers)
+    assert res.status_code == 409 and "1 of 3" in res.text
+    # advancing twice from the same phase is idempotent
+    state = to_kind(study, headers, study.get("/api/state", headers=headers).json(), "test")
+    i = state["phase_index"] - 1
+    res = study.post("/api/advance", json={"phase_index": i}, headers=headers)
+    assert res.status_code == 200 and res.json()["phase_index"] == i + 1
+    # answering an earlier phase's next trial is refused
+    res = study.post(
+        "/api/trials",
+        headers=headers,
+        json={
+            "phase_index": state["phase_index"] + 3,
+            "trial_index": 0,
+            "stimulus": "0" * 20,
+            "choice": "up",
+            "rt_ms": 1,
+            "loops": 0,
+            "frames_shown": 1,
+            "fps": 25,
+            "client_ms": 1,
+            "submission_id": "abcdefgh",
+        },
+    )
+    assert res.status_code == 422
+
+
+def test_rest_cannot_be_skipped(tmp_path, study_stimuli):
+    config = load_config(write_short_study(tmp_path, study_stimuli, rest=60))
+    store = Store(f"sqlite:///{tmp_path / 'rest.db'}")
+    app = create_app(config, store, Catalogue(config, cache_dir=tmp_path / "c"), admin_token=ADMIN)
+    with TestClient(app) as client:
+        client.truth = truth_map(app.state.study.catalogue)
+        headers, state = start(client)
+        state = to_kind(client, headers, state, "rest")
+        assert 55_000 < state["phase"]["remaining_ms"] <= 60_000
+        res = client.post(
+            "/api/advance", json={"phase_index": state["phase_index"]}, headers=headers
+        )
+        assert res.status_code == 409 and "rest" in res.text
+        # a reload does not restart the countdown
+        time.sleep(0.3)
+        again = client.get("/api/state", headers=headers).json()
+        assert again["phase"]["remaining_ms"] < state["phase"]["remaining_ms"]
+
+
+def test_tokens(study):
+    headers, _ = start(study)
+    for bad in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer " + "x" * 43},
+        {"Authorization": ("Bearer " + "é" * 3000).encode("latin-1")},
+    ):
+        res = study.get("/api/state", headers=bad)
+        assert res.status_code == 401, (bad, res.status_code)
+    # the admin token is no participant, a participant is no admin
+    assert study.get("/api/state", headers=auth(ADMIN)).status_code == 403
+    for path in ("/api/admin/summary", "/api/admin/export/trials.csv"):
+        assert study.get(path, headers=headers).status_code == 403
+        assert study.get(path).status_code == 401
+        assert study.get(path, headers=auth(ADMIN[:-1])).status_code == 403
+    assert study.get("/api/admin/export/secrets.csv", headers=auth(ADMIN)).status_code == 404
+    # tokens are unguessable and stored hashed
+    tokens = {study.post("/api/session", json={}).json()["token"] for _ in range(20)}
+    assert len(tokens) == 20 and all(len(t) >= 40 for t in tokens)
+    stored = {p.token_hash for p in study.store.all_participants()}
+    assert not tokens & stored
+
+
+def test_participants_only_reach_their_own_plan(study):
+    a, state_a = start(study)
+    b, state_b = start(study)
+    state_a = to_kind(study, a, state_a, "test")
+    state_b = to_kind(study, b, state_b, "test")
+    pa, pb = study.store.all_participants()
+    mine = {i["stimulus"] for ph in pa.plan_dict()["phases"] for i in ph["items"]}
+    theirs = {i["stimulus"] for ph in pb.plan_dict()["phases"] for i in ph["items"]}
+    assert state_a["phase_index"] == state_b["phase_index"]
+    only_b = sorted(theirs - mine)
+    # different participants get different clips (all 24 of B's among A's 24 of 36 clips:
+    # probability (1/15)^6)
+    assert only_b
+    key = only_b[0]
+    assert study.get(f"/api/stimuli/{key}.png", headers=b).status_code == 200
+    assert study.get(f"/api/stimuli/{key}.png", headers=a).status_code == 404
+    assert study.get(f"/api/stimuli/{key}.json", headers=a).status_code == 404
+    # A cannot answer with B's stimulus, and B's answers are not A's
+    res, _ = answer(study, a, state_a, 0, stimulus=key)
+    assert res.status_code == 422
+    assert answer(study, b, state_b, 0)[0].status_code == 200
+    assert answer(study, a, state_a, 0)[0].status_code == 200
+    assert study.get("/api/state", headers=a).json()["phase"]["answered"] == 1
+    pids = {t.participant_id for t in study.store.all_trials()}
+    assert len(pids) == 2
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/stimuli/../../../../etc/passwd.png",
+        "/api/stimuli/..%2F..%2F..%2Fetc%2Fpasswd.png",
+        "/api/stimuli/%2e%2e%2f%2e%2e%2fetc%2fpasswd.json",
+        "/api/stimuli/rgb%2Fright%2Fclip00.mkv.png",
+        "/api/stimuli/AAAAAAAAAAAAAAAAAAAA.png",
+        "/api/stimuli/0000000000000000000g.png",
+        "/api/stimuli/" + "a" * 5000 + ".png",
+        "/static/../server.py",
+        "/static/..%2Fserver.py",
+        "/static/%2e%2e%2fserver.py",
+        "/static/index.html/../../config.py",
+        "/static/app.js%00.png",
+        "/../../etc/passwd",
+    ],
+)
+def test_no_path_traversal(study, path):
+    headers, _ = start(study)
+    res = study.get(path, headers=headers)
+    assert res.status_code in (404, 400, 405, 422), (path, res.status_code)
+    assert b"root:" not in res.content and b"import" not in res.content
+
+
+def test_static_files_and_headers(study):
+    res = study.get("/")
+    assert res.status_code == 200 and "app.js" in res.text
+    assert "default-src 'self'" in res.headers["content-security-policy"]
+    assert res.headers["x-content-type-options"] == "nosniff"
+    assert study.get("/static/app.js").headers["content-type"].startswith("text/javascript")
+    assert study.get("/admin").status_code == 200
+    assert study.get("/healthz").json()["stimuli"] == 36
+
+
+def _valid_trial(study, headers):
+    """The current test phase and a valid, unsent answer to its first trial."""
+    state = to_kind(study, headers, study.get("/api/state", headers=headers).json(), "test")
+    item = state["phase"]["items"][0]
+    return state, {
+        "phase_index": state["phase_index"],
+        "trial_index": 0,
+        "stimulus": item["stimulus"],
+        "choice": "up",
+        "rt_ms": 1.0,
+        "loops": 0,
+        "frames_shown": 1,
+        "fps": 25,
+        "client_ms": 1,
+        "submission_id": "abcdefgh",
+    }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"choice": "jump"},
+        {"choice": ""},
+        {"choice": "x" * 65},
+        {"choice": 3},
+        {"rt_ms": -1},
+        {"rt_ms": "fast"},
+        {"rt_ms": 1e300},
+        {"fps": 5},
+        {"fps": 41},
+        {"fps": 0},
+        {"loops": -1},
+        {"loops": 1.5},
+        {"trial_index": -1},
+        {"trial_index": 10**9},
+        {"phase_index": 99},
+        {"stimulus": "../../etc/passwd"},
+        {"submission_id": "short"},
+        {"submission_id": "a b c d e f g h"},
+        {"client_ms": -5},
+        {"extra": "field"},
+        {"correct": True},
+    ],
+)
+def test_invalid_trial_fields_are_refused(study, change):
+    headers, _ = start(study)
+    state, body = _valid_trial(study, headers)
+    body = {**body, **change, "trial_index": change.get("trial_index", 0)}
+    res = study.post("/api/trials", json=body, headers=headers)
+    assert 400 <= res.status_code < 500, (change, res.status_code)
+    assert study.store.answered(study.store.all_participants()[0].id, state["phase_index"]) == []
+
+
+def test_malformed_bodies_are_4xx(study):
+    headers, _ = start(study)
+    raw = {**headers, "Content-Type": "application/json"}
+    endpoints = [
+        "/api/session",
+        "/api/consent",
+        "/api/advance",
+        "/api/trials",
+        "/api/questionnaire",
+    ]
+    rng = np.random.default_rng(0)
+    bodies = [
+        b"",
+        b"{",
+        b"null",
+        b"[]",
+        b'"text"',
+        b"1e999",
+        b'{"phase_index": NaN}',
+        b'{"phase_index": Infinity, "agree": true}',
+        b'{"phase_index": "0"}',
+        b'{"phase_index": 0, "agree": "yes"}',
+        b"\xff\xfe\x00garbage",
+        json.dumps({"rt_ms": float("nan")}).encode(),
+        b'{"a":' * 5000,
+        rng.integers(0, 256, 2000, dtype=np.uint8).tobytes(),
+        json.dumps({"difficulty": {"right": 9}}).encode(),
+    ]
+    for path in endpoints:
+        for body in bodies:
+            res = study.post(path, content=body, headers=raw)
+            # /api/session accepts an empty body or null (no external id)
+            ok = path == "/api/session" and body in (b"", b"null")
+            assert ok or 400 <= res.status_code < 500, (path, body[:30], res.status_code)
+    # oversized bodies
+    big = b'{"remarks": "' + b"x" * (MAX_BODY + 10) + b'"}'
+    res = study.post("/api/questionnaire", content=big, headers=raw)
+    assert res.status_code == 413
+    res = study.post("/api/questionnaire", content=iter([big]), headers=raw)  # chunked
+    assert 400 <= res.status_code < 500
+    # wrong methods, unknown paths
+    assert study.get("/api/trials", headers=headers).status_code == 405
+    assert study.delete("/api/state", headers=headers).status_code == 405
+    assert study.get("/api/nothing", headers=headers).status_code == 404
+    assert study.post("/api/session", json={"external_id": "<script>"}).status_code == 422
+    assert study.post("/api/session", json={"external_id": "prolific-5f3a"}).status_code == 200
+
+
+def test_questionnaire_validation_and_once_only(study):
+    headers, state = start(study)
+    state = to_kind(study, headers, state, "questionnaire")
+    for change in (
+        {"difficulty": {"right": 1}},
+        {"difficulty": {"right": 1, "left": 1, "up": 4}},
+        {"familiarity_computer_vision": 6},
+        {"owns_glasses": "maybe"},
+        {"remarks": "x" * 4001},
+        {"difficulty": {"right": 1, "left": 1, "x": 1}},
+    ):
+        res = study.post("/api/questionnaire", json={**QUESTIONNAIRE, **change}, headers=headers)
+        assert res.status_code == 422, change
+    res = study.post("/api/questionnaire", json=QUESTIONNAIRE, headers=headers)
+    assert res.status_code == 200 and res.json()["phase"]["kind"] == "thanks"
+    res = study.post(
+        "/api/questionnaire", json={**QUESTIONNAIRE, "remarks": "changed"}, headers=headers
+    )
+    assert res.status_code == 200 and res.json()["duplicate"] is True
+    rows = study.store.all_questionnaires()
+    assert len(rows) == 1 and rows[0].remarks == QUESTIONNAIRE["remarks"]
+    assert json.loads(rows[0].difficulty) == QUESTIONNAIRE["difficulty"]
+    # the end is the end
+    assert (
+        study.post(
+            "/api/advance", json={"phase_index": state["phase_index"] + 1}, headers=headers
+        ).status_code
+        == 409
+    )
+
+
+def test_simulated_participants(study):
+    results = [simulate_participant(study, seed=s, duplicate_every=4) for s in range(3)]
+    assert [r.answers for r in results] == [18, 18, 18]
+    assert study.store.count_trials() == 54
+    assert len({r.participant for r in results}) == 3
+    fetched = simulate_participant(study, seed=9, fetch_stimuli=True)
+    assert fetched.bytes_fetched > 18 * 64 * 48 * 3  # every clip's sheet, 8 frames of noise

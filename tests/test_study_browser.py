@@ -1,0 +1,338 @@
+"""End to end in a real browser: headless Chromium (Debian's ``chromium``, driven by
+Playwright through ``executable_path``) walks a short study from consent to thank-you
+against the app running under uvicorn, reloads the page in the middle of a test phase, and
+checks the stored rows, the response times, the frame rate, the pixels on the canvas and
+the export.
+
+Needs ``pip install playwright`` (in the ``dev`` extra) and ``apt-get install -y chromium``
+(``playwright install`` cannot download its own browser on these machines); skipped with
+the reason otherwise. Set ``MOTIONLAB_CHROMIUM`` to use another Chromium binary and
+``MOTIONLAB_STUDY_SCREENSHOTS=DIR`` to keep a screenshot of every page (README pictures).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi", reason="needs the study extra: pip install 'motionlab[study]'")
+pytest.importorskip("uvicorn", reason="needs the study extra: pip install 'motionlab[study]'")
+pytest.importorskip("playwright", reason="needs Playwright: pip install playwright (dev extra)")
+
+import uvicorn
+from playwright import sync_api
+
+from motionlab.study.config import load_config
+from motionlab.study.export import export_tables
+from motionlab.study.server import create_app
+from motionlab.study.simulate import truth_map
+from motionlab.study.stimuli import Catalogue
+from motionlab.study.storage import Store
+from motionlab.video import read_video
+
+from conftest import write_short_study
+
+CHROMIUM = (
+    os.environ.get("MOTIONLAB_CHROMIUM")
+    or shutil.which("chromium")
+    or shutil.which("chromium-browser")
+)
+if CHROMIUM is not None and not Path(CHROMIUM).is_file():
+    CHROMIUM = None
+ADMIN = "browser-test-admin-token-0123456789"
+# Playwright already passes --no-sandbox etc.; this keeps Chromium off the network.
+CHROMIUM_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"]
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="needs a Chromium binary: apt-get install -y chromium (or set MOTIONLAB_CHROMIUM)",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path, study_stimuli):
+    """The short study under uvicorn on a free loopback port."""
+    config = load_config(write_short_study(tmp_path, study_stimuli, rest=2))
+    store = Store(f"sqlite:///{tmp_path / 'study.db'}")
+    catalogue = Catalogue(config, cache_dir=tmp_path / "cache")
+    app = create_app(config, store, catalogue, admin_token=ADMIN)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started:
+        if time.time() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield {
+        "url": f"http://127.0.0.1:{port}",
+        "store": store,
+        "catalogue": catalogue,
+        "truth": truth_map(catalogue),
+        "config": config,
+    }
+    srv.should_exit = True
+    thread.join(10)
+    store.close()
+
+
+@pytest.fixture
+def page(tmp_path):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 900, "height": 760})
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.errors = errors
+        yield pg
+        context.close()
+        browser.close()
+
+
+class Shots:
+    """Screenshots of each page, kept in MOTIONLAB_STUDY_SCREENSHOTS when it is set."""
+
+    def __init__(self, page, folder: Path) -> None:
+        self.page = page
+        self.folder = Path(os.environ.get("MOTIONLAB_STUDY_SCREENSHOTS") or folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.taken: list[Path] = []
+
+    def __call__(self, name: str) -> None:
+        path = self.folder / f"study_{len(self.taken) + 1:02d}_{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        self.taken.append(path)
+
+
+def _kind(page, kind: str) -> None:
+    page.wait_for_selector(f'body[data-kind="{kind}"]', timeout=15000)
+
+
+def _ready_trial(page, counter: str) -> str:
+    """Wait until trial ``counter`` ('Clip k of n') plays; return its stimulus key."""
+    page.wait_for_function(
+        "t => (document.getElementById('counter') || {}).textContent?.startsWith(t)",
+        arg=counter,
+        timeout=15000,
+    )
+    page.wait_for_selector("button.choice:not([disabled])", timeout=15000)
+    return page.get_attribute("#stimulus", "data-stimulus")
+
+
+def _choose(page, label: str) -> None:
+    page.click(f'button.choice[data-choice="{label}"]')
+
+
+def _canvas_frame(page) -> tuple[int, np.ndarray]:
+    """The index of the frame on the canvas and its RGB pixels, read in one JS task."""
+    got = page.evaluate(
+        """() => {
+        const c = document.getElementById('stimulus');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        return {frame: Number(c.dataset.frame), w: c.width, h: c.height, data: Array.from(d)};
+    }"""
+    )
+    rgba = np.array(got["data"], np.uint8).reshape(got["h"], got["w"], 4)
+    return got["frame"], rgba[:, :, :3]
+
+
+def test_study_in_chromium(server, page, tmp_path):
+    truth, store = server["truth"], server["store"]
+    shot = Shots(page, tmp_path / "shots")
+
+    page.goto(server["url"] + "/?pid=browser-test")
+    _kind(page, "consent")
+    assert page.is_disabled("#consent")
+    shot("consent")
+    page.check("#agree")
+    page.click("#consent")
+
+    _kind(page, "instructions")
+    shot("instructions")
+    assert page.text_content(".slide") == "First slide."
+    page.click("#next")
+    page.wait_for_selector("text=Second slide.")
+    page.click("#next")  # "Begin"
+
+    _kind(page, "familiarisation")
+    for k, label in enumerate(["right", "left", "up"]):
+        page.wait_for_function(
+            "l => document.getElementById('label')?.textContent === l", arg=label
+        )
+        page.wait_for_selector("#stimulus[data-frame]")
+        if k == 0:
+            page.wait_for_timeout(300)  # let it play a few frames
+            shot("familiarisation")
+        page.click("#next")
+
+    # training on RGB: the right answer is shown after each choice
+    _kind(page, "training")
+    for t in range(3):
+        key = _ready_trial(page, f"Clip {t + 1} of 3")
+        wrong = t == 0
+        label = next(c for c in ("right", "left", "up") if c != truth[key]) if wrong else truth[key]
+        if t == 0:
+            shot("training")
+        _choose(page, label)
+        page.wait_for_selector("#feedback:not(:empty)")
+        text = page.text_content("#feedback")
+        assert text == (f"Wrong: it was {truth[key]}." if wrong else f"Correct: it was {label}.")
+        if t == 0:
+            shot("training_feedback")
+        page.click("#next")
+
+    # test on RGB, with a reload in the middle
+    _kind(page, "test")
+    key0 = _ready_trial(page, "Clip 1 of 6")
+    shot("test_rgb")
+    page.wait_for_timeout(400)
+    _choose(page, truth[key0])
+    key1 = _ready_trial(page, "Clip 2 of 6")
+    page.fill("#fps", "40")  # the frame-rate slider
+    assert page.text_content(".fps-value") == "40 fps"
+    page.wait_for_timeout(200)
+    _choose(page, truth[key1])
+    key2 = _ready_trial(page, "Clip 3 of 6")
+    page.reload()
+    _kind(page, "test")
+    assert _ready_trial(page, "Clip 3 of 6") == key2  # resumed at the same trial
+    for t in range(2, 6):
+        key = _ready_trial(page, f"Clip {t + 1} of 6")
+        _choose(page, truth[key])
+
+    _kind(page, "rest")
+    shot("rest")
+    assert page.is_disabled("#next")
+    page.wait_for_selector("#next:not([disabled])", timeout=10000)
+    page.click("#next")
+
+    _kind(page, "training")
+    for t in range(3):
+        key = _ready_trial(page, f"Clip {t + 1} of 3")
+        _choose(page, truth[key])
+        page.wait_for_selector("#feedback:not(:empty)")
+        page.click("#next")
+
+    # test on AFD: the canvas shows the stimulus's exact pixels
+    _kind(page, "test")
+    key = _ready_trial(page, "Clip 1 of 6")
+    page.fill("#fps", "10")
+    shot("test_afd")
+    frames = read_video(server["catalogue"].by_key[key].path)
+    index, pixels = _canvas_frame(page)
+    assert 0 <= index < len(frames)
+    np.testing.assert_array_equal(pixels, frames[index])
+    _choose(page, truth[key])
+
+    # trial 2: the server stores the answer but its response is lost; the app resends it
+    calls = []
+
+    def lose_first_response(route):
+        calls.append(route.request.post_data)
+        if len(calls) == 1:
+            route.fetch()  # reaches the server, which stores the answer ...
+            route.abort()  # ... but the browser never hears back
+        else:
+            route.continue_()
+
+    key = _ready_trial(page, "Clip 2 of 6")
+    page.route("**/api/trials", lose_first_response)
+    _choose(page, truth[key])
+    _ready_trial(page, "Clip 3 of 6")
+    page.unroute("**/api/trials")
+    assert len(calls) == 2 and calls[0] == calls[1]  # the same answer, sent twice
+
+    # trial 3: no connection at all; the answer waits in localStorage across a reload
+    key = _ready_trial(page, "Clip 3 of 6")
+    page.route("**/api/trials", lambda route: route.abort())
+    _choose(page, truth[key])
+    page.wait_for_selector("#status.show")
+    assert "retrying" in page.text_content("#status")
+    assert page.evaluate("() => localStorage.getItem('motionlab.study.pending')") is not None
+    page.unroute("**/api/trials")
+    page.reload()
+    _kind(page, "test")
+    key = _ready_trial(page, "Clip 4 of 6")  # the pending answer was sent on loading
+    _choose(page, truth[key])
+
+    # a second tab of the same participant answers clip 5; the first tab, still showing
+    # clip 5, then answers it differently: refused, and the first tab catches up
+    key = _ready_trial(page, "Clip 5 of 6")
+    other = page.context.new_page()
+    other.goto(server["url"] + "/")
+    assert _ready_trial(other, "Clip 5 of 6") == key
+    _choose(other, truth[key])
+    _ready_trial(other, "Clip 6 of 6")
+    other.close()
+    _choose(page, next(c for c in ("right", "left", "up") if c != truth[key]))
+    key = _ready_trial(page, "Clip 6 of 6")
+    _choose(page, truth[key])
+
+    _kind(page, "questionnaire")
+    for name, value in [
+        ("colour_vision_deficiency", "no"),
+        ("short_sighted", "yes"),
+        ("owns_glasses", "yes"),
+        ("wearing_glasses", "yes"),
+        ("sees_monitor_sharply", "yes"),
+        ("familiarity_computer_vision", "4"),
+        ("familiarity_action_recognition", "2"),
+        ("difficulty_0", "1"),
+        ("difficulty_1", "2"),
+        ("difficulty_2", "3"),
+    ]:
+        page.check(f'input[name="{name}"][value="{value}"]')
+    page.fill("#remarks", "The noise clips were hard.")
+    shot("questionnaire")
+    page.click("#submit")
+
+    _kind(page, "thanks")
+    assert "Thank you" in page.text_content("#thanks")
+    shot("thanks")
+    page.reload()  # stays at the end
+    _kind(page, "thanks")
+
+    # the admin dashboard
+    page.goto(server["url"] + f"/admin#token={ADMIN}")
+    page.wait_for_selector("table tbody tr")
+    assert "browser-test" in page.text_content("table")
+    shot("dashboard")
+    assert page.errors == []
+
+    # what was stored: every answer once, with its timing
+    trials = store.all_trials()
+    assert len(trials) == 18
+    assert len({(t.phase_index, t.trial_index) for t in trials}) == 18
+    test_rgb = [t for t in trials if t.phase_name == "test-rgb"]
+    assert [t.trial_index for t in test_rgb] == list(range(6))
+    assert test_rgb[0].rt_ms >= 400 and test_rgb[0].rt_ms < 10000
+    assert test_rgb[0].fps == 25 and test_rgb[1].fps == 40
+    assert all(t.frames_shown >= 1 and t.rt_ms > 0 for t in trials)
+    assert sum(not t.correct for t in trials) == 1  # the one deliberate mistake
+    assert {t.stimulus_key for t in test_rgb[:3]} == {key0, key1, key2}
+    afd = [t for t in trials if t.phase_name == "test-afd"]
+    assert [t.trial_index for t in afd] == list(range(6))  # resent answers stored once
+    assert afd[0].fps == 10 and all(t.modality == "afd" for t in afd)
+    now = time.time() * 1000
+    assert all(abs(t.client_ms - t.server_ms) < 60_000 and t.server_ms <= now for t in trials)
+    (participant,) = store.all_participants()
+    assert participant.external_id == "browser-test" and participant.completed_ms
+    assert len(store.all_questionnaires()) == 1
+    rows = export_tables(store)["trials"].strip().splitlines()
+    assert len(rows) == 19
+    assert len(shot.taken) == 11

@@ -1,0 +1,196 @@
+"""Study config, per-participant plans, the stimulus catalogue and its frame sheets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from motionlab.errors import MotionlabError
+from motionlab.study.config import load_config, parse_config, thesis_phases
+from motionlab.study.protocol import make_plan
+from motionlab.study.stimuli import Catalogue, make_sheet, sheet_frames, stimulus_key
+from motionlab.video import read_video
+
+from conftest import write_short_study
+
+BASE = {
+    "study": {"classes": ["right", "left"]},
+    "stimuli": {"rgb": {"root": "rgb", "pattern": "{class}/*.mkv"}},
+}
+
+
+def _parse(data, base=Path("/data")):
+    return parse_config(data, base_dir=base)
+
+
+def test_default_protocol_is_the_thesis(tmp_path):
+    data = {
+        "study": {"classes": ["a", "b"], "rest_seconds": 120},
+        "stimuli": {"rgb": {"root": "x"}, "afd": {"root": "/abs/y"}},
+    }
+    config = _parse(data, tmp_path)
+    kinds = [p.kind for p in config.phases]
+    assert kinds == [
+        "consent",
+        "instructions",
+        "familiarisation",
+        "training",
+        "test",
+        "rest",
+        "training",
+        "test",
+        "questionnaire",
+        "thanks",
+    ]
+    assert [p.source for p in config.phases if p.kind == "test"] == ["rgb", "afd"]
+    training = [p for p in config.phases if p.kind == "training"]
+    assert all(p.per_class == 4 and p.feedback for p in training)
+    assert config.phases[5].seconds == 120
+    assert (config.fps_min, config.fps_default, config.fps_max) == (10, 25, 40)
+    assert config.sources["rgb"].root == (tmp_path / "x").resolve()
+    assert config.sources["afd"].root == Path("/abs/y")
+    assert thesis_phases()[5].seconds == 300
+
+
+def test_load_config_file_and_errors(tmp_path, study_stimuli):
+    config = load_config(write_short_study(tmp_path, study_stimuli, rest=3))
+    assert config.classes == ("right", "left", "up")
+    assert [p.name for p in config.phases][3:5] == ["training-rgb", "test-rgb"]
+    assert config.phases[5].seconds == 3
+    with pytest.raises(MotionlabError, match="no such study config"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[study\nclasses = 1")
+    with pytest.raises(MotionlabError, match="not valid TOML"):
+        load_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"study": {}}, "needs classes"),
+        ({"study": {"classes": ["a", "a"]}}, "unique"),
+        ({"study": {"classes": ["../etc"]}}, "class name"),
+        ({"study": {"classes": ["a/b"]}}, "class name"),
+        ({"study": {"classes": ["a"], "fps": {"default": 50}}}, "fps"),
+        ({"study": {"classes": ["a"], "colour": 1}}, "unknown \\[study\\] keys"),
+        ({"stimuli": {}}, "at least one"),
+        ({"stimuli": {"rgb": {"root": "x", "pattern": "../{class}/*"}}}, "without '..'"),
+        ({"stimuli": {"rgb": {"root": "x", "pattern": "/abs/{class}"}}}, "relative"),
+        ({"stimuli": {"rgb": {"root": "x", "pattern": "*.avi"}}}, "must contain"),
+        ({"stimuli": {"RGB!": {"root": "x"}}}, "source name"),
+        ({"stimuli": {"rgb": {"pattern": "{class}/*"}}}, "needs root"),
+        ({"stimuli": {"rgb": {"root": "x", "max_frames": 0}}}, "max_frames"),
+        ({"stimuli": {"rgb": {"root": "x", "size": [1, 2, 3]}}}, "size"),
+        ({"phases": [{"kind": "thanks"}, {"kind": "party"}]}, "not one of"),
+        ({"phases": [{"kind": "test"}, {"kind": "thanks"}]}, "needs source"),
+        ({"phases": [{"kind": "test", "source": "afd"}, {"kind": "thanks"}]}, "only"),
+        ({"phases": [{"kind": "consent"}]}, "last phase"),
+        ({"phases": [{"kind": "rest", "seconds": -1}, {"kind": "thanks"}]}, "seconds"),
+        (
+            {"phases": [{"kind": "test", "source": "rgb", "per_class": 0}, {"kind": "thanks"}]},
+            "per_class",
+        ),
+        ({"phases": [{"kind": "consent", "source": "rgb"}, {"kind": "thanks"}]}, "takes no"),
+        ({"phases": [{"kind": "consent"}, {"kind": "consent"}, {"kind": "thanks"}]}, "unique"),
+        ({"phases": [{"kind": "consent", "colour": 1}, {"kind": "thanks"}]}, "unknown keys"),
+        ({"phases": "consent"}, "array of tables"),
+        ({"extra": 1}, "unknown top-level"),
+    ],
+)
+def test_config_errors_say_what_is_wrong(change, message):
+    data = {**BASE, **change}
+    with pytest.raises(MotionlabError, match=message):
+        _parse(data)
+
+
+def test_plan_is_seeded_disjoint_and_complete(tmp_path, study_stimuli):
+    config = load_config(write_short_study(tmp_path, study_stimuli))
+    catalogue = Catalogue(config, cache_dir=tmp_path / "cache")
+    assert len(catalogue) == 36  # 3 classes x 6 clips x 2 sources
+    a = make_plan(config, catalogue, 7)
+    assert a == make_plan(config, catalogue, 7)  # reproducible from the recorded seed
+    assert a != make_plan(config, catalogue, 8)
+    assert a["seed"] == 7
+    phases = {p["name"]: p for p in a["phases"]}
+    fam = phases["familiarisation"]["items"]
+    assert [i["truth"] for i in fam] == ["right", "left", "up"]  # one per class, in order
+    for name, per_class in (("training-rgb", 1), ("test-rgb", 2), ("test-afd", 2)):
+        items = phases[name]["items"]
+        assert sorted(i["truth"] for i in items) == sorted(["right", "left", "up"] * per_class)
+    rgb = [
+        i["stimulus"]
+        for n in ("familiarisation", "training-rgb", "test-rgb")
+        for i in phases[n]["items"]
+    ]
+    assert len(set(rgb)) == len(rgb)  # disjoint: no clip is shown twice
+    for item in phases["test-afd"]["items"]:
+        stim = catalogue.by_key[item["stimulus"]]
+        assert stim.source == "afd" and stim.label == item["truth"]
+        assert item["name"] == f"afd/{stim.label}/{stim.path.name}"
+    # trial order differs between participants
+    orders = {
+        tuple(i["stimulus"] for i in make_plan(config, catalogue, s)["phases"][4]["items"])
+        for s in range(10)
+    }
+    assert len(orders) > 5
+
+
+def test_catalogue_checks_counts_and_stays_inside_roots(tmp_path, study_stimuli):
+    config = load_config(write_short_study(tmp_path, study_stimuli))
+    root = tmp_path / "stimuli"
+    for src in ("rgb", "afd"):
+        for label in config.classes:
+            (root / src / label).mkdir(parents=True)
+            for k in range(4):
+                os.symlink(
+                    study_stimuli / src / label / f"clip{k:02d}.mkv",
+                    root / src / label / f"clip{k:02d}.mkv",
+                )
+    text = (tmp_path / "study.toml").read_text().replace(study_stimuli.as_posix(), root.as_posix())
+    (tmp_path / "study.toml").write_text(text)
+    # the clips are symlinks to files outside the root: all are left out
+    with pytest.raises(MotionlabError, match="0 stimuli found"):
+        Catalogue(load_config(tmp_path / "study.toml"), cache_dir=tmp_path / "c")
+    # real files inside the root, but too few for the phases (1 + 1 + 2 = 4 needed per class)
+    for path in root.rglob("*.mkv"):
+        target = path.resolve()
+        path.unlink()
+        path.write_bytes(target.read_bytes())
+    (root / "rgb" / "up" / "clip03.mkv").unlink()
+    with pytest.raises(MotionlabError, match=r"class 'up': 3 stimuli found.*need 4"):
+        Catalogue(load_config(tmp_path / "study.toml"), cache_dir=tmp_path / "c")
+    (tmp_path / "study.toml").write_text(text.replace(root.as_posix() + "/afd", "/nonexistent"))
+    with pytest.raises(MotionlabError, match="not a folder"):
+        Catalogue(load_config(tmp_path / "study.toml"), cache_dir=tmp_path / "c")
+
+
+def test_frame_sheet_is_lossless(tmp_path, study_stimuli):
+    clip = study_stimuli / "afd" / "left" / "clip01.mkv"
+    frames = read_video(clip)
+    sheet, info = make_sheet(clip)
+    assert (info.frames, info.width, info.height) == (8, 64, 48)
+    assert info.cols * info.rows >= 8
+    np.testing.assert_array_equal(sheet_frames(sheet, info), frames)
+    # and through the PNG file the server sends
+    config = load_config(write_short_study(tmp_path, study_stimuli))
+    catalogue = Catalogue(config, cache_dir=tmp_path / "cache")
+    key = stimulus_key("afd", "left/clip01.mkv")
+    png, info2 = catalogue.sheet(key)
+    assert info2 == info
+    decoded = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
+    np.testing.assert_array_equal(sheet_frames(decoded, info2), frames)
+    assert catalogue.sheet(key)[0] == png  # cached
+    with pytest.raises(MotionlabError, match="do not fit"):
+        make_sheet(clip, size=(20000, 16))
+
+
+def test_shipped_thesis_config_parses():
+    config = load_config(Path(__file__).resolve().parents[1] / "docs/study/thesis_study.toml")
+    assert config.classes == ("JumpingJack", "Lunges", "PullUps", "PushUps", "Swing")
+    assert [p.kind for p in config.phases] == [p.kind for p in thesis_phases()]
+    assert config.sources["afd"].pattern == "{class}/*.avi"

@@ -25,6 +25,15 @@ FAST_FORWARD = {
 }  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine, two threads are many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def quick_build(spec: ModelSpec | str, num_classes: int) -> torch.nn.Module:
     """Build on the meta device and fill with small random values: skips pytorchvideo's
     slow weight init, which only the mechanics tested here do not need."""

@@ -102,6 +102,30 @@ class EvalResult:
 
 
 @dataclass
+class EarlyStopping:
+    """Early stopping on the validation loss: stop after ``patience`` epochs in a row
+    without a loss strictly lower than the best so far."""
+
+    patience: int
+    best: float = float("inf")
+    best_epoch: int = -1
+    bad_epochs: int = 0
+
+    def update(self, epoch: int, loss: float) -> bool:
+        """Record ``epoch``'s validation loss; True when it is a new best."""
+        if loss < self.best:
+            self.best, self.best_epoch, self.bad_epochs = loss, epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        """True once ``patience`` epochs in a row brought no improvement."""
+        return self.bad_epochs >= self.patience
+
+
+@dataclass
 class TrainResult:
     """What :func:`train` did: the log rows, the epoch of the best model, why it stopped."""
 
@@ -258,7 +282,7 @@ def train(
     use_amp = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     result = TrainResult()
-    bad_epochs = 0
+    stopper = EarlyStopping(config.patience)
     start_epoch = 0
     if resume and (out / LAST).exists():
         ckpt = torch.load(out / LAST, map_location=device, weights_only=False)
@@ -271,10 +295,11 @@ def train(
         optimizer.load_state_dict(ckpt["optimizer"])
         start_epoch = ckpt["epoch"] + 1
         result.history = ckpt["history"]
-        result.best_epoch, result.best_val_loss = ckpt["best_epoch"], ckpt["best_val_loss"]
-        bad_epochs = ckpt["bad_epochs"]
+        stopper.best, stopper.best_epoch = ckpt["best_val_loss"], ckpt["best_epoch"]
+        stopper.bad_epochs = ckpt["bad_epochs"]
+        result.best_epoch, result.best_val_loss = stopper.best_epoch, stopper.best
         log.info("resuming %s at epoch %d", out, start_epoch)
-        if bad_epochs >= config.patience:
+        if stopper.stop:
             result.stopped = "early stop (already)"
             return result
     net: nn.Module = model
@@ -336,11 +361,8 @@ def train(
             "seconds": round(time.time() - tic, 2),
         }
         result.history.append(row)
-        improved = val.loss < result.best_val_loss
-        if improved:
-            result.best_val_loss, result.best_epoch, bad_epochs = val.loss, epoch, 0
-        else:
-            bad_epochs += 1
+        improved = stopper.update(epoch, val.loss)
+        result.best_val_loss, result.best_epoch = stopper.best, stopper.best_epoch
         log.info(
             "epoch %d: train loss %.3f, val loss %.3f, val top-1 %.3f",
             epoch, row["train_loss"], val.loss, val.top1,
@@ -356,7 +378,7 @@ def train(
                 "history": result.history,
                 "best_epoch": result.best_epoch,
                 "best_val_loss": result.best_val_loss,
-                "bad_epochs": bad_epochs,
+                "bad_epochs": stopper.bad_epochs,
             }
             with atomic_file(out / LAST) as tmp:
                 torch.save(ckpt, tmp)
@@ -367,7 +389,7 @@ def train(
             if board is not None:
                 for key, value in row.items():
                     board.add_scalar(key, value, epoch)
-        if bad_epochs >= config.patience:
+        if stopper.stop:
             result.stopped = f"early stop: no lower validation loss for {config.patience} epochs"
             break
     else:

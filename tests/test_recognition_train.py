@@ -55,16 +55,16 @@ def test_e2s_loss_falls_on_synthetic_clips() -> None:
     """Eight AdamW steps on one batch of synthetic clips (RGB stream; a fixed random tensor
     stands in for the flow stream) lower the cross-entropy of the fused logits."""
     torch.manual_seed(0)
-    spec = get_spec("e2s_x3d_s").with_input(frames=4, size=32)
+    spec = get_spec("e2s_x3d_s").with_input(frames=2, size=24)
     model = build_model(spec, len(ACTIONS))
     rgb, labels = [], []
     for k, action in enumerate(ACTIONS):
-        params = sample_clip_params(np.random.default_rng(k), (32, 32))
-        clip = render_clip(action, make_actor(k, seed=0), params, num_frames=4, size=(32, 32))
+        params = sample_clip_params(np.random.default_rng(k), (24, 24))
+        clip = render_clip(action, make_actor(k, seed=0), params, num_frames=2, size=(24, 24))
         rgb.append(torch.from_numpy(clip).permute(3, 0, 1, 2).float() / 255 - 0.5)
         labels.append(k)
     a = torch.stack(rgb)
-    b = torch.randn(len(ACTIONS), 2, 4, 32, 32) * 0.2
+    b = torch.randn(len(ACTIONS), 2, 2, 24, 24) * 0.2
     y = torch.tensor(labels)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []

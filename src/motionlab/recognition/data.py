@@ -285,10 +285,12 @@ SCHEDULE = (
 """Aggressive, medium, mild; :func:`augment_strength` steps through them."""
 
 
-def augment_strength(epoch: int, *, step: int = 20) -> AugmentStrength:
+def augment_strength(
+    epoch: int, *, step: int = 20, schedule: Sequence[AugmentStrength] = SCHEDULE
+) -> AugmentStrength:
     """The strength for ``epoch`` (0-based): aggressive for the first ``step`` epochs, then
     one stage milder every ``step`` epochs, mild from then on (§4.4)."""
-    return SCHEDULE[min(epoch // step, len(SCHEDULE) - 1)]
+    return schedule[min(epoch // step, len(schedule) - 1)]
 
 
 def _crop_resize(clip: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
@@ -437,6 +439,11 @@ class ClipDataset:
     seed : int
     augment_step : int
         Epochs per augmentation stage (20 in the thesis).
+    schedule : sequence of AugmentStrength
+        The stages, aggressive first (default :data:`SCHEDULE`).
+    cache_videos : bool
+        Keep every decoded video in memory (per worker process): for small datasets such as
+        the synthetic benchmark, where decoding would cost more than the model.
     """
 
     def __init__(
@@ -448,6 +455,8 @@ class ClipDataset:
         flow: FlowSource = FlowSource(),
         seed: int = 0,
         augment_step: int = 20,
+        schedule: Sequence[AugmentStrength] = SCHEDULE,
+        cache_videos: bool = False,
     ) -> None:
         if not samples:
             raise MotionlabError("no samples")
@@ -457,6 +466,9 @@ class ClipDataset:
         self.flow = flow
         self.seed = seed
         self.augment_step = augment_step
+        self.schedule = tuple(schedule)
+        self.cache_videos = cache_videos
+        self._cache: dict[Path, np.ndarray] = {}
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -471,7 +483,7 @@ class ClipDataset:
 
         sample = self.samples[i]
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        n = count_frames(sample.path)
+        n = len(self._video(sample.path)) if self.cache_videos else count_frames(sample.path)
         position = rng.uniform() if self.train else None
         inputs = []
         for stream in self.streams:
@@ -487,11 +499,24 @@ class ClipDataset:
             inputs.append(torch.from_numpy(x))
         return inputs, sample.label
 
+    def _video(self, path: Path) -> np.ndarray:
+        """The whole decoded video ``(T, H, W, 3)``, from the in-memory cache."""
+        if path not in self._cache:
+            from motionlab.video import read_video
+
+            self._cache[path] = read_video(path)
+        return self._cache[path]
+
+    def _frames(self, path: Path, idx: np.ndarray) -> np.ndarray:
+        if self.cache_videos:
+            return self._video(path)[idx]
+        return _read_frames(path, idx)
+
     def _rgb(self, path: Path, idx: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-        clip = _read_frames(path, idx)
+        clip = self._frames(path, idx)
         h, w = clip.shape[1:3]
         if self.train:
-            strength = augment_strength(self.epoch, step=self.augment_step)
+            strength = augment_strength(self.epoch, step=self.augment_step, schedule=self.schedule)
             clip = _crop_resize(clip, random_box(h, w, strength.min_scale, rng), size)
             if rng.uniform() < strength.flip:
                 clip = clip[:, :, ::-1]
@@ -516,7 +541,7 @@ class ClipDataset:
             return np.stack([dequantize_flow(f) for f in _read_frames(cached, idx)])
         from motionlab.flow import get_estimator
 
-        frames = _read_frames(path, np.concatenate([idx, idx + 1]))
+        frames = self._frames(path, np.concatenate([idx, idx + 1]))
         k = len(idx)
         estimator = get_estimator(self.flow.method, **dict(self.flow.options))
         return np.stack(estimator.estimate_pairs(list(frames[:k]), list(frames[k:])))

@@ -61,6 +61,8 @@ class TrainConfig:
     """Stop an epoch after this many batches (for quick CPU runs); None = whole set."""
     augment_step: int = 20
     """Epochs per augmentation stage (aggressive -> mild)."""
+    max_seconds: float | None = None
+    """Stop after the first epoch that ends past this wall time (CPU budgets); None = no limit."""
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "adamw"):
@@ -344,7 +346,7 @@ def train(
             scaler.update()
             total += len(y)
             correct += int((logits.argmax(1) == y).sum())
-            loss_sum += float(loss) * len(y)
+            loss_sum += loss.item() * len(y)
             bar.set_postfix(loss=f"{loss_sum / total:.3f}")
         val = evaluate(
             model, val_set, num_classes=len(classes), batch_size=config.batch_size,
@@ -389,6 +391,9 @@ def train(
             if board is not None:
                 for key, value in row.items():
                     board.add_scalar(key, value, epoch)
+        if config.max_seconds is not None and time.time() - started > config.max_seconds:
+            result.stopped = f"time budget of {config.max_seconds:g} s spent"
+            break
         if stopper.stop:
             result.stopped = f"early stop: no lower validation loss for {config.patience} epochs"
             break

@@ -22,6 +22,7 @@ from motionlab.recognition.zoo import (  # noqa: E402
 # ablation); every other architecture runs its tiny clip in the slow set (-m slow).
 FAST_FORWARD = {
     "resnet18", "x3d_xs", "c2d_r50", "slowfast_r50", "i3d_r50_flow", "e2s_x3d_m", "e2s_x3d_rgb2",
+    "tiny3d", "e2s_tiny",
 }  # fmt: skip
 
 

@@ -101,3 +101,34 @@ class E2SX3D(nn.Module):
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return self.fusion(torch.cat(self.stream_logits(a, b), dim=1))
+
+
+class Tiny3D(nn.Module):
+    """A small plain 3D CNN for CPU budgets (not a thesis model): four blocks of
+    Conv3d 3×3×3 + BatchNorm + ReLU (channels 16, 32, 64, 128; spatial stride 2 in each,
+    temporal stride 2 in the last two), global average pool, dropout, linear.
+
+    ``(B, C, T, H, W) -> (B, K)``. About 0.3 M parameters. It exists because X3D's
+    depthwise 3D convolutions are very slow to train on a CPU (docs/recognition.md).
+    """
+
+    def __init__(self, num_classes: int, *, in_channels: int = 3, width: int = 16) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = in_channels
+        for k, mult in enumerate((1, 2, 4, 8)):
+            c_out = width * mult
+            stride = (2 if k >= 2 else 1, 2, 2)
+            layers += [
+                nn.Conv3d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+                nn.BatchNorm3d(c_out),
+                nn.ReLU(inplace=True),
+            ]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool3d(1)
+        self.dropout = nn.Dropout(0.3)
+        self.proj = nn.Linear(c_in, num_classes)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.dropout(self.pool(self.features(clip)).flatten(1)))

@@ -380,6 +380,20 @@ def _two_stream_builder(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn
     return TwoStreamAverage(PerFrame(spatial), StackedFlow2D(temporal))
 
 
+def _tiny3d_builder(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
+    from motionlab.recognition.nets import Tiny3D
+
+    return Tiny3D(num_classes, in_channels=streams[0].channels)
+
+
+def _e2s_tiny_builder(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
+    from motionlab.recognition.nets import E2SX3D, Tiny3D
+
+    a = Tiny3D(num_classes, in_channels=streams[0].channels)
+    b = Tiny3D(num_classes, in_channels=streams[1].channels)
+    return E2SX3D(a, b, num_classes)
+
+
 def _ensure_registered() -> None:
     if _REGISTRY:
         return
@@ -463,6 +477,24 @@ def _ensure_registered() -> None:
         )
     )
     e2s.register_e2s(register)
+    # CPU stand-ins for the synthetic benchmark (not thesis models; see nets.Tiny3D).
+    for name, streams, builder, text in [
+        ("tiny3d", (rgb("rgb", 8, 2, 64),), _tiny3d_builder, "small 3D CNN on RGB (CPU)"),
+        ("tiny3d_flow", (rgb("flow", 8, 2, 64),), _tiny3d_builder, "small 3D CNN on flow (CPU)"),
+        (
+            "e2s_tiny",
+            (rgb("rgb", 8, 2, 64), rgb("flow", 8, 2, 64)),
+            _e2s_tiny_builder,
+            "E2S structure with two small 3D CNNs: RGB + flow (CPU)",
+        ),
+        (
+            "e2s_tiny_rgb2",
+            (rgb("rgb", 8, 2, 64), rgb("rgb", 8, 2, 64)),
+            _e2s_tiny_builder,
+            "ablation of e2s_tiny: RGB in both streams (CPU)",
+        ),
+    ]:
+        register(ModelSpec(name, streams, builder, None, 400, None, "cpu-small", text))
     for name, params in [
         ("resnet18", 11_689_512),
         ("resnet101", 44_549_160),

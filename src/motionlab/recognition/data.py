@@ -442,8 +442,9 @@ class ClipDataset:
     schedule : sequence of AugmentStrength
         The stages, aggressive first (default :data:`SCHEDULE`).
     cache_videos : bool
-        Keep every decoded video in memory (per worker process): for small datasets such as
-        the synthetic benchmark, where decoding would cost more than the model.
+        Keep every decoded video (and its estimated flow) in memory, per worker process:
+        for small datasets such as the synthetic benchmark, where decoding and flow would
+        cost more than the model.
     """
 
     def __init__(
@@ -469,6 +470,7 @@ class ClipDataset:
         self.schedule = tuple(schedule)
         self.cache_videos = cache_videos
         self._cache: dict[Path, np.ndarray] = {}
+        self._flow_cache: dict[Path, np.ndarray] = {}
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -541,7 +543,13 @@ class ClipDataset:
             return np.stack([dequantize_flow(f) for f in _read_frames(cached, idx)])
         from motionlab.flow import get_estimator
 
+        estimator = get_estimator(self.flow.method, **dict(self.flow.options))
+        if self.cache_videos:  # the flow of every pair of the video, once
+            if path not in self._flow_cache:
+                video = self._video(path)
+                pairs = estimator.estimate_pairs(list(video[:-1]), list(video[1:]))
+                self._flow_cache[path] = np.stack(pairs)
+            return self._flow_cache[path][idx]
         frames = self._frames(path, np.concatenate([idx, idx + 1]))
         k = len(idx)
-        estimator = get_estimator(self.flow.method, **dict(self.flow.options))
         return np.stack(estimator.estimate_pairs(list(frames[:k]), list(frames[k:])))

@@ -134,8 +134,11 @@ class ClipParams:
     """Seed (or index) of the background."""
 
 
-def sample_clip_params(rng: np.random.Generator, size: tuple[int, int]) -> ClipParams:
-    """Draw the nuisance of one clip for frames of ``size = (width, height)``."""
+def sample_clip_params(
+    rng: np.random.Generator, size: tuple[int, int], *, max_pan: float = 1.0
+) -> ClipParams:
+    """Draw the nuisance of one clip for frames of ``size = (width, height)``; the camera
+    pans up to ``max_pan`` px per frame along each axis."""
     w, h = size
     height = rng.uniform(0.55, 0.8) * h
     return ClipParams(
@@ -144,7 +147,7 @@ def sample_clip_params(rng: np.random.Generator, size: tuple[int, int]) -> ClipP
         y=rng.uniform(0.45, 0.55) * h,
         period=rng.uniform(10.0, 20.0),
         phases=tuple(rng.uniform(0, 2 * math.pi, 3)),  # type: ignore[arg-type]
-        pan=tuple(rng.uniform(-1.0, 1.0, 2)),  # type: ignore[arg-type]
+        pan=tuple(rng.uniform(-max_pan, max_pan, 2)),  # type: ignore[arg-type]
         background=int(rng.integers(0, 2**31)),
     )
 
@@ -178,14 +181,14 @@ def skeleton(
 ) -> dict[str, np.ndarray]:
     """Joint positions ``(x, y)`` in pixels for a pose ``(arms, legs, squat)`` in 0..1.
 
-    arms: abduction from 15° (down) to 165° (up); legs: spread 3°..28° each side;
-    squat: the hip drops by up to 18 % of the leg length with the feet on the ground.
+    arms: abduction from 15° (down) to 165° (up); legs: spread 3°..38° each side;
+    squat: the hip drops by up to 28 % of the leg length with the feet on the ground.
     """
     arms, legs, squat = (float(v) for v in pose)
     leg = (actor.thigh + actor.shin) * scale
-    spread = math.radians(3 + 25 * legs)
+    spread = math.radians(3 + 35 * legs)
     ground = hip[1] + leg * math.cos(spread)
-    drop = 0.18 * leg * squat
+    drop = 0.28 * leg * squat
     hip_now = hip + np.array([0.0, drop])
     neck = hip_now - np.array([0.0, actor.torso * scale])
     head = neck - np.array([0.0, actor.head * scale * 1.3])
@@ -320,6 +323,8 @@ class SynthConfig:
     """The last ``test_actors`` actors form the test split."""
     davis: bool = True
     """Use DAVIS frames as backgrounds when the folder exists."""
+    max_pan: float = 1.0
+    """Largest camera pan, pixels per frame along each axis."""
 
 
 def davis_backgrounds(root: Path | None) -> list[Path]:
@@ -366,7 +371,8 @@ def make_synth_actions(
     for label, action in enumerate(ACTIONS, start=1):
         for i in range(config.videos_per_class):
             actor = actors[i % config.actors]
-            params = sample_clip_params(np.random.default_rng([config.seed, 2, i]), config.size)
+            rng = np.random.default_rng([config.seed, 2, i])
+            params = sample_clip_params(rng, config.size, max_pan=config.max_pan)
             rel = f"{action}/{action}_a{actor.person:02d}_v{i:03d}.avi"
             path = out / rel
             if not path.exists():

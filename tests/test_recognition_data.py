@@ -233,3 +233,19 @@ def test_reliance_row() -> None:
     assert row.delta == pytest.approx(-0.65)
     with pytest.raises(MotionlabError):
         reliance_row("m", 90.0, 0.2)
+
+
+def test_video_cache_gives_the_same_items(synth) -> None:
+    samples, _ = ucf101_samples(synth, subset="test")
+    streams = (StreamSpec("rgb", 3, 2, 16), StreamSpec("flow", 3, 2, 16))
+    plain = ClipDataset(samples[:2], streams, train=False)
+    cached = ClipDataset(samples[:2], streams, train=False, cache_videos=True)
+    for i in range(2):
+        (a_rgb, a_flow), _ = plain[i]
+        (b_rgb, b_flow), _ = cached[i]
+        np.testing.assert_array_equal(a_rgb.numpy(), b_rgb.numpy())
+        # a reused OpenCV DIS object gives slightly different flow with the order of the
+        # pairs (hundredths of a pixel); bound the mean and the worst difference (in px)
+        diff = np.abs(a_flow.numpy() - b_flow.numpy()) * 20
+        assert diff.mean() < 0.02 and diff.max() < 0.2
+    assert len(cached._cache) == 2 and len(cached._flow_cache) == 2

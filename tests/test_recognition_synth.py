@@ -114,3 +114,9 @@ def test_dataset_tree_metadata_and_splits(tmp_path) -> None:
 def test_bad_config(tmp_path) -> None:
     with pytest.raises(MotionlabError, match="test_actors"):
         make_synth_actions(tmp_path, SynthConfig(actors=3, test_actors=3))
+
+
+def test_pan_bound() -> None:
+    rng = np.random.default_rng(0)
+    pans = np.array([sample_clip_params(rng, SIZE, max_pan=0.25).pan for _ in range(200)])
+    assert np.abs(pans).max() <= 0.25 and np.abs(pans).max() > 0.2

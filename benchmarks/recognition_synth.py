@@ -33,16 +33,19 @@ from motionlab.recognition.zoo import build_model, get_spec
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "davis2016"
 
-# name, frames of the first stream, crop size: small enough for a CPU budget of a minute
+# name, frames of the first stream (crop size: --input-size)
 # (X3D's depthwise 3D convolutions take ~5 s per backward pass of a batch on this CPU, so
 # the 3D models here are the small plain 3D CNNs of the zoo; see docs/recognition.md.)
-MODELS = [("resnet18", 1, 48), ("tiny3d", 8, 48), ("e2s_tiny", 8, 48), ("e2s_tiny_rgb2", 8, 48)]
+MODELS = [("resnet18", 1), ("tiny3d", 8), ("e2s_tiny", 8), ("e2s_tiny_rgb2", 8)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=40.0, help="training budget per model")
     parser.add_argument("--videos-per-class", type=int, default=16)
+    parser.add_argument("--actors", type=int, default=8, help="identities (2 held out)")
+    parser.add_argument("--video-size", type=int, default=64, help="side of the videos, px")
+    parser.add_argument("--input-size", type=int, default=48, help="crop fed to the models")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--work", type=Path, help="keep data and runs here (default: temp)")
@@ -58,8 +61,8 @@ def main() -> None:
 def run(work: Path, args: argparse.Namespace) -> None:
     rgb_root, afd_root = work / "synth", work / "synth_afd"
     config = SynthConfig(
-        videos_per_class=args.videos_per_class, actors=8, test_actors=2, num_frames=32,
-        size=(64, 64), seed=args.seed,
+        videos_per_class=args.videos_per_class, actors=args.actors, test_actors=2,
+        num_frames=32, size=(args.video_size, args.video_size), seed=args.seed,
     )  # fmt: skip
     tic = time.time()
     make_synth_actions(rgb_root, config, davis_root=SHARED)
@@ -67,15 +70,17 @@ def run(work: Path, args: argparse.Namespace) -> None:
     tic = time.time()
     make_afd_dataset(rgb_root, afd_root, config=AFDConfig(seed=args.seed))
     afd = time.time() - tic
-    print(f"data: {5 * args.videos_per_class} videos 32×64×64 in {gen:.1f} s, AFD in {afd:.1f} s")
+    side = args.video_size
+    n = 5 * args.videos_per_class
+    print(f"data: {n} videos 32×{side}×{side} in {gen:.1f} s, AFD in {afd:.1f} s")
     train_s, classes = ucf101_samples(rgb_root, subset="train")
     test_rgb, _ = ucf101_samples(rgb_root, subset="test")
     test_afd, _ = ucf101_samples(afd_root, subset="test")
     print(f"{len(train_s)} training clips, {len(test_rgb)} test clips (held-out actors)\n")
     rows, times, speed = [], {}, {}
     wanted = args.models.split(",")
-    for name, frames, size in (m for m in MODELS if m[0] in wanted):
-        spec = get_spec(name).with_input(frames=frames, size=size)
+    for name, frames in (m for m in MODELS if m[0] in wanted):
+        spec = get_spec(name).with_input(frames=frames, size=args.input_size)
         # mild augmentation only: a one-minute run has no room for the aggressive stages
         tr = ClipDataset(
             train_s, spec.streams, train=True, seed=args.seed, schedule=SCHEDULE[2:],
@@ -89,7 +94,7 @@ def run(work: Path, args: argparse.Namespace) -> None:
             max_seconds=args.seconds,
         )  # fmt: skip
         if name == "resnet18":  # one frame holds no action by construction: a short budget
-            cfg = replace(cfg, max_seconds=min(args.seconds, 15.0))
+            cfg = replace(cfg, max_seconds=min(args.seconds, 10.0))
         result = train(spec, tr, va, out, classes=classes, config=cfg, progress=False)
         times[name] = (result.seconds, len(result.history))
         model, spec, _ = load_checkpoint(out / "last.pt")
@@ -106,9 +111,9 @@ def run(work: Path, args: argparse.Namespace) -> None:
     print("\nmodel                    train s  epochs  streams                     infer ms/clip")
     for r in rows:
         s, n = times[r.model]
-        streams = " + ".join(x.describe() for x in get_spec(r.model).with_input(
-            frames=dict((m[0], m[1]) for m in MODELS)[r.model],
-            size=dict((m[0], m[2]) for m in MODELS)[r.model]).streams)  # fmt: skip
+        frames = dict(MODELS)[r.model]
+        spec = get_spec(r.model).with_input(frames=frames, size=args.input_size)
+        streams = " + ".join(x.describe() for x in spec.streams)
         print(f"{r.model:<24} {s:7.0f} {n:7d}  {streams:<27} {speed[r.model]:8.1f}")
 
 

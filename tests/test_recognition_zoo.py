@@ -139,6 +139,8 @@ def test_unknown_model_and_bad_args() -> None:
         build_model("x3d_xs", 0)
     with pytest.raises(MotionlabError, match="either"):
         build_model("x3d_xs", 3, pretrained=True, weights="w.pt")
+    with pytest.raises(MotionlabError, match="divisible by its patch size 32"):
+        build_model(get_spec("vit_b_32").with_input(size=48), 3)
     with pytest.raises(MotionlabError, match="no public pretrained"):
         build_model("e2s_x3d_m", 3, pretrained=True)
 

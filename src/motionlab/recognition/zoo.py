@@ -360,6 +360,12 @@ def _torchvision_builder(tv_name: str) -> Builder:
 
         kwargs: dict[str, Any] = {"num_classes": num_classes}
         if tv_name.startswith("vit"):
+            patch = int(tv_name.rsplit("_", 1)[1])
+            if streams[0].size % patch:
+                raise MotionlabError(
+                    f"{tv_name} needs a crop size divisible by its patch size {patch}, "
+                    f"got {streams[0].size}"
+                )
             kwargs["image_size"] = streams[0].size
         core = torchvision.models.get_model(tv_name, weights=None, **kwargs)
         return _frames_wrap(core, streams)

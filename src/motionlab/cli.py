@@ -481,6 +481,7 @@ _CODEC_HELP = (
 _COMMAND_MODULES: tuple[str, ...] = (
     "motionlab.stvi.cli",
     "motionlab.study.cli",
+    "motionlab.recognition.cli",
 )
 
 

@@ -1,0 +1,6 @@
+"""Action recognition that uses motion (thesis ch. 4–5): a model zoo, the two-stream
+E2S-X3D, clip datasets, training and evaluation, the motion-reliance diagnostic and a
+synthetic motion-only action benchmark.
+
+Submodules import torch lazily; ``import motionlab.recognition`` is cheap.
+"""

@@ -1,0 +1,323 @@
+"""Sub-commands of action recognition: models, train, evaluate, diagnose, synth-actions.
+
+Thin wrappers over :mod:`motionlab.recognition`; torch and pytorchvideo are imported inside
+the handlers so that ``motionlab --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from motionlab.errors import MotionlabError
+
+log = logging.getLogger("motionlab")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT such as 112x112, got {text!r}"
+        ) from None
+    if w < 16 or h < 16:
+        raise argparse.ArgumentTypeError(f"size must be at least 16x16, got {text!r}")
+    return w, h
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the recognition sub-commands to the ``motionlab`` parser."""
+    p = sub.add_parser("models", help="list the model zoo (sampling f×r, input size, parameters)")
+    p.add_argument(
+        "--count", action="store_true", help="build each model to count parameters (slow)"
+    )
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("train", help="train a zoo model on a class-folder dataset")
+    p.add_argument("--arch", required=True, help="model name (see `motionlab models`)")
+    _add_data_args(p)
+    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, log.csv)")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
+    p.add_argument("--optimizer", choices=("adamw", "adam"), default="adamw")
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    p.add_argument("--steps-per-epoch", type=int, help="cap batches per epoch (quick runs)")
+    p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+    w = p.add_mutually_exclusive_group()
+    w.add_argument("--pretrained", action="store_true", help="hub weights (downloads)")
+    w.add_argument("--weights", type=Path, help="local weights file to start from")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint: top-1/5, per-class, confusion")
+    p.add_argument("checkpoint", type=Path, help="best.pt or last.pt of `motionlab train`")
+    _add_data_args(p, arch_streams=False)
+    p.add_argument("--json", type=Path, help="write the results (confusion matrix...) here")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "diagnose", help="motion reliance: accuracy on RGB vs appearance-free video, Δ"
+    )
+    p.add_argument("--model", type=Path, required=True, help="checkpoint of `motionlab train`")
+    p.add_argument("--rgb", type=Path, required=True, help="RGB dataset root (UCF101 layout)")
+    p.add_argument("--afd", type=Path, required=True, help="its AFD version (afd-dataset)")
+    p.add_argument("--split", type=int, default=1, help="split whose test list is used")
+    p.add_argument("-k", type=int, default=5, help="size of the most-confused class set")
+    p.add_argument("--min-accuracy", type=float, default=0.5)
+    _add_runtime_args(p)
+    p.set_defaults(func=_cmd_diagnose)
+
+    p = sub.add_parser("synth-actions", help="generate the synthetic motion-only action dataset")
+    p.add_argument("out", type=Path, help="output folder (class folders, metadata.csv, splits)")
+    p.add_argument("--videos-per-class", type=int, default=20)
+    p.add_argument("--actors", type=int, default=10, help="identities (default 10)")
+    p.add_argument("--test-actors", type=int, default=3, help="actors held out for testing")
+    p.add_argument("--frames", type=int, default=48, help="frames per video (default 48)")
+    p.add_argument("--size", type=_size, default=(112, 112), metavar="WxH")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--davis", type=Path, default=Path("../shared/data/davis2016"),
+        help="DAVIS 2016 root for backgrounds (plain textures when absent)",
+    )  # fmt: skip
+    p.add_argument("--no-davis", action="store_true", help="plain texture backgrounds")
+    p.set_defaults(func=_cmd_synth)
+
+
+def _add_runtime_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
+    p.add_argument("--workers", type=int, default=0, help="decoding worker processes")
+    p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy CPU)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--flow-cache", type=Path, help="flow cache of `afd-dataset --save-flow`")
+    p.add_argument("--flow-method", default="dis", help="flow method when no cache (default dis)")
+    p.add_argument("--eval-batch-size", type=int, default=8)
+
+
+def _add_data_args(p: argparse.ArgumentParser, *, arch_streams: bool = True) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", type=Path, required=True, help="dataset root (UCF101 layout)")
+    g.add_argument("--split", type=int, default=1, help="UCF101 split 1..3 (default 1)")
+    g.add_argument(
+        "--csv", type=Path,
+        help="KTH-style metadata CSV (path,action,person) instead of split files; "
+        "--test-persons picks the held-out persons",
+    )  # fmt: skip
+    g.add_argument("--label-column", default="action", help="CSV column to classify")
+    g.add_argument("--test-persons", default="", help="comma-separated person ids (CSV)")
+    if arch_streams:
+        g.add_argument("--frames", type=int, help="frames of the first stream (small runs)")
+        g.add_argument("--size", type=int, help="crop size of the first stream (small runs)")
+    _add_runtime_args(p)
+
+
+def _datasets(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[str]]:
+    from motionlab.recognition import data
+
+    if args.csv is not None:
+        samples, classes = data.csv_samples(
+            args.csv, root=args.data, label_column=args.label_column
+        )
+        test_persons = [p for p in args.test_persons.split(",") if p]
+        if not test_persons:
+            raise MotionlabError("--csv needs --test-persons (e.g. --test-persons 7,8,9)")
+        test = data.subset_by_person(samples, test_persons)
+        train = [s for s in samples if s not in set(test)]
+        if not test or not train:
+            raise MotionlabError(f"--test-persons {args.test_persons} leaves an empty split")
+        return train, test, classes
+    train, classes = data.ucf101_samples(args.data, split=args.split, subset="train")
+    test, _ = data.ucf101_samples(args.data, split=args.split, subset="test")
+    return train, test, classes
+
+
+def _flow_source(args: argparse.Namespace, root: Path) -> Any:
+    from motionlab.recognition.data import FlowSource
+
+    return FlowSource(
+        cache=args.flow_cache, root=root, method=args.flow_method,
+        options=_flow_options(args.flow_method),
+    )  # fmt: skip
+
+
+def _flow_options(method: str) -> tuple[tuple[str, Any], ...]:
+    return (("preset", "fast"),) if method == "dis" else ()
+
+
+def _threads(args: argparse.Namespace) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from motionlab.recognition.zoo import get_spec, list_models
+
+    print(
+        f"{'name':<16} {'family':<10} {'streams (kind f×r @size)':<34} {'params':>11}  description"
+    )
+    for name in list_models():
+        spec = get_spec(name)
+        params = spec.params
+        if args.count or params is None:
+            params = _count(spec)
+        text = f"{params / 1e6:.2f}M" if params else "-"
+        streams = " + ".join(s.describe() for s in spec.streams)
+        print(f"{name:<16} {spec.family:<10} {streams:<34} {text:>11}  {spec.description}")
+    return 0
+
+
+def _count(spec: Any) -> int:
+    """Parameters of ``spec`` at its published class count, built on the meta device
+    (no memory, no init) where the builder allows."""
+    import torch
+
+    from motionlab.recognition.zoo import build_model, count_parameters
+
+    try:
+        with torch.device("meta"):
+            return count_parameters(build_model(spec, spec.published_classes))
+    except RuntimeError:  # MViT calls .item() while building
+        return count_parameters(build_model(spec, spec.published_classes))
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    _threads(args)
+    from motionlab.recognition.data import ClipDataset
+    from motionlab.recognition.train import TrainConfig, train
+    from motionlab.recognition.zoo import get_spec
+
+    spec = get_spec(args.arch)
+    if args.frames or args.size:
+        spec = spec.with_input(frames=args.frames, size=args.size)
+    train_s, test_s, classes = _datasets(args)
+    config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        weight_decay=args.weight_decay, patience=args.patience, workers=args.workers,
+        seed=args.seed, device=args.device, amp=not args.no_amp,
+        steps_per_epoch=args.steps_per_epoch,
+    )  # fmt: skip
+    flow = _flow_source(args, args.data)
+    tr = ClipDataset(train_s, spec.streams, train=True, flow=flow, seed=args.seed)
+    va = ClipDataset(test_s, spec.streams, train=False, flow=flow, seed=args.seed)
+    result = train(
+        spec, tr, va, args.out, classes=classes, config=config, pretrained=args.pretrained,
+        weights=args.weights, resume=not args.no_resume, progress=not args.quiet,
+    )  # fmt: skip
+    if result.history:
+        last = result.history[-1]
+        print(
+            f"{result.stopped}; best epoch {result.best_epoch} (val loss "
+            f"{result.best_val_loss:.4f}); last val top-1 {100 * last['val_top1']:.1f} %"
+        )
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    _threads(args)
+    from motionlab.atomic import atomic_file
+    from motionlab.recognition.data import ClipDataset
+    from motionlab.recognition.train import evaluate, load_checkpoint
+
+    model, spec, ckpt = load_checkpoint(args.checkpoint, device=args.device)
+    _, test_s, classes = _datasets(args)
+    if list(classes) != list(ckpt["classes"]):
+        raise MotionlabError(f"{args.data} has classes {classes}, the checkpoint {ckpt['classes']}")
+    ds = ClipDataset(test_s, spec.streams, train=False, flow=_flow_source(args, args.data))
+    res = evaluate(
+        model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
+        workers=args.workers, device=args.device, progress=not args.quiet,
+    )  # fmt: skip
+    print(f"{spec.name}: top-1 {100 * res.top1:.1f} %  top-5 {100 * res.top5:.1f} %  "
+          f"loss {res.loss:.4f}  ({len(res.labels)} clips)")  # fmt: skip
+    for name, acc in zip(classes, res.per_class, strict=True):
+        print(f"  {name:<24} {100 * acc:5.1f} %")
+    if args.json:
+        record = {
+            "checkpoint": str(args.checkpoint), "data": str(args.data), "top1": res.top1,
+            "top5": res.top5, "loss": res.loss, "classes": classes,
+            "per_class": [None if a != a else a for a in res.per_class.tolist()],
+            "confusion": res.confusion.tolist(),
+        }  # fmt: skip
+        with atomic_file(args.json) as tmp:
+            tmp.write_text(json.dumps(record, indent=2) + "\n")
+    return 0
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    _threads(args)
+    import numpy as np
+
+    from motionlab.recognition.data import ClipDataset, FlowSource, ucf101_samples
+    from motionlab.recognition.diagnose import (
+        format_reliance_table,
+        most_confused,
+        reliance_row,
+        reorder_confusion,
+    )
+    from motionlab.recognition.train import evaluate, load_checkpoint
+
+    model, spec, ckpt = load_checkpoint(args.model, device=args.device)
+    classes = list(ckpt["classes"])
+    results = {}
+    for kind, root in (("rgb", args.rgb), ("afd", args.afd)):
+        samples, found = ucf101_samples(root, split=args.split, subset="test")
+        if found != classes:
+            raise MotionlabError(f"{root} has classes {found}, the checkpoint {classes}")
+        # The AFD side always estimates flow from the AFD video itself (as the thesis
+        # does); a flow cache of the RGB videos would hand the model the original motion.
+        flow = (
+            _flow_source(args, root)
+            if kind == "rgb"
+            else FlowSource(method=args.flow_method, options=_flow_options(args.flow_method))
+        )
+        ds = ClipDataset(samples, spec.streams, train=False, flow=flow)
+        results[kind] = evaluate(
+            model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
+            workers=args.workers, device=args.device, progress=not args.quiet,
+        )  # fmt: skip
+    row = reliance_row(spec.name, results["rgb"].top1, results["afd"].top1)
+    print(format_reliance_table([row]))
+    cm = results["rgb"].confusion
+    order = reorder_confusion(cm, seed=args.seed)
+    print("class order (Thoma 2017):", " ".join(classes[i] for i in order))
+    k = min(args.k, len(classes))
+    try:
+        picked = most_confused(cm, k, min_accuracy=args.min_accuracy)
+        print(f"{k} most mutually confused classes (accuracy >= {args.min_accuracy:.0%}):",
+              " ".join(classes[i] for i in picked))  # fmt: skip
+    except MotionlabError as exc:
+        print(f"no most-confused set: {exc}", file=sys.stderr)
+    log.debug("per-class RGB accuracy %s", np.round(results["rgb"].per_class, 3))
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from motionlab.recognition.synth_actions import SynthConfig, make_synth_actions
+
+    config = SynthConfig(
+        videos_per_class=args.videos_per_class, actors=args.actors,
+        test_actors=args.test_actors, num_frames=args.frames, size=args.size,
+        seed=args.seed, davis=not args.no_davis,
+    )  # fmt: skip
+    if args.videos_per_class < 1 or args.frames < 1:
+        raise MotionlabError("--videos-per-class and --frames must be >= 1")
+    with tqdm(total=1, desc="synth-actions", disable=args.quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        meta = make_synth_actions(args.out, config, davis_root=args.davis, progress=progress)
+    print(f"wrote {meta}")
+    return 0

@@ -1,0 +1,413 @@
+"""Training and evaluation of zoo models on clip datasets.
+
+Training (thesis §4.4): Adam or AdamW, lr 3e-4, cross-entropy, early stopping on the
+validation loss with a patience, a checkpoint every epoch (``last.pt``, atomic) plus the
+best one (``best.pt``), resume from ``last.pt``, a CSV log (``log.csv``; TensorBoard too
+when installed), mixed precision on CUDA, and DDP when started by ``torchrun``
+(WORLD_SIZE > 1; rank 0 writes). Evaluation: loss, top-1 / top-5, per-class accuracy and
+the confusion matrix.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from motionlab.atomic import atomic_file
+from motionlab.errors import MotionlabError
+from motionlab.recognition.data import ClipDataset
+from motionlab.recognition.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
+from motionlab.recognition.zoo import ModelSpec, StreamSpec, build_model, get_spec
+
+log = logging.getLogger(__name__)
+
+LAST = "last.pt"
+BEST = "best.pt"
+LOG = "log.csv"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of a training run (recorded in every checkpoint and ``config.json``)."""
+
+    epochs: int = 60
+    batch_size: int = 8
+    lr: float = 3e-4
+    optimizer: str = "adamw"
+    """``adam`` or ``adamw``."""
+    weight_decay: float = 0.05
+    """AdamW's decoupled weight decay (Adam: L2 penalty; 0 turns it off)."""
+    patience: int = 10
+    """Stop after this many epochs without a lower validation loss."""
+    workers: int = 0
+    """DataLoader worker processes decoding with PyAV (0 = in the main process)."""
+    seed: int = 0
+    device: str = "cpu"
+    amp: bool = True
+    """Mixed precision (float16 autocast + grad scaling); only on CUDA."""
+    steps_per_epoch: int | None = None
+    """Stop an epoch after this many batches (for quick CPU runs); None = whole set."""
+    augment_step: int = 20
+    """Epochs per augmentation stage (aggressive -> mild)."""
+    max_seconds: float | None = None
+    """Stop after the first epoch that ends past this wall time (CPU budgets); None = no limit."""
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "adamw"):
+            raise MotionlabError(f"optimizer must be 'adam' or 'adamw', got {self.optimizer!r}")
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
+            raise MotionlabError("epochs, batch_size and patience must be >= 1")
+        if not self.lr > 0:
+            raise MotionlabError(f"lr must be positive, got {self.lr}")
+
+
+@dataclass
+class EvalResult:
+    """Evaluation of a model on a dataset.
+
+    Attributes
+    ----------
+    loss : float
+        Mean cross-entropy.
+    top1, top5 : float
+        Accuracies in 0..1.
+    confusion : (K, K) int ndarray
+        Row = true class, column = prediction.
+    scores : (N, K) float ndarray
+        Logits of every sample.
+    labels : (N,) int ndarray
+    """
+
+    loss: float
+    top1: float
+    top5: float
+    confusion: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def per_class(self) -> np.ndarray:
+        """(K,) per-class accuracy (NaN for classes without samples)."""
+        return per_class_accuracy(self.confusion)
+
+
+@dataclass
+class EarlyStopping:
+    """Early stopping on the validation loss: stop after ``patience`` epochs in a row
+    without a loss strictly lower than the best so far."""
+
+    patience: int
+    best: float = float("inf")
+    best_epoch: int = -1
+    bad_epochs: int = 0
+
+    def update(self, epoch: int, loss: float) -> bool:
+        """Record ``epoch``'s validation loss; True when it is a new best."""
+        if loss < self.best:
+            self.best, self.best_epoch, self.bad_epochs = loss, epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        """True once ``patience`` epochs in a row brought no improvement."""
+        return self.bad_epochs >= self.patience
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did: the log rows, the epoch of the best model, why it stopped."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val_loss: float = float("inf")
+    stopped: str = ""
+    seconds: float = 0.0
+
+
+def _forward(
+    model: nn.Module, inputs: Sequence[torch.Tensor], device: torch.device
+) -> torch.Tensor:
+    return model(*(x.to(device, non_blocking=True) for x in inputs))
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size) under torchrun; (0, 1) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world
+
+
+def evaluate(
+    model: nn.Module,
+    dataset: ClipDataset,
+    *,
+    num_classes: int,
+    batch_size: int = 8,
+    workers: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+) -> EvalResult:
+    """Evaluate ``model`` on every clip of ``dataset`` (centre clips when ``train=False``)."""
+    from tqdm import tqdm
+
+    dev = torch.device(device)
+    model = model.to(dev).eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    scores, labels, losses = [], [], []
+    with torch.no_grad():
+        for inputs, y in tqdm(loader, desc="evaluate", disable=not progress, leave=False):
+            logits = _forward(model, inputs, dev).float()
+            losses.append(nn.functional.cross_entropy(logits, y.to(dev), reduction="sum").item())
+            scores.append(logits.cpu().numpy())
+            labels.append(y.numpy())
+    s = np.concatenate(scores)
+    t = np.concatenate(labels)
+    return EvalResult(
+        loss=float(sum(losses) / len(t)),
+        top1=topk_accuracy(s, t, 1),
+        top5=topk_accuracy(s, t, 5),
+        confusion=confusion_matrix(t, s.argmax(1), num_classes),
+        scores=s,
+        labels=t,
+    )
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
+    """What a checkpoint records of a spec: its name and (possibly resized) streams."""
+    return {"name": spec.name, "streams": [asdict(s) for s in spec.streams]}
+
+
+def spec_from_dict(data: dict[str, Any]) -> ModelSpec:
+    """Inverse of :func:`spec_to_dict` (the builder comes from the registry)."""
+    base = get_spec(data["name"])
+    return replace(base, streams=tuple(StreamSpec(**s) for s in data["streams"]))
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], *, device: str = "cpu"
+) -> tuple[nn.Module, ModelSpec, dict[str, Any]]:
+    """Rebuild the model of a motionlab checkpoint.
+
+    Returns
+    -------
+    model, spec, checkpoint
+        ``checkpoint`` holds ``classes``, ``epoch``, ``config``, ``history``...
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MotionlabError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:  # torch raises many types for a corrupt file
+        raise MotionlabError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(ckpt, dict) or "spec" not in ckpt or "model" not in ckpt:
+        raise MotionlabError(f"{path} is not a motionlab checkpoint (made by `motionlab train`)")
+    spec = spec_from_dict(ckpt["spec"])
+    model = build_model(spec, len(ckpt["classes"]))
+    model.load_state_dict(ckpt["model"])
+    return model.to(device), spec, ckpt
+
+
+def _write_log(path: Path, rows: list[dict[str, float]]) -> None:
+    with atomic_file(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def train(
+    spec: ModelSpec,
+    train_set: ClipDataset,
+    val_set: ClipDataset,
+    out: str | os.PathLike[str],
+    *,
+    classes: Sequence[str],
+    config: TrainConfig = TrainConfig(),
+    pretrained: bool = False,
+    weights: str | os.PathLike[str] | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``spec`` on ``train_set``, validating on ``val_set`` every epoch.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The architecture, with the streams the datasets produce.
+    out : path
+        Run folder: ``last.pt`` (every epoch), ``best.pt`` (lowest validation loss),
+        ``log.csv``, ``config.json``.
+    classes : sequence of str
+        Class names (their count sets the classifier size).
+    resume : bool
+        Continue from ``out/last.pt`` when it exists (same architecture required).
+
+    Returns
+    -------
+    TrainResult
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rank, world = _distributed()
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if config.device.startswith("cuda") else "gloo"
+        torch.distributed.init_process_group(backend)
+    device = torch.device(
+        f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        if world > 1 and config.device.startswith("cuda")
+        else config.device
+    )
+    torch.manual_seed(config.seed)
+    model = build_model(spec, len(classes), pretrained=pretrained, weights=weights).to(device)
+    optimizer = _make_optimizer(model, config)
+    use_amp = config.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    result = TrainResult()
+    stopper = EarlyStopping(config.patience)
+    start_epoch = 0
+    if resume and (out / LAST).exists():
+        ckpt = torch.load(out / LAST, map_location=device, weights_only=False)
+        if ckpt.get("spec") != spec_to_dict(spec) or list(ckpt["classes"]) != list(classes):
+            raise MotionlabError(
+                f"{out / LAST} is a run of another model or class list; use a new run folder "
+                "or --no-resume"
+            )
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start_epoch = ckpt["epoch"] + 1
+        result.history = ckpt["history"]
+        stopper.best, stopper.best_epoch = ckpt["best_val_loss"], ckpt["best_epoch"]
+        stopper.bad_epochs = ckpt["bad_epochs"]
+        result.best_epoch, result.best_val_loss = stopper.best_epoch, stopper.best
+        log.info("resuming %s at epoch %d", out, start_epoch)
+        if stopper.stop:
+            result.stopped = "early stop (already)"
+            return result
+    net: nn.Module = model
+    sampler = None
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model)
+        sampler = torch.utils.data.DistributedSampler(train_set, seed=config.seed)
+    if rank == 0:
+        record = {"spec": spec_to_dict(spec), "classes": list(classes), "config": asdict(config)}
+        with atomic_file(out / "config.json") as tmp:
+            tmp.write_text(json.dumps(record, indent=2) + "\n")
+    board = _tensorboard(out) if rank == 0 else None
+    generator = torch.Generator().manual_seed(config.seed)
+    started = time.time()
+    for epoch in range(start_epoch, config.epochs):
+        train_set.set_epoch(epoch)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        loader = DataLoader(
+            train_set,
+            batch_size=config.batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
+            num_workers=config.workers,
+            generator=generator,
+            drop_last=len(train_set) > config.batch_size,
+        )
+        net.train()
+        tic = time.time()
+        total, correct, loss_sum = 0, 0, 0.0
+        bar = tqdm(loader, desc=f"epoch {epoch}", disable=not progress or rank != 0, leave=False)
+        for step, (inputs, y) in enumerate(bar):
+            if config.steps_per_epoch is not None and step >= config.steps_per_epoch:
+                break
+            y = y.to(device)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                logits = _forward(net, inputs, device)
+                loss = nn.functional.cross_entropy(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            loss_sum += loss.item() * len(y)
+            bar.set_postfix(loss=f"{loss_sum / total:.3f}")
+        val = evaluate(
+            model, val_set, num_classes=len(classes), batch_size=config.batch_size,
+            workers=config.workers, device=str(device),
+        )  # fmt: skip
+        row = {
+            "epoch": epoch,
+            "train_loss": round(loss_sum / max(total, 1), 5),
+            "train_top1": round(correct / max(total, 1), 5),
+            "val_loss": round(val.loss, 5),
+            "val_top1": round(val.top1, 5),
+            "val_top5": round(val.top5, 5),
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(time.time() - tic, 2),
+        }
+        result.history.append(row)
+        improved = stopper.update(epoch, val.loss)
+        result.best_val_loss, result.best_epoch = stopper.best, stopper.best_epoch
+        log.info(
+            "epoch %d: train loss %.3f, val loss %.3f, val top-1 %.3f",
+            epoch, row["train_loss"], val.loss, val.top1,
+        )  # fmt: skip
+        if rank == 0:
+            ckpt = {
+                "spec": spec_to_dict(spec),
+                "classes": list(classes),
+                "config": asdict(config),
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "epoch": epoch,
+                "history": result.history,
+                "best_epoch": result.best_epoch,
+                "best_val_loss": result.best_val_loss,
+                "bad_epochs": stopper.bad_epochs,
+            }
+            with atomic_file(out / LAST) as tmp:
+                torch.save(ckpt, tmp)
+            if improved:
+                with atomic_file(out / BEST) as tmp:
+                    torch.save(ckpt, tmp)
+            _write_log(out / LOG, result.history)
+            if board is not None:
+                for key, value in row.items():
+                    board.add_scalar(key, value, epoch)
+        if config.max_seconds is not None and time.time() - started > config.max_seconds:
+            result.stopped = f"time budget of {config.max_seconds:g} s spent"
+            break
+        if stopper.stop:
+            result.stopped = f"early stop: no lower validation loss for {config.patience} epochs"
+            break
+    else:
+        result.stopped = "epochs done"
+    result.seconds = time.time() - started
+    if board is not None:
+        board.close()
+    return result
+
+
+def _tensorboard(out: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(out / "tensorboard")

@@ -1,0 +1,526 @@
+"""The model zoo: every action-recognition architecture of thesis ch. 4 behind one registry.
+
+Each entry is a :class:`ModelSpec`: its input streams (what each stream reads, clip
+sampling f×r, crop size), a builder, and the parameter count published for it.
+:func:`build_model` builds any of them, randomly initialised (the default here: no
+downloads), from hub weights (``pretrained=True``, downloads on a user's machine) or
+from a local weights file.
+
+Calling convention of every built model: ``model(*inputs) -> (B, num_classes)`` logits,
+one input per stream in :attr:`ModelSpec.streams` order:
+
+- an ``"rgb"`` stream is a float tensor ``(B, 3, T, H, W)``, normalised RGB;
+- a ``"flow"`` stream is a float tensor ``(B, 2, T, H, W)``, flow (u, v) scaled to
+  about [-1, 1] (see :mod:`motionlab.recognition.data`).
+
+Deliberate differences from the published models (named where they happen):
+
+- every 3D CNN's final average pool is adaptive (global), so one model runs on any clip
+  length and crop size; at the published input size it is the same operation;
+- image models (single-frame ResNet, ViT) run on each of the T frames of a clip and
+  average the logits (T = 1 in training, as published).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from motionlab.errors import MotionlabError
+
+if TYPE_CHECKING:  # torch is imported lazily so that the CLI starts fast
+    from torch import nn
+
+log = logging.getLogger(__name__)
+
+StreamKind = Literal["rgb", "flow"]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One input stream of a model.
+
+    Attributes
+    ----------
+    kind : "rgb" or "flow"
+        RGB frames (3 channels) or optical flow (2 channels, u and v).
+    frames : int
+        f: frames (or flow fields) per clip.
+    rate : int
+        r: temporal stride between sampled frames, in source frames.
+    size : int
+        Side of the square crop fed to the model, in pixels.
+    """
+
+    kind: StreamKind
+    frames: int
+    rate: int
+    size: int
+
+    @property
+    def channels(self) -> int:
+        """3 for RGB, 2 for flow."""
+        return 3 if self.kind == "rgb" else 2
+
+    @property
+    def span(self) -> int:
+        """Source frames a clip covers: ``(frames - 1) * rate + 1`` (+1 for flow pairs)."""
+        return (self.frames - 1) * self.rate + 1 + (1 if self.kind == "flow" else 0)
+
+    def describe(self) -> str:
+        """``"rgb 16×5 @224"``."""
+        return f"{self.kind} {self.frames}×{self.rate} @{self.size}"
+
+
+Builder = Callable[[int, tuple[StreamSpec, ...]], "nn.Module"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered architecture.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``motionlab models`` lists them).
+    streams : tuple of StreamSpec
+        Input streams, in the order ``model(*inputs)`` takes them.
+    builder : callable ``(num_classes, streams) -> nn.Module``
+        Builds the randomly initialised model.
+    params : int or None
+        Parameter count published for the model at ``published_classes`` classes
+        (pytorchvideo / torchvision model zoos), None where nothing was published.
+    published_classes : int
+        400 (Kinetics) for video models, 1000 (ImageNet) for image models.
+    hub : str or None
+        ``"pytorchvideo:NAME"`` or ``"torchvision:NAME"``: where ``pretrained=True`` loads
+        weights from; None where no public weights exist.
+    family : str
+        ``"video"``, ``"image"`` (per-frame), ``"two-stream"``.
+    description : str
+        One line for the listing.
+    """
+
+    name: str
+    streams: tuple[StreamSpec, ...]
+    builder: Builder
+    params: int | None
+    published_classes: int
+    hub: str | None
+    family: str
+    description: str
+
+    def with_input(self, *, frames: int | None = None, size: int | None = None) -> ModelSpec:
+        """A copy whose streams read ``frames`` frames (scaled per stream) and ``size`` px.
+
+        For small CPU runs: the first stream gets ``frames``; other streams keep their
+        published frame ratio to it (rounded, at least 1); every stream gets ``size``
+        scaled by its published size ratio to the first stream.
+        """
+        first = self.streams[0]
+        streams = []
+        for s in self.streams:
+            f = s.frames if frames is None else max(1, round(frames * s.frames / first.frames))
+            z = s.size if size is None else max(8, round(size * s.size / first.size))
+            streams.append(replace(s, frames=f, size=z))
+        return replace(self, streams=tuple(streams))
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add ``spec`` to the registry (names are unique)."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def list_models() -> list[str]:
+    """Registered model names, in registration order."""
+    _ensure_registered()
+    return list(_REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` of ``name``; a clear error naming the choices otherwise."""
+    _ensure_registered()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise MotionlabError(
+            f"unknown model {name!r}; choose one of: {', '.join(_REGISTRY)}"
+        ) from None
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameters (trainable or not) of ``model``."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def build_model(
+    name: str | ModelSpec,
+    num_classes: int,
+    *,
+    pretrained: bool = False,
+    weights: str | os.PathLike[str] | None = None,
+) -> nn.Module:
+    """Build a registered architecture.
+
+    Parameters
+    ----------
+    name : str or ModelSpec
+        A registry name, or a spec (e.g. ``get_spec("x3d_xs").with_input(size=64)``).
+    num_classes : int
+        Number of output classes (>= 1).
+    pretrained : bool
+        Load the hub weights named by :attr:`ModelSpec.hub` (downloads; needs the network)
+        and replace the classifier when ``num_classes`` differs from the hub's.
+    weights : path, optional
+        A local weights file (a state dict, or a dict with a ``"model"`` /
+        ``"state_dict"`` / ``"model_state"`` entry). Tensors whose shapes differ (the
+        classifier, when fine-tuning to other classes) are skipped with a log message.
+
+    Returns
+    -------
+    nn.Module
+        ``model(*inputs) -> (B, num_classes)`` logits (see the module docstring).
+
+    Raises
+    ------
+    MotionlabError
+        Unknown name, bad ``num_classes``, both ``pretrained`` and ``weights``, an
+        unreadable weights file, or one that matches none of the model's tensors.
+    """
+    spec = name if isinstance(name, ModelSpec) else get_spec(name)
+    if num_classes < 1:
+        raise MotionlabError(f"num_classes must be >= 1, got {num_classes}")
+    if pretrained and weights is not None:
+        raise MotionlabError("give either pretrained=True or a weights file, not both")
+    if pretrained:
+        return _build_pretrained(spec, num_classes)
+    model = spec.builder(num_classes, spec.streams)
+    if weights is not None:
+        load_weights(model, weights)
+    return model
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> list[str]:
+    """Load a local weights file into ``model``, skipping tensors of another shape.
+
+    Returns the names of the skipped (or unknown) tensors.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise MotionlabError(f"weights file {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a corrupt file
+        raise MotionlabError(f"cannot read weights file {path}: {exc}") from exc
+    for key in ("model", "state_dict", "model_state"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise MotionlabError(f"weights file {path} holds no state dict")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise MotionlabError(
+            f"weights file {path} matches none of the model's tensors; is it for this architecture?"
+        )
+    skipped = sorted(set(state) - set(usable))
+    missing = sorted(set(own) - set(usable))
+    if skipped or missing:
+        log.info("weights %s: skipped %s; left initialised %s", path, skipped, missing)
+    model.load_state_dict(usable, strict=False)
+    return skipped
+
+
+def replace_classifier(model: nn.Module, num_classes: int) -> nn.Module:
+    """Replace the last ``nn.Linear`` of ``model`` by a new one with ``num_classes`` outputs.
+
+    Every zoo network ends in one linear classifier (pytorchvideo ``proj``, torchvision
+    ``fc`` / ``heads.head``), so the last Linear in module order is it.
+    """
+    from torch import nn
+
+    last: tuple[nn.Module, str, nn.Linear] | None = None
+    for parent in model.modules():
+        for child_name, child in parent.named_children():
+            if isinstance(child, nn.Linear):
+                last = (parent, child_name, child)
+    if last is None:
+        raise MotionlabError("model has no linear classifier to replace")
+    parent, child_name, old = last
+    if old.out_features != num_classes:
+        setattr(parent, child_name, nn.Linear(old.in_features, num_classes))
+    return model
+
+
+def _build_pretrained(spec: ModelSpec, num_classes: int) -> nn.Module:
+    if spec.hub is None:
+        raise MotionlabError(
+            f"no public pretrained weights for {spec.name!r}; train it from scratch or pass "
+            "a local weights file"
+        )
+    source, hub_name = spec.hub.split(":")
+    try:
+        if source == "pytorchvideo":
+            from pytorchvideo.models import hub
+
+            core = getattr(hub, hub_name)(pretrained=True)
+        else:
+            import torchvision
+
+            core = torchvision.models.get_model(hub_name, weights="DEFAULT")
+    except OSError as exc:  # URLError is an OSError
+        raise MotionlabError(
+            f"cannot download {spec.hub} weights ({exc}); on a machine without network, "
+            "pass a local weights file instead"
+        ) from exc
+    replace_classifier(core, num_classes)
+    return _WRAPPERS[spec.name](core, spec.streams)
+
+
+# --------------------------------------------------------------------------------------
+# wrappers and builders
+
+
+def _adaptive_pools(model: nn.Module) -> nn.Module:
+    """Replace every ``AvgPool3d`` of ``model`` (the heads' final pools) by a global
+    ``AdaptiveAvgPool3d(1)``.
+
+    Deliberate difference: pytorchvideo sizes the head pool for the published clip
+    (e.g. 16×7×7 for X3D-M at 224 px), which fails on any other clip; a global pool is the
+    same operation at the published size and runs on small CPU clips too.
+    """
+    from torch import nn
+
+    for parent in list(model.modules()):
+        for child_name, child in parent.named_children():
+            if isinstance(child, nn.AvgPool3d):
+                setattr(parent, child_name, nn.AdaptiveAvgPool3d(1))
+    return model
+
+
+def _identity_wrap(core: nn.Module, streams: tuple[StreamSpec, ...]) -> nn.Module:
+    return _adaptive_pools(core)
+
+
+def _slowfast_wrap(core: nn.Module, streams: tuple[StreamSpec, ...]) -> nn.Module:
+    from motionlab.recognition.nets import SlowFastFromClip
+
+    return SlowFastFromClip(_adaptive_pools(core), alpha=4)
+
+
+def _frames_wrap(core: nn.Module, streams: tuple[StreamSpec, ...]) -> nn.Module:
+    from motionlab.recognition.nets import PerFrame
+
+    return PerFrame(core)
+
+
+_WRAPPERS: dict[str, Callable[[nn.Module, tuple[StreamSpec, ...]], nn.Module]] = {}
+
+
+def _pytorchvideo_builder(hub_name: str) -> Builder:
+    def build(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
+        from pytorchvideo.models import hub
+
+        kwargs: dict[str, Any] = {}
+        s = streams[-1]
+        if hub_name.startswith("mvit"):
+            kwargs |= {
+                "head_num_classes": num_classes,
+                "spatial_size": s.size,
+                "temporal_size": s.frames,
+            }
+        else:
+            kwargs["model_num_class"] = num_classes
+        if s.kind == "flow":
+            kwargs["input_channel"] = 2
+        core = getattr(hub, hub_name)(pretrained=False, **kwargs)
+        if hub_name == "slowfast_r50":
+            return _slowfast_wrap(core, streams)
+        return _identity_wrap(core, streams)
+
+    return build
+
+
+def _torchvision_builder(tv_name: str) -> Builder:
+    def build(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
+        import torchvision
+
+        kwargs: dict[str, Any] = {"num_classes": num_classes}
+        if tv_name.startswith("vit"):
+            patch = int(tv_name.rsplit("_", 1)[1])
+            if streams[0].size % patch:
+                raise MotionlabError(
+                    f"{tv_name} needs a crop size divisible by its patch size {patch}, "
+                    f"got {streams[0].size}"
+                )
+            kwargs["image_size"] = streams[0].size
+        core = torchvision.models.get_model(tv_name, weights=None, **kwargs)
+        return _frames_wrap(core, streams)
+
+    return build
+
+
+def _two_stream_builder(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
+    import torchvision
+    from torch import nn
+
+    from motionlab.recognition.nets import PerFrame, StackedFlow2D, TwoStreamAverage
+
+    spatial = torchvision.models.resnet50(weights=None, num_classes=num_classes)
+    temporal = torchvision.models.resnet50(weights=None, num_classes=num_classes)
+    flows = streams[1].frames
+    temporal.conv1 = nn.Conv2d(2 * flows, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    return TwoStreamAverage(PerFrame(spatial), StackedFlow2D(temporal))
+
+
+def _tiny3d_builder(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
+    from motionlab.recognition.nets import Tiny3D
+
+    return Tiny3D(num_classes, in_channels=streams[0].channels)
+
+
+def _e2s_tiny_builder(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
+    from motionlab.recognition.nets import E2SX3D, Tiny3D
+
+    a = Tiny3D(num_classes, in_channels=streams[0].channels)
+    b = Tiny3D(num_classes, in_channels=streams[1].channels)
+    return E2SX3D(a, b, num_classes)
+
+
+def _ensure_registered() -> None:
+    if _REGISTRY:
+        return
+    from motionlab.recognition import e2s
+
+    _WRAPPERS["slowfast_r50"] = _slowfast_wrap
+    rgb = StreamSpec
+    video = [
+        # name, stream, published params (pytorchvideo model zoo, Kinetics-400), text
+        ("i3d_r50", rgb("rgb", 8, 8, 224), 28_043_472, "I3D ResNet-50 (inflated 3D)"),
+        ("c2d_r50", rgb("rgb", 8, 8, 224), 24_327_632, "C2D ResNet-50 (2D convs, 3D pools)"),
+        ("r2plus1d_r50", rgb("rgb", 16, 4, 224), 28_107_600, "R(2+1)D ResNet-50"),
+        ("slow_r50", rgb("rgb", 8, 8, 224), 32_454_096, "Slow-only ResNet-50"),
+        ("x3d_xs", rgb("rgb", 4, 12, 160), 3_794_274, "X3D-XS"),
+        ("x3d_s", rgb("rgb", 13, 6, 160), 3_794_274, "X3D-S"),
+        ("x3d_m", rgb("rgb", 16, 5, 224), 3_794_274, "X3D-M"),
+        ("x3d_l", rgb("rgb", 16, 5, 312), 6_153_384, "X3D-L"),
+        ("csn_r101", rgb("rgb", 32, 2, 224), 22_213_776, "ir-CSN ResNet-101"),
+        ("mvit_base_16x4", rgb("rgb", 16, 4, 224), 36_610_672, "MViT-B 16x4 (transformer)"),
+    ]
+    register(
+        ModelSpec(
+            "resnet50",
+            (rgb("rgb", 1, 1, 224),),
+            _torchvision_builder("resnet50"),
+            25_557_032,
+            1000,
+            "torchvision:resnet50",
+            "image",
+            "single-frame ResNet-50 (logits averaged over a clip's frames)",
+        )
+    )
+    for name, stream, params, text in video:
+        register(
+            ModelSpec(
+                name,
+                (stream,),
+                _pytorchvideo_builder(name),
+                params,
+                400,
+                f"pytorchvideo:{name}",
+                "video",
+                text,
+            )
+        )
+    # SlowFast reads one 32×2 clip; the slow pathway is every alpha=4th frame (8×8).
+    register(
+        ModelSpec(
+            "slowfast_r50",
+            (rgb("rgb", 32, 2, 224),),
+            _pytorchvideo_builder("slowfast_r50"),
+            34_566_488,
+            400,
+            "pytorchvideo:slowfast_r50",
+            "video",
+            "SlowFast ResNet-50 (slow 8×8 = every 4th frame of the fast 32×2 clip)",
+        )
+    )
+    register(
+        ModelSpec(
+            "two_stream_r50",
+            (rgb("rgb", 1, 1, 224), rgb("flow", 10, 1, 224)),
+            _two_stream_builder,
+            None,
+            400,
+            None,
+            "two-stream",
+            "classic two-stream: ResNet-50 on 1 frame + ResNet-50 on 10 stacked flows",
+        )
+    )
+    register(
+        ModelSpec(
+            "i3d_r50_flow",
+            (rgb("flow", 8, 8, 224),),
+            _pytorchvideo_builder("i3d_r50"),
+            None,
+            400,
+            None,
+            "video",
+            "I3D ResNet-50 on optical flow (2 input channels)",
+        )
+    )
+    e2s.register_e2s(register)
+    # CPU stand-ins for the synthetic benchmark (not thesis models; see nets.Tiny3D).
+    for name, streams, builder, text in [
+        ("tiny3d", (rgb("rgb", 8, 2, 64),), _tiny3d_builder, "small 3D CNN on RGB (CPU)"),
+        ("tiny3d_flow", (rgb("flow", 8, 2, 64),), _tiny3d_builder, "small 3D CNN on flow (CPU)"),
+        (
+            "e2s_tiny",
+            (rgb("rgb", 8, 2, 64), rgb("flow", 8, 2, 64)),
+            _e2s_tiny_builder,
+            "E2S structure with two small 3D CNNs: RGB + flow (CPU)",
+        ),
+        (
+            "e2s_tiny_rgb2",
+            (rgb("rgb", 8, 2, 64), rgb("rgb", 8, 2, 64)),
+            _e2s_tiny_builder,
+            "ablation of e2s_tiny: RGB in both streams (CPU)",
+        ),
+    ]:
+        register(ModelSpec(name, streams, builder, None, 400, None, "cpu-small", text))
+    for name, params in [
+        ("resnet18", 11_689_512),
+        ("resnet101", 44_549_160),
+        ("vit_b_16", 86_567_656),
+        ("vit_b_32", 88_224_232),
+    ]:
+        register(
+            ModelSpec(
+                name,
+                (rgb("rgb", 1, 1, 224),),
+                _torchvision_builder(name),
+                params,
+                1000,
+                f"torchvision:{name}",
+                "image",
+                f"privacy classifier {name} (torchvision; per frame)",
+            )
+        )
+    for spec in _REGISTRY.values():
+        if spec.family == "image":
+            _WRAPPERS.setdefault(spec.name, _frames_wrap)
+        else:
+            _WRAPPERS.setdefault(spec.name, _identity_wrap)

@@ -1,0 +1,202 @@
+"""Training: E2S-X3D's loss falls; checkpoints, logs, resume, early stopping; the CLI."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("pytorchvideo")
+
+from motionlab.afd import AFDConfig  # noqa: E402
+from motionlab.afd_dataset import make_afd_dataset  # noqa: E402
+from motionlab.cli import main  # noqa: E402
+from motionlab.errors import MotionlabError  # noqa: E402
+from motionlab.recognition.data import ClipDataset, ucf101_samples  # noqa: E402
+from motionlab.recognition.synth_actions import (  # noqa: E402
+    ACTIONS,
+    SynthConfig,
+    make_actor,
+    make_synth_actions,
+    render_clip,
+    sample_clip_params,
+)
+from motionlab.recognition.train import (  # noqa: E402
+    EarlyStopping,
+    TrainConfig,
+    load_checkpoint,
+    train,
+)
+from motionlab.recognition.zoo import build_model, get_spec  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine, two threads are many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("synth")
+    config = SynthConfig(
+        videos_per_class=2, actors=2, test_actors=1, num_frames=12, size=(32, 32), davis=False
+    )
+    make_synth_actions(root, config)
+    return root
+
+
+def test_e2s_loss_falls_on_synthetic_clips() -> None:
+    """Eight AdamW steps on one batch of synthetic clips (RGB stream; a fixed random tensor
+    stands in for the flow stream) lower the cross-entropy of the fused logits."""
+    torch.manual_seed(0)
+    spec = get_spec("e2s_x3d_s").with_input(frames=2, size=24)
+    model = build_model(spec, len(ACTIONS))
+    rgb, labels = [], []
+    for k, action in enumerate(ACTIONS):
+        params = sample_clip_params(np.random.default_rng(k), (24, 24))
+        clip = render_clip(action, make_actor(k, seed=0), params, num_frames=2, size=(24, 24))
+        rgb.append(torch.from_numpy(clip).permute(3, 0, 1, 2).float() / 255 - 0.5)
+        labels.append(k)
+    a = torch.stack(rgb)
+    b = torch.randn(len(ACTIONS), 2, 2, 24, 24) * 0.2
+    y = torch.tensor(labels)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    model.train()
+    for _ in range(8):
+        loss = torch.nn.functional.cross_entropy(model(a, b), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.9 * losses[0], losses
+    assert losses[-1] == min(losses), losses
+
+
+def test_early_stopping() -> None:
+    stop = EarlyStopping(patience=2)
+    assert stop.update(0, 1.0) and not stop.stop
+    assert not stop.update(1, 1.0)  # equal is no improvement
+    assert stop.update(2, 0.5) and stop.bad_epochs == 0
+    assert not stop.update(3, 0.7) and not stop.stop
+    assert not stop.update(4, 0.6) and stop.stop
+    assert (stop.best, stop.best_epoch) == (0.5, 2)
+
+
+def test_train_checkpoints_log_and_resume(synth, tmp_path) -> None:
+    spec = get_spec("x3d_xs").with_input(frames=2, size=24)
+    tr_s, classes = ucf101_samples(synth, subset="train")
+    te_s, _ = ucf101_samples(synth, subset="test")
+    tr = ClipDataset(tr_s, spec.streams, train=True)
+    te = ClipDataset(te_s, spec.streams, train=False)
+    config = TrainConfig(epochs=2, batch_size=4, steps_per_epoch=1, patience=5)
+    out = tmp_path / "run"
+    result = train(spec, tr, te, out, classes=classes, config=config, progress=False)
+    assert [r["epoch"] for r in result.history] == [0, 1]
+    assert result.stopped == "epochs done"
+    for name in ("last.pt", "best.pt", "log.csv", "config.json"):
+        assert (out / name).is_file()
+    with (out / "log.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["0", "1"]
+    assert {"train_loss", "val_loss", "val_top1", "val_top5"} <= set(rows[0])
+    _, spec2, ckpt = load_checkpoint(out / "last.pt")
+    assert spec2.streams == spec.streams and ckpt["classes"] == classes and ckpt["epoch"] == 1
+    # resume: one more epoch continues the history
+    more = TrainConfig(epochs=3, batch_size=4, steps_per_epoch=1, patience=5)
+    result = train(spec, tr, te, out, classes=classes, config=more, progress=False)
+    assert [r["epoch"] for r in result.history] == [0, 1, 2]
+    # another architecture in the same folder is refused
+    other = get_spec("c2d_r50").with_input(frames=2, size=24)
+    with pytest.raises(MotionlabError, match="another model"):
+        train(other, tr, te, out, classes=classes, config=more, progress=False)
+
+
+def test_load_checkpoint_errors(tmp_path) -> None:
+    with pytest.raises(MotionlabError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "none.pt")
+    bad = tmp_path / "bad.pt"
+    torch.save({"x": 1}, bad)
+    with pytest.raises(MotionlabError, match="not a motionlab checkpoint"):
+        load_checkpoint(bad)
+
+
+def test_train_config_validation() -> None:
+    with pytest.raises(MotionlabError, match="optimizer"):
+        TrainConfig(optimizer="sgd")
+    with pytest.raises(MotionlabError, match="lr"):
+        TrainConfig(lr=0)
+
+
+def test_cli_models_lists_sampling_and_params(capsys) -> None:
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("x3d_m "))
+    assert "rgb 16×5 @224" in line and "3.79M" in line
+    e2s = next(x for x in out.splitlines() if x.startswith("e2s_x3d_m "))
+    assert "flow 13×6 @160" in e2s and "7.91M" in e2s
+
+
+def test_cli_train_evaluate_diagnose(synth, tmp_path, capsys) -> None:
+    afd = tmp_path / "afd"
+    make_afd_dataset(synth, afd, config=AFDConfig(seed=1))
+    run = tmp_path / "run"
+    common = ["--threads", "1"]
+    assert main(["-q", "train", "--arch", "x3d_xs", "--data", str(synth), "--out", str(run),
+                 "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4",
+                 "--frames", "2", "--size", "24", *common]) == 0  # fmt: skip
+    assert (run / "best.pt").is_file()
+    capsys.readouterr()
+    js = tmp_path / "eval.json"
+    assert main(["-q", "evaluate", str(run / "best.pt"), "--data", str(synth),
+                 "--json", str(js), *common]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "top-1" in out and "JumpingJack" in out
+    assert np.array(__import__("json").loads(js.read_text())["confusion"]).sum() == 5
+    assert main(["-q", "diagnose", "--model", str(run / "best.pt"), "--rgb", str(synth),
+                 "--afd", str(afd), "-k", "2", "--min-accuracy", "0", *common]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "RGB %" in out and "AFD %" in out and "class order" in out
+
+
+def test_cli_input_errors(tmp_path, capsys) -> None:
+    assert (
+        main(["train", "--arch", "nope", "--data", str(tmp_path), "--out", str(tmp_path / "r")])
+        == 1
+    )
+    assert "motionlab: error: unknown model 'nope'" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.pt"), "--data", str(tmp_path)]) == 1
+    assert "no such checkpoint" in capsys.readouterr().err
+    assert main(["train", "--arch", "x3d_xs", "--data", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "r")]) == 1  # fmt: skip
+    assert "no such dataset folder" in capsys.readouterr().err
+
+
+def test_cli_synth_actions(tmp_path, capsys) -> None:
+    out = tmp_path / "s"
+    args = ["--videos-per-class", "2", "--actors", "2", "--test-actors", "1", "--frames", "4"]
+    assert main(["-q", "synth-actions", str(out), *args, "--size", "32x32", "--no-davis"]) == 0
+    assert len(list(out.glob("*/*.avi"))) == 10
+    assert main(["synth-actions", str(out), "--actors", "2", "--test-actors", "2"]) == 1
+    assert "test_actors" in capsys.readouterr().err
+
+
+def test_cli_train_on_metadata_csv(synth, tmp_path, capsys) -> None:
+    """KTH-style table: held-out persons form the validation set; identity labels work."""
+    run = tmp_path / "run"
+    base = ["-q", "train", "--arch", "tiny3d", "--data", str(synth), "--out", str(run),
+            "--csv", str(synth / "metadata.csv"), "--epochs", "1", "--batch-size", "4",
+            "--frames", "2", "--size", "24", "--threads", "1"]  # fmt: skip
+    assert main(base) == 1
+    assert "--test-persons" in capsys.readouterr().err
+    assert main([*base, "--test-persons", "1"]) == 0
+    _, _, ckpt = load_checkpoint(run / "last.pt")
+    assert ckpt["classes"] == list(ACTIONS)
+    assert main([*base, "--test-persons", "7"]) == 1  # no such person: empty split
+    assert "empty split" in capsys.readouterr().err

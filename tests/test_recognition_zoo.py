@@ -1,0 +1,181 @@
+"""Model zoo: every architecture builds, runs a tiny clip, and has its published size."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("pytorchvideo")
+
+from motionlab.errors import MotionlabError  # noqa: E402
+from motionlab.recognition.zoo import (  # noqa: E402
+    ModelSpec,
+    build_model,
+    count_parameters,
+    get_spec,
+    list_models,
+    load_weights,
+    replace_classifier,
+)
+
+# One of each kind runs by default (image, 3D CNN, SlowFast packing, flow input, E2S and its
+# ablation); every other architecture runs its tiny clip in the slow set (-m slow).
+FAST_FORWARD = {
+    "resnet18", "x3d_xs", "c2d_r50", "slowfast_r50", "i3d_r50_flow", "e2s_x3d_m", "e2s_x3d_rgb2",
+    "tiny3d", "e2s_tiny",
+}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine, two threads are many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def quick_build(spec: ModelSpec | str, num_classes: int) -> torch.nn.Module:
+    """Build on the meta device and fill with small random values: skips pytorchvideo's
+    slow weight init, which only the mechanics tested here do not need."""
+    try:
+        with torch.device("meta"):
+            model = build_model(spec, num_classes)
+    except RuntimeError:  # MViT calls .item() while building
+        model = build_model(spec, num_classes)
+    model = model.to_empty(device="cpu")
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.02, generator=gen)
+        for m in model.modules():
+            if hasattr(m, "reset_running_stats"):
+                m.reset_running_stats()
+    return model
+
+
+def test_registry_lists_the_issue_architectures() -> None:
+    names = set(list_models())
+    wanted = {
+        "resnet50", "i3d_r50", "c2d_r50", "r2plus1d_r50", "slow_r50", "slowfast_r50",
+        "x3d_xs", "x3d_s", "x3d_m", "x3d_l", "csn_r101", "mvit_base_16x4", "two_stream_r50",
+        "i3d_r50_flow", "resnet18", "resnet101", "vit_b_16", "vit_b_32",
+        "e2s_x3d_s", "e2s_x3d_m", "e2s_x3d_l", "e2s_x3d_rgb2",
+    }  # fmt: skip
+    assert wanted <= names
+
+
+def test_published_samplings() -> None:
+    assert get_spec("x3d_xs").streams[0].describe() == "rgb 4×12 @160"
+    assert get_spec("x3d_m").streams[0].describe() == "rgb 16×5 @224"
+    e2s = get_spec("e2s_x3d_m").streams
+    assert [s.describe() for s in e2s] == ["rgb 16×5 @224", "flow 13×6 @160"]
+    assert [s.kind for s in get_spec("e2s_x3d_rgb2").streams] == ["rgb", "rgb"]
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if get_spec(n).params])
+def test_parameter_count_matches_published(name: str) -> None:
+    if name.startswith("mvit"):
+        pytest.skip("MViT cannot be built on the meta device; covered by the slow test")
+    spec = get_spec(name)
+    model = quick_build(spec, spec.published_classes)
+    assert count_parameters(model) == spec.params
+
+
+def _forward(name: str) -> None:
+    spec = get_spec(name)
+    frames = 1 if spec.streams[0].frames == 1 else 4
+    small = spec.with_input(frames=frames, size=32)
+    model = quick_build(small, 7).eval()
+    inputs = [torch.randn(2, s.channels, s.frames, s.size, s.size) for s in small.streams]
+    with torch.no_grad():
+        out = model(*inputs)
+    assert out.shape == (2, 7)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", sorted(FAST_FORWARD))
+def test_forward_tiny_clip(name: str) -> None:
+    _forward(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in list_models() if n not in FAST_FORWARD])
+def test_forward_tiny_clip_slow(name: str) -> None:
+    _forward(name)
+
+
+@pytest.mark.slow
+def test_mvit_parameter_count() -> None:
+    spec = get_spec("mvit_base_16x4")
+    assert count_parameters(build_model(spec, 400)) == spec.params
+
+
+def test_e2s_fuses_concatenated_logits() -> None:
+    spec = get_spec("e2s_x3d_s").with_input(frames=2, size=32)
+    model = quick_build(spec, 3).eval()
+    a = torch.randn(1, 3, 2, 32, 32)
+    b = torch.randn(1, 2, 2, 32, 32)
+    with torch.no_grad():
+        la, lb = model.stream_logits(a, b)
+        expected = model.fusion.weight @ torch.cat([la, lb], 1)[0] + model.fusion.bias
+        assert torch.allclose(model(a, b)[0], expected, atol=1e-5)
+    assert model.fusion.in_features == 6
+    # the flow stream's stem reads 2 channels
+    stem = next(m for m in model.motion.modules() if isinstance(m, torch.nn.Conv3d))
+    assert stem.in_channels == 2
+
+
+def test_with_input_keeps_stream_ratios() -> None:
+    small = get_spec("e2s_x3d_m").with_input(frames=8, size=112)
+    assert [(s.frames, s.size) for s in small.streams] == [(8, 112), (6, 80)]
+    assert small.streams[0].rate == 5
+
+
+def test_unknown_model_and_bad_args() -> None:
+    with pytest.raises(MotionlabError, match=r"unknown model 'nope'.*x3d_s"):
+        get_spec("nope")
+    with pytest.raises(MotionlabError, match="num_classes"):
+        build_model("x3d_xs", 0)
+    with pytest.raises(MotionlabError, match="either"):
+        build_model("x3d_xs", 3, pretrained=True, weights="w.pt")
+    with pytest.raises(MotionlabError, match="divisible by its patch size 32"):
+        build_model(get_spec("vit_b_32").with_input(size=48), 3)
+    with pytest.raises(MotionlabError, match="no public pretrained"):
+        build_model("e2s_x3d_m", 3, pretrained=True)
+
+
+def test_local_weights_roundtrip_and_head_skipped(tmp_path) -> None:
+    spec = get_spec("x3d_xs").with_input(frames=2, size=32)
+    a = quick_build(spec, 5)
+    path = tmp_path / "w.pt"
+    torch.save({"model": a.state_dict()}, path)
+    b = build_model(spec, 5, weights=path)
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb)
+    # fine-tuning to 3 classes: everything but the classifier is loaded
+    c = build_model(spec, 3, weights=path)
+    skipped = load_weights(c, path)
+    assert skipped == ["blocks.5.proj.bias", "blocks.5.proj.weight"]
+    assert torch.equal(c.state_dict()["blocks.0.conv.conv_t.weight"],
+                       a.state_dict()["blocks.0.conv.conv_t.weight"])  # fmt: skip
+
+
+def test_bad_weights_file(tmp_path) -> None:
+    spec = get_spec("x3d_xs").with_input(frames=2, size=32)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(MotionlabError, match="cannot read weights"):
+        build_model(spec, 3, weights=bad)
+    with pytest.raises(MotionlabError, match="does not exist"):
+        build_model(spec, 3, weights=tmp_path / "missing.pt")
+    other = tmp_path / "other.pt"
+    torch.save({"x": torch.zeros(1)}, other)
+    with pytest.raises(MotionlabError, match="matches none"):
+        build_model(spec, 3, weights=other)
+
+
+def test_replace_classifier() -> None:
+    model = quick_build(get_spec("resnet18").with_input(size=32), 1000)
+    replace_classifier(model, 4)
+    assert model.eval()(torch.randn(1, 3, 1, 32, 32)).shape == (1, 4)

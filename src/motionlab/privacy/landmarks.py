@@ -1,0 +1,411 @@
+"""The offline matcher: attribute maps from MediaPipe landmarks and person segmentation.
+
+MediaPipe 0.10.21 is the last release with the legacy ``solutions`` API, whose models
+(face mesh with iris, 478 points; pose, 33 points; hands, 21 points; selfie segmentation)
+ship inside the wheel, so this matcher needs no download. Its metadata pins numpy<2, the
+GUI opencv-contrib-python, jax and protobuf<5; install it with ``--no-deps`` beside numpy
+2 and opencv-contrib-python-headless (see docs/privacy.md)::
+
+    pip install --no-deps mediapipe==0.10.21 absl-py flatbuffers
+
+With protobuf >= 6 its ``SolutionBase`` reads ``FieldDescriptor.label``, which protobuf
+removed; :func:`_patch_protobuf` replaces that one method by an equivalent that asks
+``is_repeated`` instead.
+
+How each attribute is drawn (all maps are soft, see :func:`motionlab.privacy.regions.soften`):
+
+=========  ===============================================================================
+forehead   hull of the face-oval top arc and the upper brow line
+eyes       hull of each eye contour with its brow
+cheek      hull of the cheek points on each side (below the eye, beside nose and mouth)
+lips       outer lip contour
+hair       person segmentation inside a box around the head (down to the jaw corners),
+           minus the face oval
+hand       hand landmarks (bones drawn thick + palm hull); pose wrist/fingers as fall-back
+arm        pose shoulder-elbow-wrist, drawn with a width of 0.3 shoulder widths
+torso      hull of shoulders and hips
+legs       pose hip-knee-ankle-foot, drawn with a width of 0.35 hip-to-shoulder distances
+=========  ===============================================================================
+
+Temporal stability: MediaPipe runs in tracking mode (landmarks filtered over time), and
+when an attribute is lost for a frame its last map is held for ``hold`` frames, so a
+single missed detection does not unveil a face. Limitation: the legacy pose model finds
+one person per frame (the most prominent); face mesh and hands find up to
+``max_people`` each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from motionlab.errors import MotionlabError
+from motionlab.privacy import regions as R
+from motionlab.privacy.attributes import ATTRIBUTES
+from motionlab.privacy.matchers import Matcher
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = (
+    "the landmarks matcher needs MediaPipe 0.10.21: "
+    "pip install --no-deps mediapipe==0.10.21 absl-py flatbuffers"
+)
+FACE_NAMES = frozenset({"forehead", "hair", "eyes", "cheek", "lips"})
+POSE_NAMES = frozenset({"arm", "torso", "legs", "hand"})
+
+
+def _patch_protobuf(solution_base: Any) -> None:
+    """Make MediaPipe 0.10.21's ``SolutionBase`` work with protobuf >= 6.
+
+    The original ``_modify_calculator_options`` (Apache-2.0, mediapipe/python/
+    solution_base.py) tests ``field.label == LABEL_REPEATED``; protobuf 6 dropped
+    ``label`` in favour of ``is_repeated``. This is the same logic with that one test
+    changed.
+    """
+    from google.protobuf import descriptor
+
+    if hasattr(descriptor.FieldDescriptor, "label") or getattr(
+        solution_base, "_motionlab_patched", False
+    ):
+        return
+
+    def modify_fields(options: Any, fields: list[tuple[str, Any]]) -> None:
+        for name, value in fields:
+            if value is None:
+                options.ClearField(name)
+                continue
+            if options.DESCRIPTOR.fields_by_name[name].is_repeated:
+                options.ClearField(name)
+                getattr(options, name).extend(value)
+            else:
+                setattr(options, name, value)
+
+    def modify(self: Any, config: Any, params: Any) -> None:
+        nested: dict[str, list[tuple[str, Any]]] = {}
+        for compound, value in params.items():
+            parts = compound.split(".")
+            if len(parts) != 2:
+                raise ValueError(f'The key "{compound}" in the calculator_params is invalid.')
+            nested.setdefault(parts[0], []).append((parts[1], value))
+        done = 0
+        for node in config.node:
+            if node.name not in nested:
+                continue
+            options_type = solution_base.CALCULATOR_TO_OPTIONS.get(node.calculator)
+            if options_type is None:
+                raise ValueError(
+                    f"Modifying the calculator options of {node.name} is not supported."
+                )
+            fields = nested[node.name]
+            if node.node_options:
+                for elem in node.node_options:
+                    if elem.type_url.split("/")[-1] == options_type.DESCRIPTOR.full_name:
+                        opts = options_type.FromString(elem.value)
+                        modify_fields(opts, fields)
+                        elem.value = opts.SerializeToString()
+                        break
+                else:
+                    opts = options_type()
+                    modify_fields(opts, fields)
+                    node.node_options.add().Pack(opts)
+            else:
+                modify_fields(node.options.Extensions[options_type.ext], fields)
+            done += 1
+            if done == len(nested):
+                break
+        if done < len(nested):
+            raise ValueError("Not all calculator params are valid.")
+
+    solution_base.SolutionBase._modify_calculator_options = modify
+    solution_base._motionlab_patched = True
+
+
+def load_mediapipe_solutions() -> Any:
+    """Import ``mediapipe.solutions`` (patched for protobuf >= 6), or raise with the fix."""
+    try:
+        # MediaPipe prints a harmless protobuf warning on import; keep the console clean.
+        with contextlib.redirect_stderr(io.StringIO()):
+            import mediapipe as mp
+            from mediapipe.python import solution_base
+    except ImportError as exc:
+        raise MotionlabError(f"{INSTALL_HINT} ({exc})") from None
+    if not hasattr(mp, "solutions"):
+        raise MotionlabError(
+            f"mediapipe {getattr(mp, '__version__', '?')} has no legacy 'solutions'; "
+            + INSTALL_HINT
+        )
+    _patch_protobuf(solution_base)
+    return mp.solutions
+
+
+class PersonSegmenter:
+    """Soft person segmentation (MediaPipe selfie segmentation, landscape model).
+
+    ``segmenter(frame)`` maps an ``(H, W, 3)`` uint8 RGB frame to an ``(H, W)`` float32
+    map in [0, 1] (1 = person).
+    """
+
+    def __init__(self) -> None:
+        self._model = load_mediapipe_solutions().selfie_segmentation.SelfieSegmentation(
+            model_selection=1
+        )
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        out = self._model.process(np.ascontiguousarray(frame)).segmentation_mask
+        if out is None:
+            return np.zeros(frame.shape[:2], np.float32)
+        return np.clip(np.asarray(out, np.float32), 0.0, 1.0)
+
+    def close(self) -> None:
+        self._model.close()
+
+
+def _xy(landmarks: Any, width: int, height: int) -> np.ndarray:
+    return np.array([(p.x * width, p.y * height) for p in landmarks.landmark], np.float64)
+
+
+def face_regions(points: np.ndarray, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Hard ``(H, W)`` uint8 masks of forehead, eyes, cheek, lips and the face oval from
+    face-mesh points ``(468 or 478, 2)`` in pixels."""
+    return {
+        "forehead": R.hull_mask(points[list(R.FOREHEAD)], shape),
+        "eyes": R.hull_mask(points[list(R.EYE_RIGHT)], shape)
+        | R.hull_mask(points[list(R.EYE_LEFT)], shape),
+        "cheek": R.hull_mask(points[list(R.CHEEK_RIGHT)], shape)
+        | R.hull_mask(points[list(R.CHEEK_LEFT)], shape),
+        "lips": R.hull_mask(points[list(R.LIPS)], shape),
+        "face": R.hull_mask(points[list(R.FACE_OVAL)], shape),
+    }
+
+
+def face_size(points: np.ndarray) -> float:
+    """Width of the face oval in pixels (a scale for margins)."""
+    oval = points[list(R.FACE_OVAL)]
+    return float(max(np.ptp(oval[:, 0]), np.ptp(oval[:, 1]) * 0.75, 1.0))
+
+
+def hair_region(points: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """Hair of one face: the person map inside a box around the head (from 0.7 face
+    heights above it down to the jaw corners), minus the face oval.
+
+    ``points`` are face-mesh points ``(478, 2)`` in pixels; ``person`` is an ``(H, W)``
+    float map in [0, 1]; returns ``(H, W)`` float32."""
+    h, w = person.shape
+    oval = points[list(R.FACE_OVAL)]
+    x0, y0 = oval.min(0)
+    x1, y1 = oval.max(0)
+    fw, fh = x1 - x0, y1 - y0
+    box = np.zeros((h, w), np.float32)
+    # from 0.7 face heights above the face to the jaw corners, half a face width each side
+    jaw_y = float(points[[172, 397], 1].max())
+    bx0, bx1 = int(max(0, x0 - 0.5 * fw)), int(min(w, x1 + 0.5 * fw + 1))
+    by0, by1 = int(max(0, y0 - 0.7 * fh)), int(min(h, max(jaw_y, y0 + 0.6 * fh) + 1))
+    if bx1 <= bx0 or by1 <= by0:
+        return box
+    box[by0:by1, bx0:bx1] = 1.0
+    box[R.hull_mask(oval, (h, w)).astype(bool)] = 0.0
+    return box * person
+
+
+class LandmarkMatcher(Matcher):
+    """Offline matcher for the nine attribute names (see module docs).
+
+    Parameters
+    ----------
+    max_people : int
+        Faces and hands tracked at once (pose: always one).
+    hold : int
+        Frames an attribute's last map is kept when it is not detected (0: never).
+    margin : float
+        Soft margin around each region as a fraction of the face width (face parts) or
+        of the shoulder width (body parts).
+    min_confidence : float
+        Detection confidence of the MediaPipe models.
+    """
+
+    name = "landmarks"
+    # Region masks, not similarities: a pixel of one attribute must be fully hidden even
+    # if it belongs to no other selected attribute, so we take the union (max) where the
+    # thesis averages DINO similarities (eq. 5.1).
+    combine = "max"
+
+    def __init__(
+        self,
+        *,
+        max_people: int = 4,
+        hold: int = 5,
+        margin: float = 0.06,
+        min_confidence: float = 0.5,
+    ) -> None:
+        if max_people < 1:
+            raise MotionlabError(f"max_people must be >= 1, got {max_people}")
+        if hold < 0:
+            raise MotionlabError(f"hold must be >= 0, got {hold}")
+        self.max_people, self.hold, self.margin = max_people, hold, margin
+        self.min_confidence = min_confidence
+        self._solutions = load_mediapipe_solutions()
+        self._models: dict[str, Any] = {}
+        self._last: dict[str, tuple[np.ndarray, int]] = {}
+
+    @property
+    def template_names(self) -> tuple[str, ...]:
+        return ATTRIBUTES
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "backend": "mediapipe 0.10.21 solutions",
+            "max_people": self.max_people,
+            "hold": self.hold,
+            "margin": self.margin,
+        }
+
+    # -- models, built on first use ----------------------------------------------------
+    def _model(self, kind: str) -> Any:
+        if kind not in self._models:
+            s, c = self._solutions, self.min_confidence
+            if kind == "face":
+                self._models[kind] = s.face_mesh.FaceMesh(
+                    static_image_mode=False, max_num_faces=self.max_people,
+                    refine_landmarks=True, min_detection_confidence=c,
+                    min_tracking_confidence=c,
+                )  # fmt: skip
+            elif kind == "pose":
+                self._models[kind] = s.pose.Pose(
+                    static_image_mode=False, model_complexity=1, smooth_landmarks=True,
+                    min_detection_confidence=c, min_tracking_confidence=c,
+                )  # fmt: skip
+            elif kind == "hands":
+                self._models[kind] = s.hands.Hands(
+                    static_image_mode=False, max_num_hands=self.max_people, model_complexity=1,
+                    min_detection_confidence=c, min_tracking_confidence=c,
+                )  # fmt: skip
+            else:
+                self._models[kind] = PersonSegmenter()
+        return self._models[kind]
+
+    def reset(self) -> None:
+        # tracking state lives in the graphs: rebuild them for a new video
+        self.close()
+        self._last.clear()
+
+    def close(self) -> None:
+        for model in self._models.values():
+            model.close()
+        self._models.clear()
+
+    # -- matching ------------------------------------------------------------------------
+    def _match(self, frame: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        h, w = frame.shape[:2]
+        found: dict[str, np.ndarray | None] = {}
+        wanted = set(names)
+        if wanted & FACE_NAMES:
+            found.update(self._face_maps(frame, wanted & FACE_NAMES))
+        if wanted & POSE_NAMES:
+            found.update(self._body_maps(frame, wanted & POSE_NAMES))
+        maps = np.zeros((len(names), h, w), np.float32)
+        for k, name in enumerate(names):
+            current = found.get(name)
+            if current is not None:
+                self._last[name] = (current, 0)
+                maps[k] = current
+            elif name in self._last and self._last[name][1] < self.hold:
+                held, age = self._last[name]
+                self._last[name] = (held, age + 1)
+                maps[k] = held
+        return maps
+
+    def _face_maps(self, frame: np.ndarray, names: set[str]) -> dict[str, np.ndarray | None]:
+        h, w = frame.shape[:2]
+        result = self._model("face").process(frame)
+        faces = result.multi_face_landmarks or []
+        if not faces:
+            return dict.fromkeys(names)
+        person = self._model("segment")(frame) if "hair" in names else None
+        out = {n: np.zeros((h, w), np.float32) for n in names}
+        for face in faces:
+            pts = _xy(face, w, h)
+            margin = self.margin * face_size(pts)
+            hard = face_regions(pts, (h, w))
+            for name in names:
+                if name == "hair":
+                    assert person is not None
+                    soft = _soft_hair(hair_region(pts, person), margin)
+                else:
+                    soft = R.soften(hard[name], margin)
+                np.maximum(out[name], soft, out=out[name])
+        return out  # type: ignore[return-value]
+
+    def _body_maps(self, frame: np.ndarray, names: set[str]) -> dict[str, np.ndarray | None]:
+        h, w = frame.shape[:2]
+        out: dict[str, np.ndarray | None] = dict.fromkeys(names)
+        result = self._model("pose").process(frame)
+        lm = result.pose_landmarks
+        if lm is not None:
+            pts = _xy(lm, w, h)
+            vis = np.array([p.visibility for p in lm.landmark]) > 0.5
+            shoulder = float(np.hypot(*(pts[11] - pts[12])))
+            torso_len = float(np.hypot(*((pts[11] + pts[12]) / 2 - (pts[23] + pts[24]) / 2)))
+            scale = max(shoulder, 0.5 * torso_len, 4.0)
+            margin = self.margin * scale
+            if "torso" in names:
+                # hips out of view (a person close to the camera) are still predicted
+                # by the model: the torso then reaches the frame's edge
+                ok = vis[list(R.SHOULDERS)].any()
+                m = R.hull_mask(pts[[*R.SHOULDERS, *R.HIPS]], (h, w))
+                out["torso"] = R.soften(m, margin) if ok and m.any() else None
+            if "arm" in names:
+                m = R.limbs_mask(pts, R.ARMS, (h, w), thickness=0.3 * scale, visible=vis)
+                out["arm"] = R.soften(m, margin) if m.any() else None
+            if "legs" in names:
+                m = R.limbs_mask(
+                    pts, R.LEGS, (h, w), thickness=0.35 * max(torso_len, 4.0), visible=vis
+                )
+                out["legs"] = R.soften(m, margin) if m.any() else None
+            if "hand" in names:
+                m = np.zeros((h, w), np.uint8)
+                for idx in R.HANDS_POSE:
+                    if vis[idx[0]]:
+                        m |= R.hull_mask(_spread(pts[list(idx)], 0.6), (h, w))
+                out["hand"] = R.soften(m, margin) if m.any() else None
+        if "hand" in names:
+            res = self._model("hands").process(frame)
+            for hand in res.multi_hand_landmarks or []:
+                pts = _xy(hand, w, h)
+                palm = float(np.hypot(*(pts[0] - pts[9])))
+                m = R.limbs_mask(pts, R.HAND_BONES, (h, w), thickness=max(0.35 * palm, 2))
+                m |= R.hull_mask(pts[list(R.PALM)], (h, w))
+                soft = R.soften(m, max(self.margin * 2 * palm, 1.0))
+                prev = out["hand"]
+                out["hand"] = soft if prev is None else np.maximum(prev, soft)
+        return out
+
+
+def _spread(points: np.ndarray, factor: float) -> np.ndarray:
+    """Points pushed away from their centroid by ``factor`` (a hull a little larger)."""
+    c = points.mean(0)
+    return c + (points - c) * (1 + factor)
+
+
+def _soft_hair(hair: np.ndarray, margin: float) -> np.ndarray:
+    """Hair map: the person-map values inside the hair region, edges softened by a blur of
+    ``margin`` pixels and the hard region grown by it (stray strands)."""
+    import cv2
+
+    grown = R.soften(hair > 0.5, margin)
+    blurred = cv2.GaussianBlur(hair, (0, 0), max(margin / 2, 0.5))
+    return np.clip(np.maximum(blurred, grown), 0.0, 1.0).astype(np.float32)
+
+
+def iter_saliency(
+    matcher: Matcher, frames: Iterable[np.ndarray], names: tuple[str, ...]
+) -> Iterable[np.ndarray]:
+    """``(K, H, W)`` maps of each frame (helper for evaluation scripts)."""
+    matcher.reset()
+    for frame in frames:
+        yield matcher(frame, names)

@@ -394,10 +394,10 @@ def _spread(points: np.ndarray, factor: float) -> np.ndarray:
 
 def _soft_hair(hair: np.ndarray, margin: float) -> np.ndarray:
     """Hair map: the person-map values inside the hair region, edges softened by a blur of
-    ``margin`` pixels and the hard region grown by it (stray strands)."""
+    ``margin`` pixels and the hard region grown by half of it (stray strands)."""
     import cv2
 
-    grown = R.soften(hair > 0.5, margin)
+    grown = R.soften(hair > 0.5, margin / 2)
     blurred = cv2.GaussianBlur(hair, (0, 0), max(margin / 2, 0.5))
     return np.clip(np.maximum(blurred, grown), 0.0, 1.0).astype(np.float32)
 

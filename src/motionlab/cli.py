@@ -478,7 +478,7 @@ _CODEC_HELP = (
 # Feature packages add their sub-commands here: each module has ``register(sub)`` that
 # adds its parsers to the sub-parsers action. They import heavy dependencies (torch,
 # web frameworks) inside their command functions, so ``motionlab --help`` stays fast.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("motionlab.privacy.cli",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -118,7 +118,7 @@ class Template:
 
 @dataclass(frozen=True)
 class TemplateLibrary:
-    """An ordered set of templates with unique names."""
+    """An ordered set of templates with unique names, all made with the same settings."""
 
     templates: tuple[Template, ...] = ()
 
@@ -142,6 +142,12 @@ class TemplateLibrary:
                 "pass --replace"
             )
         kept = tuple(t for t in self.templates if t.name != template.name)
+        if kept and kept[0].settings != template.settings:
+            raise MotionlabError(
+                f"template {template.name!r} was made with {template.settings}, the library's "
+                f"with {kept[0].settings}: one library holds one setting (they are averaged "
+                "together, eq. 5.1); use another library file"
+            )
         return replace(self, templates=(*kept, template))
 
     def remove(self, name: str) -> TemplateLibrary:

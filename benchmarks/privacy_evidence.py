@@ -32,10 +32,11 @@ from motionlab.privacy.obfuscate import ObfuscationConfig
 from motionlab.video import VideoReader
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-INPUTS = {
-    "ipn": (DATA / "ipn_face_gesture" / "frames", "forehead,hair,eyes,cheek,lips", None),
-    "carphone": (DATA / "videos" / "carphone.mp4", "forehead,hair,eyes,cheek,lips", None),
-    "pedestrians": (DATA / "videos" / "pedestrians_vtest.avi", "torso,arm,legs,hand", (384, 288)),
+FACE = "forehead,hair,eyes,cheek,lips"
+INPUTS = {  # path, templates, people mode of the landmarks matcher
+    "ipn": (DATA / "ipn_face_gesture" / "frames", FACE, "one"),
+    "carphone": (DATA / "videos" / "carphone.mp4", FACE, "one"),
+    "pedestrians": (DATA / "videos" / "pedestrians_vtest.avi", "torso,arm,legs,hand", "many"),
 }
 
 
@@ -76,13 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     det = face_detector()
     est = get_estimator("dis", preset="medium")
-    matcher = get_matcher("landmarks")
+    matchers = {"one": get_matcher("landmarks"), "many": get_matcher("landmarks", people="many")}
     segment = PersonSegmenter()
     print("| input | templates | method | face rate | kept (S=0) | flow EPE in region | ms/frame |")
     print("|---|---|---|---:|---:|---:|---:|")
     for name in args.inputs.split(","):
-        path, templates, size = INPUTS[name]
-        with VideoReader(path, stop=args.frames, size=size) as reader:
+        path, templates, people = INPUTS[name]
+        matcher = matchers[people]
+        with VideoReader(path, stop=args.frames) as reader:
             frames = list(reader)
         nr = noise_range_of(frames)
         face0 = np.mean([has_face(det, f) for f in frames])

@@ -90,3 +90,21 @@ def test_face_templates_hide_the_face_from_an_independent_detector(source: str) 
     for step in steps:  # pixels with saliency 0 are untouched
         zero = step.saliency == 0
         assert zero.mean() > 0.3 and (step.output[zero] == step.source[zero]).all()
+
+
+def test_body_parts_of_many_small_people_lie_on_what_moves() -> None:
+    """Pedestrians seen from above (768x576): ``people="many"`` gives torso/legs maps on
+    several people, and they cover moving pixels (frame differencing, independent of the
+    detectors) far more densely than the frame as a whole."""
+    with VideoReader(need(DATA / "videos" / "pedestrians_vtest.avi"), start=100, stop=103) as r:
+        a, _, b = list(r)
+    maps = get_matcher("landmarks", people="many")(a, ["torso", "legs"])
+    body = maps.max(0) > 0.5
+    n_people, _ = cv2.connectedComponents(body.astype(np.uint8))
+    assert n_people - 1 >= 3  # several separate people
+    diff = np.abs(a.astype(int) - b.astype(int)).max(-1)
+    moving = cv2.morphologyEx((diff > 40).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3))) > 0
+    inside = moving[body].mean()
+    overall = moving.mean()
+    assert inside > 10 * overall, (inside, overall)
+    assert body.mean() < 0.1  # the street is not hidden

@@ -60,6 +60,13 @@ def _add_matcher_args(p: argparse.ArgumentParser) -> None:
         "(default: timm's hub weights, downloaded on first use)",
     )
     g.add_argument("--device", default="cpu", help="torch device of the DINO matcher (cpu)")
+    g.add_argument(
+        "--people",
+        choices=("one", "many"),
+        default="one",
+        help="landmarks: body parts of the most prominent person (default, fast) or of "
+        "everyone OpenCV's HOG people detector finds (wide shots; slow)",
+    )
 
 
 def _build_matcher(args: argparse.Namespace) -> Any:
@@ -74,7 +81,7 @@ def _build_matcher(args: argparse.Namespace) -> Any:
         return get_matcher("dino", library=args.library, weights=args.weights, device=args.device)
     if args.library is not None or args.weights is not None:
         raise MotionlabError("--library and --weights apply to the dino matcher only")
-    return get_matcher("landmarks")
+    return get_matcher("landmarks", people=args.people)
 
 
 def _selected(args: argparse.Namespace, matcher: Any) -> tuple[str, ...]:

@@ -29,9 +29,10 @@ legs       pose hip-knee-ankle-foot, drawn with a width of 0.35 hip-to-shoulder 
 
 Temporal stability: MediaPipe runs in tracking mode (landmarks filtered over time), and
 when an attribute is lost for a frame its last map is held for ``hold`` frames, so a
-single missed detection does not unveil a face. Limitation: the legacy pose model finds
-one person per frame (the most prominent); face mesh and hands find up to
-``max_people`` each.
+single missed detection does not unveil a face. The legacy pose model finds one person per
+frame (the most prominent); face mesh and hands find up to ``max_people`` each;
+``people="many"`` adds OpenCV's HOG people detector and runs the pose model on each
+person's crop, for body parts of everyone in wide shots (slow).
 """
 
 from __future__ import annotations
@@ -226,6 +227,17 @@ class LandmarkMatcher(Matcher):
         of the shoulder width (body parts).
     min_confidence : float
         Detection confidence of the MediaPipe models.
+    people : {"one", "many"}
+        Body parts of the most prominent person (the pose model's own detector: fast, for
+        people near the camera), or of every person OpenCV's HOG people detector finds,
+        with the pose model run on each person's crop (for small people in wide shots such
+        as surveillance views; much slower).
+    hands_model : bool
+        Run the hand-landmark model for ``hand`` (precise fingers); otherwise the hand is
+        the hull of the pose model's wrist and finger points (cheaper).
+    hog_upscale : float
+        ``people="many"``: the frame is enlarged by this factor before the HOG detector
+        (its window is 64x128: people smaller than ~128 / factor pixels are missed).
     """
 
     name = "landmarks"
@@ -241,13 +253,19 @@ class LandmarkMatcher(Matcher):
         hold: int = 5,
         margin: float = 0.06,
         min_confidence: float = 0.5,
+        people: str = "one",
+        hands_model: bool = True,
+        hog_upscale: float = 1.5,
     ) -> None:
+        if people not in ("one", "many"):
+            raise MotionlabError(f"people must be 'one' or 'many', got {people!r}")
         if max_people < 1:
             raise MotionlabError(f"max_people must be >= 1, got {max_people}")
         if hold < 0:
             raise MotionlabError(f"hold must be >= 0, got {hold}")
         self.max_people, self.hold, self.margin = max_people, hold, margin
         self.min_confidence = min_confidence
+        self.people, self.hands_model, self.hog_upscale = people, hands_model, hog_upscale
         self._solutions = load_mediapipe_solutions()
         self._models: dict[str, Any] = {}
         self._last: dict[str, tuple[np.ndarray, int]] = {}
@@ -263,6 +281,8 @@ class LandmarkMatcher(Matcher):
             "max_people": self.max_people,
             "hold": self.hold,
             "margin": self.margin,
+            "people": self.people,
+            "hands_model": self.hands_model,
         }
 
     # -- models, built on first use ----------------------------------------------------
@@ -280,6 +300,10 @@ class LandmarkMatcher(Matcher):
                     static_image_mode=False, model_complexity=1, smooth_landmarks=True,
                     min_detection_confidence=c, min_tracking_confidence=c,
                 )  # fmt: skip
+            elif kind == "pose-static":  # person crops: no tracking between them
+                self._models[kind] = s.pose.Pose(
+                    static_image_mode=True, model_complexity=1, min_detection_confidence=c
+                )
             elif kind == "hands":
                 self._models[kind] = s.hands.Hands(
                     static_image_mode=False, max_num_hands=self.max_people, model_complexity=1,
@@ -344,36 +368,16 @@ class LandmarkMatcher(Matcher):
     def _body_maps(self, frame: np.ndarray, names: set[str]) -> dict[str, np.ndarray | None]:
         h, w = frame.shape[:2]
         out: dict[str, np.ndarray | None] = dict.fromkeys(names)
-        result = self._model("pose").process(frame)
-        lm = result.pose_landmarks
-        if lm is not None:
-            pts = _xy(lm, w, h)
-            vis = np.array([p.visibility for p in lm.landmark]) > 0.5
-            shoulder = float(np.hypot(*(pts[11] - pts[12])))
-            torso_len = float(np.hypot(*((pts[11] + pts[12]) / 2 - (pts[23] + pts[24]) / 2)))
-            scale = max(shoulder, 0.5 * torso_len, 4.0)
-            margin = self.margin * scale
-            if "torso" in names:
-                # hips out of view (a person close to the camera) are still predicted
-                # by the model: the torso then reaches the frame's edge
-                ok = vis[list(R.SHOULDERS)].any()
-                m = R.hull_mask(pts[[*R.SHOULDERS, *R.HIPS]], (h, w))
-                out["torso"] = R.soften(m, margin) if ok and m.any() else None
-            if "arm" in names:
-                m = R.limbs_mask(pts, R.ARMS, (h, w), thickness=0.3 * scale, visible=vis)
-                out["arm"] = R.soften(m, margin) if m.any() else None
-            if "legs" in names:
-                m = R.limbs_mask(
-                    pts, R.LEGS, (h, w), thickness=0.35 * max(torso_len, 4.0), visible=vis
-                )
-                out["legs"] = R.soften(m, margin) if m.any() else None
-            if "hand" in names:
-                m = np.zeros((h, w), np.uint8)
-                for idx in R.HANDS_POSE:
-                    if vis[idx[0]]:
-                        m |= R.hull_mask(_spread(pts[list(idx)], 0.6), (h, w))
-                out["hand"] = R.soften(m, margin) if m.any() else None
-        if "hand" in names:
+        if self.people == "one":
+            lm = self._model("pose").process(frame).pose_landmarks
+            poses = [] if lm is None else [_pose_points(lm, (0.0, 0.0), (w, h))]
+        else:
+            poses = self._poses_of_people(frame)
+        for pts, vis in poses:
+            for name, soft in body_regions(pts, vis, names, (h, w), margin=self.margin).items():
+                prev = out[name]
+                out[name] = soft if prev is None else np.maximum(prev, soft)
+        if "hand" in names and self.hands_model:
             res = self._model("hands").process(frame)
             for hand in res.multi_hand_landmarks or []:
                 pts = _xy(hand, w, h)
@@ -384,6 +388,98 @@ class LandmarkMatcher(Matcher):
                 prev = out["hand"]
                 out["hand"] = soft if prev is None else np.maximum(prev, soft)
         return out
+
+    def _poses_of_people(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``people="many"``: OpenCV's HOG people detector finds the people, the pose model
+        runs on each person's crop (enlarged to 256 px high); crops where the pose model
+        finds no body (false detections) are dropped."""
+        import cv2
+
+        if "hog" not in self._models:
+            hog = cv2.HOGDescriptor()
+            hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+            self._models["hog"] = _Closeable(hog)
+        hog = self._models["hog"].obj
+        h, w = frame.shape[:2]
+        f = self.hog_upscale
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if f != 1.0:
+            gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR)
+        boxes, _ = hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8), scale=1.05)
+        poses = []
+        for x, y, bw, bh in np.asarray(boxes, float).reshape(-1, 4) / f:
+            x0, x1 = int(max(0, x - 0.25 * bw)), int(min(w, x + 1.25 * bw))
+            y0, y1 = int(max(0, y - 0.1 * bh)), int(min(h, y + 1.1 * bh))
+            crop = frame[y0:y1, x0:x1]
+            if crop.shape[0] < 8 or crop.shape[1] < 8:
+                continue
+            k = 256 / crop.shape[0]
+            big = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_LINEAR)
+            lm = self._model("pose-static").process(np.ascontiguousarray(big)).pose_landmarks
+            if lm is not None:
+                poses.append(_pose_points(lm, (x0, y0), (x1 - x0, y1 - y0)))
+        return poses
+
+
+class _Closeable:
+    """Holds an object without a ``close`` method among the models."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def close(self) -> None:
+        pass
+
+
+def _pose_points(
+    landmarks: Any, origin: tuple[float, float], size: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pose landmarks of a crop at ``origin`` of ``size`` (width, height) as frame pixels
+    ``(33, 2)`` and visibility ``(33,)`` bool (> 0.5)."""
+    pts = np.array([(p.x, p.y) for p in landmarks.landmark], np.float64)
+    pts = pts * np.asarray(size, float) + np.asarray(origin, float)
+    vis = np.array([p.visibility for p in landmarks.landmark]) > 0.5
+    return pts, vis
+
+
+def body_regions(
+    pts: np.ndarray,
+    vis: np.ndarray,
+    names: set[str],
+    shape: tuple[int, int],
+    *,
+    margin: float,
+) -> dict[str, np.ndarray]:
+    """Soft ``(H, W)`` float32 maps of torso, arm, legs and hand of one person from pose
+    points ``(33, 2)`` (pixels) and visibility ``(33,)``; ``margin`` is a fraction of the
+    shoulder width. Parts with nothing visible are left out."""
+    out: dict[str, np.ndarray] = {}
+    shoulder = float(np.hypot(*(pts[11] - pts[12])))
+    torso_len = float(np.hypot(*((pts[11] + pts[12]) / 2 - (pts[23] + pts[24]) / 2)))
+    scale = max(shoulder, 0.5 * torso_len, 4.0)
+    pad = margin * scale
+    if "torso" in names and vis[list(R.SHOULDERS)].any():
+        # hips out of view (a person close to the camera) are still predicted by the
+        # model: the torso then reaches the frame's edge
+        m = R.hull_mask(pts[[*R.SHOULDERS, *R.HIPS]], shape)
+        if m.any():
+            out["torso"] = R.soften(m, pad)
+    if "arm" in names:
+        m = R.limbs_mask(pts, R.ARMS, shape, thickness=0.3 * scale, visible=vis)
+        if m.any():
+            out["arm"] = R.soften(m, pad)
+    if "legs" in names:
+        m = R.limbs_mask(pts, R.LEGS, shape, thickness=0.35 * max(torso_len, 4.0), visible=vis)
+        if m.any():
+            out["legs"] = R.soften(m, pad)
+    if "hand" in names:
+        m = np.zeros(shape, np.uint8)
+        for idx in R.HANDS_POSE:
+            if vis[idx[0]]:
+                m |= R.hull_mask(_spread(pts[list(idx)], 0.6), shape)
+        if m.any():
+            out["hand"] = R.soften(m, pad)
+    return out
 
 
 def _spread(points: np.ndarray, factor: float) -> np.ndarray:

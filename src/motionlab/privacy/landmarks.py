@@ -19,8 +19,8 @@ forehead   hull of the face-oval top arc and the upper brow line
 eyes       hull of each eye contour with its brow
 cheek      hull of the cheek points on each side (below the eye, beside nose and mouth)
 lips       outer lip contour
-hair       person segmentation inside a box around the head (down to the jaw corners),
-           minus the face oval
+hair       person segmentation inside a box around the head (down to the jaw corners;
+           below the brows only close to the face), minus the face oval
 hand       hand landmarks (bones drawn thick + palm hull); pose wrist/fingers as fall-back
 arm        pose shoulder-elbow-wrist, drawn with a width of 0.3 shoulder widths
 torso      hull of shoulders and hips
@@ -192,7 +192,8 @@ def face_size(points: np.ndarray) -> float:
 
 def hair_region(points: np.ndarray, person: np.ndarray) -> np.ndarray:
     """Hair of one face: the person map inside a box around the head (from 0.7 face
-    heights above it down to the jaw corners), minus the face oval.
+    heights above it down to the jaw corners; below the brows only within 0.24 face widths
+    of the face), minus the face oval.
 
     ``points`` are face-mesh points ``(478, 2)`` in pixels; ``person`` is an ``(H, W)``
     float map in [0, 1]; returns ``(H, W)`` float32."""
@@ -209,7 +210,13 @@ def hair_region(points: np.ndarray, person: np.ndarray) -> np.ndarray:
     if bx1 <= bx0 or by1 <= by0:
         return box
     box[by0:by1, bx0:bx1] = 1.0
-    box[R.hull_mask(oval, (h, w)).astype(bool)] = 0.0
+    face = R.hull_mask(oval, (h, w))
+    # Below the brows, hair is only what frames the face closely (temples, sideburns): a
+    # hand raised beside the face is also "person" inside the box, and is not hair.
+    brow_y = int(np.clip(points[[105, 334], 1].min(), 0, h))
+    near = R.soften(face, 0.12 * fw) > 0.5
+    box[brow_y:] *= near[brow_y:]
+    box[face.astype(bool)] = 0.0
     return box * person
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -131,3 +133,17 @@ def test_motion_noise_keeps_flow_iid_noise_does_not() -> None:
     motion, iid = _region_epe("motion"), _region_epe("iid")
     assert motion < 1.0, motion
     assert iid > 2 * motion, (motion, iid)
+
+
+def test_obfuscate_function_on_frames_and_on_a_file(tmp_path: Path) -> None:
+    from motionlab.privacy import obfuscate
+    from motionlab.video import write_video
+
+    frames, _ = _scene(4)
+    box = BoxMatcher((0, 0, 10, 10))
+    outs = list(obfuscate(frames, templates=["box"], matcher=box, seed=3))
+    assert len(outs) == 4 and all(o.shape == frames[0].shape for o in outs)
+    assert (outs[2][20:, 20:] == frames[2][20:, 20:]).all()
+    write_video(tmp_path / "clip.mkv", frames, fps=10)
+    again = list(obfuscate(tmp_path / "clip.mkv", templates=["box"], matcher=box, seed=3))
+    assert all(np.array_equal(a, b) for a, b in zip(outs, again, strict=True))

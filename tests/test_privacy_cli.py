@@ -95,6 +95,11 @@ def test_templates_round_trip_and_dino_obfuscation(
                  *dino, "--noise", "iid"]) == 0  # fmt: skip
     assert read_video(out).shape == read_video(clip).shape
     assert json.loads(read_metadata(out)["motionlab"])["matcher"]["layer"] == 2
+    matrix = tmp_path / "sim.png"
+    assert main(["-q", "templates", "similarity", str(clip), "--templates", "disc,corner",
+                 *dino, "-o", str(matrix), "--every", "2"]) == 0  # fmt: skip
+    assert matrix.read_bytes()[:4] == b"\x89PNG"
+    assert "[[1." in capsys.readouterr().out  # a template is fully similar to itself
     assert main(["templates", "remove", "disc", "--library", str(lib)]) == 0
     assert main(["templates", "remove", "disc", "--library", str(lib)]) == 1
     assert json.loads(lib.read_text())["templates"][0]["name"] == "corner"

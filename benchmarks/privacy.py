@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = [
         ("landmarks", "face (5)", FACE_ATTRIBUTES, {}),
         ("landmarks", "body (4)", BODY_ATTRIBUTES, {}),
+        ("landmarks", "body (4), --hands pose", BODY_ATTRIBUTES, {"hands_model": False}),
         ("landmarks", "all nine", FACE_ATTRIBUTES + BODY_ATTRIBUTES, {}),
     ]
     if args.dino_frames > 0:
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(frames)} frames of the {source}, 320x240; ms per frame (median)\n")
     print("| matcher | templates | match | flow | noise | blend | end-to-end | frames/s |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for name, label, names, _ in runs:
+    for name, label, names, options in runs:
         use = frames
         if name == "dino":
             from motionlab.privacy.dino import DinoExtractor
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             matcher = get_matcher("dino", library=lib, extractor=ex)
             use = frames[: max(2, args.dino_frames)]
         else:
-            matcher = get_matcher(name)
+            matcher = get_matcher(name, **options)
         matcher.reset()
         matcher(use[0], names)  # warm-up: models are built on first use
         match_ms = per_frame_ms(lambda f: matcher.saliency(matcher(f, names)), use)  # noqa: B023

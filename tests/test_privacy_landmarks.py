@@ -108,3 +108,16 @@ def test_body_parts_of_many_small_people_lie_on_what_moves() -> None:
     overall = moving.mean()
     assert inside > 10 * overall, (inside, overall)
     assert body.mean() < 0.1  # the street is not hidden
+
+
+def test_hand_from_pose_points_only() -> None:
+    """``hands_model=False`` (``--hands pose``) finds the raised hand without running the
+    hand-landmark model: in these frames the right hand is raised at the lower left."""
+    frames = _ipn_frames(60)[-4:]
+    cheap = get_matcher("landmarks", hands_model=False)
+    for f in frames:
+        rough = cheap(f, ["hand"])[0] > 0.5
+    assert "hands" not in cheap._models
+    assert 500 < rough.sum() < 0.1 * rough.size
+    x, y = _centroid(rough)
+    assert x < 0.45 * rough.shape[1] and y > 0.5 * rough.shape[0], (x, y)

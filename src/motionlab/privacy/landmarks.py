@@ -21,7 +21,8 @@ cheek      hull of the cheek points on each side (below the eye, beside nose and
 lips       outer lip contour
 hair       person segmentation inside a box around the head (down to the jaw corners;
            below the brows only close to the face), minus the face oval
-hand       hand landmarks (bones drawn thick + palm hull); pose wrist/fingers as fall-back
+hand       hand landmarks (bones drawn thick + palm hull) and the pose model's wrist and
+           knuckles extended towards the finger tips (alone with ``hands_model=False``)
 arm        pose shoulder-elbow-wrist, drawn with a width of 0.3 shoulder widths
 torso      hull of shoulders and hips
 legs       pose hip-knee-ankle-foot, drawn with a width of 0.35 hip-to-shoulder distances
@@ -483,7 +484,10 @@ def body_regions(
         m = np.zeros(shape, np.uint8)
         for idx in R.HANDS_POSE:
             if vis[idx[0]]:
-                m |= R.hull_mask(_spread(pts[list(idx)], 0.6), shape)
+                hand = pts[list(idx)]  # wrist, pinky, index, thumb (near the knuckles)
+                # the pose model stops at the knuckles: extend towards the finger tips
+                tips = hand[0] + 2.2 * (hand[1:3].mean(0) - hand[0])
+                m |= R.hull_mask(_spread(np.vstack([hand, tips]), 0.4), shape)
         if m.any():
             out["hand"] = R.soften(m, pad)
     return out

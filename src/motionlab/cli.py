@@ -482,6 +482,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "motionlab.stvi.cli",
     "motionlab.study.cli",
     "motionlab.recognition.cli",
+    "motionlab.privacy.cli",
 )
 
 

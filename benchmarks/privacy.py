@@ -1,0 +1,131 @@
+"""Speed of selective obfuscation at 320x240: ms per frame per stage, per matcher.
+
+Stages, each timed on its own over the same frames (median ms per frame):
+
+* match: the matcher's maps and their combination into the saliency S;
+* flow: forward DIS flow of each pair (AFD's ``fast`` preset), which animates the noise;
+* noise: advecting the noise particles by that flow and rendering a frame;
+* blend: ``O = I + S (N - I)`` (eq. 5.5).
+
+end-to-end: :func:`motionlab.privacy.obfuscate_steps` over all frames (flow runs in a
+background thread while the matcher works, so it is less than the sum), reading and
+writing excluded. Frames: ``../shared/data/ipn_face_gesture/frames`` (320x240) when present,
+else the synthetic clip. The DINO matcher runs on random weights (its speed does not depend
+on them) for a few frames only: it is meant for a GPU.
+
+Usage::
+
+    python benchmarks/privacy.py [--frames 40] [--dino-frames 2] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from motionlab.afd import AFD_DIS_PRESET
+from motionlab.flow import get_estimator
+from motionlab.noise import AdvectedNoise
+from motionlab.privacy import (
+    BODY_ATTRIBUTES,
+    FACE_ATTRIBUTES,
+    blend,
+    get_matcher,
+    noise_range_of,
+    obfuscate_steps,
+)
+from motionlab.privacy.obfuscate import ObfuscationConfig
+from motionlab.synthetic import sample_video_frames
+from motionlab.video import VideoReader
+
+IPN = Path(__file__).resolve().parents[2] / "shared" / "data" / "ipn_face_gesture" / "frames"
+
+
+def per_frame_ms(fn, items) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for item in items:
+        t = time.perf_counter()
+        fn(item)
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--dino-frames", type=int, default=2, help="0 skips the DINO matcher")
+    p.add_argument("--device", default="cpu", help="torch device of the DINO matcher")
+    args = p.parse_args(argv)
+    if IPN.exists():
+        with VideoReader(IPN, stop=args.frames, size=(320, 240)) as reader:
+            frames = list(reader)
+        source = "IPN frames"
+    else:
+        frames = list(sample_video_frames(args.frames, size=(320, 240)))
+        source = "synthetic clip"
+    est = get_estimator("dis", preset=AFD_DIS_PRESET)
+    flows = [est(a, b) for a, b in itertools.pairwise(frames)]
+    flow_ms = per_frame_ms(lambda ab: est(*ab), itertools.pairwise(frames))
+    nr = noise_range_of(frames)
+    noise = AdvectedNoise(240, 320, noise=nr, rng=np.random.default_rng(0))
+
+    def noise_step(flow: np.ndarray) -> None:
+        noise.advect(flow)
+        noise.render()
+
+    noise_ms = per_frame_ms(noise_step, flows)
+    n0 = noise.render()
+    s = np.random.default_rng(1).random((240, 320), dtype=np.float32)
+    blend_ms = per_frame_ms(lambda f: blend(f, n0, s), frames)
+
+    runs = [
+        ("landmarks", "face (5)", FACE_ATTRIBUTES, {}),
+        ("landmarks", "body (4)", BODY_ATTRIBUTES, {}),
+        ("landmarks", "body (4), --hands pose", BODY_ATTRIBUTES, {"hands_model": False}),
+        ("landmarks", "all nine", FACE_ATTRIBUTES + BODY_ATTRIBUTES, {}),
+    ]
+    if args.dino_frames > 0:
+        runs.append(("dino", "2 templates", ("a", "b"), {}))
+    print(f"{len(frames)} frames of the {source}, 320x240; ms per frame (median)\n")
+    print("| matcher | templates | match | flow | noise | blend | end-to-end | frames/s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for name, label, names, options in runs:
+        use = frames
+        if name == "dino":
+            from motionlab.privacy.dino import DinoExtractor
+            from motionlab.privacy.templates import TemplateLibrary, make_template
+
+            ex = DinoExtractor(weights="random", device=args.device)
+            lib = TemplateLibrary(
+                (
+                    make_template("a", frames[0], (160, 80), extractor=ex),
+                    make_template("b", frames[0], (100, 200), extractor=ex),
+                )
+            )
+            matcher = get_matcher("dino", library=lib, extractor=ex)
+            use = frames[: max(2, args.dino_frames)]
+        else:
+            matcher = get_matcher(name, **options)
+        matcher.reset()
+        matcher(use[0], names)  # warm-up: models are built on first use
+        match_ms = per_frame_ms(lambda f: matcher.saliency(matcher(f, names)), use)  # noqa: B023
+        config = ObfuscationConfig(tuple(names), noise_range=nr)
+        t = time.perf_counter()
+        count = sum(1 for _ in obfuscate_steps(use, matcher=matcher, config=config, estimator=est))
+        e2e = (time.perf_counter() - t) * 1000 / count
+        print(
+            f"| {name} | {label} | {match_ms:.1f} | {flow_ms:.1f} | {noise_ms:.1f} | "
+            f"{blend_ms:.1f} | {e2e:.1f} | {1000 / e2e:.1f} |"
+        )
+        matcher.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,540 @@
+"""Sub-commands of selective privacy obfuscation (thin wrappers over the library).
+
+``motionlab obfuscate``      hide selected attributes behind motion-consistent noise
+``motionlab baseline``       the naive baselines of Table 5.2 (pixelate, blur, mask)
+``motionlab templates ...``  create / list / show / remove templates; similarity matrix
+``motionlab privacy-eval``   Table 5.2 and the lambda sweep from prediction CSVs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from motionlab import __version__
+from motionlab.errors import MotionlabError
+
+log = logging.getLogger("motionlab")
+
+
+def _point(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected X,Y in pixels such as 160,80, got {text!r}"
+        ) from None
+    return x, y
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------
+# matchers
+
+
+def _add_matcher_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("matcher")
+    g.add_argument(
+        "--matcher",
+        choices=("landmarks", "dino"),
+        help="landmarks (offline, MediaPipe; default without --library) or dino "
+        "(default with --library)",
+    )
+    g.add_argument("--library", type=Path, help="template library file (DINO templates)")
+    g.add_argument(
+        "--weights",
+        type=Path,
+        help="DINO ViT-S/8 checkpoint: timm state dict or the original DINO .pth "
+        "(default: timm's hub weights, downloaded on first use)",
+    )
+    g.add_argument("--device", default="cpu", help="torch device of the DINO matcher (cpu)")
+    g.add_argument(
+        "--people",
+        choices=("one", "many"),
+        default="one",
+        help="landmarks: body parts of the most prominent person (default, fast) or of "
+        "everyone OpenCV's HOG people detector finds (wide shots; slow)",
+    )
+    g.add_argument(
+        "--hands",
+        choices=("landmarks", "pose"),
+        default="landmarks",
+        help="landmarks: 'hand' from the hand-landmark model (precise fingers; default); "
+        "pose: from the pose model's wrist and finger points (about 40 ms/frame cheaper)",
+    )
+
+
+def _build_matcher(args: argparse.Namespace) -> Any:
+    from motionlab.privacy.matchers import get_matcher
+
+    name = args.matcher or ("dino" if args.library is not None else "landmarks")
+    if name == "dino":
+        if args.library is None:
+            raise MotionlabError(
+                "the dino matcher needs --library FILE (make one with motionlab templates create)"
+            )
+        return get_matcher("dino", library=args.library, weights=args.weights, device=args.device)
+    if args.library is not None or args.weights is not None:
+        raise MotionlabError("--library and --weights apply to the dino matcher only")
+    return get_matcher("landmarks", people=args.people, hands_model=args.hands == "landmarks")
+
+
+def _selected(args: argparse.Namespace, matcher: Any) -> tuple[str, ...]:
+    from motionlab.privacy.attributes import parse_names
+
+    return parse_names(args.templates, known=matcher.template_names)
+
+
+# --------------------------------------------------------------------------------------
+# obfuscate
+
+
+def cmd_obfuscate(args: argparse.Namespace) -> int:
+    """motionlab obfuscate INPUT -o OUT --templates ..."""
+    from motionlab.cli import _noise_range, _progress, _reader_kwargs
+    from motionlab.flow import get_estimator
+    from motionlab.pipeline import write_in_background
+    from motionlab.privacy.obfuscate import ObfuscationConfig, obfuscate_steps
+    from motionlab.privacy.pictures import saliency_to_gray
+    from motionlab.video import LOSSLESS_CODECS, VideoReader, VideoWriter, afd_codec_for
+
+    codec = afd_codec_for(args.output, args.codec)
+    if codec not in LOSSLESS_CODECS:
+        log.warning("H.264 (yuv420p) is lossy: it smears the noise; use .mkv or --codec x264rgb")
+    matcher = _build_matcher(args)
+    names = _selected(args, matcher)
+    flow_options = {"preset": args.flow_preset} if args.flow_preset else {}
+    config = ObfuscationConfig(
+        names,
+        noise=args.noise,
+        seed=args.seed,
+        noise_range=_noise_range(args),
+        flow_method=args.flow,
+        flow_options=flow_options,
+    )
+    afd = config.afd_config()
+    estimator = None
+    if afd.directions != "none":
+        estimator = get_estimator(afd.flow_method, **afd.resolved_flow_options)
+    record = {
+        "version": __version__,
+        "source": str(args.input),
+        "start": args.start,
+        "stop": args.stop,
+        "resize": args.resize,
+        "obfuscation": config.to_dict(),
+        "matcher": matcher.describe(),
+    }
+    meta = {"motionlab": json.dumps(record)}
+    sal_path = args.save_saliency
+    if sal_path is not None and Path(sal_path).suffix == "" and not sal_path.endswith("/"):
+        sal_path += "/"  # a name without suffix is a folder of PNGs
+    with VideoReader(args.input, **_reader_kwargs(args)) as reader:
+        total = reader.info.num_frames
+        if total < 2:
+            raise MotionlabError(
+                f"{args.input}: obfuscation needs at least two frames, it has {total}"
+            )
+        bar = _progress(total, f"obfuscate ({args.noise} noise)", not args.quiet, unit="frame")
+        writer = VideoWriter(args.output, fps=reader.rate, codec=codec, metadata=meta)
+        sal_writer = None
+        if sal_path is not None:
+            sal_codec = afd_codec_for(sal_path, None)
+            sal_writer = VideoWriter(sal_path, fps=reader.rate, codec=sal_codec, metadata=meta)
+        try:
+            with writer, write_in_background(writer.write) as put:
+                for step in obfuscate_steps(
+                    reader, matcher=matcher, config=config, estimator=estimator
+                ):
+                    put(step.output)
+                    if sal_writer is not None:
+                        sal_writer.write(saliency_to_gray(step.saliency))
+                    bar.update()
+            if sal_writer is not None:
+                sal_writer.close()
+        except BaseException:
+            if sal_writer is not None:
+                sal_writer.abort()
+            raise
+        finally:
+            matcher.close()
+        bar.close()
+    log.info("wrote %d frames to %s (%s, seed %d)", writer.count, args.output, codec, args.seed)
+    if sal_path is not None:
+        log.info("wrote the saliency maps to %s", sal_path)
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# baseline
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    """motionlab baseline INPUT -o OUT --method ..."""
+    from motionlab.cli import _progress, _reader_kwargs
+    from motionlab.privacy.baselines import WORK_SIZE, get_baseline
+    from motionlab.video import VideoReader, VideoWriter
+
+    segmenter = None
+    if args.method.startswith("mask"):
+        from motionlab.privacy.landmarks import PersonSegmenter
+
+        segmenter = PersonSegmenter()
+    fn = get_baseline(
+        args.method, person_mask=segmenter, work_size=None if args.native_size else WORK_SIZE
+    )
+    meta = {
+        "motionlab": json.dumps(
+            {
+                "version": __version__,
+                "source": str(args.input),
+                "baseline": args.method,
+                "work_size": None if args.native_size else list(WORK_SIZE),
+            }
+        )
+    }
+    with VideoReader(args.input, **_reader_kwargs(args)) as reader:
+        bar = _progress(reader.info.num_frames, args.method, not args.quiet, unit="frame")
+        with VideoWriter(args.output, fps=reader.rate, codec=args.codec, metadata=meta) as writer:
+            for frame in reader:
+                writer.write(fn(frame))
+                bar.update()
+        bar.close()
+    if segmenter is not None:
+        segmenter.close()
+    log.info("wrote %d frames to %s", writer.count, args.output)
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# templates
+
+
+def _dino_settings(args: argparse.Namespace) -> Any:
+    from motionlab.privacy.dino import DinoSettings
+
+    return DinoSettings(
+        layer=args.layer, facet=args.facet, stride=args.stride, load_size=args.load_size
+    )
+
+
+def cmd_templates_create(args: argparse.Namespace) -> int:
+    """Take a DINO template at a point of an image and add it to a library."""
+    from motionlab.privacy.dino import DinoExtractor
+    from motionlab.privacy.templates import load_or_new, make_template, save_library
+    from motionlab.video import read_image
+
+    if args.point is None:
+        raise MotionlabError(
+            "give the template's point with --point X,Y (pixels of --image); the interactive "
+            "picker needs a display, which this build does not use"
+        )
+    library = load_or_new(args.library)
+    if args.name in library.names and not args.replace:
+        raise MotionlabError(f"{args.library} already has a template {args.name!r}; pass --replace")
+    settings = _dino_settings(args)
+    if library.templates and library.templates[0].settings != settings:
+        raise MotionlabError(
+            f"{args.library} holds templates made with {library.templates[0].settings}; one "
+            "library holds one setting: use the same --layer/--facet/--stride/--load-size or "
+            "another library file"
+        )
+    image = read_image(args.image)
+    extractor = DinoExtractor(settings=settings, weights=args.weights, device=args.device)
+    template = make_template(
+        args.name, image, args.point, extractor=extractor, source_path=args.image
+    )
+    save_library(library.add(template, replace_existing=args.replace), args.library)
+    log.info("added template %r (patch %s) to %s", args.name, template.patch, args.library)
+    return 0
+
+
+def cmd_templates_list(args: argparse.Namespace) -> int:
+    """Print the templates of a library (or the built-in attribute names)."""
+    from motionlab.privacy.attributes import ATTRIBUTES
+    from motionlab.privacy.templates import load_library
+
+    if args.library is None:
+        print("built-in templates of the landmarks matcher (no library needed):")
+        print("  " + ", ".join(ATTRIBUTES))
+        return 0
+    library = load_library(args.library)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {k: v for k, v in t.to_dict().items() if k != "descriptor"}
+                    for t in library.templates
+                ],
+                indent=1,
+            )
+        )
+        return 0
+    if not library.templates:
+        print(f"{args.library}: no templates")
+    for t in library.templates:
+        s = t.settings
+        print(
+            f"{t.name:12s} {t.matcher} {s.model} layer {s.layer} {s.facet} stride {s.stride} "
+            f"size {s.load_size} "
+            f"| point ({t.point[0]:g}, {t.point[1]:g}) of {t.source.get('path', '?')} "
+            f"| weights {t.weights[:22]} | {t.created}"
+        )
+    return 0
+
+
+def cmd_templates_show(args: argparse.Namespace) -> int:
+    """Write a picture of a template's saliency map over its source (or another) image."""
+    import cv2
+
+    from motionlab.atomic import atomic_file
+    from motionlab.privacy.pictures import label, mark_point, overlay
+    from motionlab.video import read_image
+
+    if Path(args.output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise MotionlabError(f"{args.output}: write the picture as .png or .jpg")
+    point = None
+    if args.library is not None:
+        from motionlab.privacy.dino import DinoMatcher
+        from motionlab.privacy.templates import load_library
+
+        library = load_library(args.library)
+        template = library.get(args.name)
+        source = args.image or Path(template.source.get("path", ""))
+        if not source or not Path(source).is_file():
+            raise MotionlabError(f"the source image of {args.name!r} is missing; give --image")
+        image = read_image(source)
+        matcher: Any = DinoMatcher(library=library, weights=args.weights, device=args.device)
+        if args.image is None:
+            point = template.point
+    else:
+        from motionlab.privacy.matchers import get_matcher
+
+        if args.image is None:
+            raise MotionlabError("built-in templates need an --image to show their map on")
+        image = read_image(args.image)
+        matcher = get_matcher("landmarks")
+    maps = matcher(image, [args.name])
+    picture = label(overlay(image, maps[0]), args.name)
+    if point is not None:
+        picture = mark_point(picture, *point)
+    with atomic_file(args.output) as tmp:
+        if not cv2.imwrite(str(tmp), picture[:, :, ::-1]):
+            raise MotionlabError(f"{args.output}: could not write the picture")
+    log.info("wrote %s", args.output)
+    return 0
+
+
+def cmd_templates_remove(args: argparse.Namespace) -> int:
+    """Remove a template from a library file."""
+    from motionlab.privacy.templates import load_library, save_library
+
+    save_library(load_library(args.library).remove(args.name), args.library)
+    log.info("removed %r from %s", args.name, args.library)
+    return 0
+
+
+def cmd_templates_similarity(args: argparse.Namespace) -> int:
+    """Average saliency maps over videos and plot their similarity (appendix A.1-A.2)."""
+    import numpy as np
+
+    from motionlab.cli import _progress
+    from motionlab.privacy.metrics import MapAverager, plot_similarity, template_similarity
+    from motionlab.video import VideoReader
+
+    if args.every < 1:
+        raise MotionlabError(f"--every must be >= 1, got {args.every}")
+    matcher = _build_matcher(args)
+    names = _selected(args, matcher)
+    avg = MapAverager(names)
+    for path in args.inputs:
+        matcher.reset()
+        with VideoReader(path) as reader:
+            bar = _progress(reader.info.num_frames, Path(path).name, not args.quiet, unit="frame")
+            for t, frame in enumerate(reader):
+                maps = matcher(frame, names)  # every frame: the matcher tracks over time
+                if t % args.every == 0:
+                    avg.add(maps)
+                bar.update()
+            bar.close()
+    matrix = template_similarity(avg.mean)
+    plot_similarity(matrix, names, args.output)
+    with np.printoptions(precision=2, suppress=True):
+        print(matrix)
+    log.info("wrote %s (%d frames)", args.output, avg.count)
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# privacy-eval
+
+
+def cmd_privacy_eval(args: argparse.Namespace) -> int:
+    """Print the Table 5.2-style summary of prediction CSVs; plot the lambda sweep."""
+    from motionlab.privacy.metrics import (
+        format_table,
+        plot_lambda_sweep,
+        read_predictions,
+        score_methods,
+    )
+
+    rows = [r for path in args.predictions for r in read_predictions(path)]
+    scores = score_methods(rows)
+    print(format_table(scores, lam=args.lam))
+    if args.plot is not None:
+        plot_lambda_sweep(scores, args.plot)
+        log.info("wrote %s", args.plot)
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# parsers
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``obfuscate``, ``baseline``, ``templates`` and ``privacy-eval``."""
+    from motionlab.cli import _add_noise_args, _add_reader_args
+
+    p = sub.add_parser(
+        "obfuscate",
+        help="hide selected privacy attributes behind motion-consistent noise",
+        description="Replace the selected attributes (saliency S from a matcher) by noise "
+        "that moves with the video's optical flow: O = I + S (N - I) (thesis eq. 5.5). "
+        "Pixels with S = 0 are unchanged. Outputs are lossless by default like `motionlab "
+        "afd` (.avi raw, .mkv FFV1, .mp4 libx264rgb, FOLDER/ PNG); the settings are stored "
+        "in the output's metadata.",
+    )
+    p.add_argument("input", help="video file or frame folder")
+    p.add_argument("-o", "--output", required=True, help="out.mkv, out.avi, out.mp4 or FOLDER/")
+    p.add_argument(
+        "--templates",
+        required=True,
+        help="comma-separated template names, e.g. forehead,hair,eyes,cheek,lips; groups "
+        "face, body, all (landmarks: forehead hair eyes cheek lips hand arm torso legs)",
+    )
+    p.add_argument(
+        "--noise",
+        choices=("motion", "first-frame", "iid"),
+        default="motion",
+        help="motion (default): noise carried by the flow; first-frame: the published AFD "
+        "warping; iid: fresh noise every frame (the ablation, no motion)",
+    )
+    p.add_argument(
+        "--save-saliency",
+        metavar="PATH",
+        help="also write the saliency maps (white = hidden) as FOLDER/ of PNGs or a video",
+    )
+    p.add_argument("--codec", help="raw, ffv1, x264rgb (lossless), h264 (lossy); default by suffix")
+    g = p.add_argument_group("optical flow of the noise")
+    g.add_argument("--flow", default="dis", help="flow method (default dis)")
+    g.add_argument(
+        "--flow-preset", choices=("ultrafast", "fast", "medium"), help="DIS preset (fast)"
+    )
+    _add_matcher_args(p)
+    _add_noise_args(p, per_video=True)
+    # thesis eq. 5.3: noise drawn from mean +- std of the video unless told otherwise
+    p.set_defaults(noise_range="video")
+    _add_reader_args(p)
+    p.set_defaults(func=cmd_obfuscate)
+
+    p = sub.add_parser(
+        "baseline",
+        help="naive obfuscation baselines of Table 5.2 (pixelate, blur, mask)",
+        description="pixelate4 / pixelate16: 4x4 / 16x16 average pooling; blur-weak / "
+        "blur-strong: Gaussian kernel 13 / 21, sigma 10 (both on frames rescaled to 224x224, "
+        "then back to the input size); mask / mask-black: people (MediaPipe person "
+        "segmentation) filled with their mean colour / black.",
+    )
+    p.add_argument("input", help="video file or frame folder")
+    p.add_argument("-o", "--output", required=True, help="out.mp4, out.mkv or FOLDER/")
+    p.add_argument(
+        "--method",
+        required=True,
+        choices=("pixelate4", "pixelate16", "blur-weak", "blur-strong", "mask", "mask-black"),
+    )
+    p.add_argument(
+        "--native-size", action="store_true", help="pixelate/blur at the input size, not 224x224"
+    )
+    p.add_argument("--codec", help="h264 (default for .mp4), ffv1, x264rgb, raw")
+    _add_reader_args(p)
+    p.set_defaults(func=cmd_baseline)
+
+    p = sub.add_parser(
+        "templates",
+        help="create, list, show or remove privacy templates",
+        description="Templates name what to hide. The landmarks matcher has the nine "
+        "attributes built in; DINO templates are descriptors taken at a point of an image "
+        "and stored, with their provenance, in a library file (JSON).",
+    )
+    tsub = p.add_subparsers(dest="templates_command", metavar="ACTION", required=True)
+
+    t = tsub.add_parser("create", help="take a DINO template at --point X,Y of --image")
+    t.add_argument("name", help="template name, e.g. hair")
+    t.add_argument("--image", required=True, type=Path, help="source image")
+    t.add_argument(
+        "--point", type=_point, metavar="X,Y", help="pixel of the image (x right, y down)"
+    )
+    t.add_argument("--library", required=True, type=Path, help="library file (created if missing)")
+    t.add_argument("--replace", action="store_true", help="replace a template of that name")
+    t.add_argument("--layer", type=int, default=11, help="ViT block, 0-based (default 11: last)")
+    t.add_argument("--facet", choices=("key", "query", "value", "token"), default="key")
+    t.add_argument("--stride", type=int, default=4, help="patch stride in pixels (default 4)")
+    t.add_argument("--load-size", type=int, default=224, help="short side fed to the ViT (224)")
+    t.add_argument("--weights", type=Path, help="DINO checkpoint (default: timm hub weights)")
+    t.add_argument("--device", default="cpu", help="torch device (cpu)")
+    t.set_defaults(func=cmd_templates_create)
+
+    t = tsub.add_parser("list", help="list a library's templates (or the built-in ones)")
+    t.add_argument("--library", type=Path, help="library file")
+    t.add_argument("--json", action="store_true", help="print the entries as JSON")
+    t.set_defaults(func=cmd_templates_list)
+
+    t = tsub.add_parser("show", help="picture of a template's saliency over its source image")
+    t.add_argument("name", help="template name")
+    t.add_argument("-o", "--output", required=True, type=Path, help="out.png")
+    t.add_argument("--library", type=Path, help="library file (default: built-in templates)")
+    t.add_argument("--image", type=Path, help="image to show the map on (default: the source)")
+    t.add_argument("--weights", type=Path, help="DINO checkpoint (default: timm hub weights)")
+    t.add_argument("--device", default="cpu", help="torch device (cpu)")
+    t.set_defaults(func=cmd_templates_show)
+
+    t = tsub.add_parser("remove", help="remove a template from a library")
+    t.add_argument("name", help="template name")
+    t.add_argument("--library", required=True, type=Path, help="library file")
+    t.set_defaults(func=cmd_templates_remove)
+
+    t = tsub.add_parser(
+        "similarity",
+        help="similarity matrix of the templates' average saliency maps over videos",
+    )
+    t.add_argument("inputs", nargs="+", help="videos or frame folders")
+    t.add_argument("--templates", required=True, help="comma-separated names (or face/body/all)")
+    t.add_argument("-o", "--output", required=True, type=Path, help="matrix picture (.png)")
+    t.add_argument("--every", type=int, default=1, help="average every N-th frame (default 1)")
+    _add_matcher_args(t)
+    t.set_defaults(func=cmd_templates_similarity)
+
+    p = sub.add_parser(
+        "privacy-eval",
+        help="Table 5.2 (action top-1, privacy top-1, f_lambda) from prediction CSVs",
+        description="Read per-video predictions (CSV columns method,video,action_true,"
+        "action_pred,privacy_true,privacy_pred) for any set of obfuscation methods; print "
+        "action and privacy top-1 and f_lambda = (1 - lambda) a + lambda (1 - p) "
+        "(thesis eq. 5.6), and optionally plot f_lambda over lambda (Fig. 5.7).",
+    )
+    p.add_argument("predictions", nargs="+", type=Path, help="CSV file(s)")
+    p.add_argument("--lambda", dest="lam", type=_unit_float, default=0.5, help="lambda (0.5)")
+    p.add_argument("--plot", type=Path, help="write the lambda sweep to this .png/.pdf/.svg")
+    p.set_defaults(func=cmd_privacy_eval)

@@ -1,0 +1,518 @@
+"""The offline matcher: attribute maps from MediaPipe landmarks and person segmentation.
+
+MediaPipe 0.10.21 is the last release with the legacy ``solutions`` API, whose models
+(face mesh with iris, 478 points; pose, 33 points; hands, 21 points; selfie segmentation)
+ship inside the wheel, so this matcher needs no download. Its metadata pins numpy<2, the
+GUI opencv-contrib-python, jax and protobuf<5; install it with ``--no-deps`` beside numpy
+2 and opencv-contrib-python-headless (see docs/privacy.md)::
+
+    pip install --no-deps mediapipe==0.10.21 absl-py flatbuffers
+
+With protobuf >= 6 its ``SolutionBase`` reads ``FieldDescriptor.label``, which protobuf
+removed; :func:`_patch_protobuf` replaces that one method by an equivalent that asks
+``is_repeated`` instead.
+
+How each attribute is drawn (all maps are soft, see :func:`motionlab.privacy.regions.soften`):
+
+=========  ===============================================================================
+forehead   hull of the face-oval top arc and the upper brow line
+eyes       hull of each eye contour with its brow
+cheek      hull of the cheek points on each side (below the eye, beside nose and mouth)
+lips       outer lip contour
+hair       person segmentation inside a box around the head (down to the jaw corners;
+           below the brows only close to the face), minus the face oval
+hand       hand landmarks (bones drawn thick + palm hull) and the pose model's wrist and
+           knuckles extended towards the finger tips (alone with ``hands_model=False``)
+arm        pose shoulder-elbow-wrist, drawn with a width of 0.3 shoulder widths
+torso      hull of shoulders and hips
+legs       pose hip-knee-ankle-foot, drawn with a width of 0.35 hip-to-shoulder distances
+=========  ===============================================================================
+
+Temporal stability: MediaPipe runs in tracking mode (landmarks filtered over time), and
+when an attribute is lost for a frame its last map is held for ``hold`` frames, so a
+single missed detection does not unveil a face. The legacy pose model finds one person per
+frame (the most prominent); face mesh and hands find up to ``max_people`` each;
+``people="many"`` adds OpenCV's HOG people detector and runs the pose model on each
+person's crop, for body parts of everyone in wide shots (slow).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from motionlab.errors import MotionlabError
+from motionlab.privacy import regions as R
+from motionlab.privacy.attributes import ATTRIBUTES
+from motionlab.privacy.matchers import Matcher
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = (
+    "the landmarks matcher needs MediaPipe 0.10.21: "
+    "pip install --no-deps mediapipe==0.10.21 absl-py flatbuffers"
+)
+FACE_NAMES = frozenset({"forehead", "hair", "eyes", "cheek", "lips"})
+POSE_NAMES = frozenset({"arm", "torso", "legs", "hand"})
+
+
+def _patch_protobuf(solution_base: Any) -> None:
+    """Make MediaPipe 0.10.21's ``SolutionBase`` work with protobuf >= 6.
+
+    The original ``_modify_calculator_options`` (Apache-2.0, mediapipe/python/
+    solution_base.py) tests ``field.label == LABEL_REPEATED``; protobuf 6 dropped
+    ``label`` in favour of ``is_repeated``. This is the same logic with that one test
+    changed.
+    """
+    from google.protobuf import descriptor
+
+    if hasattr(descriptor.FieldDescriptor, "label") or getattr(
+        solution_base, "_motionlab_patched", False
+    ):
+        return
+
+    def modify_fields(options: Any, fields: list[tuple[str, Any]]) -> None:
+        for name, value in fields:
+            if value is None:
+                options.ClearField(name)
+                continue
+            if options.DESCRIPTOR.fields_by_name[name].is_repeated:
+                options.ClearField(name)
+                getattr(options, name).extend(value)
+            else:
+                setattr(options, name, value)
+
+    def modify(self: Any, config: Any, params: Any) -> None:
+        nested: dict[str, list[tuple[str, Any]]] = {}
+        for compound, value in params.items():
+            parts = compound.split(".")
+            if len(parts) != 2:
+                raise ValueError(f'The key "{compound}" in the calculator_params is invalid.')
+            nested.setdefault(parts[0], []).append((parts[1], value))
+        done = 0
+        for node in config.node:
+            if node.name not in nested:
+                continue
+            options_type = solution_base.CALCULATOR_TO_OPTIONS.get(node.calculator)
+            if options_type is None:
+                raise ValueError(
+                    f"Modifying the calculator options of {node.name} is not supported."
+                )
+            fields = nested[node.name]
+            if node.node_options:
+                for elem in node.node_options:
+                    if elem.type_url.split("/")[-1] == options_type.DESCRIPTOR.full_name:
+                        opts = options_type.FromString(elem.value)
+                        modify_fields(opts, fields)
+                        elem.value = opts.SerializeToString()
+                        break
+                else:
+                    opts = options_type()
+                    modify_fields(opts, fields)
+                    node.node_options.add().Pack(opts)
+            else:
+                modify_fields(node.options.Extensions[options_type.ext], fields)
+            done += 1
+            if done == len(nested):
+                break
+        if done < len(nested):
+            raise ValueError("Not all calculator params are valid.")
+
+    solution_base.SolutionBase._modify_calculator_options = modify
+    solution_base._motionlab_patched = True
+
+
+def load_mediapipe_solutions() -> Any:
+    """Import ``mediapipe.solutions`` (patched for protobuf >= 6), or raise with the fix."""
+    try:
+        # MediaPipe prints a harmless protobuf warning on import; keep the console clean.
+        with contextlib.redirect_stderr(io.StringIO()):
+            import mediapipe as mp
+            from mediapipe.python import solution_base
+    except ImportError as exc:
+        raise MotionlabError(f"{INSTALL_HINT} ({exc})") from None
+    if not hasattr(mp, "solutions"):
+        raise MotionlabError(
+            f"mediapipe {getattr(mp, '__version__', '?')} has no legacy 'solutions'; "
+            + INSTALL_HINT
+        )
+    _patch_protobuf(solution_base)
+    return mp.solutions
+
+
+class PersonSegmenter:
+    """Soft person segmentation (MediaPipe selfie segmentation, landscape model).
+
+    ``segmenter(frame)`` maps an ``(H, W, 3)`` uint8 RGB frame to an ``(H, W)`` float32
+    map in [0, 1] (1 = person).
+    """
+
+    def __init__(self) -> None:
+        self._model = load_mediapipe_solutions().selfie_segmentation.SelfieSegmentation(
+            model_selection=1
+        )
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        out = self._model.process(np.ascontiguousarray(frame)).segmentation_mask
+        if out is None:
+            return np.zeros(frame.shape[:2], np.float32)
+        return np.clip(np.asarray(out, np.float32), 0.0, 1.0)
+
+    def close(self) -> None:
+        self._model.close()
+
+
+def _xy(landmarks: Any, width: int, height: int) -> np.ndarray:
+    return np.array([(p.x * width, p.y * height) for p in landmarks.landmark], np.float64)
+
+
+def face_regions(points: np.ndarray, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Hard ``(H, W)`` uint8 masks of forehead, eyes, cheek, lips and the face oval from
+    face-mesh points ``(468 or 478, 2)`` in pixels."""
+    return {
+        "forehead": R.hull_mask(points[list(R.FOREHEAD)], shape),
+        "eyes": R.hull_mask(points[list(R.EYE_RIGHT)], shape)
+        | R.hull_mask(points[list(R.EYE_LEFT)], shape),
+        "cheek": R.hull_mask(points[list(R.CHEEK_RIGHT)], shape)
+        | R.hull_mask(points[list(R.CHEEK_LEFT)], shape),
+        "lips": R.hull_mask(points[list(R.LIPS)], shape),
+        "face": R.hull_mask(points[list(R.FACE_OVAL)], shape),
+    }
+
+
+def face_size(points: np.ndarray) -> float:
+    """Width of the face oval in pixels (a scale for margins)."""
+    oval = points[list(R.FACE_OVAL)]
+    return float(max(np.ptp(oval[:, 0]), np.ptp(oval[:, 1]) * 0.75, 1.0))
+
+
+def hair_region(points: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """Hair of one face: the person map inside a box around the head (from 0.7 face
+    heights above it down to the jaw corners; below the brows only within 0.24 face widths
+    of the face), minus the face oval.
+
+    ``points`` are face-mesh points ``(478, 2)`` in pixels; ``person`` is an ``(H, W)``
+    float map in [0, 1]; returns ``(H, W)`` float32."""
+    h, w = person.shape
+    oval = points[list(R.FACE_OVAL)]
+    x0, y0 = oval.min(0)
+    x1, y1 = oval.max(0)
+    fw, fh = x1 - x0, y1 - y0
+    box = np.zeros((h, w), np.float32)
+    # from 0.7 face heights above the face to the jaw corners, half a face width each side
+    jaw_y = float(points[[172, 397], 1].max())
+    bx0, bx1 = int(max(0, x0 - 0.5 * fw)), int(min(w, x1 + 0.5 * fw + 1))
+    by0, by1 = int(max(0, y0 - 0.7 * fh)), int(min(h, max(jaw_y, y0 + 0.6 * fh) + 1))
+    if bx1 <= bx0 or by1 <= by0:
+        return box
+    box[by0:by1, bx0:bx1] = 1.0
+    face = R.hull_mask(oval, (h, w))
+    # Below the brows, hair is only what frames the face closely (temples, sideburns): a
+    # hand raised beside the face is also "person" inside the box, and is not hair.
+    brow_y = int(np.clip(points[[105, 334], 1].min(), 0, h))
+    near = R.soften(face, 0.12 * fw) > 0.5
+    box[brow_y:] *= near[brow_y:]
+    box[face.astype(bool)] = 0.0
+    return box * person
+
+
+class LandmarkMatcher(Matcher):
+    """Offline matcher for the nine attribute names (see module docs).
+
+    Parameters
+    ----------
+    max_people : int
+        Faces and hands tracked at once (pose: always one).
+    hold : int
+        Frames an attribute's last map is kept when it is not detected (0: never).
+    margin : float
+        Soft margin around each region as a fraction of the face width (face parts) or
+        of the shoulder width (body parts).
+    min_confidence : float
+        Detection confidence of the MediaPipe models.
+    people : {"one", "many"}
+        Body parts of the most prominent person (the pose model's own detector: fast, for
+        people near the camera), or of every person OpenCV's HOG people detector finds,
+        with the pose model run on each person's crop (for small people in wide shots such
+        as surveillance views; much slower).
+    hands_model : bool
+        Run the hand-landmark model for ``hand`` (precise fingers); otherwise the hand is
+        the hull of the pose model's wrist and finger points (cheaper).
+    hog_upscale : float
+        ``people="many"``: the frame is enlarged by this factor before the HOG detector
+        (its window is 64x128: people smaller than ~128 / factor pixels are missed).
+    """
+
+    name = "landmarks"
+    # Region masks, not similarities: a pixel of one attribute must be fully hidden even
+    # if it belongs to no other selected attribute, so we take the union (max) where the
+    # thesis averages DINO similarities (eq. 5.1).
+    combine = "max"
+
+    def __init__(
+        self,
+        *,
+        max_people: int = 4,
+        hold: int = 5,
+        margin: float = 0.06,
+        min_confidence: float = 0.5,
+        people: str = "one",
+        hands_model: bool = True,
+        hog_upscale: float = 1.5,
+    ) -> None:
+        if people not in ("one", "many"):
+            raise MotionlabError(f"people must be 'one' or 'many', got {people!r}")
+        if max_people < 1:
+            raise MotionlabError(f"max_people must be >= 1, got {max_people}")
+        if hold < 0:
+            raise MotionlabError(f"hold must be >= 0, got {hold}")
+        self.max_people, self.hold, self.margin = max_people, hold, margin
+        self.min_confidence = min_confidence
+        self.people, self.hands_model, self.hog_upscale = people, hands_model, hog_upscale
+        self._solutions = load_mediapipe_solutions()
+        self._models: dict[str, Any] = {}
+        self._last: dict[str, tuple[np.ndarray, int]] = {}
+
+    @property
+    def template_names(self) -> tuple[str, ...]:
+        return ATTRIBUTES
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "backend": "mediapipe 0.10.21 solutions",
+            "max_people": self.max_people,
+            "hold": self.hold,
+            "margin": self.margin,
+            "people": self.people,
+            "hands_model": self.hands_model,
+        }
+
+    # -- models, built on first use ----------------------------------------------------
+    def _model(self, kind: str) -> Any:
+        if kind not in self._models:
+            s, c = self._solutions, self.min_confidence
+            if kind == "face":
+                self._models[kind] = s.face_mesh.FaceMesh(
+                    static_image_mode=False, max_num_faces=self.max_people,
+                    refine_landmarks=True, min_detection_confidence=c,
+                    min_tracking_confidence=c,
+                )  # fmt: skip
+            elif kind == "pose":
+                self._models[kind] = s.pose.Pose(
+                    static_image_mode=False, model_complexity=1, smooth_landmarks=True,
+                    min_detection_confidence=c, min_tracking_confidence=c,
+                )  # fmt: skip
+            elif kind == "pose-static":  # person crops: no tracking between them
+                self._models[kind] = s.pose.Pose(
+                    static_image_mode=True, model_complexity=1, min_detection_confidence=c
+                )
+            elif kind == "hands":
+                self._models[kind] = s.hands.Hands(
+                    static_image_mode=False, max_num_hands=self.max_people, model_complexity=1,
+                    min_detection_confidence=c, min_tracking_confidence=c,
+                )  # fmt: skip
+            else:
+                self._models[kind] = PersonSegmenter()
+        return self._models[kind]
+
+    def reset(self) -> None:
+        # tracking state lives in the graphs: rebuild them for a new video
+        self.close()
+        self._last.clear()
+
+    def close(self) -> None:
+        for model in self._models.values():
+            model.close()
+        self._models.clear()
+
+    # -- matching ------------------------------------------------------------------------
+    def _match(self, frame: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        h, w = frame.shape[:2]
+        found: dict[str, np.ndarray | None] = {}
+        wanted = set(names)
+        if wanted & FACE_NAMES:
+            found.update(self._face_maps(frame, wanted & FACE_NAMES))
+        if wanted & POSE_NAMES:
+            found.update(self._body_maps(frame, wanted & POSE_NAMES))
+        maps = np.zeros((len(names), h, w), np.float32)
+        for k, name in enumerate(names):
+            current = found.get(name)
+            if current is not None:
+                self._last[name] = (current, 0)
+                maps[k] = current
+            elif name in self._last and self._last[name][1] < self.hold:
+                held, age = self._last[name]
+                self._last[name] = (held, age + 1)
+                maps[k] = held
+        return maps
+
+    def _face_maps(self, frame: np.ndarray, names: set[str]) -> dict[str, np.ndarray | None]:
+        h, w = frame.shape[:2]
+        result = self._model("face").process(frame)
+        faces = result.multi_face_landmarks or []
+        if not faces:
+            return dict.fromkeys(names)
+        person = self._model("segment")(frame) if "hair" in names else None
+        out = {n: np.zeros((h, w), np.float32) for n in names}
+        for face in faces:
+            pts = _xy(face, w, h)
+            margin = self.margin * face_size(pts)
+            hard = face_regions(pts, (h, w))
+            for name in names:
+                if name == "hair":
+                    assert person is not None
+                    soft = _soft_hair(hair_region(pts, person), margin)
+                else:
+                    soft = R.soften(hard[name], margin)
+                np.maximum(out[name], soft, out=out[name])
+        return out  # type: ignore[return-value]
+
+    def _body_maps(self, frame: np.ndarray, names: set[str]) -> dict[str, np.ndarray | None]:
+        h, w = frame.shape[:2]
+        out: dict[str, np.ndarray | None] = dict.fromkeys(names)
+        if self.people == "one":
+            lm = self._model("pose").process(frame).pose_landmarks
+            poses = [] if lm is None else [_pose_points(lm, (0.0, 0.0), (w, h))]
+        else:
+            poses = self._poses_of_people(frame)
+        for pts, vis in poses:
+            for name, soft in body_regions(pts, vis, names, (h, w), margin=self.margin).items():
+                prev = out[name]
+                out[name] = soft if prev is None else np.maximum(prev, soft)
+        if "hand" in names and self.hands_model:
+            res = self._model("hands").process(frame)
+            for hand in res.multi_hand_landmarks or []:
+                pts = _xy(hand, w, h)
+                palm = float(np.hypot(*(pts[0] - pts[9])))
+                m = R.limbs_mask(pts, R.HAND_BONES, (h, w), thickness=max(0.35 * palm, 2))
+                m |= R.hull_mask(pts[list(R.PALM)], (h, w))
+                soft = R.soften(m, max(self.margin * 2 * palm, 1.0))
+                prev = out["hand"]
+                out["hand"] = soft if prev is None else np.maximum(prev, soft)
+        return out
+
+    def _poses_of_people(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``people="many"``: OpenCV's HOG people detector finds the people, the pose model
+        runs on each person's crop (enlarged to 256 px high); crops where the pose model
+        finds no body (false detections) are dropped."""
+        import cv2
+
+        if "hog" not in self._models:
+            hog = cv2.HOGDescriptor()
+            hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+            self._models["hog"] = _Closeable(hog)
+        hog = self._models["hog"].obj
+        h, w = frame.shape[:2]
+        f = self.hog_upscale
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if f != 1.0:
+            gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR)
+        boxes, _ = hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8), scale=1.05)
+        poses = []
+        for x, y, bw, bh in np.asarray(boxes, float).reshape(-1, 4) / f:
+            x0, x1 = int(max(0, x - 0.25 * bw)), int(min(w, x + 1.25 * bw))
+            y0, y1 = int(max(0, y - 0.1 * bh)), int(min(h, y + 1.1 * bh))
+            crop = frame[y0:y1, x0:x1]
+            if crop.shape[0] < 8 or crop.shape[1] < 8:
+                continue
+            k = 256 / crop.shape[0]
+            big = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_LINEAR)
+            lm = self._model("pose-static").process(np.ascontiguousarray(big)).pose_landmarks
+            if lm is not None:
+                poses.append(_pose_points(lm, (x0, y0), (x1 - x0, y1 - y0)))
+        return poses
+
+
+class _Closeable:
+    """Holds an object without a ``close`` method among the models."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def close(self) -> None:
+        pass
+
+
+def _pose_points(
+    landmarks: Any, origin: tuple[float, float], size: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pose landmarks of a crop at ``origin`` of ``size`` (width, height) as frame pixels
+    ``(33, 2)`` and visibility ``(33,)`` bool (> 0.5)."""
+    pts = np.array([(p.x, p.y) for p in landmarks.landmark], np.float64)
+    pts = pts * np.asarray(size, float) + np.asarray(origin, float)
+    vis = np.array([p.visibility for p in landmarks.landmark]) > 0.5
+    return pts, vis
+
+
+def body_regions(
+    pts: np.ndarray,
+    vis: np.ndarray,
+    names: set[str],
+    shape: tuple[int, int],
+    *,
+    margin: float,
+) -> dict[str, np.ndarray]:
+    """Soft ``(H, W)`` float32 maps of torso, arm, legs and hand of one person from pose
+    points ``(33, 2)`` (pixels) and visibility ``(33,)``; ``margin`` is a fraction of the
+    shoulder width. Parts with nothing visible are left out."""
+    out: dict[str, np.ndarray] = {}
+    shoulder = float(np.hypot(*(pts[11] - pts[12])))
+    torso_len = float(np.hypot(*((pts[11] + pts[12]) / 2 - (pts[23] + pts[24]) / 2)))
+    scale = max(shoulder, 0.5 * torso_len, 4.0)
+    pad = margin * scale
+    if "torso" in names and vis[list(R.SHOULDERS)].any():
+        # hips out of view (a person close to the camera) are still predicted by the
+        # model: the torso then reaches the frame's edge
+        m = R.hull_mask(pts[[*R.SHOULDERS, *R.HIPS]], shape)
+        if m.any():
+            out["torso"] = R.soften(m, pad)
+    if "arm" in names:
+        m = R.limbs_mask(pts, R.ARMS, shape, thickness=0.3 * scale, visible=vis)
+        if m.any():
+            out["arm"] = R.soften(m, pad)
+    if "legs" in names:
+        m = R.limbs_mask(pts, R.LEGS, shape, thickness=0.35 * max(torso_len, 4.0), visible=vis)
+        if m.any():
+            out["legs"] = R.soften(m, pad)
+    if "hand" in names:
+        m = np.zeros(shape, np.uint8)
+        for idx in R.HANDS_POSE:
+            if vis[idx[0]]:
+                hand = pts[list(idx)]  # wrist, pinky, index, thumb (near the knuckles)
+                # the pose model stops at the knuckles: extend towards the finger tips
+                tips = hand[0] + 2.2 * (hand[1:3].mean(0) - hand[0])
+                m |= R.hull_mask(_spread(np.vstack([hand, tips]), 0.4), shape)
+        if m.any():
+            out["hand"] = R.soften(m, pad)
+    return out
+
+
+def _spread(points: np.ndarray, factor: float) -> np.ndarray:
+    """Points pushed away from their centroid by ``factor`` (a hull a little larger)."""
+    c = points.mean(0)
+    return c + (points - c) * (1 + factor)
+
+
+def _soft_hair(hair: np.ndarray, margin: float) -> np.ndarray:
+    """Hair map: the person-map values inside the hair region, edges softened by a blur of
+    ``margin`` pixels and the hard region grown by half of it (stray strands)."""
+    import cv2
+
+    grown = R.soften(hair > 0.5, margin / 2)
+    blurred = cv2.GaussianBlur(hair, (0, 0), max(margin / 2, 0.5))
+    return np.clip(np.maximum(blurred, grown), 0.0, 1.0).astype(np.float32)
+
+
+def iter_saliency(
+    matcher: Matcher, frames: Iterable[np.ndarray], names: tuple[str, ...]
+) -> Iterable[np.ndarray]:
+    """``(K, H, W)`` maps of each frame (helper for evaluation scripts)."""
+    matcher.reset()
+    for frame in frames:
+        yield matcher(frame, names)

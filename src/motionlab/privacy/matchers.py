@@ -1,0 +1,141 @@
+"""Matchers: turn a frame and a selection of template names into saliency maps.
+
+A matcher maps an RGB frame ``(H, W, 3)`` uint8 to one soft map per selected template,
+``(K, H, W)`` float32 in [0, 1] (1 = this pixel shows the attribute), and combines them
+into the saliency ``S`` that decides where the frame is replaced by noise (thesis eq. 5.1,
+5.5). Two are registered:
+
+``landmarks`` (default, offline)
+    Face mesh, pose, hand landmarks and person segmentation of MediaPipe 0.10.21, whose
+    models ship inside its wheel (:mod:`motionlab.privacy.landmarks`).
+``dino``
+    The thesis's matcher: keys of DINO ViT-S/8 compared with template descriptors
+    (:mod:`motionlab.privacy.dino`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from motionlab.checks import check_frame
+from motionlab.errors import MotionlabError
+
+DEFAULT_MATCHER = "landmarks"
+
+
+class Matcher(ABC):
+    """Base class: ``matcher(frame, names)`` returns ``(K, H, W)`` float32 maps in [0, 1].
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    combine : {"mean", "max"}
+        How :meth:`saliency` merges the maps of several templates.
+    """
+
+    name: str = "matcher"
+    combine: str = "mean"
+
+    @property
+    @abstractmethod
+    def template_names(self) -> tuple[str, ...]:
+        """The template names this matcher can match."""
+
+    def check_names(self, names: Sequence[str]) -> tuple[str, ...]:
+        """Return ``names`` as a tuple, or raise naming the unknown ones and the known."""
+        names = tuple(names)
+        if not names:
+            raise MotionlabError("select at least one template")
+        unknown = [n for n in names if n not in self.template_names]
+        if unknown:
+            raise MotionlabError(
+                f"matcher {self.name!r} has no template(s) {', '.join(unknown)}; it has "
+                f"{', '.join(self.template_names) or 'none'}"
+            )
+        return names
+
+    def __call__(self, frame: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """Saliency maps of ``names`` on ``frame``: ``(K, H, W)`` float32 in [0, 1]."""
+        frame = check_frame(frame)
+        maps = self._match(frame, self.check_names(names))
+        return np.clip(maps, 0.0, 1.0, out=maps)
+
+    @abstractmethod
+    def _match(self, frame: np.ndarray, names: tuple[str, ...]) -> np.ndarray: ...
+
+    def saliency(self, maps: np.ndarray) -> np.ndarray:
+        """Merge ``(K, H, W)`` maps into one ``(H, W)`` float32 saliency in [0, 1]."""
+        return combine_maps(maps, how=self.combine)
+
+    def reset(self) -> None:  # noqa: B027 - optional hook, most matchers keep no state
+        """Forget temporal state (call before a new video)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release models."""
+
+    def describe(self) -> dict[str, Any]:
+        """Plain-JSON settings, recorded with every output."""
+        return {"matcher": self.name, "combine": self.combine}
+
+
+def combine_maps(maps: np.ndarray, *, how: str = "mean") -> np.ndarray:
+    """Merge per-template maps ``(K, H, W)`` into ``(H, W)`` float32.
+
+    ``mean`` is thesis eq. 5.1 (the average over the selected templates); ``max`` is the
+    union of attribute regions (used for region masks, where averaging would halve a pixel
+    that belongs to one attribute only).
+    """
+    maps = np.asarray(maps, np.float32)
+    if maps.ndim != 3 or maps.shape[0] == 0:
+        raise MotionlabError(f"maps must have shape (K, H, W) with K >= 1, got {maps.shape}")
+    if how == "mean":
+        return maps.mean(axis=0)
+    if how == "max":
+        return maps.max(axis=0)
+    raise MotionlabError(f"combine must be 'mean' or 'max', got {how!r}")
+
+
+_REGISTRY: dict[str, Callable[..., Matcher]] = {}
+
+
+def register(name: str) -> Callable[[Callable[..., Matcher]], Callable[..., Matcher]]:
+    """Decorator: register a keyword-only matcher builder under ``name``."""
+
+    def deco(builder: Callable[..., Matcher]) -> Callable[..., Matcher]:
+        _REGISTRY[name] = builder
+        return builder
+
+    return deco
+
+
+def list_matchers() -> list[str]:
+    """Names accepted by :func:`get_matcher`."""
+    return sorted(_REGISTRY)
+
+
+def get_matcher(name: str = DEFAULT_MATCHER, **options: Any) -> Matcher:
+    """Build the matcher ``name`` with its keyword ``options``."""
+    if name not in _REGISTRY:
+        raise MotionlabError(
+            f"unknown matcher {name!r}; choose one of {', '.join(list_matchers())}"
+        )
+    return _REGISTRY[name](**options)
+
+
+@register("landmarks")
+def _landmarks(**options: Any) -> Matcher:
+    from motionlab.privacy.landmarks import LandmarkMatcher
+
+    return LandmarkMatcher(**options)
+
+
+@register("dino")
+def _dino(**options: Any) -> Matcher:
+    from motionlab.privacy.dino import DinoMatcher
+
+    return DinoMatcher(**options)

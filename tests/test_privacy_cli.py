@@ -1,0 +1,131 @@
+"""The privacy sub-commands end to end on small synthetic videos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from motionlab.cli import main
+from motionlab.synthetic import sample_video_frames
+from motionlab.video import read_metadata, read_video, write_video
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    path = tmp_path / "clip.mkv"  # lossless, so unchanged pixels can be compared exactly
+    write_video(path, sample_video_frames(6, size=(96, 64), seed=2), fps=10)
+    return path
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    timm = pytest.importorskip("timm")
+    import torch
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "random-dino.pth"
+    torch.save(timm.create_model("vit_small_patch8_224.dino").state_dict(), path)
+    return path
+
+
+def test_obfuscate_without_people_changes_nothing(clip: Path, tmp_path: Path) -> None:
+    pytest.importorskip("mediapipe")
+    out, sal = tmp_path / "out.mkv", tmp_path / "sal"  # no suffix: a folder of PNGs
+    rc = main(["-q", "obfuscate", str(clip), "-o", str(out), "--templates", "face,hand",
+               "--save-saliency", str(sal)])  # fmt: skip
+    assert rc == 0
+    assert np.array_equal(read_video(out), read_video(clip))  # no face, no hand: S = 0
+    pngs = sorted(Path(sal).glob("*.png"))
+    assert len(pngs) == 6 and not read_video(sal).any()
+    record = json.loads(read_metadata(out)["motionlab"])
+    assert record["obfuscation"]["templates"] == [
+        "forehead",
+        "hair",
+        "eyes",
+        "cheek",
+        "lips",
+        "hand",
+    ]
+    assert record["matcher"]["matcher"] == "landmarks"
+
+
+def test_obfuscate_errors_leave_nothing(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o.mkv"
+    assert (
+        main(["obfuscate", str(clip), "-o", str(out), "--templates", "eyes", "--matcher", "dino"])
+        == 1
+    )
+    assert "needs --library" in capsys.readouterr().err
+    assert main(["obfuscate", str(tmp_path / "none.mp4"), "-o", str(out), "--templates", "eyes",
+                 "--library", str(tmp_path / "none.json")]) == 1  # fmt: skip
+    assert "no such template library" in capsys.readouterr().err
+    assert not any(tmp_path.glob("o*")) and not any(tmp_path.glob(".o*"))
+
+
+def test_templates_round_trip_and_dino_obfuscation(
+    clip: Path, tmp_path: Path, weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    img = tmp_path / "frame.png"
+    cv2.imwrite(str(img), read_video(clip)[0][:, :, ::-1])
+    lib = tmp_path / "lib.json"
+    small = ["--layer", "2", "--load-size", "32", "--stride", "8", "--weights", str(weights)]
+    assert main(["templates", "create", "disc", "--image", str(img), "--point", "48,32",
+                 "--library", str(lib), *small]) == 0  # fmt: skip
+    assert main(["templates", "create", "corner", "--image", str(img), "--point", "3,3",
+                 "--library", str(lib), *small]) == 0  # fmt: skip
+    other = ["--layer", "5", "--weights", str(weights)]
+    assert main(["templates", "create", "x", "--image", str(img), "--point", "3,3",
+                 "--library", str(lib), *other]) == 1  # fmt: skip
+    assert "one setting" in capsys.readouterr().err
+    assert main(["templates", "list", "--library", str(lib)]) == 0
+    listing = capsys.readouterr().out
+    assert "disc" in listing and "corner" in listing and "layer 2" in listing
+    assert main(["templates", "show", "disc", "--library", str(lib), "--weights", str(weights),
+                 "-o", str(tmp_path / "disc.png")]) == 0  # fmt: skip
+    assert (tmp_path / "disc.png").read_bytes()[:4] == b"\x89PNG"
+    out = tmp_path / "o.mkv"
+    dino = ["--library", str(lib), "--weights", str(weights)]
+    assert main(["-q", "obfuscate", str(clip), "-o", str(out), "--templates", "disc",
+                 *dino, "--noise", "iid"]) == 0  # fmt: skip
+    assert read_video(out).shape == read_video(clip).shape
+    assert json.loads(read_metadata(out)["motionlab"])["matcher"]["layer"] == 2
+    matrix = tmp_path / "sim.png"
+    assert main(["-q", "templates", "similarity", str(clip), "--templates", "disc,corner",
+                 *dino, "-o", str(matrix), "--every", "2"]) == 0  # fmt: skip
+    assert matrix.read_bytes()[:4] == b"\x89PNG"
+    assert "[[1." in capsys.readouterr().out  # a template is fully similar to itself
+    assert main(["templates", "remove", "disc", "--library", str(lib)]) == 0
+    assert main(["templates", "remove", "disc", "--library", str(lib)]) == 1
+    assert json.loads(lib.read_text())["templates"][0]["name"] == "corner"
+
+
+def test_baseline_command(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pix.mkv"
+    assert main(["-q", "baseline", str(clip), "-o", str(out), "--method", "pixelate16",
+                 "--native-size"]) == 0  # fmt: skip
+    frames = read_video(out)
+    assert frames.shape == (6, 64, 96, 3)
+    tiles = frames[0].reshape(4, 16, 6, 16, 3)
+    assert (tiles == tiles[:, :1, :, :1]).all()
+    with pytest.raises(SystemExit):
+        main(["baseline", str(clip), "-o", str(out), "--method", "swirl"])
+
+
+def test_privacy_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv = tmp_path / "p.csv"
+    csv.write_text(
+        "method,video,action_true,action_pred,privacy_true,privacy_pred\n"
+        "ours,a,run,run,f,m\nours,b,run,walk,m,m\n"
+    )
+    assert (
+        main(["privacy-eval", str(csv), "--lambda", "0.5", "--plot", str(tmp_path / "s.png")]) == 0
+    )
+    assert "| ours | 2 | 50.0 | 50.0 | 0.500 |" in capsys.readouterr().out
+    assert (tmp_path / "s.png").exists()
+    assert main(["privacy-eval", str(tmp_path / "none.csv")]) == 1

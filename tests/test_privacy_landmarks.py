@@ -1,0 +1,123 @@
+"""The offline (MediaPipe) matcher on real frames: parts where they are, stable in time,
+and an independent face detector no longer finds the obfuscated faces."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from motionlab.privacy import FACE_ATTRIBUTES, get_matcher, noise_range_of, obfuscate_steps
+from motionlab.privacy.obfuscate import ObfuscationConfig
+from motionlab.video import VideoReader, read_image
+
+from conftest import DATA, need
+
+pytest.importorskip("mediapipe", reason="needs mediapipe 0.10.21 (see docs/privacy.md)")
+
+IPN = DATA / "ipn_face_gesture"
+
+
+def _haar_faces(frame: np.ndarray) -> np.ndarray:
+    """Face boxes (x, y, w, h) of OpenCV's Haar cascade: a detector independent of MediaPipe."""
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    side = max(12, frame.shape[0] // 8)
+    return np.asarray(cascade.detectMultiScale(gray, 1.1, 5, minSize=(side, side))).reshape(-1, 4)
+
+
+def _centroid(m: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(m > 0.5)
+    return np.array([xs.mean(), ys.mean()])
+
+
+def test_face_parts_lie_where_an_independent_detector_puts_the_face() -> None:
+    frame = read_image(need(IPN / "ipn1.jpg"))
+    (x, y, w, h), *_ = _haar_faces(frame)
+    maps = get_matcher("landmarks")(frame, FACE_ATTRIBUTES)
+    assert maps.shape == (5, *frame.shape[:2]) and maps.dtype == np.float32
+    assert maps.min() >= 0 and maps.max() == 1.0
+    c = {n: _centroid(m) for n, m in zip(FACE_ATTRIBUTES, maps, strict=True)}
+    for name in ("eyes", "cheek", "lips"):
+        assert x < c[name][0] < x + w and y < c[name][1] < y + h, name
+    # top to bottom: forehead, eyes, cheek, lips; the hair reaches above the forehead
+    order = [c[n][1] for n in ("forehead", "eyes", "cheek", "lips")]
+    assert order == sorted(order), order
+    top = {
+        n: np.nonzero((m > 0.5).any(1))[0][0] for n, m in zip(FACE_ATTRIBUTES, maps, strict=True)
+    }
+    assert top["hair"] < top["forehead"] - 5
+    # hair is the hair, not the head: little of it on the eyes, nothing on the lips
+    eyes, lips = maps[2] > 0.99, maps[4] > 0.99
+    assert maps[1][eyes].mean() < 0.2 and maps[1][lips].max() < 0.05
+    # soft edges: values strictly between 0 and 1 exist around each part
+    for m in maps:
+        assert ((m > 0.05) & (m < 0.95)).sum() > 20
+
+
+def _ipn_frames(n: int) -> list[np.ndarray]:
+    with VideoReader(need(IPN / "frames"), stop=n) as reader:
+        return list(reader)
+
+
+def test_maps_are_stable_over_time_and_held_when_lost() -> None:
+    frames = _ipn_frames(12)
+    m = get_matcher("landmarks", hold=2)
+    eyes = [m(f, ["eyes"])[0] > 0.5 for f in frames]
+    ious = [(a & b).sum() / (a | b).sum() for a, b in itertools.pairwise(eyes)]
+    assert min(ious) > 0.6, ious
+    last = m(frames[-1], ["eyes"])
+    blank = np.zeros_like(frames[0])
+    assert np.array_equal(m(blank, ["eyes"]), last)  # held for two frames
+    assert np.array_equal(m(blank, ["eyes"]), last)
+    assert not m(blank, ["eyes"]).any()  # then dropped
+
+
+@pytest.mark.parametrize("source", ["ipn", "carphone"])
+def test_face_templates_hide_the_face_from_an_independent_detector(source: str) -> None:
+    if source == "ipn":
+        frames = _ipn_frames(16)
+    else:
+        with VideoReader(need(DATA / "videos" / "carphone.mp4"), stop=16) as reader:
+            frames = list(reader)
+    before = np.mean([len(_haar_faces(f)) > 0 for f in frames])
+    config = ObfuscationConfig(FACE_ATTRIBUTES, noise_range=noise_range_of(frames), seed=0)
+    steps = list(obfuscate_steps(frames, matcher=get_matcher("landmarks"), config=config))
+    after = np.mean([len(_haar_faces(s.output)) > 0 for s in steps])
+    assert before >= 0.9 and after <= 0.1, (before, after)
+    for step in steps:  # pixels with saliency 0 are untouched
+        zero = step.saliency == 0
+        assert zero.mean() > 0.3 and (step.output[zero] == step.source[zero]).all()
+
+
+def test_body_parts_of_many_small_people_lie_on_what_moves() -> None:
+    """Pedestrians seen from above (768x576): ``people="many"`` gives torso/legs maps on
+    several people, and they cover moving pixels (frame differencing, independent of the
+    detectors) far more densely than the frame as a whole."""
+    with VideoReader(need(DATA / "videos" / "pedestrians_vtest.avi"), start=100, stop=103) as r:
+        a, _, b = list(r)
+    maps = get_matcher("landmarks", people="many")(a, ["torso", "legs"])
+    body = maps.max(0) > 0.5
+    n_people, _ = cv2.connectedComponents(body.astype(np.uint8))
+    assert n_people - 1 >= 3  # several separate people
+    diff = np.abs(a.astype(int) - b.astype(int)).max(-1)
+    moving = cv2.morphologyEx((diff > 40).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3))) > 0
+    inside = moving[body].mean()
+    overall = moving.mean()
+    assert inside > 10 * overall, (inside, overall)
+    assert body.mean() < 0.1  # the street is not hidden
+
+
+def test_hand_from_pose_points_only() -> None:
+    """``hands_model=False`` (``--hands pose``) finds the raised hand without running the
+    hand-landmark model: in these frames the right hand is raised at the lower left."""
+    frames = _ipn_frames(60)[-4:]
+    cheap = get_matcher("landmarks", hands_model=False)
+    for f in frames:
+        rough = cheap(f, ["hand"])[0] > 0.5
+    assert "hands" not in cheap._models
+    assert 500 < rough.sum() < 0.1 * rough.size
+    x, y = _centroid(rough)
+    assert x < 0.45 * rough.shape[1] and y > 0.5 * rough.shape[0], (x, y)

@@ -63,7 +63,11 @@ def stvi_pictures(frames_n: int = 48, size: tuple[int, int] = (240, 180)) -> Non
     scale = 3  # time runs down, 3 pixels per frame
     xt = label(np.repeat(xt, scale, axis=0), "x-t slice")
     yt = label(np.repeat(yt, scale, axis=0).transpose(1, 0, 2), "y-t slice (time ->)")
-    gap = np.full((xt.shape[0], 6, 3), 255, np.uint8)
+    rows = max(xt.shape[0], yt.shape[0])
+    xt, yt = (
+        np.pad(x, ((0, rows - x.shape[0]), (0, 0), (0, 0)), constant_values=255) for x in (xt, yt)
+    )
+    gap = np.full((rows, 6, 3), 255, np.uint8)
     bottom = np.concatenate([xt, gap, yt], axis=1)
     width = max(strip.shape[1], bottom.shape[1])
 

@@ -35,13 +35,13 @@ def _frame_names(source: Path, n: int) -> list[str]:
 
 def cmd_stvi(args: argparse.Namespace) -> int:
     """motionlab stvi INPUT --anchors MASKS -o OUT/."""
-    import numpy as np
 
-    from motionlab.cli import _estimator_options, _progress
+    from motionlab.cli import _estimator_options
+    from motionlab.flow import get_estimator
     from motionlab.stvi.anchors import FolderMasks, anchor_indices, load_anchors
     from motionlab.stvi.io import write_result
-    from motionlab.stvi.tubes import STVIParams, stvi
-    from motionlab.video import VideoReader
+    from motionlab.stvi.tubes import STVIParams, compute_flows, stvi
+    from motionlab.video import read_video
 
     started = time.perf_counter()
     params = STVIParams(
@@ -53,13 +53,10 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         beta=args.beta,
     )
     masks = FolderMasks(args.anchors)
-    reader = VideoReader(args.input, start=args.start, stop=args.stop)
-    frame_list = list(reader)
-    if len(frame_list) < 2:
-        raise MotionlabError(f"{args.input}: STVI needs at least two frames, got {len(frame_list)}")
-    frames = np.stack(frame_list)
-    del frame_list
+    frames = read_video(args.input, start=args.start, stop=args.stop)
     t_n, h, w = frames.shape[:3]
+    if t_n < 2:
+        raise MotionlabError(f"{args.input}: STVI needs at least two frames, got {t_n}")
     # mask files are named by the frame index of the input, so a --start offset applies
     every = anchor_indices(t_n, args.every)
 
@@ -69,14 +66,8 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     anchors = load_anchors(source, every, (w, h))
     log.info("%d frames %dx%d, anchors at frames %s", t_n, w, h, sorted(anchors))
 
-    from motionlab.flow import get_estimator, video_flow
-
     est = get_estimator(args.method, **_estimator_options(args))
-    flows = np.empty((t_n - 1, h, w, 2), np.float32)
-    with _progress(t_n - 1, "flow", not args.quiet) as bar:
-        for pair in video_flow(frames, estimator=est, direction="forward"):
-            flows[pair.index] = pair.forward
-            bar.update(1)
+    flows = compute_flows(frames, estimator=est, progress=not args.quiet)
     log.info("clustering the space-time volume ...")
     result = stvi(frames, anchors, flows=flows, params=params)
     elapsed = time.perf_counter() - started

@@ -41,6 +41,40 @@ def grid_shape(
     return min(candidates, key=lambda c: (c[0], -c[1]))[2]
 
 
+@numba.njit(cache=True)
+def _nearest(
+    feats: np.ndarray,
+    t: int,
+    y: int,
+    x: int,
+    centres: np.ndarray,
+    alive: np.ndarray,
+    a2: float,
+    window: np.ndarray,
+    windowed: bool,
+) -> int:
+    """Index of the live centre nearest to voxel (t, y, x) in phi, -1 if none; with
+    ``windowed`` only centres whose window (+-window per axis) reaches the voxel count."""
+    best = np.inf
+    best_j = -1
+    for j in range(centres.shape[0]):
+        if not alive[j]:
+            continue
+        dt = t - centres[j, 0]
+        dy = y - centres[j, 1]
+        dx = x - centres[j, 2]
+        if windowed and (abs(dt) > window[0] or abs(dy) > window[1] or abs(dx) > window[2]):
+            continue
+        d = a2 * (dt * dt + dy * dy + dx * dx)
+        for ch in range(feats.shape[3]):
+            e = feats[t, y, x, ch] - centres[j, 3 + ch]
+            d += e * e
+        if d < best:
+            best = d
+            best_j = j
+    return best_j
+
+
 @numba.njit(parallel=True, cache=True)
 def _assign(
     feats: np.ndarray,
@@ -51,8 +85,7 @@ def _assign(
     window: np.ndarray,
     labels: np.ndarray,
 ) -> int:
-    t_n, h, w, c_n = feats.shape
-    k = centres.shape[0]
+    t_n, h, w = feats.shape[:3]
     changed = np.zeros(t_n, np.int64)
     a2 = alpha * alpha
     for t in numba.prange(t_n):
@@ -60,40 +93,12 @@ def _assign(
             for x in range(w):
                 if not valid[t, y, x]:
                     continue
-                best = np.inf
-                best_j = -1
-                for j in range(k):
-                    if not alive[j]:
-                        continue
-                    dt = t - centres[j, 0]
-                    dy = y - centres[j, 1]
-                    dx = x - centres[j, 2]
-                    if abs(dt) > window[0] or abs(dy) > window[1] or abs(dx) > window[2]:
-                        continue
-                    d = a2 * (dt * dt + dy * dy + dx * dx)
-                    for ch in range(c_n):
-                        e = feats[t, y, x, ch] - centres[j, 3 + ch]
-                        d += e * e
-                    if d < best:
-                        best = d
-                        best_j = j
-                if best_j < 0:  # no window reaches this voxel: nearest centre of all
-                    for j in range(k):
-                        if not alive[j]:
-                            continue
-                        dt = t - centres[j, 0]
-                        dy = y - centres[j, 1]
-                        dx = x - centres[j, 2]
-                        d = a2 * (dt * dt + dy * dy + dx * dx)
-                        for ch in range(c_n):
-                            e = feats[t, y, x, ch] - centres[j, 3 + ch]
-                            d += e * e
-                        if d < best:
-                            best = d
-                            best_j = j
-                if labels[t, y, x] != best_j:
+                j = _nearest(feats, t, y, x, centres, alive, a2, window, True)
+                if j < 0:  # no window reaches this voxel: nearest centre of all
+                    j = _nearest(feats, t, y, x, centres, alive, a2, window, False)
+                if labels[t, y, x] != j:
                     changed[t] += 1
-                    labels[t, y, x] = best_j
+                    labels[t, y, x] = j
     return int(changed.sum())
 
 

@@ -170,12 +170,29 @@ def _check_inputs(
         raise MotionlabError(f"flows must be {(t - 1, h, w, 2)}, got {flows.shape}")
 
 
-def compute_flows(frames: np.ndarray, method: str = "dis", **options: Any) -> np.ndarray:
-    """Forward flow of every pair of a ``(T, H, W, 3)`` clip, ``(T - 1, H, W, 2)`` float32."""
+def compute_flows(
+    frames: np.ndarray,
+    method: str = "dis",
+    *,
+    estimator: Any = None,
+    progress: bool = False,
+    **options: Any,
+) -> np.ndarray:
+    """Forward flow of every pair of a ``(T, H, W, 3)`` clip, ``(T - 1, H, W, 2)`` float32.
+
+    ``estimator`` (a :class:`motionlab.flow.FlowEstimator`) replaces ``method`` and
+    ``options``; ``progress`` shows a bar on a terminal.
+    """
+    from tqdm import tqdm
+
     from motionlab.flow import video_flow
 
     out = np.empty((len(frames) - 1, *frames.shape[1:3], 2), np.float32)
-    for pair in video_flow(frames, method=method, direction="forward", **options):
+    pairs = video_flow(frames, method=method, estimator=estimator, direction="forward", **options)
+    # disable=None: a bar only on a terminal, as the rest of the command line
+    for pair in tqdm(
+        pairs, total=len(out), desc="flow", unit="pair", disable=None if progress else True
+    ):
         out[pair.index] = pair.forward
     return out
 

@@ -8,14 +8,21 @@ Stages, each timed on its own over the same frames (median ms per frame):
 * blend: ``O = I + S (N - I)`` (eq. 5.5).
 
 end-to-end: :func:`motionlab.privacy.obfuscate_steps` over all frames (flow runs in a
-background thread while the matcher works, so it is less than the sum), reading and
-writing excluded. Frames: ``../shared/data/ipn_face_gesture/frames`` (320x240) when present,
+background thread while the matcher works, and the landmarks matcher runs its models in
+parallel threads, so it is less than the sum), reading and writing and the one-time
+loading of the models (~0.7 s per process) excluded; ``threads off`` rows run the models
+one after the other for comparison. end-to-end CPU: CPU time of the process per frame (all
+its threads; on a busy machine a steadier measure of the cost than the wall clock).
+
+``--models`` first prints a profile of each MediaPipe model run alone over the same frames
+(median wall-clock ms per frame and mean CPU ms per frame of the process, which counts
+MediaPipe's own threads). Frames: ``../shared/data/ipn_face_gesture/frames`` (320x240) when present,
 else the synthetic clip. The DINO matcher runs on random weights (its speed does not depend
 on them) for a few frames only: it is meant for a GPU.
 
 Usage::
 
-    python benchmarks/privacy.py [--frames 40] [--dino-frames 2] [--device cpu]
+    python benchmarks/privacy.py [--frames 40] [--dino-frames 2] [--device cpu] [--models]
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ from motionlab.privacy import (
     noise_range_of,
     obfuscate_steps,
 )
+from motionlab.privacy import regions as R
+from motionlab.privacy.landmarks import _pose_points
 from motionlab.privacy.obfuscate import ObfuscationConfig
 from motionlab.synthetic import sample_video_frames
 from motionlab.video import VideoReader
@@ -56,11 +65,52 @@ def per_frame_ms(fn, items) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(times)
 
 
+def model_profile(frames: list[np.ndarray]) -> None:
+    """Print ms per frame of each MediaPipe model alone (tracking mode, as the matcher)."""
+    from motionlab.privacy.landmarks import hand_crop
+
+    m = get_matcher("landmarks", threads=False)
+    h, w = frames[0].shape[:2]
+    poses: list[tuple[np.ndarray, np.ndarray] | None] = []
+
+    def pose(f: np.ndarray) -> None:
+        lm = m._model("pose").process(f).pose_landmarks
+        poses.append(None if lm is None else _pose_points(lm, (0.0, 0.0), (w, h)))
+
+    def hand_crops(item: tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]) -> None:
+        f, found = item  # the hand model on crops placed from the pose (no tracking crops)
+        if found is not None:
+            for side, idx in zip(("left", "right"), R.HANDS_POSE, strict=True):
+                if found[1][idx[0]]:
+                    m._hand_in_crop(f, f"hand-roi-{side}", hand_crop(found[0], idx))
+
+    rows = [
+        ("face mesh (up to 4 faces, iris)", lambda f: m._model("face").process(f), frames),
+        ("selfie segmentation", lambda f: m._model("segment")(f), frames),
+        ("pose (complexity 1)", pose, frames),
+        ("hands, whole frame (up to 4)", lambda f: m._model("hands").process(f), frames),
+        ("hands, crops at the pose's hands", hand_crops, None),
+    ]
+    print("| MediaPipe model, alone | wall ms/frame | CPU ms/frame |")
+    print("|---|---:|---:|")
+    for label, fn, items in rows:
+        if items is None:
+            items = list(zip(frames, poses[1:], strict=True))
+        fn(items[0])  # warm-up: builds the graph
+        c = time.process_time()
+        wall = per_frame_ms(fn, items)
+        cpu = (time.process_time() - c) * 1000 / len(items)
+        print(f"| {label} | {wall:.1f} | {cpu:.1f} |")
+    m.close()
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=40)
     p.add_argument("--dino-frames", type=int, default=2, help="0 skips the DINO matcher")
     p.add_argument("--device", default="cpu", help="torch device of the DINO matcher")
+    p.add_argument("--models", action="store_true", help="first profile each MediaPipe model")
     args = p.parse_args(argv)
     if IPN.exists():
         with VideoReader(IPN, stop=args.frames, size=(320, 240)) as reader:
@@ -84,17 +134,26 @@ def main(argv: list[str] | None = None) -> int:
     s = np.random.default_rng(1).random((240, 320), dtype=np.float32)
     blend_ms = per_frame_ms(lambda f: blend(f, n0, s), frames)
 
+    if args.models:
+        model_profile(frames)
+    nine = FACE_ATTRIBUTES + BODY_ATTRIBUTES
     runs = [
         ("landmarks", "face (5)", FACE_ATTRIBUTES, {}),
         ("landmarks", "body (4)", BODY_ATTRIBUTES, {}),
+        ("landmarks", "body (4), --hands frame", BODY_ATTRIBUTES, {"hands_roi": False}),
         ("landmarks", "body (4), --hands pose", BODY_ATTRIBUTES, {"hands_model": False}),
-        ("landmarks", "all nine", FACE_ATTRIBUTES + BODY_ATTRIBUTES, {}),
+        ("landmarks", "all nine", nine, {}),
+        ("landmarks", "all nine, threads off", nine, {"threads": False}),
+        ("landmarks", "all nine, --hands frame", nine, {"hands_roi": False}),
     ]
     if args.dino_frames > 0:
         runs.append(("dino", "2 templates", ("a", "b"), {}))
     print(f"{len(frames)} frames of the {source}, 320x240; ms per frame (median)\n")
-    print("| matcher | templates | match | flow | noise | blend | end-to-end | frames/s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| matcher | templates | match | flow | noise | blend | end-to-end | frames/s "
+        "| end-to-end CPU |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, label, names, options in runs:
         use = frames
         if name == "dino":
@@ -116,12 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         matcher(use[0], names)  # warm-up: models are built on first use
         match_ms = per_frame_ms(lambda f: matcher.saliency(matcher(f, names)), use)  # noqa: B023
         config = ObfuscationConfig(tuple(names), noise_range=nr)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         count = sum(1 for _ in obfuscate_steps(use, matcher=matcher, config=config, estimator=est))
         e2e = (time.perf_counter() - t) * 1000 / count
+        cpu = (time.process_time() - c) * 1000 / count
         print(
             f"| {name} | {label} | {match_ms:.1f} | {flow_ms:.1f} | {noise_ms:.1f} | "
-            f"{blend_ms:.1f} | {e2e:.1f} | {1000 / e2e:.1f} |"
+            f"{blend_ms:.1f} | {e2e:.1f} | {1000 / e2e:.1f} | {cpu:.1f} |"
         )
         matcher.close()
     return 0

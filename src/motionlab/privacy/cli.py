@@ -69,10 +69,12 @@ def _add_matcher_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--hands",
-        choices=("landmarks", "pose"),
+        choices=("landmarks", "frame", "pose"),
         default="landmarks",
-        help="landmarks: 'hand' from the hand-landmark model (precise fingers; default); "
-        "pose: from the pose model's wrist and finger points (about 40 ms/frame cheaper)",
+        help="landmarks: 'hand' from the hand-landmark model run on a crop around each of "
+        "the person's hands (precise fingers; default); frame: the hand-landmark model on "
+        "the whole frame (also hands of people the pose model misses; slower); pose: from "
+        "the pose model's wrist and finger points only (cheapest, coarse)",
     )
 
 
@@ -88,7 +90,12 @@ def _build_matcher(args: argparse.Namespace) -> Any:
         return get_matcher("dino", library=args.library, weights=args.weights, device=args.device)
     if args.library is not None or args.weights is not None:
         raise MotionlabError("--library and --weights apply to the dino matcher only")
-    return get_matcher("landmarks", people=args.people, hands_model=args.hands == "landmarks")
+    return get_matcher(
+        "landmarks",
+        people=args.people,
+        hands_model=args.hands != "pose",
+        hands_roi=args.hands == "landmarks",
+    )
 
 
 def _selected(args: argparse.Namespace, matcher: Any) -> tuple[str, ...]:

@@ -41,7 +41,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -163,6 +164,9 @@ class PersonSegmenter:
             return np.zeros(frame.shape[:2], np.float32)
         return np.clip(np.asarray(out, np.float32), 0.0, 1.0)
 
+    def reset(self) -> None:
+        self._model.reset()
+
     def close(self) -> None:
         self._model.close()
 
@@ -243,9 +247,21 @@ class LandmarkMatcher(Matcher):
     hands_model : bool
         Run the hand-landmark model for ``hand`` (precise fingers); otherwise the hand is
         the hull of the pose model's wrist and finger points (cheaper).
+    hands_roi : bool
+        ``people="one"``: run the hand model on a square crop around each hand the pose
+        model sees (one tracking graph per side), instead of on the whole frame. Its palm
+        detector then runs only when a hand is lost, not on every frame (on the whole
+        frame it runs whenever fewer than ``max_people`` hands are tracked): about half
+        the hand cost. Hands of people the pose model does not see are then not searched
+        (as for the other body parts with ``people="one"``).
     hog_upscale : float
         ``people="many"``: the frame is enlarged by this factor before the HOG detector
         (its window is 64x128: people smaller than ~128 / factor pixels are missed).
+    threads : bool
+        Run the independent models (face mesh with person segmentation; pose; hands) and
+        the drawing of their maps in parallel threads (MediaPipe's graphs and OpenCV
+        release the GIL). The maps are the same either way: each model still sees every
+        frame in order.
     """
 
     name = "landmarks"
@@ -263,7 +279,9 @@ class LandmarkMatcher(Matcher):
         min_confidence: float = 0.5,
         people: str = "one",
         hands_model: bool = True,
+        hands_roi: bool = True,
         hog_upscale: float = 1.5,
+        threads: bool = True,
     ) -> None:
         if people not in ("one", "many"):
             raise MotionlabError(f"people must be 'one' or 'many', got {people!r}")
@@ -274,9 +292,13 @@ class LandmarkMatcher(Matcher):
         self.max_people, self.hold, self.margin = max_people, hold, margin
         self.min_confidence = min_confidence
         self.people, self.hands_model, self.hog_upscale = people, hands_model, hog_upscale
+        self.threads = threads
+        self.hands_roi = hands_roi and people == "one"
         self._solutions = load_mediapipe_solutions()
+        self._pool: ThreadPoolExecutor | None = None
         self._models: dict[str, Any] = {}
         self._last: dict[str, tuple[np.ndarray, int]] = {}
+        self._hands_seen: dict[str, np.ndarray] = {}  # hands_roi: last landmarks per side
 
     @property
     def template_names(self) -> tuple[str, ...]:
@@ -291,6 +313,7 @@ class LandmarkMatcher(Matcher):
             "margin": self.margin,
             "people": self.people,
             "hands_model": self.hands_model,
+            "hands_roi": self.hands_roi,
         }
 
     # -- models, built on first use ----------------------------------------------------
@@ -317,16 +340,27 @@ class LandmarkMatcher(Matcher):
                     static_image_mode=False, max_num_hands=self.max_people, model_complexity=1,
                     min_detection_confidence=c, min_tracking_confidence=c,
                 )  # fmt: skip
+            elif kind.startswith("hand-roi"):  # one hand, followed in its own crops
+                self._models[kind] = s.hands.Hands(
+                    static_image_mode=False, max_num_hands=1, model_complexity=1,
+                    min_detection_confidence=c, min_tracking_confidence=c,
+                )  # fmt: skip
             else:
                 self._models[kind] = PersonSegmenter()
         return self._models[kind]
 
     def reset(self) -> None:
-        # tracking state lives in the graphs: rebuild them for a new video
-        self.close()
+        # Tracking state lives in the graphs: restart their runs for a new video (a few ms;
+        # rebuilding them would reload every model, ~0.7 s).
+        for model in self._models.values():
+            model.reset()
         self._last.clear()
+        self._hands_seen.clear()
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         for model in self._models.values():
             model.close()
         self._models.clear()
@@ -334,12 +368,20 @@ class LandmarkMatcher(Matcher):
     # -- matching ------------------------------------------------------------------------
     def _match(self, frame: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         h, w = frame.shape[:2]
-        found: dict[str, np.ndarray | None] = {}
         wanted = set(names)
+        tasks: list[Callable[[], dict[str, np.ndarray | None]]] = []
         if wanted & FACE_NAMES:
-            found.update(self._face_maps(frame, wanted & FACE_NAMES))
+            tasks.append(lambda: self._face_maps(frame, wanted & FACE_NAMES))
         if wanted & POSE_NAMES:
-            found.update(self._body_maps(frame, wanted & POSE_NAMES))
+            tasks.append(lambda: self._pose_maps(frame, wanted & POSE_NAMES))
+        if "hand" in wanted and self.hands_model and not self.hands_roi:
+            tasks.append(lambda: self._hand_maps(frame))
+        found: dict[str, np.ndarray | None] = {}
+        for part in self._run(tasks):
+            for name, soft in part.items():  # "hand" may come from pose and hands: union
+                prev = found.get(name)
+                if soft is not None:
+                    found[name] = soft if prev is None else np.maximum(prev, soft)
         maps = np.zeros((len(names), h, w), np.float32)
         for k, name in enumerate(names):
             current = found.get(name)
@@ -351,6 +393,21 @@ class LandmarkMatcher(Matcher):
                 self._last[name] = (held, age + 1)
                 maps[k] = held
         return maps
+
+    def _run(self, tasks: list[Callable[[], Any]]) -> list[Any]:
+        """Results of ``tasks`` in order: the first runs here, the others in worker threads
+        when ``threads`` (each model belongs to one task, so it still sees every frame, in
+        order, from one thread at a time)."""
+        if not self.threads or len(tasks) < 2:
+            return [task() for task in tasks]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="landmarks")
+        futures: list[Future[Any]] = [self._pool.submit(task) for task in tasks[1:]]
+        try:
+            first = tasks[0]()
+        finally:
+            others = [f.result() for f in futures]  # wait for all even if one failed
+        return [first, *others]
 
     def _face_maps(self, frame: np.ndarray, names: set[str]) -> dict[str, np.ndarray | None]:
         h, w = frame.shape[:2]
@@ -373,7 +430,8 @@ class LandmarkMatcher(Matcher):
                 np.maximum(out[name], soft, out=out[name])
         return out  # type: ignore[return-value]
 
-    def _body_maps(self, frame: np.ndarray, names: set[str]) -> dict[str, np.ndarray | None]:
+    def _pose_maps(self, frame: np.ndarray, names: set[str]) -> dict[str, np.ndarray | None]:
+        """Body parts from the pose model (``hand``: from its wrist and knuckle points)."""
         h, w = frame.shape[:2]
         out: dict[str, np.ndarray | None] = dict.fromkeys(names)
         if self.people == "one":
@@ -385,17 +443,68 @@ class LandmarkMatcher(Matcher):
             for name, soft in body_regions(pts, vis, names, (h, w), margin=self.margin).items():
                 prev = out[name]
                 out[name] = soft if prev is None else np.maximum(prev, soft)
-        if "hand" in names and self.hands_model:
-            res = self._model("hands").process(frame)
-            for hand in res.multi_hand_landmarks or []:
-                pts = _xy(hand, w, h)
-                palm = float(np.hypot(*(pts[0] - pts[9])))
-                m = R.limbs_mask(pts, R.HAND_BONES, (h, w), thickness=max(0.35 * palm, 2))
-                m |= R.hull_mask(pts[list(R.PALM)], (h, w))
-                soft = R.soften(m, max(self.margin * 2 * palm, 1.0))
+        if "hand" in names and self.hands_model and self.hands_roi:
+            for soft in self._roi_hands(frame, poses[0] if poses else None):
                 prev = out["hand"]
                 out["hand"] = soft if prev is None else np.maximum(prev, soft)
         return out
+
+    def _roi_hands(
+        self, frame: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None
+    ) -> list[np.ndarray]:
+        """``hands_roi``: soft maps of the person's hands, each found by its own one-hand
+        graph in a crop around where it was in the previous frame (when it was found
+        there) or else around the pose model's estimate of it (when it sees the wrist)."""
+        h, w = frame.shape[:2]
+        maps = []
+        for side, idx in zip(("left", "right"), R.HANDS_POSE, strict=True):
+            kind = f"hand-roi-{side}"
+            last = self._hands_seen.pop(kind, None)
+            if last is not None:
+                crop = crop_around(last)
+            elif pose is not None and pose[1][idx[0]]:
+                crop = hand_crop(pose[0], idx)
+            else:
+                continue
+            hand = self._hand_in_crop(frame, kind, crop)
+            if hand is not None:
+                self._hands_seen[kind] = hand
+                maps.append(self._draw_hand(hand, (h, w)))
+        return maps
+
+    def _hand_in_crop(
+        self, frame: np.ndarray, kind: str, crop: tuple[float, float, float]
+    ) -> np.ndarray | None:
+        """Hand landmarks ``(21, 2)`` in frame pixels found by the graph ``kind`` in the
+        square ``crop`` = (x0, y0, side) of ``frame`` (resampled to ``HAND_CROP`` pixels;
+        parts outside the frame are black), or None."""
+        import cv2
+
+        x0, y0, side = crop
+        k = HAND_CROP / side
+        warp = np.array([[k, 0.0, -k * x0], [0.0, k, -k * y0]])
+        patch = cv2.warpAffine(frame, warp, (HAND_CROP, HAND_CROP), flags=cv2.INTER_LINEAR)
+        found = self._model(kind).process(patch).multi_hand_landmarks
+        if not found:
+            return None
+        return _xy(found[0], side, side) + np.array([x0, y0])
+
+    def _draw_hand(self, pts: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Soft map of one hand from its 21 landmarks (pixels): bones drawn thick (0.35
+        palm lengths) and the palm's hull."""
+        palm = float(np.hypot(*(pts[0] - pts[9])))
+        m = R.limbs_mask(pts, R.HAND_BONES, shape, thickness=max(0.35 * palm, 2))
+        m |= R.hull_mask(pts[list(R.PALM)], shape)
+        return R.soften(m, max(self.margin * 2 * palm, 1.0))
+
+    def _hand_maps(self, frame: np.ndarray) -> dict[str, np.ndarray | None]:
+        """``hand`` from the hand-landmark model (bones drawn thick and the palm's hull)."""
+        h, w = frame.shape[:2]
+        out: np.ndarray | None = None
+        for hand in self._model("hands").process(frame).multi_hand_landmarks or []:
+            soft = self._draw_hand(_xy(hand, w, h), (h, w))
+            out = soft if out is None else np.maximum(out, soft)
+        return {"hand": out}
 
     def _poses_of_people(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """``people="many"``: OpenCV's HOG people detector finds the people, the pose model
@@ -434,6 +543,9 @@ class _Closeable:
 
     def __init__(self, obj: Any) -> None:
         self.obj = obj
+
+    def reset(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -491,6 +603,38 @@ def body_regions(
         if m.any():
             out["hand"] = R.soften(m, pad)
     return out
+
+
+HAND_CROP = 160
+"""Side in pixels of the square crop around a hand given to the hand model (``hands_roi``)."""
+
+
+def hand_crop(pts: np.ndarray, idx: tuple[int, ...]) -> tuple[float, float, float]:
+    """Square crop ``(x0, y0, side)`` in pixels around one hand from pose points ``(33, 2)``.
+
+    ``idx`` are the pose's wrist, pinky, index and thumb points of that hand (near the
+    knuckles). The pose model stops at the knuckles: the hand reaches about 2.2 times the
+    wrist-to-knuckle distance from the wrist, and may point anywhere, so the crop is
+    centred half-way along the hand and is 2.6 hand lengths wide (at least 0.8
+    shoulder widths, so a foreshortened hand still fits).
+    """
+    wrist = pts[idx[0]]
+    knuckles = pts[list(idx[1:3])].mean(0)
+    reach = 2.2 * float(np.hypot(*(knuckles - wrist)))
+    shoulder = float(np.hypot(*(pts[11] - pts[12])))
+    side = max(2.6 * reach, 0.8 * shoulder, 32.0)
+    centre = wrist + 1.1 * (knuckles - wrist)  # half-way from the wrist to the finger tips
+    return float(centre[0] - side / 2), float(centre[1] - side / 2), side
+
+
+def crop_around(hand: np.ndarray) -> tuple[float, float, float]:
+    """Square crop ``(x0, y0, side)`` in pixels around hand landmarks ``(21, 2)`` found in
+    the previous frame: centred on their box, twice its longer side (room for the motion
+    of one frame and for the fingers opening)."""
+    lo, hi = hand.min(0), hand.max(0)
+    side = max(2.0 * float((hi - lo).max()), 32.0)
+    centre = (lo + hi) / 2
+    return float(centre[0] - side / 2), float(centre[1] - side / 2), side
 
 
 def _spread(points: np.ndarray, factor: float) -> np.ndarray:

@@ -93,9 +93,21 @@ def soften(mask: np.ndarray, margin: float) -> np.ndarray:
     (H, W) float32 ndarray in [0, 1]; all 0 if the mask is empty.
     """
     m = np.asarray(mask) > 0
-    if not m.any():
-        return np.zeros(m.shape, np.float32)
+    out = np.zeros(m.shape, np.float32)
+    rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+    if not len(rows):
+        return out
     margin = max(float(margin), 0.5)
-    dist = cv2.distanceTransform((~m).astype(np.uint8), cv2.DIST_L2, 3)
+    # Only pixels within 2 * margin of the region can be non-zero: compute the distance
+    # on the region's bounding box grown by that much (the 3x3 chamfer distance of a pixel
+    # to the nearest region pixel never leaves the box, so the values are identical to a
+    # full-frame transform, at a fraction of the cost for small regions).
+    pad = int(np.ceil(2 * margin)) + 1
+    h, w = m.shape
+    y0, y1 = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)
+    x0, x1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)
+    inv = np.ascontiguousarray(~m[y0:y1, x0:x1]).view(np.uint8)
+    dist = cv2.distanceTransform(inv, cv2.DIST_L2, 3)
     x = np.clip((2 * margin - dist) / margin, 0.0, 1.0)
-    return (x * x * (3 - 2 * x)).astype(np.float32)
+    out[y0:y1, x0:x1] = x * x * (3 - 2 * x)
+    return out

@@ -129,3 +129,71 @@ def test_privacy_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "| ours | 2 | 50.0 | 50.0 | 0.500 |" in capsys.readouterr().out
     assert (tmp_path / "s.png").exists()
     assert main(["privacy-eval", str(tmp_path / "none.csv")]) == 1
+
+
+def test_templates_create_pick_makes_the_same_template_as_point(
+    clip: Path, tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--pick`` with the window replaced by an Agg figure driven by synthetic events (a
+    click at (48, 32), then Enter): the stored template equals the ``--point 48,32`` one,
+    and the preview shown on click is that template's saliency (1 at its own patch)."""
+    from matplotlib.backend_bases import KeyEvent, MouseEvent
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from motionlab.privacy import picker
+
+    previews = []
+
+    def fake_pick(image: np.ndarray, *, title: str, preview: object) -> tuple[float, float]:
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        p = picker.PointPicker(fig.add_subplot(), image, preview=preview)  # type: ignore[arg-type]
+        x, y = p.ax.transData.transform((48, 32))
+        fig.canvas.callbacks.process(
+            "button_press_event", MouseEvent("button_press_event", fig.canvas, x, y, button=1)
+        )
+        previews.append(np.asarray(p._tint.get_array())[..., 3] / p.alpha)
+        fig.canvas.callbacks.process(
+            "key_press_event", KeyEvent("key_press_event", fig.canvas, "enter")
+        )
+        return p.result()
+
+    monkeypatch.setattr(picker, "check_display", lambda: "tkagg")
+    monkeypatch.setattr(picker, "pick_point", fake_pick)
+    img = tmp_path / "frame.png"
+    cv2.imwrite(str(img), read_video(clip)[0][:, :, ::-1])
+    small = ["--layer", "2", "--load-size", "32", "--stride", "8", "--weights", str(weights)]
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["templates", "create", "x", "--image", str(img), "--point", "48,32",
+                 "--library", str(a), *small]) == 0  # fmt: skip
+    assert main(["templates", "create", "x", "--image", str(img), "--pick",
+                 "--library", str(b), *small]) == 0  # fmt: skip
+    ta, tb = (json.loads(p.read_text())["templates"][0] for p in (a, b))
+    assert tb["point"] == pytest.approx([48, 32], abs=1e-6)
+    for field in ("descriptor", "patch", "settings", "weights", "source"):
+        assert ta[field] == tb[field], field
+    (shown,) = previews
+    # eq. 5.2 upsampling is bilinear between patch centres (here 16 px apart): the map
+    # peaks near 1 at the centre of the template's own patch, next to the picked pixel
+    assert shown.shape == (64, 96) and shown.max() > 0.9
+    y, x = np.unravel_index(np.argmax(shown), shown.shape)
+    assert abs(x - 48) <= 16 and abs(y - 32) <= 16, (x, y)
+
+
+def test_templates_create_pick_without_display_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    import matplotlib
+
+    monkeypatch.setitem(matplotlib.rcParams, "backend", "agg")  # what a headless box has
+    img = tmp_path / "frame.png"
+    cv2.imwrite(str(img), np.zeros((16, 16, 3), np.uint8))
+    lib = tmp_path / "lib.json"
+    assert main(["templates", "create", "x", "--image", str(img), "--pick",
+                 "--library", str(lib), "--weights", str(tmp_path / "none.pth")]) == 1  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert "--pick needs" in err and "--point X,Y" in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == [img]

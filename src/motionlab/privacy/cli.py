@@ -238,16 +238,23 @@ def _dino_settings(args: argparse.Namespace) -> Any:
 
 
 def cmd_templates_create(args: argparse.Namespace) -> int:
-    """Take a DINO template at a point of an image and add it to a library."""
-    from motionlab.privacy.dino import DinoExtractor
+    """Take a DINO template at a point of an image (``--point X,Y`` or clicked with
+    ``--pick``) and add it to a library."""
+    import numpy as np
+
+    from motionlab.privacy.dino import DinoExtractor, clipped_cosine
     from motionlab.privacy.templates import load_or_new, make_template, save_library
     from motionlab.video import read_image
 
-    if args.point is None:
+    if (args.point is None) == (not args.pick):
         raise MotionlabError(
-            "give the template's point with --point X,Y (pixels of --image); the interactive "
-            "picker needs a display, which this build does not use"
+            "give the template's point with --point X,Y (pixels of --image) or click it "
+            "with --pick (one of the two)"
         )
+    if args.pick:
+        from motionlab.privacy.picker import check_display
+
+        check_display()  # before loading anything: fail fast where no window can open
     library = load_or_new(args.library)
     if args.name in library.names and not args.replace:
         raise MotionlabError(f"{args.library} already has a template {args.name!r}; pass --replace")
@@ -260,9 +267,25 @@ def cmd_templates_create(args: argparse.Namespace) -> int:
         )
     image = read_image(args.image)
     extractor = DinoExtractor(settings=settings, weights=args.weights, device=args.device)
+    descriptors = extractor.descriptors(image)
+    point = args.point
+    if args.pick:
+        from motionlab.privacy.picker import pick_point
+
+        h, w = image.shape[:2]
+
+        def preview(x: float, y: float) -> np.ndarray:
+            """Saliency of a template taken at (x, y): eq. 5.1-5.2 with that one template."""
+            row, col = extractor.point_to_patch(x, y, h, w)
+            sim = clipped_cosine(descriptors, descriptors[row, col][None])[0]
+            return extractor.upsample(sim, h, w)
+
+        point = pick_point(image, title=f"motionlab: template {args.name!r}", preview=preview)
+        log.info("picked point %.0f,%.0f", *point)
     template = make_template(
-        args.name, image, args.point, extractor=extractor, source_path=args.image
-    )
+        args.name, image, point, extractor=extractor, source_path=args.image,
+        descriptors=descriptors,
+    )  # fmt: skip
     save_library(library.add(template, replace_existing=args.replace), args.library)
     log.info("added template %r (patch %s) to %s", args.name, template.patch, args.library)
     return 0
@@ -487,11 +510,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     tsub = p.add_subparsers(dest="templates_command", metavar="ACTION", required=True)
 
-    t = tsub.add_parser("create", help="take a DINO template at --point X,Y of --image")
+    t = tsub.add_parser(
+        "create", help="take a DINO template at --point X,Y of --image, or at a clicked --pick"
+    )
     t.add_argument("name", help="template name, e.g. hair")
     t.add_argument("--image", required=True, type=Path, help="source image")
-    t.add_argument(
+    where = t.add_mutually_exclusive_group(required=True)
+    where.add_argument(
         "--point", type=_point, metavar="X,Y", help="pixel of the image (x right, y down)"
+    )
+    where.add_argument(
+        "--pick",
+        action="store_true",
+        help="click the point on the image in a window (needs a display and an interactive "
+        "matplotlib backend); the tint shows what a template there selects; Enter or "
+        "closing the window keeps it, Esc cancels",
     )
     t.add_argument("--library", required=True, type=Path, help="library file (created if missing)")
     t.add_argument("--replace", action="store_true", help="replace a template of that name")

@@ -204,8 +204,12 @@ def make_template(
     *,
     extractor: DinoExtractor,
     source_path: str | os.PathLike[str] | None = None,
+    descriptors: np.ndarray | None = None,
 ) -> Template:
-    """The template ``name`` taken at pixel ``point`` (x, y) of ``image`` ``(H, W, 3)`` uint8."""
+    """The template ``name`` taken at pixel ``point`` (x, y) of ``image`` ``(H, W, 3)`` uint8.
+
+    ``descriptors`` : ``extractor.descriptors(image)`` if already computed (the picker's
+    preview needs them), ``(gh, gw, C)``; computed here otherwise."""
     h, w = image.shape[:2]
     x, y = point
     if not (0 <= x < w and 0 <= y < h):
@@ -213,7 +217,9 @@ def make_template(
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise MotionlabError(f"template names are letters, digits, '-' and '_', got {name!r}")
     row, col = extractor.point_to_patch(x, y, h, w)
-    desc = extractor.descriptors(image)[row, col]
+    if descriptors is None:
+        descriptors = extractor.descriptors(image)
+    desc = descriptors[row, col]
     source: dict[str, Any] = {"width": w, "height": h}
     if source_path is not None:
         source["path"] = str(source_path)

@@ -370,12 +370,18 @@ class LandmarkMatcher(Matcher):
         h, w = frame.shape[:2]
         wanted = set(names)
         tasks: list[Callable[[], dict[str, np.ndarray | None]]] = []
+        # The pose's points, for the hand crops: a hand followed from the previous frame
+        # needs none, so its graph runs while the pose model still works.
+        poses: Future[list[tuple[np.ndarray, np.ndarray]]] = Future()
         if wanted & FACE_NAMES:
             tasks.append(lambda: self._face_maps(frame, wanted & FACE_NAMES))
-        if wanted & POSE_NAMES:
-            tasks.append(lambda: self._pose_maps(frame, wanted & POSE_NAMES))
-        if "hand" in wanted and self.hands_model and not self.hands_roi:
-            tasks.append(lambda: self._hand_maps(frame))
+        if wanted & POSE_NAMES:  # before the hands: they may wait for it
+            tasks.append(lambda: self._pose_maps(frame, wanted & POSE_NAMES, poses))
+        if "hand" in wanted and self.hands_model:
+            if self.hands_roi:
+                tasks.append(lambda: {"hand": self._roi_hands(frame, poses)})
+            else:
+                tasks.append(lambda: self._hand_maps(frame))
         found: dict[str, np.ndarray | None] = {}
         for part in self._run(tasks):
             for name, soft in part.items():  # "hand" may come from pose and hands: union
@@ -400,7 +406,7 @@ class LandmarkMatcher(Matcher):
         order, from one thread at a time)."""
         if not self.threads or len(tasks) < 2:
             return [task() for task in tasks]
-        if self._pool is None:
+        if self._pool is None:  # one worker per task but the first (at most 3 tasks)
             self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="landmarks")
         futures: list[Future[Any]] = [self._pool.submit(task) for task in tasks[1:]]
         try:
@@ -430,47 +436,58 @@ class LandmarkMatcher(Matcher):
                 np.maximum(out[name], soft, out=out[name])
         return out  # type: ignore[return-value]
 
-    def _pose_maps(self, frame: np.ndarray, names: set[str]) -> dict[str, np.ndarray | None]:
-        """Body parts from the pose model (``hand``: from its wrist and knuckle points)."""
+    def _pose_maps(
+        self,
+        frame: np.ndarray,
+        names: set[str],
+        found: Future[list[tuple[np.ndarray, np.ndarray]]],
+    ) -> dict[str, np.ndarray | None]:
+        """Body parts from the pose model (``hand``: from its wrist and knuckle points);
+        the people's points ``(33, 2)`` and visibility ``(33,)`` are also set on ``found``
+        as soon as the model is done."""
         h, w = frame.shape[:2]
         out: dict[str, np.ndarray | None] = dict.fromkeys(names)
-        if self.people == "one":
-            lm = self._model("pose").process(frame).pose_landmarks
-            poses = [] if lm is None else [_pose_points(lm, (0.0, 0.0), (w, h))]
-        else:
-            poses = self._poses_of_people(frame)
+        try:
+            if self.people == "one":
+                lm = self._model("pose").process(frame).pose_landmarks
+                poses = [] if lm is None else [_pose_points(lm, (0.0, 0.0), (w, h))]
+            else:
+                poses = self._poses_of_people(frame)
+        except BaseException as exc:
+            found.set_exception(exc)  # the hands task may be waiting on it
+            raise
+        found.set_result(poses)
         for pts, vis in poses:
             for name, soft in body_regions(pts, vis, names, (h, w), margin=self.margin).items():
                 prev = out[name]
                 out[name] = soft if prev is None else np.maximum(prev, soft)
-        if "hand" in names and self.hands_model and self.hands_roi:
-            for soft in self._roi_hands(frame, poses[0] if poses else None):
-                prev = out["hand"]
-                out["hand"] = soft if prev is None else np.maximum(prev, soft)
         return out
 
     def _roi_hands(
-        self, frame: np.ndarray, pose: tuple[np.ndarray, np.ndarray] | None
-    ) -> list[np.ndarray]:
-        """``hands_roi``: soft maps of the person's hands, each found by its own one-hand
+        self, frame: np.ndarray, poses: Future[list[tuple[np.ndarray, np.ndarray]]]
+    ) -> np.ndarray | None:
+        """``hands_roi``: soft map of the person's hands, each found by its own one-hand
         graph in a crop around where it was in the previous frame (when it was found
-        there) or else around the pose model's estimate of it (when it sees the wrist)."""
+        there) or else around the pose model's estimate of it (when it sees the wrist;
+        only then is the pose waited for)."""
         h, w = frame.shape[:2]
-        maps = []
+        out: np.ndarray | None = None
         for side, idx in zip(("left", "right"), R.HANDS_POSE, strict=True):
             kind = f"hand-roi-{side}"
             last = self._hands_seen.pop(kind, None)
             if last is not None:
                 crop = crop_around(last)
-            elif pose is not None and pose[1][idx[0]]:
-                crop = hand_crop(pose[0], idx)
             else:
-                continue
+                people = poses.result()
+                if not people or not people[0][1][idx[0]]:
+                    continue
+                crop = hand_crop(people[0][0], idx)
             hand = self._hand_in_crop(frame, kind, crop)
             if hand is not None:
                 self._hands_seen[kind] = hand
-                maps.append(self._draw_hand(hand, (h, w)))
-        return maps
+                soft = self._draw_hand(hand, (h, w))
+                out = soft if out is None else np.maximum(out, soft)
+        return out
 
     def _hand_in_crop(
         self, frame: np.ndarray, kind: str, crop: tuple[float, float, float]

@@ -141,14 +141,18 @@ def check_display() -> str:
         )
     try:
         import matplotlib
-        from matplotlib.backends import BackendFilter, backend_registry
     except ImportError as exc:
-        raise MotionlabError(
-            f"--pick needs matplotlib >= 3.9 ({exc}); pass --point X,Y instead"
-        ) from None
+        raise MotionlabError(f"--pick needs matplotlib ({exc}); pass --point X,Y instead") from None
+    try:
+        from matplotlib.backends import BackendFilter, backend_registry
+
+        names = backend_registry.list_builtin(BackendFilter.INTERACTIVE)
+    except ImportError:  # matplotlib < 3.9
+        from matplotlib import rcsetup
+
+        names = rcsetup.interactive_bk
     backend = matplotlib.get_backend()  # resolves the automatic choice (Agg without GUI)
-    interactive = {b.lower() for b in backend_registry.list_builtin(BackendFilter.INTERACTIVE)}
-    if backend.lower() not in interactive:
+    if backend.lower() not in {b.lower() for b in names}:
         raise MotionlabError(
             f"--pick needs an interactive matplotlib backend, got {backend!r} (no window); "
             "install a GUI toolkit (e.g. Tk) or set MPLBACKEND, or pass --point X,Y instead"

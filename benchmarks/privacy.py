@@ -22,7 +22,7 @@ on them) for a few frames only: it is meant for a GPU.
 
 Usage::
 
-    python benchmarks/privacy.py [--frames 40] [--dino-frames 2] [--device cpu] [--models]
+    python benchmarks/privacy.py [--frames 40] [--dino-frames 2] [--device cpu] [--models] [--basic]
 """
 
 from __future__ import annotations
@@ -111,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dino-frames", type=int, default=2, help="0 skips the DINO matcher")
     p.add_argument("--device", default="cpu", help="torch device of the DINO matcher")
     p.add_argument("--models", action="store_true", help="first profile each MediaPipe model")
+    p.add_argument(
+        "--basic",
+        action="store_true",
+        help="only the face, body, body --hands pose and all-nine rows (the options older "
+        "versions of the matcher have: for before/after runs against an older src/)",
+    )
     args = p.parse_args(argv)
     if IPN.exists():
         with VideoReader(IPN, stop=args.frames, size=(320, 240)) as reader:
@@ -146,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         ("landmarks", "all nine, threads off", nine, {"threads": False}),
         ("landmarks", "all nine, --hands frame", nine, {"hands_roi": False}),
     ]
+    if args.basic:
+        runs = [r for r in runs if set(r[3]) <= {"hands_model"}]
     if args.dino_frames > 0:
         runs.append(("dino", "2 templates", ("a", "b"), {}))
     print(f"{len(frames)} frames of the {source}, 320x240; ms per frame (median)\n")

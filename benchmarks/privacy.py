@@ -16,9 +16,10 @@ its threads; on a busy machine a steadier measure of the cost than the wall cloc
 
 ``--models`` first prints a profile of each MediaPipe model run alone over the same frames
 (median wall-clock ms per frame and mean CPU ms per frame of the process, which counts
-MediaPipe's own threads). Frames: ``../shared/data/ipn_face_gesture/frames`` (320x240) when present,
-else the synthetic clip. The DINO matcher runs on random weights (its speed does not depend
-on them) for a few frames only: it is meant for a GPU.
+MediaPipe's own threads), and how closely the default hand crops' maps overlap those of
+the whole-frame hand model. Frames: ``../shared/data/ipn_face_gesture/frames`` (320x240)
+when present, else the synthetic clip. The DINO matcher runs on random weights (its speed
+does not depend on them) for a few frames only: it is meant for a GPU.
 
 Usage::
 
@@ -102,6 +103,28 @@ def model_profile(frames: list[np.ndarray]) -> None:
         cpu = (time.process_time() - c) * 1000 / len(items)
         print(f"| {label} | {wall:.1f} | {cpu:.1f} |")
     m.close()
+    print()
+    hand_agreement(frames)
+
+
+def hand_agreement(frames: list[np.ndarray]) -> None:
+    """Print how closely the ``hand`` maps (> 0.5) of the default hand crops and of the
+    pose-only hand overlap those of the whole-frame hand model (IoU per frame)."""
+    maps = {}
+    for label, options in [
+        ("frame", {"hands_roi": False}),
+        ("crops (default)", {}),
+        ("--hands pose", {"hands_model": False}),
+    ]:
+        m = get_matcher("landmarks", **options)
+        maps[label] = np.array([m(f, ["hand"])[0] for f in frames]) > 0.5
+        m.close()
+    ref = maps.pop("frame")
+    print("| hand map vs the whole-frame hand model | IoU mean | IoU min |")
+    print("|---|---:|---:|")
+    for label, got in maps.items():
+        iou = (got & ref).sum((1, 2)) / np.maximum((got | ref).sum((1, 2)), 1)
+        print(f"| {label} | {iou.mean():.3f} | {iou.min():.3f} |")
     print()
 
 

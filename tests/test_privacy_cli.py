@@ -197,3 +197,22 @@ def test_templates_create_pick_without_display_writes_nothing(
     err = capsys.readouterr().err.strip()
     assert "--pick needs" in err and "--point X,Y" in err and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == [img]
+
+
+@pytest.mark.parametrize(
+    ("hands", "model", "roi"),
+    [("landmarks", True, True), ("frame", True, False), ("pose", False, False)],
+)
+def test_hands_option_picks_the_hand_model(hands: str, model: bool, roi: bool) -> None:
+    pytest.importorskip("mediapipe")
+    import argparse
+
+    from motionlab.privacy.cli import _build_matcher
+
+    args = argparse.Namespace(
+        matcher=None, library=None, weights=None, device="cpu", people="one", hands=hands
+    )
+    m = _build_matcher(args)
+    assert (m.hands_model, m.hands_roi) == (model, roi)
+    assert m.describe()["hands_roi"] is roi
+    m.close()

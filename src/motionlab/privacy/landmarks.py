@@ -21,8 +21,10 @@ cheek      hull of the cheek points on each side (below the eye, beside nose and
 lips       outer lip contour
 hair       person segmentation inside a box around the head (down to the jaw corners;
            below the brows only close to the face), minus the face oval
-hand       hand landmarks (bones drawn thick + palm hull) and the pose model's wrist and
-           knuckles extended towards the finger tips (alone with ``hands_model=False``)
+hand       hand landmarks (bones drawn thick + palm hull; by default found in a crop
+           around each of the person's hands, see ``hands_roi``) and the pose model's
+           wrist and knuckles extended towards the finger tips (alone with
+           ``hands_model=False``)
 arm        pose shoulder-elbow-wrist, drawn with a width of 0.3 shoulder widths
 torso      hull of shoulders and hips
 legs       pose hip-knee-ankle-foot, drawn with a width of 0.35 hip-to-shoulder distances
@@ -31,9 +33,13 @@ legs       pose hip-knee-ankle-foot, drawn with a width of 0.35 hip-to-shoulder 
 Temporal stability: MediaPipe runs in tracking mode (landmarks filtered over time), and
 when an attribute is lost for a frame its last map is held for ``hold`` frames, so a
 single missed detection does not unveil a face. The legacy pose model finds one person per
-frame (the most prominent); face mesh and hands find up to ``max_people`` each;
+frame (the most prominent); face mesh finds up to ``max_people`` faces, and the hand
+model that person's hands (``hands_roi``) or up to ``max_people`` hands on the whole frame;
 ``people="many"`` adds OpenCV's HOG people detector and runs the pose model on each
 person's crop, for body parts of everyone in wide shots (slow).
+
+Speed: the independent models of a frame run in parallel threads (``threads``), and
+``reset`` restarts the graphs' runs instead of reloading the models.
 """
 
 from __future__ import annotations

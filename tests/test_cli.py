@@ -330,3 +330,25 @@ def test_afd_noise_from_given_statistics(clip, tmp_path):
     assert res.returncode == 1 and "go together" in res.stderr
     res = run("afd", clip, "-o", "m.mkv", "--noise-mean", "1,2", "--noise-std", "3", cwd=tmp_path)
     assert res.returncode == 2 and "R,G,B" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("bounds", "good", "bad", "message"),
+    [
+        ({"low": 0, "low_open": True}, ["1e-9", "3"], ["0", "-1", "nan"], "positive number"),
+        ({"low": 0}, ["0", "2.5"], ["-0.1", "nan"], "number >= 0"),
+        ({"low": 0, "high": 1}, ["0", "1", "0.5"], ["1.01", "-1e-6", "nan"], "number in [0, 1]"),
+    ],
+)
+def test_number_type_bounds(bounds, good, bad, message):
+    import argparse
+
+    from motionlab.cli import number_type
+
+    parse = number_type(**bounds)
+    assert [parse(t) for t in good] == [float(t) for t in good]
+    for text in bad:
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(message)):
+            parse(text)
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a number, got 'x'"):
+        parse("x")

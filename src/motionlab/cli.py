@@ -37,14 +37,38 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+def number_type(
+    low: float | None = None, high: float | None = None, *, low_open: bool = False
+) -> Any:
+    """An argparse ``type`` accepting a float in [low, high] (``(low, high]`` with
+    ``low_open``; ``None`` leaves a side unbounded); NaN is always refused."""
+    if low is not None and high is not None:
+        what = f"a number in {'(' if low_open else '['}{low:g}, {high:g}]"
+    elif low is not None:
+        what = "a positive number" if (low == 0 and low_open) else f"a number >= {low:g}"
+    elif high is not None:
+        what = f"a number <= {high:g}"
+    else:
+        what = "a number"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        ok = value == value  # not NaN
+        if low is not None:
+            ok = ok and (value > low if low_open else value >= low)
+        if high is not None:
+            ok = ok and value <= high
+        if not ok:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_float = number_type(0, low_open=True)
 
 
 def _add_reader_args(p: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from motionlab import __version__
+from motionlab.cli import number_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -30,14 +31,7 @@ def _point(text: str) -> tuple[float, float]:
     return x, y
 
 
-def _unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
-    return value
+_unit_float = number_type(0, 1)
 
 
 # --------------------------------------------------------------------------------------

@@ -8,19 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from motionlab.cli import number_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
 
 
-def _nonneg(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+_nonneg = number_type(0)
 
 
 def _frame_names(source: Path, n: int) -> list[str]:

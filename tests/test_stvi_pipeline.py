@@ -17,7 +17,7 @@ from motionlab.stvi.features import (
 )
 from motionlab.stvi.slic3d import grid_shape, slic3d
 from motionlab.stvi.tracking import crop, mask_box, object_windows, track_boxes, uncrop
-from motionlab.stvi.tubes import STVIParams, select_tubes, stvi
+from motionlab.stvi.tubes import STVIParams, cluster_count, limit_tubes, select_tubes, stvi
 from motionlab.synthetic import two_part_scene
 
 
@@ -163,6 +163,40 @@ def test_select_tubes_by_hand():
     assert overlaps[0] == 1.0 and overlaps[1] == 0.5 and np.isnan(overlaps[2])
     assert set(np.unique(tubes)) == {0, 1}
     assert np.all(tubes[labels == 0] == 1) and np.all(tubes[labels != 0] == 0)
+
+
+def test_cluster_count_puts_about_k_clusters_on_the_object():
+    assert cluster_count(15, 1.0) == 15  # the object fills the sub-volume: k, as in step 6
+    assert cluster_count(15, 0.5) == 30
+    assert cluster_count(15, 0.3) == 50  # ceil(15 / 0.3)
+    assert cluster_count(15, 0.05) == 60  # capped at 4 k
+    assert cluster_count(15, 0.0) == 60
+    assert cluster_count(15, 0.05, cap=2) == 30
+
+
+def test_limit_tubes_merges_the_smallest_into_the_nearest_kept_tube():
+    tubes = np.zeros((1, 1, 12), np.int32)
+    tubes[0, 0, :5] = 1  # centroid x = 2
+    tubes[0, 0, 8:12] = 2  # centroid x = 9.5
+    tubes[0, 0, 5] = 3  # x = 5: nearer to tube 1
+    tubes[0, 0, 7] = 4  # x = 7: nearer to tube 2
+    out = limit_tubes(tubes, 2)
+    expected = np.array([1, 1, 1, 1, 1, 1, 0, 2, 2, 2, 2, 2])
+    np.testing.assert_array_equal(out[0, 0], expected)
+    assert limit_tubes(tubes, 4) is tubes  # already at most k
+
+
+def test_stvi_caps_tubes_at_k_and_literal_clusters_option():
+    frames, parts = two_part_scene(20, size=(80, 60), seed=1)
+    anchors = {0: parts[0] > 0, 19: parts[19] > 0}
+    auto = stvi(frames, anchors, params=STVIParams(k=3))
+    assert auto.labels.max() <= 3
+    # the object does not fill its box, so more than k clusters, at most 4 k
+    assert 3 < auto.clusters <= 12
+    literal = stvi(frames, anchors, params=STVIParams(k=3, clusters=3))
+    assert literal.clusters == 3 and len(literal.overlaps) <= 3
+    with pytest.raises(MotionlabError, match="clusters"):
+        STVIParams(clusters=0)
 
 
 def test_two_part_object_is_split_into_its_parts():

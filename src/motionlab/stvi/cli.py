@@ -40,6 +40,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     params = STVIParams(
         k=args.k,
+        clusters=args.clusters,
         omega=args.omega,
         sigma=args.sigma,
         tau=args.tau,
@@ -143,6 +144,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, type=Path, help="result folder OUT/")
     g = p.add_argument_group("method (default: automatic, the 0-parameter mode)")
     g.add_argument("--k", type=int, default=15, help="at most this many tubes (15)")
+    g.add_argument(
+        "--clusters",
+        type=int,
+        help="SLIC clusters over the sub-volume (default: about k on the object, "
+        "at most 4k; --clusters K = the thesis's literal step 6)",
+    )
     g.add_argument("--omega", type=_nonneg, default=0.7, help="tube selection overlap (0.7)")
     g.add_argument("--sigma", type=_nonneg, help="spatial scale, pixels")
     g.add_argument("--tau", type=_nonneg, help="temporal scale, frames")

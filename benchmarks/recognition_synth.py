@@ -13,10 +13,10 @@ optical flow, keeps more of its accuracy, and its RGB-in-both-streams ablation d
 
 Settings that make the task learnable on a CPU (docs/recognition.md): videos are rendered
 at 96 px and models read them resized to 48 px, so the flow (estimated at 96 px, then
-resized with its vectors) resolves the thin limbs; Farnebäck flow both for the AFD videos and the flow
-stream, because DIS-fast flow estimated on the AFD noise videos agrees poorly with the flow
-of the originals at this size. Decoding and flow estimation are done before training
-(``ClipDataset.preload``) and not counted in the training time.
+resized with its vectors) resolves the thin limbs; Farnebäck flow both for the AFD videos
+and the flow stream, because DIS-fast flow estimated on the AFD noise videos agrees poorly
+with the flow of the originals at this size. Decoding and flow estimation are done before
+training (``ClipDataset.preload``) and not counted in the training time.
 """
 
 from __future__ import annotations

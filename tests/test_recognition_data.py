@@ -249,3 +249,25 @@ def test_video_cache_gives_the_same_items(synth) -> None:
         diff = np.abs(a_flow.numpy() - b_flow.numpy()) * 20
         assert diff.mean() < 0.02 and diff.max() < 0.2
     assert len(cached._cache) == 2 and len(cached._flow_cache) == 2
+
+
+def test_preload_fills_the_caches_and_keeps_items(synth) -> None:
+    samples, _ = ucf101_samples(synth, subset="test")
+    streams = (StreamSpec("rgb", 3, 2, 16), StreamSpec("flow", 3, 2, 16))
+    lazy = ClipDataset(samples[:3], streams, train=False, cache_videos=True)
+    eager = ClipDataset(samples[:3], streams, train=False, cache_videos=True)
+    assert eager.preload() >= 0
+    assert set(eager._cache) == set(eager._flow_cache) == {s.path for s in samples[:3]}
+    # every pair of a video has its flow: (frames - 1, H, W, 2)
+    for path, flows in eager._flow_cache.items():
+        assert flows.shape[0] == len(eager._cache[path]) - 1 and flows.shape[-1] == 2
+    for i in range(3):
+        (a_rgb, a_flow), _ = lazy[i]
+        (b_rgb, b_flow), _ = eager[i]
+        np.testing.assert_array_equal(a_rgb.numpy(), b_rgb.numpy())
+        np.testing.assert_array_equal(a_flow.numpy(), b_flow.numpy())
+    rgb_only = ClipDataset(samples[:2], streams[:1], train=False, cache_videos=True)
+    rgb_only.preload()
+    assert len(rgb_only._cache) == 2 and not rgb_only._flow_cache
+    with pytest.raises(MotionlabError, match="cache_videos"):
+        ClipDataset(samples[:1], streams, train=False).preload()

@@ -200,3 +200,58 @@ def test_cli_train_on_metadata_csv(synth, tmp_path, capsys) -> None:
     assert ckpt["classes"] == list(ACTIONS)
     assert main([*base, "--test-persons", "7"]) == 1  # no such person: empty split
     assert "empty split" in capsys.readouterr().err
+
+
+def test_tensorboard_events_match_the_csv_log(synth, tmp_path) -> None:
+    """With tensorboard installed, every log.csv column is written as a scalar per epoch."""
+    pytest.importorskip("tensorboard", reason="tensorboard is optional (pip install tensorboard)")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    spec = get_spec("tiny3d").with_input(frames=2, size=24)
+    tr_s, classes = ucf101_samples(synth, subset="train")
+    te_s, _ = ucf101_samples(synth, subset="test")
+    tr = ClipDataset(tr_s, spec.streams, train=True)
+    te = ClipDataset(te_s, spec.streams, train=False)
+    out = tmp_path / "run"
+    config = TrainConfig(epochs=2, batch_size=4, steps_per_epoch=1, patience=5)
+    train(spec, tr, te, out, classes=classes, config=config, progress=False)
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    with (out / "log.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert set(events.Tags()["scalars"]) == set(rows[0])
+    for key in ("train_loss", "val_loss", "val_top1"):
+        logged = [(e.step, e.value) for e in events.Scalars(key)]
+        assert [s for s, _ in logged] == [0, 1]
+        np.testing.assert_allclose([v for _, v in logged], [float(r[key]) for r in rows], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_with_torchrun(synth, tmp_path) -> None:
+    """`torchrun --nproc_per_node 2` (gloo backend, CPU): both ranks train in step, rank 0
+    writes the checkpoint and log, and the run finishes (no rank left waiting)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun") or str(
+        __import__("pathlib").Path(sys.executable).with_name("torchrun")
+    )
+    if not os.path.exists(torchrun):
+        pytest.skip("torchrun not found next to the Python interpreter")
+    run = tmp_path / "run"
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "motionlab", "-q",
+           "train", "--arch", "tiny3d", "--data", str(synth), "--out", str(run),
+           "--epochs", "2", "--batch-size", "2", "--frames", "2", "--size", "24",
+           "--threads", "1"]  # fmt: skip
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _, _, ckpt = load_checkpoint(run / "last.pt")
+    assert ckpt["epoch"] == 1 and len(ckpt["history"]) == 2
+    with (run / "log.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2
+    assert all(0.0 <= float(r["train_top1"]) <= 1.0 for r in rows)

@@ -270,7 +270,8 @@ def train(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rank, world = _distributed()
-    if world > 1 and not torch.distributed.is_initialized():
+    own_group = world > 1 and not torch.distributed.is_initialized()
+    if own_group:
         backend = "nccl" if config.device.startswith("cuda") else "gloo"
         torch.distributed.init_process_group(backend)
     device = torch.device(
@@ -320,6 +321,7 @@ def train(
         train_set.set_epoch(epoch)
         if sampler is not None:
             sampler.set_epoch(epoch)
+        per_rank = len(sampler) if sampler is not None else len(train_set)
         loader = DataLoader(
             train_set,
             batch_size=config.batch_size,
@@ -327,7 +329,7 @@ def train(
             sampler=sampler,
             num_workers=config.workers,
             generator=generator,
-            drop_last=len(train_set) > config.batch_size,
+            drop_last=per_rank > config.batch_size,
         )
         net.train()
         tic = time.time()
@@ -348,6 +350,10 @@ def train(
             correct += int((logits.argmax(1) == y).sum())
             loss_sum += loss.item() * len(y)
             bar.set_postfix(loss=f"{loss_sum / total:.3f}")
+        if world > 1:  # the epoch's training metrics over all ranks
+            sums = torch.tensor([total, correct, loss_sum], dtype=torch.float64, device=device)
+            torch.distributed.all_reduce(sums)
+            total, correct, loss_sum = int(sums[0]), int(sums[1]), float(sums[2])
         val = evaluate(
             model, val_set, num_classes=len(classes), batch_size=config.batch_size,
             workers=config.workers, device=str(device),
@@ -391,7 +397,8 @@ def train(
             if board is not None:
                 for key, value in row.items():
                     board.add_scalar(key, value, epoch)
-        if config.max_seconds is not None and time.time() - started > config.max_seconds:
+        if _any_rank(config.max_seconds is not None and time.time() - started > config.max_seconds,
+                     world, device):  # fmt: skip
             result.stopped = f"time budget of {config.max_seconds:g} s spent"
             break
         if stopper.stop:
@@ -402,7 +409,20 @@ def train(
     result.seconds = time.time() - started
     if board is not None:
         board.close()
+    if own_group:
+        torch.distributed.destroy_process_group()
     return result
+
+
+def _any_rank(flag: bool, world: int, device: torch.device) -> bool:
+    """True when ``flag`` is true on any rank, so that all ranks stop at the same epoch
+    (a wall-time budget can run out on one rank and not yet on another: a rank that stops
+    alone leaves the others waiting in DDP's all-reduce)."""
+    if world <= 1:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def _tensorboard(out: Path) -> Any:

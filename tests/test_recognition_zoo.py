@@ -179,3 +179,39 @@ def test_replace_classifier() -> None:
     model = quick_build(get_spec("resnet18").with_input(size=32), 1000)
     replace_classifier(model, 4)
     assert model.eval()(torch.randn(1, 3, 1, 32, 32)).shape == (1, 4)
+
+
+def test_e2s_streams_from_x3d_weights_with_flow_stem_adapted(tmp_path) -> None:
+    """Kinetics-style initialisation from local X3D checkpoints (random stand-ins here):
+    the appearance stream takes X3D-M's tensors, the motion stream X3D-S's with the stem
+    averaged over RGB and repeated for the two flow channels; heads of another class count
+    stay at their initialisation."""
+    from motionlab.recognition.e2s import adapt_state, pretrained_e2s
+
+    torch.manual_seed(0)
+    x3d_m, x3d_s = build_model("x3d_m", 400), build_model("x3d_s", 400)
+    torch.save({"model_state": x3d_m.state_dict()}, tmp_path / "x3d_m.pyth")
+    torch.save(x3d_s.state_dict(), tmp_path / "x3d_s.pt")
+    model = pretrained_e2s(
+        "e2s_x3d_m", 7, appearance_weights=tmp_path / "x3d_m.pyth",
+        motion_weights=tmp_path / "x3d_s.pt",
+    )  # fmt: skip
+    a, m = model.appearance.state_dict(), model.motion.state_dict()
+    src_m, src_s = x3d_m.state_dict(), x3d_s.state_dict()
+    adapted = [k for k in m if m[k].shape != src_s[k].shape and m[k].ndim >= 3]
+    assert len(adapted) == 1  # only the stem's first convolution reads the input channels
+    stem = adapted[0]
+    assert m[stem].shape[1] == 2 and src_s[stem].shape[1] == 3
+    expected = src_s[stem].mean(dim=1, keepdim=True).repeat(1, 2, 1, 1, 1)
+    torch.testing.assert_close(m[stem], expected)
+    same = [k for k in a if a[k].shape == src_m[k].shape]
+    assert all(torch.equal(a[k], src_m[k]) for k in same)
+    assert all(torch.equal(m[k], src_s[k]) for k in m if k != stem and m[k].shape == src_s[k].shape)
+    heads = [k for k in a if a[k].shape != src_m[k].shape]
+    assert heads and all(a[k].shape[0] == 7 for k in heads)  # the 7-class head is new
+    # what adapt_state leaves out: tensors of another shape that are not a stem
+    assert "x" not in adapt_state({"x": torch.zeros(3, 4)}, {"x": torch.zeros(5, 4)})
+    with pytest.raises(MotionlabError, match="does not exist"):
+        pretrained_e2s("e2s_x3d_s", 7, appearance_weights=tmp_path / "nope.pt")
+    with pytest.raises(MotionlabError, match="not an E2S-X3D"):
+        pretrained_e2s("x3d_m", 7)

@@ -17,13 +17,17 @@ comes from flow and not from a second network.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from motionlab.errors import MotionlabError
 from motionlab.recognition.zoo import ModelSpec, StreamSpec
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 APPEARANCE = {
@@ -78,3 +82,98 @@ def register_e2s(register: Callable[[ModelSpec], ModelSpec]) -> None:
             "ablation: E2S-X3D with RGB in both streams (X3D-M 16×5 + X3D-S 13×6)",
         )
     )
+
+
+# --------------------------------------------------------------------------------------
+# Kinetics-pretrained streams
+
+
+def adapt_state(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> dict:
+    """The tensors of an X3D ``state`` that fit a stream whose ``own`` state dict may read
+    another number of input channels.
+
+    Same name and shape: taken as is. A convolution weight ``(O, 3, ...)`` for a stem that
+    reads ``C`` channels (2 for optical flow): the RGB weights averaged over the colour
+    channels and repeated ``C`` times, the cross-modality initialisation of TSN (Wang et
+    al., ECCV 2016) that two-stream networks use to start a flow stream from RGB weights.
+    Anything else (the classifier when the class count differs) is left out.
+    """
+    out = {}
+    for name, mine in own.items():
+        theirs = state.get(name)
+        if theirs is None:
+            continue
+        if theirs.shape == mine.shape:
+            out[name] = theirs
+        elif (
+            theirs.ndim == mine.ndim >= 3
+            and theirs.shape[0] == mine.shape[0]
+            and theirs.shape[2:] == mine.shape[2:]
+        ):
+            mean = theirs.float().mean(dim=1, keepdim=True)
+            out[name] = mean.repeat(1, mine.shape[1], *([1] * (mine.ndim - 2))).to(mine.dtype)
+    return out
+
+
+def _x3d_state(arch: str, path: str | os.PathLike[str] | None) -> dict:
+    """State dict of a Kinetics-400 X3D: from a local file, or from pytorchvideo's hub
+    (downloads on a user's machine)."""
+    import torch
+
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise MotionlabError(f"weights file {path} does not exist")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for a corrupt file
+            raise MotionlabError(f"cannot read weights file {path}: {exc}") from exc
+        for key in ("model", "state_dict", "model_state"):
+            if isinstance(state, dict) and isinstance(state.get(key), dict):
+                state = state[key]
+        if not isinstance(state, dict):
+            raise MotionlabError(f"weights file {path} holds no state dict")
+        return {k.removeprefix("module."): v for k, v in state.items()}
+    from pytorchvideo.models import hub
+
+    try:
+        return getattr(hub, arch)(pretrained=True).state_dict()
+    except OSError as exc:  # URLError is an OSError
+        raise MotionlabError(
+            f"cannot download {arch} Kinetics weights ({exc}); on a machine without network, "
+            "pass local X3D weights files instead"
+        ) from exc
+
+
+def pretrained_e2s(
+    name: str | ModelSpec,
+    num_classes: int,
+    *,
+    appearance_weights: str | os.PathLike[str] | None = None,
+    motion_weights: str | os.PathLike[str] | None = None,
+) -> nn.Module:
+    """An E2S-X3D variant whose two streams start from Kinetics-400 X3D weights.
+
+    As in the thesis, each stream is initialised from the Kinetics-pretrained X3D of its
+    size (appearance: X3D-S/M/L; motion: X3D-S, its stem adapted to two flow channels by
+    :func:`adapt_state`); the per-class heads and the fusion layer start at random when
+    ``num_classes`` is not 400. Weights come from pytorchvideo's hub (downloads) or, per
+    stream, from a local X3D checkpoint (``.pyth`` or a state dict).
+    """
+    from motionlab.recognition.zoo import build_model, get_spec
+
+    spec = name if isinstance(name, ModelSpec) else get_spec(name)
+    if not spec.name.startswith("e2s_x3d"):
+        raise MotionlabError(f"{spec.name!r} is not an E2S-X3D variant")
+    size = "m" if spec.name == "e2s_x3d_rgb2" else spec.name.rsplit("_", 1)[1]
+    model = build_model(spec, num_classes)
+    for stream, arch, path in (
+        (model.appearance, APPEARANCE[size][0], appearance_weights),
+        (model.motion, MOTION[0], motion_weights),
+    ):
+        own = stream.state_dict()
+        usable = adapt_state(own, _x3d_state(arch, path))
+        if not usable:
+            raise MotionlabError(f"the {arch} weights match none of the stream's tensors")
+        stream.load_state_dict(usable, strict=False)
+    return model

@@ -266,6 +266,10 @@ def replace_classifier(model: nn.Module, num_classes: int) -> nn.Module:
 
 
 def _build_pretrained(spec: ModelSpec, num_classes: int) -> nn.Module:
+    if spec.hub is None and spec.name.startswith("e2s_x3d"):
+        from motionlab.recognition.e2s import pretrained_e2s
+
+        return pretrained_e2s(spec, num_classes)  # both streams from Kinetics X3D
     if spec.hub is None:
         raise MotionlabError(
             f"no public pretrained weights for {spec.name!r}; train it from scratch or pass "

@@ -142,7 +142,7 @@ def test_unknown_model_and_bad_args() -> None:
     with pytest.raises(MotionlabError, match="divisible by its patch size 32"):
         build_model(get_spec("vit_b_32").with_input(size=48), 3)
     with pytest.raises(MotionlabError, match="no public pretrained"):
-        build_model("e2s_x3d_m", 3, pretrained=True)
+        build_model("tiny3d", 3, pretrained=True)  # (E2S-X3D loads Kinetics X3D streams)
 
 
 def test_local_weights_roundtrip_and_head_skipped(tmp_path) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from motionlab.errors import MotionlabError
@@ -118,22 +117,10 @@ def adapt_state(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tenso
 def _x3d_state(arch: str, path: str | os.PathLike[str] | None) -> dict:
     """State dict of a Kinetics-400 X3D: from a local file, or from pytorchvideo's hub
     (downloads on a user's machine)."""
-    import torch
-
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise MotionlabError(f"weights file {path} does not exist")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many types for a corrupt file
-            raise MotionlabError(f"cannot read weights file {path}: {exc}") from exc
-        for key in ("model", "state_dict", "model_state"):
-            if isinstance(state, dict) and isinstance(state.get(key), dict):
-                state = state[key]
-        if not isinstance(state, dict):
-            raise MotionlabError(f"weights file {path} holds no state dict")
-        return {k.removeprefix("module."): v for k, v in state.items()}
+        from motionlab.recognition.zoo import read_state_dict
+
+        return read_state_dict(path)
     from pytorchvideo.models import hub
 
     try:

@@ -210,11 +210,10 @@ def build_model(
     return model
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> list[str]:
-    """Load a local weights file into ``model``, skipping tensors of another shape.
-
-    Returns the names of the skipped (or unknown) tensors.
-    """
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The state dict in a local weights file: a plain state dict, or a checkpoint holding
+    one under ``"model"`` / ``"state_dict"`` / ``"model_state"`` (pytorchvideo ``.pyth``);
+    DDP's ``module.`` prefixes removed."""
     import torch
 
     path = Path(path)
@@ -229,7 +228,15 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> list[str]:
             state = state[key]
     if not isinstance(state, dict):
         raise MotionlabError(f"weights file {path} holds no state dict")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> list[str]:
+    """Load a local weights file into ``model``, skipping tensors of another shape.
+
+    Returns the names of the skipped (or unknown) tensors.
+    """
+    state = read_state_dict(path)
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not usable:

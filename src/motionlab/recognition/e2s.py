@@ -66,6 +66,7 @@ def register_e2s(register: Callable[[ModelSpec], ModelSpec]) -> None:
                 None,
                 "two-stream",
                 f"E2S-X3D: {arch.upper().replace('_', '-')} on RGB + X3D-S on optical flow",
+                pretrained_e2s,
             )
         )
     rgb_motion = StreamSpec("rgb", MOTION[1].frames, MOTION[1].rate, MOTION[1].size)
@@ -79,6 +80,7 @@ def register_e2s(register: Callable[[ModelSpec], ModelSpec]) -> None:
             None,
             "two-stream",
             "ablation: E2S-X3D with RGB in both streams (X3D-M 16×5 + X3D-S 13×6)",
+            pretrained_e2s,
         )
     )
 

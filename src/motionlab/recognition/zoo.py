@@ -103,6 +103,9 @@ class ModelSpec:
         ``"video"``, ``"image"`` (per-frame), ``"two-stream"``.
     description : str
         One line for the listing.
+    pretrained_builder : callable ``(spec, num_classes) -> nn.Module``, optional
+        Builds the model from public weights that are not one hub checkpoint (E2S-X3D:
+        one Kinetics X3D per stream); ``pretrained=True`` uses it instead of ``hub``.
     """
 
     name: str
@@ -113,6 +116,7 @@ class ModelSpec:
     hub: str | None
     family: str
     description: str
+    pretrained_builder: Callable[[ModelSpec, int], nn.Module] | None = None
 
     def with_input(self, *, frames: int | None = None, size: int | None = None) -> ModelSpec:
         """A copy whose streams read ``frames`` frames (scaled per stream) and ``size`` px.
@@ -273,10 +277,8 @@ def replace_classifier(model: nn.Module, num_classes: int) -> nn.Module:
 
 
 def _build_pretrained(spec: ModelSpec, num_classes: int) -> nn.Module:
-    if spec.hub is None and spec.name.startswith("e2s_x3d"):
-        from motionlab.recognition.e2s import pretrained_e2s
-
-        return pretrained_e2s(spec, num_classes)  # both streams from Kinetics X3D
+    if spec.pretrained_builder is not None:
+        return spec.pretrained_builder(spec, num_classes)
     if spec.hub is None:
         raise MotionlabError(
             f"no public pretrained weights for {spec.name!r}; train it from scratch or pass "

@@ -10,9 +10,12 @@ Stages, each timed on its own over the same frames (median ms per frame):
 end-to-end: :func:`motionlab.privacy.obfuscate_steps` over all frames (flow runs in a
 background thread while the matcher works, and the landmarks matcher runs its models in
 parallel threads, so it is less than the sum), reading and writing and the one-time
-loading of the models (~0.7 s per process) excluded; ``threads off`` rows run the models
-one after the other for comparison. end-to-end CPU: CPU time of the process per frame (all
-its threads; on a busy machine a steadier measure of the cost than the wall clock).
+loading of the models (~0.7 s per process) excluded; the matcher runs two frames ahead of
+the noise and blend, in its own threads (one per model group): ``one frame ahead`` keeps
+one frame in flight, ``pipeline off`` none, ``threads and pipeline off`` also runs the
+models one after the other. end-to-end
+CPU: CPU time of the process per frame (all its threads; on a busy machine a steadier
+measure of the cost than the wall clock).
 
 ``--models`` first prints a profile of each MediaPipe model run alone over the same frames
 (median wall-clock ms per frame and mean CPU ms per frame of the process, which counts
@@ -172,11 +175,18 @@ def main(argv: list[str] | None = None) -> int:
         ("landmarks", "body (4), --hands frame", BODY_ATTRIBUTES, {"hands_roi": False}),
         ("landmarks", "body (4), --hands pose", BODY_ATTRIBUTES, {"hands_model": False}),
         ("landmarks", "all nine", nine, {}),
-        ("landmarks", "all nine, threads off", nine, {"threads": False}),
+        ("landmarks", "all nine, one frame ahead", nine, {"ahead": 1}),
+        ("landmarks", "all nine, pipeline off", nine, {"ahead": 0}),
+        (
+            "landmarks",
+            "all nine, threads and pipeline off",
+            nine,
+            {"threads": False, "ahead": 0},
+        ),
         ("landmarks", "all nine, --hands frame", nine, {"hands_roi": False}),
     ]
     if args.basic:
-        runs = [r for r in runs if set(r[3]) <= {"hands_model"}]
+        runs = [r for r in runs if set(r[3]) <= {"hands_model", "ahead"}]
     if args.dino_frames > 0:
         runs.append(("dino", "2 templates", ("a", "b"), {}))
     print(f"{len(frames)} frames of the {source}, 320x240; ms per frame (median)\n")
@@ -201,13 +211,17 @@ def main(argv: list[str] | None = None) -> int:
             matcher = get_matcher("dino", library=lib, extractor=ex)
             use = frames[: max(2, args.dino_frames)]
         else:
-            matcher = get_matcher(name, **options)
+            matcher = get_matcher(name, **{k: v for k, v in options.items() if k != "ahead"})
         matcher.reset()
         matcher(use[0], names)  # warm-up: models are built on first use
         match_ms = per_frame_ms(lambda f: matcher.saliency(matcher(f, names)), use)  # noqa: B023
         config = ObfuscationConfig(tuple(names), noise_range=nr)
         t, c = time.perf_counter(), time.process_time()
-        count = sum(1 for _ in obfuscate_steps(use, matcher=matcher, config=config, estimator=est))
+        steps = obfuscate_steps(
+            use, matcher=matcher, config=config, estimator=est,
+            ahead=options.get("ahead", 2),
+        )  # fmt: skip
+        count = sum(1 for _ in steps)
         e2e = (time.perf_counter() - t) * 1000 / count
         cpu = (time.process_time() - c) * 1000 / count
         print(

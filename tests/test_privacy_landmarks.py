@@ -4,6 +4,7 @@ and an independent face detector no longer finds the obfuscated faces."""
 from __future__ import annotations
 
 import itertools
+import threading
 
 import cv2
 import numpy as np
@@ -140,8 +141,32 @@ def test_threads_and_reset_change_nothing() -> None:
     parallel.reset()
     for f, expected in zip(frames, first, strict=True):
         assert np.array_equal(parallel(f, names), expected)
+    parallel.reset()  # every frame in flight at once: each model still takes them in order
+    futures = [parallel.submit(f, names) for f in frames]
+    for future, expected in zip(futures, first, strict=True):
+        assert np.array_equal(future.result(), expected)
     serial.close()
     parallel.close()
+
+
+def test_obfuscation_is_the_same_with_the_matcher_ahead() -> None:
+    """``obfuscate_steps`` with the matcher 0, 1 or 3 frames ahead of the noise and blend
+    gives the same frames (and closing the generator early leaves no matching thread)."""
+    frames = _ipn_frames(6)
+    config = ObfuscationConfig(("eyes", "hand", "torso"), noise_range=noise_range_of(frames))
+    m = get_matcher("landmarks")
+    runs = {
+        ahead: [s.output for s in obfuscate_steps(frames, matcher=m, config=config, ahead=ahead)]
+        for ahead in (0, 1, 3)
+    }
+    for ahead in (1, 3):
+        assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[ahead], strict=True))
+    assert not all(np.array_equal(a, f) for a, f in zip(runs[0], frames, strict=True))
+    steps = obfuscate_steps(frames, matcher=m, config=config, ahead=3)
+    next(steps)
+    steps.close()
+    m.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith(("landmarks", "obfuscate"))]
 
 
 def test_hands_in_crops_match_the_whole_frame_hand_model() -> None:

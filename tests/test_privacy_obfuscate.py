@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,29 @@ class BoxMatcher(Matcher):
         x0, y0, x1, y1 = self.box
         m = np.zeros((len(names), *frame.shape[:2]), np.float32)
         m[:, y0:y1, x0:x1] = 1.0
+        return m
+
+
+class OrderMatcher(Matcher):
+    """Saliency that depends on the order of the calls: wrong if frames were matched out of
+    order or twice; fails on call ``fail_at``."""
+
+    name = "order"
+
+    def __init__(self, fail_at: int = -1) -> None:
+        self.seen: list[int] = []
+        self.fail_at = fail_at
+
+    @property
+    def template_names(self) -> tuple[str, ...]:
+        return ("order",)
+
+    def _match(self, frame: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        if len(self.seen) == self.fail_at:
+            raise MotionlabError(f"no map for call {self.fail_at}")
+        self.seen.append(int(frame[0, 0, 0]))
+        m = np.zeros((len(names), *frame.shape[:2]), np.float32)
+        m[:, : 4 * len(self.seen)] = 1.0  # a band that widens with every call
         return m
 
 
@@ -147,3 +171,37 @@ def test_obfuscate_function_on_frames_and_on_a_file(tmp_path: Path) -> None:
     write_video(tmp_path / "clip.mkv", frames, fps=10)
     again = list(obfuscate(tmp_path / "clip.mkv", templates=["box"], matcher=box, seed=3))
     assert all(np.array_equal(a, b) for a, b in zip(outs, again, strict=True))
+
+
+@pytest.mark.parametrize("ahead", [1, 2, 5])
+def test_matcher_ahead_gives_the_same_steps(ahead: int) -> None:
+    """The matcher runs ``ahead`` frames ahead in a thread; it still sees each frame once,
+    in order, and the steps equal those of the plain loop (``ahead=0``)."""
+    frames, _ = _scene(7)
+    for k, f in enumerate(frames):
+        f[0, 0] = k  # frame number, read back by the matcher
+    config = ObfuscationConfig(("order",), seed=2)
+    plain, ahead_m = OrderMatcher(), OrderMatcher()
+    expected = list(obfuscate_steps(frames, matcher=plain, config=config, ahead=0))
+    got = list(obfuscate_steps(frames, matcher=ahead_m, config=config, ahead=ahead))
+    assert plain.seen == ahead_m.seen == list(range(len(frames)))
+    for a, b in zip(expected, got, strict=True):
+        assert a.index == b.index
+        assert np.array_equal(a.maps, b.maps) and np.array_equal(a.output, b.output)
+    assert not (expected[1].saliency == expected[0].saliency).all()  # the band moved
+
+
+def test_matcher_failure_ahead_reaches_the_caller_and_no_thread_is_left() -> None:
+    frames, _ = _scene(7)
+    config = ObfuscationConfig(("order",))
+    got = []
+    with pytest.raises(MotionlabError, match="no map for call 4"):
+        for step in obfuscate_steps(frames, matcher=OrderMatcher(fail_at=4), config=config):
+            got.append(step.index)
+    assert got == [0, 1, 2, 3]
+    steps = obfuscate_steps(frames, matcher=OrderMatcher(), config=config, ahead=3)
+    next(steps)
+    steps.close()  # stopped early: the queued matches are dropped, the thread ends
+    assert not [t for t in threading.enumerate() if t.name.startswith("obfuscate-match")]
+    with pytest.raises(MotionlabError, match="ahead"):
+        next(obfuscate_steps(frames, matcher=OrderMatcher(), config=config, ahead=-1))

@@ -38,8 +38,9 @@ model that person's hands (``hands_roi``) or up to ``max_people`` hands on the w
 ``people="many"`` adds OpenCV's HOG people detector and runs the pose model on each
 person's crop, for body parts of everyone in wide shots (slow).
 
-Speed: the independent models of a frame run in parallel threads (``threads``), and
-``reset`` restarts the graphs' runs instead of reloading the models.
+Speed: the independent models run in parallel threads, one per model group, and frames
+can be submitted ahead (``threads``, :meth:`LandmarkMatcher.submit`), and ``reset``
+restarts the graphs' runs instead of reloading the models.
 """
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
 
+from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
 from motionlab.privacy import regions as R
 from motionlab.privacy.attributes import ATTRIBUTES
@@ -265,8 +267,9 @@ class LandmarkMatcher(Matcher):
         (its window is 64x128: people smaller than ~128 / factor pixels are missed).
     threads : bool
         Run the independent models (face mesh with person segmentation; pose; hands) and
-        the drawing of their maps in parallel threads (MediaPipe's graphs and OpenCV
-        release the GIL). The maps are the same either way: each model still sees every
+        the drawing of their maps in parallel threads, one per model group (MediaPipe's
+        graphs and OpenCV release the GIL); :meth:`submit` then lets several frames be in
+        flight at once. The maps are the same either way: each model still sees every
         frame in order.
     """
 
@@ -301,7 +304,7 @@ class LandmarkMatcher(Matcher):
         self.threads = threads
         self.hands_roi = hands_roi and people == "one"
         self._solutions = load_mediapipe_solutions()
-        self._pool: ThreadPoolExecutor | None = None
+        self._lanes: dict[str, ThreadPoolExecutor] = {}  # threads: one per model group
         self._models: dict[str, Any] = {}
         self._last: dict[str, tuple[np.ndarray, int]] = {}
         self._hands_seen: dict[str, np.ndarray] = {}  # hands_roi: last landmarks per side
@@ -358,43 +361,58 @@ class LandmarkMatcher(Matcher):
     def reset(self) -> None:
         # Tracking state lives in the graphs: restart their runs for a new video (a few ms;
         # rebuilding them would reload every model, ~0.7 s).
+        self._settle()
         for model in self._models.values():
             model.reset()
         self._last.clear()
         self._hands_seen.clear()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self._settle()
+        for lane in self._lanes.values():
+            lane.shutdown(wait=True)
+        self._lanes.clear()
         for model in self._models.values():
             model.close()
         self._models.clear()
 
     # -- matching ------------------------------------------------------------------------
-    def _match(self, frame: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-        h, w = frame.shape[:2]
+    def _tasks(
+        self, frame: np.ndarray, names: tuple[str, ...]
+    ) -> list[tuple[str, Callable[[], dict[str, np.ndarray | None]]]]:
+        """The frame's work as ``(lane, task)`` pairs: one lane per model group (face mesh
+        with person segmentation; pose; hands), each task returning maps by name."""
         wanted = set(names)
-        tasks: list[Callable[[], dict[str, np.ndarray | None]]] = []
+        tasks: list[tuple[str, Callable[[], dict[str, np.ndarray | None]]]] = []
         # The pose's points, for the hand crops: a hand followed from the previous frame
         # needs none, so its graph runs while the pose model still works.
         poses: Future[list[tuple[np.ndarray, np.ndarray]]] = Future()
         if wanted & FACE_NAMES:
-            tasks.append(lambda: self._face_maps(frame, wanted & FACE_NAMES))
+            tasks.append(("face", lambda: self._face_maps(frame, wanted & FACE_NAMES)))
         if wanted & POSE_NAMES:  # before the hands: they may wait for it
-            tasks.append(lambda: self._pose_maps(frame, wanted & POSE_NAMES, poses))
+            tasks.append(("pose", lambda: self._pose_maps(frame, wanted & POSE_NAMES, poses)))
         if "hand" in wanted and self.hands_model:
             if self.hands_roi:
-                tasks.append(lambda: {"hand": self._roi_hands(frame, poses)})
+                tasks.append(("hands", lambda: {"hand": self._roi_hands(frame, poses)}))
             else:
-                tasks.append(lambda: self._hand_maps(frame))
+                tasks.append(("hands", lambda: self._hand_maps(frame)))
+        return tasks
+
+    def _combine(
+        self,
+        shape: tuple[int, ...],
+        names: tuple[str, ...],
+        parts: Iterable[dict[str, np.ndarray | None]],
+    ) -> np.ndarray:
+        """Stack the tasks' maps in the order of ``names``, holding a lost attribute's last
+        map for ``hold`` frames (called once per frame, in frame order)."""
         found: dict[str, np.ndarray | None] = {}
-        for part in self._run(tasks):
+        for part in parts:
             for name, soft in part.items():  # "hand" may come from pose and hands: union
                 prev = found.get(name)
                 if soft is not None:
                     found[name] = soft if prev is None else np.maximum(prev, soft)
-        maps = np.zeros((len(names), h, w), np.float32)
+        maps = np.zeros((len(names), *shape[:2]), np.float32)
         for k, name in enumerate(names):
             current = found.get(name)
             if current is not None:
@@ -404,22 +422,46 @@ class LandmarkMatcher(Matcher):
                 held, age = self._last[name]
                 self._last[name] = (held, age + 1)
                 maps[k] = held
-        return maps
+        return np.clip(maps, 0.0, 1.0, out=maps)
 
-    def _run(self, tasks: list[Callable[[], Any]]) -> list[Any]:
-        """Results of ``tasks`` in order: the first runs here, the others in worker threads
-        when ``threads`` (each model belongs to one task, so it still sees every frame, in
-        order, from one thread at a time)."""
-        if not self.threads or len(tasks) < 2:
-            return [task() for task in tasks]
-        if self._pool is None:  # one worker per task but the first (at most 3 tasks)
-            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="landmarks")
-        futures: list[Future[Any]] = [self._pool.submit(task) for task in tasks[1:]]
-        try:
-            first = tasks[0]()
-        finally:
-            others = [f.result() for f in futures]  # wait for all even if one failed
-        return [first, *others]
+    def _match(self, frame: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        if self.threads:
+            return self._submit(frame, names).result()
+        return self._combine(frame.shape, names, [task() for _, task in self._tasks(frame, names)])
+
+    def submit(
+        self, frame: np.ndarray, names: Sequence[str], executor: Executor | None = None
+    ) -> Future[np.ndarray]:
+        """With ``threads``: start matching ``frame`` in the matcher's own threads and
+        return at once. Each model group has a thread of its own that takes the frames in
+        the order they were submitted, so the pose model can work on frame t + 1 while the
+        hand model is still on frame t; a last thread combines each frame's maps, in
+        order. The maps are those ``matcher(frame, names)`` gives."""
+        if not self.threads:
+            return super().submit(frame, names, executor)
+        return self._submit(check_frame(frame), self.check_names(names))
+
+    def _submit(self, frame: np.ndarray, names: tuple[str, ...]) -> Future[np.ndarray]:
+        futures = [self._lane(lane).submit(task) for lane, task in self._tasks(frame, names)]
+
+        def combine() -> np.ndarray:
+            try:
+                parts = [f.result() for f in futures]
+            finally:  # wait for every task even if one failed: state is then settled
+                wait(futures)
+            return self._combine(frame.shape, names, parts)
+
+        return self._lane("combine").submit(combine)
+
+    def _lane(self, name: str) -> ThreadPoolExecutor:
+        if name not in self._lanes:
+            self._lanes[name] = ThreadPoolExecutor(1, thread_name_prefix=f"landmarks-{name}")
+        return self._lanes[name]
+
+    def _settle(self) -> None:
+        """Wait until the work submitted so far is done (cancelled or failed frames
+        included): each lane takes its tasks in order, so a no-op queued last ends last."""
+        wait([lane.submit(lambda: None) for lane in self._lanes.values()])
 
     def _face_maps(self, frame: np.ndarray, names: set[str]) -> dict[str, np.ndarray | None]:
         h, w = frame.shape[:2]

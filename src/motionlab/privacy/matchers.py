@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,26 @@ class Matcher(ABC):
 
     @abstractmethod
     def _match(self, frame: np.ndarray, names: tuple[str, ...]) -> np.ndarray: ...
+
+    def submit(
+        self, frame: np.ndarray, names: Sequence[str], executor: Executor | None = None
+    ) -> Future[np.ndarray]:
+        """Start matching ``frame``; the future holds what ``self(frame, names)`` returns.
+
+        Frames submitted one after the other are matched in that order (temporal state
+        sees every frame in order), so a caller can submit frame t + 1 and work on frame
+        t meanwhile. Here the whole call runs on ``executor``, which must have a single
+        worker (or, without one, at once in the caller's thread); matchers with threads
+        of their own override this.
+        """
+        if executor is None:
+            future: Future[np.ndarray] = Future()
+            try:
+                future.set_result(self(frame, names))
+            except Exception as exc:
+                future.set_exception(exc)
+            return future
+        return executor.submit(self, frame, names)
 
     def saliency(self, maps: np.ndarray) -> np.ndarray:
         """Merge ``(K, H, W)`` maps into one ``(H, W)`` float32 saliency in [0, 1]."""

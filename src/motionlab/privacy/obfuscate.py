@@ -20,14 +20,16 @@ Fig. 5.8, which destroys the motion inside the region).
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from motionlab.afd import AFDConfig, afd_steps
+from motionlab.afd import AFDConfig, AFDStep, afd_steps
 from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
 from motionlab.flow import FlowEstimator
@@ -158,21 +160,48 @@ def obfuscate_steps(
     matcher: Matcher,
     config: ObfuscationConfig,
     estimator: FlowEstimator | None = None,
+    ahead: int = 2,
 ) -> Iterator[ObfuscationStep]:
     """Stream the obfuscation of ``frames`` (at least two), one step per frame.
 
-    Flow is estimated in a background thread while the matcher runs here; memory is
-    bounded (a few frames).
+    Flow is estimated in a background thread. The matcher runs ``ahead`` frames ahead
+    (:meth:`Matcher.submit`: in a thread of its own, or in its own threads): it matches
+    frames t + 1 ... t + ahead while frame t's noise is rendered and blended here; it
+    still sees every frame in order. ``ahead=0`` runs everything one step after the other.
+    Memory is bounded (a few frames). The steps are identical either way.
     """
+    if ahead < 0:
+        raise MotionlabError(f"ahead must be >= 0, got {ahead}")
     names = matcher.check_names(config.templates)
     matcher.reset()
-    for step in afd_steps(frames, config=config.afd_config(), estimator=estimator):
-        maps = matcher(step.source, names)
+    steps = afd_steps(frames, config=config.afd_config(), estimator=estimator)
+
+    def finish(step: AFDStep, maps: np.ndarray) -> ObfuscationStep:
         saliency = matcher.saliency(maps)
-        yield ObfuscationStep(
+        return ObfuscationStep(
             step.index, step.source, maps, saliency, step.afd,
             blend(step.source, step.afd, saliency),
         )  # fmt: skip
+
+    if ahead == 0:
+        for step in steps:
+            yield finish(step, matcher(step.source, names))
+        return
+    pending: deque[tuple[AFDStep, Future[np.ndarray]]] = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="obfuscate-match") as pool:
+        try:
+            for step in steps:
+                pending.append((step, matcher.submit(step.source, names, pool)))
+                if len(pending) > ahead:  # frames t + 1 ... are being matched: finish t
+                    done, future = pending.popleft()
+                    yield finish(done, future.result())
+            while pending:
+                done, future = pending.popleft()
+                yield finish(done, future.result())
+        finally:  # stopped early or failed: drop what has not started, settle the rest
+            for _, future in pending:
+                future.cancel()
+            wait([future for _, future in pending])
 
 
 def noise_range_of(frames: Iterable[np.ndarray], *, grayscale: bool = False) -> NoiseRange:

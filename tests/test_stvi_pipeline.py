@@ -152,6 +152,44 @@ def test_slic3d_separates_two_coloured_halves():
         slic3d(feats[0], 4, alpha=1.0)
 
 
+def _assign_by_brute_force(feats, valid, centres, alive, alpha, window):
+    """SLIC's assignment written plainly: each valid voxel takes the nearest live centre
+    (phi distance) among those whose window reaches it, else the nearest of all."""
+    t_n, h, w = feats.shape[:3]
+    t, y, x = np.meshgrid(np.arange(t_n), np.arange(h), np.arange(w), indexing="ij")
+    pos = np.stack([t, y, x], -1).astype(float)[..., None, :] - centres[:, :3]
+    d = alpha**2 * (pos**2).sum(-1)
+    d += ((feats[..., None, :].astype(float) - centres[:, 3:]) ** 2).sum(-1)
+    d[..., ~alive] = np.inf
+    reach = (np.abs(pos) <= window).all(-1) & alive
+    near = np.where(reach.any(-1), np.where(reach, d, np.inf).argmin(-1), d.argmin(-1))
+    return np.where(valid, near, -1)
+
+
+def test_slic3d_assignment_equals_brute_force():
+    """The kernel's per-frame and per-row narrowing of the candidate centres changes no
+    label: random features, centres (some dead) and windows small enough that some voxels
+    are reached by no window and fall back to the nearest centre of all."""
+    from motionlab.stvi.slic3d import _assign
+
+    rng = np.random.default_rng(5)
+    feats = rng.normal(0, 10, (5, 9, 11, 3)).astype(np.float32)
+    valid = rng.random((5, 9, 11)) > 0.1
+    centres = np.concatenate(
+        [rng.uniform(0, 1, (12, 3)) * [4, 8, 10], rng.normal(0, 10, (12, 3))], axis=1
+    )
+    alive = np.ones(12, bool)
+    alive[[3, 7]] = False
+    window = np.array([1.5, 2.0, 2.5])
+    labels = np.full((5, 9, 11), -1, np.int32)
+    expected = _assign_by_brute_force(feats, valid, centres, alive, 0.7, window)
+    assert (expected[valid] >= 0).all() and not np.isin(expected, [3, 7]).any()
+    changed = _assign(feats, valid, centres, alive, 0.7, window, labels)
+    assert np.array_equal(labels, expected)
+    assert changed == valid.sum()  # every label moved from -1
+    assert _assign(feats, valid, centres, alive, 0.7, window, labels) == 0
+
+
 def test_select_tubes_by_hand():
     labels = np.full((3, 2, 4), -1)
     labels[:, 0, :2] = 0  # inside the anchor mask in frame 0
@@ -163,27 +201,56 @@ def test_select_tubes_by_hand():
     assert overlaps[0] == 1.0 and overlaps[1] == 0.5 and np.isnan(overlaps[2])
     assert set(np.unique(tubes)) == {0, 1}
     assert np.all(tubes[labels == 0] == 1) and np.all(tubes[labels != 0] == 0)
+    # with a fallback mask per frame, cluster 2 (frame 1 only) is judged against it:
+    # 3 of its 4 voxels inside = 0.75 > 0.7, kept; the others keep their anchor overlaps
+    estimate = np.zeros((2, 4), bool)
+    estimate[1, :3] = True
+    fallback = {0: anchor, 1: estimate, 2: np.zeros((2, 4), bool)}
+    tubes, overlaps = select_tubes(labels, {0: anchor}, 0.7, fallback)
+    assert overlaps == {0: 1.0, 1: 0.5, 2: 0.75}
+    assert np.all(tubes[labels == 0] == 1) and np.all(tubes[labels == 2] == 2)
+    assert np.all(tubes[labels == 1] == 0)
 
 
-def test_cluster_count_puts_about_k_clusters_on_the_object():
-    assert cluster_count(15, 1.0) == 15  # the object fills the sub-volume: k, as in step 6
-    assert cluster_count(15, 0.5) == 30
-    assert cluster_count(15, 0.3) == 50  # ceil(15 / 0.3)
-    assert cluster_count(15, 0.05) == 60  # capped at 4 k
-    assert cluster_count(15, 0.0) == 60
-    assert cluster_count(15, 0.05, cap=2) == 30
+def test_cluster_count_puts_about_3k_clusters_on_the_object():
+    assert cluster_count(15, 1.0, per_tube=1) == 15  # fills the sub-volume: k, as in step 6
+    assert cluster_count(15, 1.0) == 45  # 3 clusters per tube
+    assert cluster_count(15, 0.5) == 90
+    assert cluster_count(15, 0.7) == 65  # ceil(45 / 0.7)
+    assert cluster_count(15, 0.05) == 180  # capped at 12 k
+    assert cluster_count(15, 0.0) == 180
+    assert cluster_count(15, 0.3, per_tube=1) == 50  # ceil(15 / 0.3)
+    assert cluster_count(15, 0.05, per_tube=1, cap=2) == 30
 
 
-def test_limit_tubes_merges_the_smallest_into_the_nearest_kept_tube():
+def test_limit_tubes_merges_by_ward_in_phi():
+    """Hand-computed Ward merges on 1-D descriptors: tube 1 (5 voxels, phi 0), tube 2
+    (4 voxels, phi 10), tubes 3 and 4 (1 voxel each, phi 4 and 6). Costs
+    n_i n_j / (n_i + n_j) |mu_i - mu_j|^2: {3, 4} 2 is the least, so they merge (mean 5,
+    2 voxels); then {1, 34} costs 5*2/7*25 = 35.7 and {2, 34} 4*2/6*25 = 33.3, so the pair
+    joins tube 2, although tube 3 lies right next to tube 1 in the frame."""
     tubes = np.zeros((1, 1, 12), np.int32)
-    tubes[0, 0, :5] = 1  # centroid x = 2
-    tubes[0, 0, 8:12] = 2  # centroid x = 9.5
-    tubes[0, 0, 5] = 3  # x = 5: nearer to tube 1
-    tubes[0, 0, 7] = 4  # x = 7: nearer to tube 2
-    out = limit_tubes(tubes, 2)
-    expected = np.array([1, 1, 1, 1, 1, 1, 0, 2, 2, 2, 2, 2])
-    np.testing.assert_array_equal(out[0, 0], expected)
-    assert limit_tubes(tubes, 4) is tubes  # already at most k
+    tubes[0, 0, :5] = 1
+    tubes[0, 0, 8:12] = 2
+    tubes[0, 0, 5] = 3
+    tubes[0, 0, 7] = 4
+    phi = np.array([[0.0], [0.0], [10.0], [4.0], [6.0]])
+    three = limit_tubes(tubes, 3, phi)  # only {3, 4} merged: renumbered by volume
+    np.testing.assert_array_equal(three[0, 0], [1, 1, 1, 1, 1, 3, 0, 3, 2, 2, 2, 2])
+    two = limit_tubes(tubes, 2, phi)  # the merged tube 2 (6 voxels) is now the largest
+    np.testing.assert_array_equal(two[0, 0], [2, 2, 2, 2, 2, 1, 0, 1, 1, 1, 1, 1])
+    assert limit_tubes(tubes, 4, phi) is tubes  # already at most k
+
+
+def test_tube_descriptors_average_the_centres_by_volume():
+    from motionlab.stvi.tubes import tube_descriptors
+
+    supervoxels = np.array([[[0, 0, 1, 2, 2, 2, -1]]])
+    tubes = np.array([[[1, 1, 1, 0, 0, 0, 0]]])  # clusters 0 and 1 form tube 1
+    centres = np.array([[1.0, 0.0], [4.0, 3.0], [9.0, 9.0]])
+    counts = np.array([2.0, 1.0, 3.0])
+    out = tube_descriptors(tubes, supervoxels, centres, counts)
+    np.testing.assert_allclose(out, [[0, 0], [2.0, 1.0]])  # (2 * 1 + 4) / 3, (0 + 3) / 3
 
 
 def test_stvi_caps_tubes_at_k_and_literal_clusters_option():
@@ -191,8 +258,8 @@ def test_stvi_caps_tubes_at_k_and_literal_clusters_option():
     anchors = {0: parts[0] > 0, 19: parts[19] > 0}
     auto = stvi(frames, anchors, params=STVIParams(k=3))
     assert auto.labels.max() <= 3
-    # the object does not fill its box, so more than k clusters, at most 4 k
-    assert 3 < auto.clusters <= 12
+    # about 3 per tube on the object, which does not fill its box: more than 3 k, at most 12 k
+    assert 9 < auto.clusters <= 36
     literal = stvi(frames, anchors, params=STVIParams(k=3, clusters=3))
     assert literal.clusters == 3 and len(literal.overlaps) <= 3
     with pytest.raises(MotionlabError, match="clusters"):
@@ -207,13 +274,15 @@ def test_two_part_object_is_split_into_its_parts():
     assert labels.shape == parts.shape and labels.max() >= 2
     # the tubes respect the parts: 95 % of the tubes' voxels lie in their tube's majority
     # part (position-only clustering, alpha=100, scores 0.87 on the object here), and no
-    # tube is mostly mixed
-    majority = total = 0
+    # tube of 2 % of the tubes' voxels or more is mostly mixed (a small SLIC cluster on
+    # the seam between the parts may be)
+    majority = 0
+    total = int((labels > 0).sum())
     for tube in range(1, labels.max() + 1):
         _, counts = np.unique(parts[labels == tube], return_counts=True)
-        assert counts.max() >= 0.75 * counts.sum(), f"tube {tube} mixes parts: {counts}"
+        if counts.sum() >= 0.02 * total:
+            assert counts.max() >= 0.75 * counts.sum(), f"tube {tube} mixes parts: {counts}"
         majority += counts.max()
-        total += counts.sum()
     assert majority / total >= 0.95
     # both parts are modelled, and the union of the tubes is the object
     assignment = metrics.part_assignment(labels, parts)

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage
 from skimage.segmentation import slic
 
+from motionlab.stvi.tracking import carried_masks
 from motionlab.stvi.tubes import select_tubes
 
 
@@ -72,21 +72,6 @@ def slic_supervoxels(
         enforce_connectivity=False,
         start_label=0,
     ).astype(np.int32)
-
-
-def carried_masks(anchors: dict[int, np.ndarray], boxes: np.ndarray) -> dict[int, np.ndarray]:
-    """For every frame, the nearest anchor's mask translated by the tracked box's centre
-    displacement (nearest in time; the earlier anchor on ties)."""
-    keys = sorted(anchors)
-    out = {}
-    for t in range(len(boxes)):
-        a = min(keys, key=lambda i: (abs(i - t), i))
-        if a == t:
-            out[t] = anchors[t]
-            continue
-        d = (boxes[t, :2] + boxes[t, 2:]) / 2 - (boxes[a, :2] + boxes[a, 2:]) / 2
-        out[t] = ndimage.shift(anchors[a], (d[1], d[0]), order=0, cval=False)
-    return out
 
 
 def select_segments(

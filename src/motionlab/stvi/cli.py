@@ -147,8 +147,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--clusters",
         type=int,
-        help="SLIC clusters over the sub-volume (default: about k on the object, "
-        "at most 4k; --clusters K = the thesis's literal step 6)",
+        help="SLIC clusters over the sub-volume (default: about 3k on the object, "
+        "at most 12k, merged into k tubes; --clusters K = the thesis's literal step 6)",
     )
     g.add_argument("--omega", type=_nonneg, default=0.7, help="tube selection overlap (0.7)")
     g.add_argument("--sigma", type=_nonneg, help="spatial scale, pixels")

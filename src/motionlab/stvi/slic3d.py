@@ -85,20 +85,56 @@ def _assign(
     window: np.ndarray,
     labels: np.ndarray,
 ) -> int:
+    """Label every valid voxel with its nearest centre among those whose window reaches
+    it (or of all centres when none does); returns how many labels changed.
+
+    The candidates are narrowed per frame, then per row, to the centres whose window
+    reaches them, so a voxel compares a handful of centres instead of all k (the same
+    candidates, in the same order, as testing every centre's window: identical labels).
+    """
     t_n, h, w = feats.shape[:3]
+    k = centres.shape[0]
     changed = np.zeros(t_n, np.int64)
     a2 = alpha * alpha
     for t in numba.prange(t_n):
+        in_t = np.empty(k, np.int64)
+        n_t = 0
+        for j in range(k):
+            if alive[j] and abs(t - centres[j, 0]) <= window[0]:
+                in_t[n_t] = j
+                n_t += 1
+        in_row = np.empty(k, np.int64)
         for y in range(h):
+            n_row = 0
+            for i in range(n_t):
+                j = in_t[i]
+                if abs(y - centres[j, 1]) <= window[1]:
+                    in_row[n_row] = j
+                    n_row += 1
             for x in range(w):
                 if not valid[t, y, x]:
                     continue
-                j = _nearest(feats, t, y, x, centres, alive, a2, window, True)
-                if j < 0:  # no window reaches this voxel: nearest centre of all
-                    j = _nearest(feats, t, y, x, centres, alive, a2, window, False)
-                if labels[t, y, x] != j:
+                best = np.inf
+                best_j = -1
+                for i in range(n_row):
+                    j = in_row[i]
+                    dx = x - centres[j, 2]
+                    if abs(dx) > window[2]:
+                        continue
+                    dt = t - centres[j, 0]
+                    dy = y - centres[j, 1]
+                    d = a2 * (dt * dt + dy * dy + dx * dx)
+                    for ch in range(feats.shape[3]):
+                        e = feats[t, y, x, ch] - centres[j, 3 + ch]
+                        d += e * e
+                    if d < best:
+                        best = d
+                        best_j = j
+                if best_j < 0:  # no window reaches this voxel: nearest centre of all
+                    best_j = _nearest(feats, t, y, x, centres, alive, a2, window, False)
+                if labels[t, y, x] != best_j:
                     changed[t] += 1
-                    labels[t, y, x] = j
+                    labels[t, y, x] = best_j
     return int(changed.sum())
 
 
@@ -186,3 +222,22 @@ def slic3d(
         if changed == 0:
             break
     return labels
+
+
+def cluster_means(
+    features: np.ndarray, labels: np.ndarray, k: int, *, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the clusters of :func:`slic3d` in phi, and their voxel counts.
+
+    Returns
+    -------
+    centres : (k, 3 + C) float64 ndarray
+        ``(alpha * (t, y, x), features)`` averaged over each cluster's voxels (zero for
+        empty clusters): the point SLIC's distance is measured from.
+    counts : (k,) float64 ndarray
+    """
+    feats = np.ascontiguousarray(features, np.float32)
+    sums, counts = _update(feats, np.ascontiguousarray(labels, np.int32), k)
+    centres = sums / np.maximum(counts, 1)[:, None]
+    centres[:, :3] *= alpha
+    return centres, counts

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import ndimage
 
 from motionlab.errors import MotionlabError
 
@@ -101,6 +102,21 @@ def track_boxes(
     for t, box in carried(keys[-1], n_frames - 1).items():
         boxes[t] = box
     return boxes
+
+
+def carried_masks(anchors: dict[int, np.ndarray], boxes: np.ndarray) -> dict[int, np.ndarray]:
+    """For every frame, the nearest anchor's mask translated by the tracked box's centre
+    displacement (nearest in time; the earlier anchor on ties)."""
+    keys = sorted(anchors)
+    out = {}
+    for t in range(len(boxes)):
+        a = min(keys, key=lambda i: (abs(i - t), i))
+        if a == t:
+            out[t] = anchors[t]
+            continue
+        d = (boxes[t, :2] + boxes[t, 2:]) / 2 - (boxes[a, :2] + boxes[a, 2:]) / 2
+        out[t] = ndimage.shift(anchors[a], (d[1], d[0]), order=0, cval=False)
+    return out
 
 
 def object_windows(boxes: np.ndarray, *, margin: float = 0.1) -> tuple[np.ndarray, tuple[int, int]]:

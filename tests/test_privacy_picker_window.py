@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import pytest
 
-for tool in ("Xvfb", "xdotool"):
+for tool in ("Xvfb", "xdotool", "xwininfo"):
     if shutil.which(tool) is None:
-        pytest.skip(f"needs {tool} (Debian: xvfb, xdotool)", allow_module_level=True)
+        pytest.skip(f"needs {tool} (Debian: xvfb, xdotool, x11-utils)", allow_module_level=True)
 pytest.importorskip("tkinter", reason="needs Tk for matplotlib's TkAgg backend")
 timm = pytest.importorskip("timm")
 
@@ -123,20 +123,33 @@ def _window(display: str, proc: subprocess.Popen[str]) -> str:
     pytest.fail("no picker window within 60 s")
 
 
+def _pick(
+    display: str,
+    inputs: tuple[Path, Path],
+    library: Path,
+    x: float,
+    y: float,
+    *keys: str,
+    click: bool = True,
+) -> tuple[int, str]:
+    """Run the picker, point at image pixel (x, y) (and click it), press ``keys``; return
+    the exit code and the output."""
+    proc = _start(display, inputs, library)
+    window = _window(display, proc)
+    sx, sy = _screen_point(display, window, x, y)
+    _xdotool(display, "mousemove", str(sx), str(sy), *(["click", "1"] if click else []))
+    time.sleep(0.5)
+    _xdotool(display, "key", *keys)
+    out, _ = proc.communicate(timeout=60)
+    return proc.returncode, out
+
+
 def test_click_and_enter_in_a_real_window_store_the_clicked_point(
     display: str, inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    if shutil.which("xwininfo") is None:
-        pytest.skip("needs xwininfo (Debian: x11-utils)")
     library = tmp_path / "lib.json"
-    proc = _start(display, inputs, library)
-    window = _window(display, proc)
-    sx, sy = _screen_point(display, window, 70, 20)
-    _xdotool(display, "mousemove", str(sx), str(sy), "click", "1")
-    time.sleep(0.5)
-    _xdotool(display, "key", "Return")
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
+    code, out = _pick(display, inputs, library, 70, 20, "Return")
+    assert code == 0, out
     (template,) = json.loads(library.read_text())["templates"]
     # one screen pixel is about 1/5 image pixel: the click lands within a pixel of (70, 20)
     assert template["point"] == pytest.approx([70, 20], abs=1.0), template["point"]
@@ -146,13 +159,7 @@ def test_click_and_enter_in_a_real_window_store_the_clicked_point(
 def test_escape_in_a_real_window_cancels_and_writes_nothing(
     display: str, inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    if shutil.which("xwininfo") is None:
-        pytest.skip("needs xwininfo (Debian: x11-utils)")
     library = tmp_path / "lib.json"
-    proc = _start(display, inputs, library)
-    window = _window(display, proc)
-    _xdotool(display, "mousemove", *map(str, _screen_point(display, window, 48, 32)))  # focus
-    _xdotool(display, "key", "Escape")
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 1, out
+    code, out = _pick(display, inputs, library, 48, 32, "Escape", click=False)
+    assert code == 1, out
     assert "no point picked" in out and not library.exists()

@@ -41,37 +41,34 @@ def grid_shape(
     return min(candidates, key=lambda c: (c[0], -c[1]))[2]
 
 
+@numba.njit(cache=True, inline="always")
+def _distance(
+    feats: np.ndarray, t: int, y: int, x: int, centres: np.ndarray, j: int, a2: float
+) -> float:
+    """Squared phi distance of voxel (t, y, x) to centre j (``a2`` = alpha squared)."""
+    dt = t - centres[j, 0]
+    dy = y - centres[j, 1]
+    dx = x - centres[j, 2]
+    d = a2 * (dt * dt + dy * dy + dx * dx)
+    for ch in range(feats.shape[3]):
+        e = feats[t, y, x, ch] - centres[j, 3 + ch]
+        d += e * e
+    return d
+
+
 @numba.njit(cache=True)
-def _nearest(
-    feats: np.ndarray,
-    t: int,
-    y: int,
-    x: int,
-    centres: np.ndarray,
-    alive: np.ndarray,
-    a2: float,
-    window: np.ndarray,
-    windowed: bool,
+def _nearest_of_all(
+    feats: np.ndarray, t: int, y: int, x: int, centres: np.ndarray, alive: np.ndarray, a2: float
 ) -> int:
-    """Index of the live centre nearest to voxel (t, y, x) in phi, -1 if none; with
-    ``windowed`` only centres whose window (+-window per axis) reaches the voxel count."""
+    """Index of the live centre nearest to voxel (t, y, x) in phi (-1 if none lives)."""
     best = np.inf
     best_j = -1
     for j in range(centres.shape[0]):
-        if not alive[j]:
-            continue
-        dt = t - centres[j, 0]
-        dy = y - centres[j, 1]
-        dx = x - centres[j, 2]
-        if windowed and (abs(dt) > window[0] or abs(dy) > window[1] or abs(dx) > window[2]):
-            continue
-        d = a2 * (dt * dt + dy * dy + dx * dx)
-        for ch in range(feats.shape[3]):
-            e = feats[t, y, x, ch] - centres[j, 3 + ch]
-            d += e * e
-        if d < best:
-            best = d
-            best_j = j
+        if alive[j]:
+            d = _distance(feats, t, y, x, centres, j, a2)
+            if d < best:
+                best = d
+                best_j = j
     return best_j
 
 
@@ -118,20 +115,14 @@ def _assign(
                 best_j = -1
                 for i in range(n_row):
                     j = in_row[i]
-                    dx = x - centres[j, 2]
-                    if abs(dx) > window[2]:
+                    if abs(x - centres[j, 2]) > window[2]:
                         continue
-                    dt = t - centres[j, 0]
-                    dy = y - centres[j, 1]
-                    d = a2 * (dt * dt + dy * dy + dx * dx)
-                    for ch in range(feats.shape[3]):
-                        e = feats[t, y, x, ch] - centres[j, 3 + ch]
-                        d += e * e
+                    d = _distance(feats, t, y, x, centres, j, a2)
                     if d < best:
                         best = d
                         best_j = j
                 if best_j < 0:  # no window reaches this voxel: nearest centre of all
-                    best_j = _nearest(feats, t, y, x, centres, alive, a2, window, False)
+                    best_j = _nearest_of_all(feats, t, y, x, centres, alive, a2)
                 if labels[t, y, x] != best_j:
                     changed[t] += 1
                     labels[t, y, x] = best_j

@@ -165,16 +165,11 @@ def select_tubes(
         return inside, seen
 
     inside, in_anchor_frames = overlap_counts(anchors)
-    if (
-        fallback is not None
-        and not in_anchor_frames[
-            np.bincount(labels[labels >= 0].ravel(), minlength=n)[:n] > 0
-        ].all()
-    ):
-        f_inside, f_seen = overlap_counts(fallback)
-        unjudged = in_anchor_frames == 0
-        inside[unjudged], in_anchor_frames[unjudged] = f_inside[unjudged], f_seen[unjudged]
     volume = np.bincount(labels[labels >= 0].ravel(), minlength=n)[:n]
+    unjudged = (volume > 0) & (in_anchor_frames == 0)
+    if fallback is not None and unjudged.any():
+        f_inside, f_seen = overlap_counts(fallback)
+        inside[unjudged], in_anchor_frames[unjudged] = f_inside[unjudged], f_seen[unjudged]
     overlaps = {
         j: (float(inside[j] / in_anchor_frames[j]) if in_anchor_frames[j] else float("nan"))
         for j in range(n)

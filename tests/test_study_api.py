@@ -483,3 +483,22 @@ def test_simulated_participants(study):
     assert len({r.participant for r in results}) == 3
     fetched = simulate_participant(study, seed=9, fetch_stimuli=True)
     assert fetched.bytes_fetched > 18 * 64 * 48 * 3  # every clip's sheet, 8 frames of noise
+
+
+def test_phase_view_says_whether_clips_loop(tmp_path, study_stimuli):
+    """Thesis §4.3: each test video repeats until answered; the page learns it from the view."""
+    path = write_short_study(tmp_path, study_stimuli, rest=0)
+    text = path.read_text()
+    first_test = text.index('kind = "test"')
+    path.write_text(text[:first_test] + 'loop = false\n' + text[first_test:])
+    config = load_config(path)
+    store = Store(f"sqlite:///{tmp_path / 'loop.db'}")
+    app = create_app(config, store, Catalogue(config, cache_dir=tmp_path / "c"), admin_token=ADMIN)
+    with TestClient(app) as client:
+        client.truth = truth_map(Catalogue(config, cache_dir=tmp_path / "c"))
+        headers, state = start(client)
+        state = to_kind(client, headers, state, "training")
+        assert state["phase"]["loop"] is True
+        state = to_kind(client, headers, state, "test")
+        assert state["phase"]["loop"] is False
+    store.close()

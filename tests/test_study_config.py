@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
 from motionlab.errors import MotionlabError
-from motionlab.study.config import load_config, parse_config, thesis_phases
+from motionlab.study.config import load_config, parse_config, standard_phases, thesis_phases
 from motionlab.study.protocol import make_plan
 from motionlab.study.stimuli import Catalogue, make_sheet, sheet_frames, stimulus_key
 from motionlab.video import read_video
@@ -27,7 +28,7 @@ def _parse(data, base=Path("/data")):
     return parse_config(data, base_dir=base)
 
 
-def test_default_protocol_is_the_thesis(tmp_path):
+def test_default_protocol_is_standard_with_consent(tmp_path):
     data = {
         "study": {"classes": ["a", "b"], "rest_seconds": 120},
         "stimuli": {"rgb": {"root": "x"}, "afd": {"root": "/abs/y"}},
@@ -53,7 +54,118 @@ def test_default_protocol_is_the_thesis(tmp_path):
     assert (config.fps_min, config.fps_default, config.fps_max) == (10, 25, 40)
     assert config.sources["rgb"].root == (tmp_path / "x").resolve()
     assert config.sources["afd"].root == Path("/abs/y")
-    assert thesis_phases()[5].seconds == 300
+    assert standard_phases()[5].seconds == 300
+    assert [p.kind for p in config.phases] == [p.kind for p in standard_phases()]
+
+
+UCF5 = ["JumpingJack", "Lunges", "PullUps", "PushUps", "Swing"]
+
+
+def _fake_catalogue(classes, per_class):
+    """A stand-in catalogue (make_plan reads by_source[source][class] -> items with key, name)."""
+    by_source = {
+        source: {
+            c: [
+                SimpleNamespace(key=f"{source}-{c}-{i}", name=f"{source}/{c}/{i}.avi")
+                for i in range(per_class)
+            ]
+            for c in classes
+        }
+        for source in ("rgb", "afd")
+    }
+    return SimpleNamespace(by_source=by_source)
+
+
+def test_thesis_preset_is_the_seven_phases_of_section_4_3():
+    """§4.3: (i) slide show, (ii) 4 RGB training videos per class (20) with the answer, random
+    order, (iii) 90 RGB test videos looping until answered, (iv) five minutes' rest, (v) AFD
+    training as (ii), (vi) 90 AFD test videos as (iii), (vii) questionnaire; no consent or
+    familiarisation page."""
+    config = _parse(
+        {
+            "study": {"classes": UCF5, "preset": "thesis"},
+            "stimuli": {"rgb": {"root": "u"}, "afd": {"root": "a"}},
+        }
+    )
+    plan = make_plan(config, _fake_catalogue(UCF5, 40), seed=3)
+    phases = plan["phases"]
+    assert [(p["kind"], p["source"]) for p in phases] == [
+        ("instructions", None),
+        ("training", "rgb"),
+        ("test", "rgb"),
+        ("rest", None),
+        ("training", "afd"),
+        ("test", "afd"),
+        ("questionnaire", None),
+        ("thanks", None),  # the closing page asks nothing
+    ]
+    for i in (1, 4):  # training: 4 per class, 20 in all, with the answer shown, random order
+        items = phases[i]["items"]
+        assert len(items) == 20 and phases[i]["feedback"] is True
+        assert sorted(it["truth"] for it in items) == sorted(UCF5 * 4)
+        assert [it["truth"] for it in items] != sorted(it["truth"] for it in items)
+    for i in (2, 5):  # test: 90 clips, 18 per class, no answer shown, each loops until answered
+        items = phases[i]["items"]
+        assert len(items) == 90 and phases[i]["feedback"] is False and phases[i]["loop"] is True
+        assert sorted(it["truth"] for it in items) == sorted(UCF5 * 18)
+    assert phases[1]["loop"] and phases[4]["loop"]
+    assert phases[3]["seconds"] == 300
+    for train, test in ((1, 2), (4, 5)):  # no test clip was a training clip
+        seen = {it["stimulus"] for it in phases[train]["items"]}
+        assert not seen & {it["stimulus"] for it in phases[test]["items"]}
+    instructions = " ".join(config.phases[0].text)
+    assert "repeats until" in instructions and "example of each action" not in instructions
+
+
+def test_thesis_preset_options_and_errors():
+    stimuli = {"rgb": {"root": "u"}, "afd": {"root": "a"}}
+    with_consent = _parse(
+        {"study": {"classes": UCF5, "preset": "thesis", "consent": True}, "stimuli": stimuli}
+    )
+    assert [p.kind for p in with_consent.phases][:2] == ["consent", "instructions"]
+    no_consent = _parse({"study": {"classes": UCF5, "consent": False}, "stimuli": stimuli})
+    assert no_consent.phases[0].kind == "instructions"  # standard preset without consent
+    small = _parse(
+        {"study": {"classes": UCF5, "preset": "thesis", "test_videos": 10}, "stimuli": stimuli}
+    )
+    assert [p.per_class for p in small.phases if p.kind == "test"] == [2, 2]
+    for study, message in (
+        ({"classes": ["a", "b", "c", "d"], "preset": "thesis"}, "cannot share evenly"),
+        ({"classes": UCF5, "preset": "paper"}, "preset must be one of"),
+        ({"classes": UCF5, "test_videos": 90}, "preset = 'thesis' only"),
+        ({"classes": UCF5, "consent": "yes"}, "consent must be true or false"),
+    ):
+        with pytest.raises(MotionlabError, match=message):
+            _parse({"study": study, "stimuli": stimuli})
+    phases = [{"kind": "test", "source": "rgb"}, {"kind": "thanks"}]
+    with pytest.raises(MotionlabError, match="ignored beside"):
+        _parse(
+            {"study": {"classes": UCF5, "rest_seconds": 5}, "stimuli": stimuli, "phases": phases}
+        )
+    once = _parse(
+        {
+            "study": {"classes": UCF5},
+            "stimuli": stimuli,
+            "phases": [{"kind": "test", "source": "rgb", "loop": False}, {"kind": "thanks"}],
+        }
+    )
+    assert once.phases[0].loop is False
+
+
+def test_thesis_preset_refuses_too_few_clips(tmp_path, study_stimuli):
+    """The shared test stimuli have 6 clips per class: the thesis preset (4 + 18) cannot run."""
+    config = _parse(
+        {
+            "study": {"classes": ["right", "left", "up"], "preset": "thesis", "test_videos": 9},
+            "stimuli": {
+                "rgb": {"root": str(study_stimuli / "rgb"), "pattern": "{class}/*.mkv"},
+                "afd": {"root": str(study_stimuli / "afd"), "pattern": "{class}/*.mkv"},
+            },
+        },
+        tmp_path,
+    )
+    with pytest.raises(MotionlabError, match="need 7"):
+        Catalogue(config, cache_dir=tmp_path / "cache")
 
 
 def test_load_config_file_and_errors(tmp_path, study_stimuli):
@@ -193,4 +305,5 @@ def test_shipped_thesis_config_parses():
     config = load_config(Path(__file__).resolve().parents[1] / "docs/study/thesis_study.toml")
     assert config.classes == ("JumpingJack", "Lunges", "PullUps", "PushUps", "Swing")
     assert [p.kind for p in config.phases] == [p.kind for p in thesis_phases()]
+    assert [p.per_class for p in config.phases if p.kind == "test"] == [18, 18]
     assert config.sources["afd"].pattern == "{class}/*.avi"

@@ -29,7 +29,7 @@ def make_plan(config: StudyConfig, catalogue: Catalogue, seed: int) -> dict[str,
     Returns
     -------
     dict
-        ``{"seed": seed, "phases": [{"name", "kind", "source", "feedback", "seconds",
+        ``{"seed": seed, "phases": [{"name", "kind", "source", "feedback", "loop", "seconds",
         "items": [{"stimulus": key, "name": "source/rel/path", "truth": class}, ...]}]}``;
         ``items`` is empty for phases without stimuli. Familiarisation items are ordered
         by class; training and test items are shuffled.
@@ -60,6 +60,7 @@ def make_plan(config: StudyConfig, catalogue: Catalogue, seed: int) -> dict[str,
                 "kind": phase.kind,
                 "source": phase.source,
                 "feedback": phase.feedback,
+                "loop": phase.loop,
                 "seconds": phase.seconds,
                 "items": items,
             }

@@ -490,6 +490,7 @@ def _state(state: StudyApp, me: Participant | None) -> dict[str, Any]:
         "title": phase.title,
         "text": list(phase.text),
         "feedback": phase.feedback,
+        "loop": phase.loop,
         "modality": phase.source,
     }
     if phase.kind == "familiarisation":

@@ -116,8 +116,10 @@ function loadSheet(key) {
 class Player {
   // Plays a frame sheet in a loop on `canvas` at `fps`. Frame n of the loop is shown from
   // t0 + n * 1000 / fps on (t0: the rAF timestamp of the first frame). A change of fps
-  // keeps the current frame and continues from it at the new rate.
-  constructor(canvas, sheet, fps) {
+  // keeps the current frame and continues from it at the new rate. With loop = false the
+  // clip plays once and its last frame stays on screen.
+  constructor(canvas, sheet, fps, loop = true) {
+    this.loop = loop;
     this.canvas = canvas;
     this.info = sheet.info;
     this.bitmap = sheet.bitmap;
@@ -141,7 +143,8 @@ class Player {
   position(ts) { return this.anchorFrame + Math.floor(((ts - this.anchorTs) * this.fps) / 1000); }
   tick(ts) {
     if (this.anchorTs === null) this.anchorTs = ts;
-    const abs = Math.max(this.position(ts), this.shown < 0 ? 0 : this.shown);
+    let abs = Math.max(this.position(ts), this.shown < 0 ? 0 : this.shown);
+    if (!this.loop) abs = Math.min(abs, this.info.frames - 1);
     if (abs !== this.shown) {
       const i = abs % this.info.frames;
       const r = Math.floor(i / this.info.cols), c = i % this.info.cols;
@@ -377,7 +380,7 @@ async function trialPage(state) {
     );
     const sheet = await loadSheet(item.stimulus);
     if (items[t + 1]) loadSheet(items[t + 1].stimulus);
-    player = new Player(canvas, sheet, currentFps());
+    player = new Player(canvas, sheet, currentFps(), phase.loop !== false);
     player.start(() => buttons.forEach((b) => { b.disabled = false; }));
   };
   await runTrial();

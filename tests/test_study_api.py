@@ -490,7 +490,7 @@ def test_phase_view_says_whether_clips_loop(tmp_path, study_stimuli):
     path = write_short_study(tmp_path, study_stimuli, rest=0)
     text = path.read_text()
     first_test = text.index('kind = "test"')
-    path.write_text(text[:first_test] + 'loop = false\n' + text[first_test:])
+    path.write_text(text[:first_test] + "loop = false\n" + text[first_test:])
     config = load_config(path)
     store = Store(f"sqlite:///{tmp_path / 'loop.db'}")
     app = create_app(config, store, Catalogue(config, cache_dir=tmp_path / "c"), admin_token=ADMIN)

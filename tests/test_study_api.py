@@ -4,6 +4,8 @@ malformed bodies, duplicates): always a 4xx, never a 500."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import threading
 import time
@@ -502,3 +504,37 @@ def test_phase_view_says_whether_clips_loop(tmp_path, study_stimuli):
         state = to_kind(client, headers, state, "test")
         assert state["phase"]["loop"] is False
     store.close()
+
+
+def test_key_responses_are_stored_and_exported(study):
+    headers, state = start(study)
+    assert state["study"]["keys"] == ["1", "2", "3"]
+    state = to_kind(study, headers, state, "training")
+    res, _ = answer(study, headers, state, 0, response="key")
+    assert res.status_code == 200, res.text
+    res, _ = answer(study, headers, state, 1)
+    assert res.status_code == 200, res.text
+    res, _ = answer(study, headers, state, 2, response="voice")
+    assert res.status_code == 422
+    assert [t.response for t in study.store.all_trials()] == ["key", "click"]
+    rows = list(csv.DictReader(io.StringIO(export_tables(study.store)["trials"])))
+    assert [r["response"] for r in rows] == ["key", "click"]
+
+
+def test_database_of_an_older_version_gains_the_response_column(tmp_path):
+    """A study started before answers recorded their input keeps its rows and goes on."""
+    import sqlalchemy
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Store(url).close()
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("ALTER TABLE trials DROP COLUMN response"))
+        cols = [r[1] for r in conn.execute(sqlalchemy.text("PRAGMA table_info(trials)"))]
+    engine.dispose()
+    assert "response" not in cols
+    store = Store(url)
+    try:
+        assert store.all_trials() == []  # the query names the column: it must exist again
+    finally:
+        store.close()

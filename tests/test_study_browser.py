@@ -119,6 +119,9 @@ class Shots:
         self.taken.append(path)
 
 
+CLASSES = ["right", "left", "up"]  # the short study's classes, in order
+
+
 def _kind(page, kind: str) -> None:
     page.wait_for_selector(f'body[data-kind="{kind}"]', timeout=15000)
 
@@ -213,7 +216,13 @@ def test_study_in_chromium(server, page, tmp_path):
     assert _ready_trial(page, "Clip 3 of 6") == key2  # resumed at the same trial
     for t in range(2, 6):
         key = _ready_trial(page, f"Clip {t + 1} of 6")
-        _choose(page, truth[key])
+        if t in (3, 4):  # keyboard answers: keys 1..3 stand for right, left, up
+            assert page.text_content(f'button.choice[data-choice="{truth[key]}"] kbd') == str(
+                CLASSES.index(truth[key]) + 1
+            )
+            page.keyboard.press(str(CLASSES.index(truth[key]) + 1))
+        else:
+            _choose(page, truth[key])
 
     _kind(page, "rest")
     shot("rest")
@@ -325,6 +334,8 @@ def test_study_in_chromium(server, page, tmp_path):
     assert all(t.frames_shown >= 1 and t.rt_ms > 0 for t in trials)
     assert sum(not t.correct for t in trials) == 1  # the one deliberate mistake
     assert {t.stimulus_key for t in test_rgb[:3]} == {key0, key1, key2}
+    assert [t.response for t in test_rgb] == ["click"] * 3 + ["key"] * 2 + ["click"]
+    assert all(t.correct and 0 < t.rt_ms < 10000 for t in test_rgb[3:5])
     afd = [t for t in trials if t.phase_name == "test-afd"]
     assert [t.trial_index for t in afd] == list(range(6))  # resent answers stored once
     assert afd[0].fps == 10 and all(t.modality == "afd" for t in afd)

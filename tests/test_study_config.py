@@ -307,3 +307,28 @@ def test_shipped_thesis_config_parses():
     assert [p.kind for p in config.phases] == [p.kind for p in thesis_phases()]
     assert [p.per_class for p in config.phases if p.kind == "test"] == [18, 18]
     assert config.sources["afd"].pattern == "{class}/*.avi"
+
+
+def test_answer_keys_default_custom_and_errors():
+    stimuli = {"rgb": {"root": "u"}, "afd": {"root": "a"}}
+    assert _parse({"study": {"classes": UCF5}, "stimuli": stimuli}).keys == (
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+    )
+    many = [f"c{i}" for i in range(10)]
+    assert _parse({"study": {"classes": many}, "stimuli": stimuli}).keys == ()  # > 9: no default
+    custom = _parse({"study": {"classes": ["a", "b"], "keys": ["F", "j"]}, "stimuli": stimuli})
+    assert custom.keys == ("f", "j")
+    assert _parse({"study": {"classes": ["a", "b"], "keys": []}, "stimuli": stimuli}).keys == ()
+    for keys, message in (
+        (["f"], "1 entries for 2 classes"),
+        (["f", "F"], "must differ"),
+        (["f", "jj"], "single printable"),
+        (["f", " "], "single printable"),
+        ("fj", "list of single characters"),
+    ):
+        with pytest.raises(MotionlabError, match=message):
+            _parse({"study": {"classes": ["a", "b"], "keys": keys}, "stimuli": stimuli})

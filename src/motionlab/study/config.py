@@ -165,6 +165,8 @@ class StudyConfig:
     fps_max: float = 40.0
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: One key per class (same order): pressing it answers like a click on that class.
+    keys: tuple[str, ...] = ()
 
     def phase_index(self, name: str) -> int:
         for i, phase in enumerate(self.phases):
@@ -429,6 +431,31 @@ def _check_protocol(phases: tuple[Phase, ...], sources: dict[str, StimulusSource
         raise _err(where, "at most one questionnaire phase")
 
 
+#: Keys that are never answer keys: the browser and the page use them.
+_RESERVED_KEYS = {" ", "Tab", "Enter", "Escape"}
+
+
+def _parse_keys(value: Any, classes: list[str], where: str) -> tuple[str, ...]:
+    """``[study] keys``: one key per class, in class order; ``[]`` turns keys off.
+
+    Default: the digits 1..n for up to nine classes (none for more). Keys are
+    ``KeyboardEvent.key`` values: single characters compared case-insensitively.
+    """
+    if value is None:
+        return tuple(str(i + 1) for i in range(len(classes))) if len(classes) <= 9 else ()
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise _err(where, "keys must be a list of single characters, one per class")
+    if value and len(value) != len(classes):
+        raise _err(where, f"keys has {len(value)} entries for {len(classes)} classes")
+    keys = tuple(k.lower() for k in value)
+    bad = [k for k in keys if len(k) != 1 or not k.isprintable() or k in _RESERVED_KEYS]
+    if bad:
+        raise _err(where, f"keys must be single printable characters other than space, got {bad}")
+    if len(set(keys)) != len(keys):
+        raise _err(where, f"keys must differ (case-insensitively), got {list(value)}")
+    return keys
+
+
 def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = None) -> StudyConfig:
     """Validate a parsed TOML document and build the :class:`StudyConfig`.
 
@@ -492,6 +519,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         raise _err(where, f"test_videos must be a positive integer, got {test_videos!r}")
     if preset != "thesis" and "test_videos" in given:
         raise _err(where, "test_videos applies to preset = 'thesis' only")
+    keys = _parse_keys(study.pop("keys", None), classes, where)
     extra = {}
     if "completion_code" in study:
         extra["completion_code"] = str(study.pop("completion_code"))
@@ -547,6 +575,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         fps_max=fps_max,
         path=path,
         extra=extra,
+        keys=keys,
     )
 
 

@@ -3,9 +3,10 @@ participants and phase times.
 
 ``trials.csv`` columns: participant, external_id, seed, phase_index, phase, kind, modality,
 trial_index, stimulus, truth, choice, correct (0/1), rt_ms, loops, frames_shown, fps,
-client_time, server_time (ISO 8601, UTC, milliseconds). Response times are measured in the
-browser from the first displayed frame (``requestAnimationFrame`` timestamp) to the click
-(``performance.now`` time base).
+client_time, server_time (ISO 8601, UTC, milliseconds), response (``click`` or ``key``).
+Response times are measured in the browser from the first displayed frame
+(``requestAnimationFrame`` timestamp) to the click or key press (the event's ``timeStamp``;
+both on the ``performance.now`` time base).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ TRIAL_COLUMNS = (
     "fps",
     "client_time",
     "server_time",
+    "response",
 )
 QUESTIONNAIRE_COLUMNS = (
     "participant",
@@ -107,6 +109,7 @@ def export_tables(store) -> dict[str, str]:
                 "fps": t.fps,
                 "client_time": iso(t.client_ms),
                 "server_time": iso(t.server_ms),
+                "response": t.response,
             }
         )
     questionnaires = []

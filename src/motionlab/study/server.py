@@ -92,6 +92,7 @@ class TrialBody(_Body):
     fps: float = Field(gt=0, le=1000, allow_inf_nan=False)
     client_ms: int = Field(ge=0, le=10**14)
     submission_id: str = Field(pattern=r"^[A-Za-z0-9\-]{8,64}$")
+    response: Literal["click", "key"] = "click"
 
 
 YesNo = Literal["yes", "no"]
@@ -380,6 +381,7 @@ def create_app(
             fps=body.fps,
             client_ms=body.client_ms,
             submission_id=body.submission_id,
+            response=body.response,
         )
         out: dict[str, Any] = {
             "stored": True,
@@ -511,6 +513,7 @@ def _state(state: StudyApp, me: Participant | None) -> dict[str, Any]:
             "title": config.title,
             "classes": list(config.classes),
             "fps": {"min": config.fps_min, "max": config.fps_max, "default": config.fps_default},
+            "keys": list(config.keys),
         },
         "participant": me.public_id,
         "phase_index": i,

@@ -114,6 +114,25 @@ class Trial(Base):
     client_ms: Mapped[int] = mapped_column(BigInteger)
     server_ms: Mapped[int] = mapped_column(BigInteger)
     submission_id: Mapped[str] = mapped_column(String(64))
+    #: How the answer was given: "click" (or touch) on a class button, or "key".
+    response: Mapped[str] = mapped_column(String(8), default="click", server_default="click")
+
+
+#: Columns added after a table's first release: (table, column, SQL type and default).
+#: :meth:`Store.__init__` adds any that an existing database lacks, so a study that was
+#: started with an older motionlab keeps its answers and goes on.
+_ADDED_COLUMNS = (("trials", "response", "VARCHAR(8) NOT NULL DEFAULT 'click'"),)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    from sqlalchemy import inspect, text
+
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table, column, ddl in _ADDED_COLUMNS:
+            have = {c["name"] for c in inspector.get_columns(table)}
+            if column not in have:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
 
 
 class Questionnaire(Base):
@@ -197,6 +216,7 @@ class Store:
         self.engine = make_engine(url)
         try:
             Base.metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
         except Exception as exc:
             raise MotionlabError(f"cannot open database {url!r}: {exc}") from None
         # Reads use plain transactions; writes are marked so SQLite begins them IMMEDIATE.

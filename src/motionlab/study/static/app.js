@@ -175,6 +175,11 @@ class Player {
 let player = null;
 function stopPlayer() { if (player) player.stop(); player = null; }
 
+// The answer keys of the trial on screen (null elsewhere): one listener for the page, the
+// current trial's handler swapped in and out.
+let keyHandler = null;
+document.addEventListener("keydown", (e) => { if (keyHandler) keyHandler(e); });
+
 function currentFps() {
   const f = Number(sessionStorage.getItem(FPS_KEY));
   return f >= study.fps.min && f <= study.fps.max ? f : study.fps.default;
@@ -198,6 +203,7 @@ function fpsSlider() {
 // -- pages --------------------------------------------------------------------------------
 function render(state) {
   stopPlayer();
+  keyHandler = null;
   study = state.study;
   document.title = study.title;
   document.getElementById("title").textContent = study.title;
@@ -338,17 +344,28 @@ async function trialPage(state) {
     const canvas = h("canvas", { class: "stimulus", id: "stimulus", "data-stimulus": item.stimulus });
     const feedback = h("p", { class: "feedback", id: "feedback" });
     let answered = false;
-    const buttons = study.classes.map((c) =>
-      h("button", { class: "choice", "data-choice": c, disabled: true, onclick: (e) => choose(c, e) }, c));
-    const choose = async (choice, event) => {
+    const keys = study.keys || [];
+    const buttons = study.classes.map((c, i) =>
+      h("button", { class: "choice", "data-choice": c, disabled: true, onclick: (e) => choose(c, e, "click") },
+        ...(keys[i] ? [h("kbd", { class: "key" }, keys[i].toUpperCase()), " "] : []), c));
+    // A key press answers like a click; its response time comes from the key event.
+    keyHandler = (e) => {
+      if (e.repeat || e.ctrlKey || e.altKey || e.metaKey) return;
+      const i = keys.indexOf(String(e.key).toLowerCase());
+      if (i < 0 || buttons[i].disabled) return;
+      e.preventDefault();
+      choose(study.classes[i], e, "key");
+    };
+    const choose = async (choice, event, response) => {
       if (answered || !player || player.firstTs === null) return;
       answered = true;
+      keyHandler = null;
       const clickTs = event && event.timeStamp > 0 ? event.timeStamp : performance.now();
       const answer = {
         phase_index: state.phase_index, trial_index: t, stimulus: item.stimulus, choice,
         rt_ms: Math.max(0, clickTs - player.firstTs), loops: player.loops,
         frames_shown: player.framesShown, fps: player.fps, client_ms: Date.now(),
-        submission_id: uuid(),
+        submission_id: uuid(), response,
       };
       buttons.forEach((b) => { b.disabled = true; });
       let res;

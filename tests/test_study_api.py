@@ -538,3 +538,47 @@ def test_database_of_an_older_version_gains_the_response_column(tmp_path):
         assert store.all_trials() == []  # the query names the column: it must exist again
     finally:
         store.close()
+
+
+def test_recruitment_link_parameters_and_one_start_per_id(study):
+    """Prolific links carry PROLIFIC_PID, STUDY_ID and SESSION_ID: the id starts once, the
+    rest is stored with the participant and exported."""
+    body = {"external_id": "5f0c1d2e3a", "url_params": {"STUDY_ID": "s-1", "SESSION_ID": "x.9"}}
+    assert study.post("/api/session", json=body).status_code == 200
+    again = study.post("/api/session", json=body)
+    assert again.status_code == 409 and "already started" in again.text
+    assert study.post("/api/session", json={}).status_code == 200  # no id: no limit
+    assert study.post("/api/session", json={}).status_code == 200
+    for bad in (
+        {"url_params": {"STUDY_ID": "<script>"}},
+        {"url_params": {"1x": "a"}},
+        {"url_params": {f"K{i}": "v" for i in range(17)}},
+        {"url_params": {"STUDY_ID": 5}},
+    ):
+        assert study.post("/api/session", json=bad).status_code == 422, bad
+    rows = list(csv.DictReader(io.StringIO(export_tables(study.store)["participants"])))
+    assert len(rows) == 3
+    (prolific,) = [r for r in rows if r["external_id"] == "5f0c1d2e3a"]
+    assert json.loads(prolific["url_params"]) == {"SESSION_ID": "x.9", "STUDY_ID": "s-1"}
+
+
+def test_completion_url_carries_the_code(tmp_path, study_stimuli):
+    path = write_short_study(tmp_path, study_stimuli, rest=0)
+    text = path.read_text().replace(
+        'title = "Short test study"',
+        'title = "Short test study"\ncompletion_code = "C0 DE"\n'
+        'completion_url = "https://app.example.org/submissions/complete?cc={code}"',
+    )
+    path.write_text(text)
+    config = load_config(path)
+    store = Store(f"sqlite:///{tmp_path / 'done.db'}")
+    catalogue = Catalogue(config, cache_dir=tmp_path / "c")
+    with TestClient(create_app(config, store, catalogue, admin_token=ADMIN)) as client:
+        client.truth = truth_map(catalogue)
+        headers, state = start(client)
+        state = to_kind(client, headers, state, "thanks")
+        assert state["phase"]["completion_code"] == "C0 DE"
+        assert state["phase"]["completion_url"] == (
+            "https://app.example.org/submissions/complete?cc=C0%20DE"
+        )
+    store.close()

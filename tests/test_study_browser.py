@@ -12,6 +12,7 @@ the reason otherwise. Set ``MOTIONLAB_CHROMIUM`` to use another Chromium binary 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -158,7 +159,8 @@ def test_study_in_chromium(server, page, tmp_path):
     truth, store = server["truth"], server["store"]
     shot = Shots(page, tmp_path / "shots")
 
-    page.goto(server["url"] + "/?pid=browser-test")
+    # a recruitment platform's link (Prolific's parameters)
+    page.goto(server["url"] + "/?PROLIFIC_PID=browser-test&STUDY_ID=st-1&SESSION_ID=se-1")
     _kind(page, "consent")
     assert page.is_disabled("#consent")
     shot("consent")
@@ -316,6 +318,14 @@ def test_study_in_chromium(server, page, tmp_path):
     page.reload()  # stays at the end
     _kind(page, "thanks")
 
+    # the same participant id in another browser profile cannot start again
+    other = page.context.browser.new_context()
+    second = other.new_page()
+    second.goto(server["url"] + "/?PROLIFIC_PID=browser-test&STUDY_ID=st-1&SESSION_ID=se-2")
+    second.wait_for_selector("#refused", timeout=15000)
+    assert "already started" in second.text_content("#refused")
+    other.close()
+
     # the admin dashboard
     page.goto(server["url"] + f"/admin#token={ADMIN}")
     page.wait_for_selector("table tbody tr")
@@ -343,6 +353,7 @@ def test_study_in_chromium(server, page, tmp_path):
     assert all(abs(t.client_ms - t.server_ms) < 60_000 and t.server_ms <= now for t in trials)
     (participant,) = store.all_participants()
     assert participant.external_id == "browser-test" and participant.completed_ms
+    assert json.loads(participant.url_params) == {"SESSION_ID": "se-1", "STUDY_ID": "st-1"}
     assert len(store.all_questionnaires()) == 1
     rows = export_tables(store)["trials"].strip().splitlines()
     assert len(rows) == 19

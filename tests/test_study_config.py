@@ -332,3 +332,16 @@ def test_answer_keys_default_custom_and_errors():
     ):
         with pytest.raises(MotionlabError, match=message):
             _parse({"study": {"classes": ["a", "b"], "keys": keys}, "stimuli": stimuli})
+
+
+@pytest.mark.parametrize(
+    ("study", "message"),
+    [
+        ({"completion_url": "javascript:alert(1)"}, r"http\(s\) URL"),
+        ({"completion_url": "https://x.org/a b"}, r"http\(s\) URL"),
+        ({"completion_url": "https://x.org/?cc={code}"}, "set completion_code too"),
+    ],
+)
+def test_completion_url_errors(study, message):
+    with pytest.raises(MotionlabError, match=message):
+        _parse({**BASE, "study": {**BASE["study"], **study}, "phases": [{"kind": "thanks"}]})

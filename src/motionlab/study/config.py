@@ -523,6 +523,13 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
     extra = {}
     if "completion_code" in study:
         extra["completion_code"] = str(study.pop("completion_code"))
+    if "completion_url" in study:
+        url = study.pop("completion_url")
+        if not isinstance(url, str) or not re.match(r"^https?://[^\s<>\"']+$", url):
+            raise _err(where, f"completion_url must be an http(s) URL, got {url!r}")
+        if "{code}" in url and "completion_code" not in extra:
+            raise _err(where, "completion_url uses {code}: set completion_code too")
+        extra["completion_url"] = url
     if study:
         raise _err(where, f"unknown [study] keys {sorted(study)}")
 

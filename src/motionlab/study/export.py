@@ -134,6 +134,7 @@ def export_tables(store) -> dict[str, str]:
         "consent",
         "completed",
         "user_agent",
+        "url_params",
     )
     prow = [
         {
@@ -145,6 +146,7 @@ def export_tables(store) -> dict[str, str]:
             "consent": iso(p.consent_ms),
             "completed": iso(p.completed_ms),
             "user_agent": p.user_agent,
+            "url_params": p.url_params,  # JSON: the link's STUDY_ID, SESSION_ID, ...
         }
         for p in participants.values()
     ]

@@ -30,6 +30,7 @@ import threading
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -69,8 +70,16 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+_PARAM_NAME = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")]
+_PARAM_VALUE = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:@\-]{0,128}$")]
+
+
 class SessionBody(_Body):
+    """A new participant: the id from the link (``PROLIFIC_PID`` or ``pid``) and the link's
+    other parameters (``STUDY_ID``, ``SESSION_ID``, ...), stored as given."""
+
     external_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@\-]{1,128}$")
+    url_params: dict[_PARAM_NAME, _PARAM_VALUE] = Field(default_factory=dict, max_length=16)
 
 
 class PhaseBody(_Body):
@@ -319,6 +328,7 @@ def create_app(
             plan=plan,
             external_id=body.external_id if body else None,
             user_agent=request.headers.get("user-agent", ""),
+            url_params=body.url_params if body else None,
         )
         log.info("participant %s started", new.participant.public_id)
         return {"token": new.token, "participant": new.participant.public_id}
@@ -506,8 +516,14 @@ def _state(state: StudyApp, me: Participant | None) -> dict[str, Any]:
         started = state.store.phase_started_ms(me.id, i) or now_ms()
         view["seconds"] = phase.seconds
         view["remaining_ms"] = max(0, phase.seconds * 1000 - (now_ms() - started))
-    elif phase.kind == "thanks" and "completion_code" in config.extra:
-        view["completion_code"] = config.extra["completion_code"]
+    elif phase.kind == "thanks":
+        code = config.extra.get("completion_code")
+        if code is not None:
+            view["completion_code"] = code
+        if "completion_url" in config.extra:
+            view["completion_url"] = config.extra["completion_url"].replace(
+                "{code}", quote(code or "", safe="")
+            )
     return {
         "study": {
             "title": config.title,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterator
@@ -70,6 +71,9 @@ class Participant(Base):
     consent_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     completed_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     user_agent: Mapped[str] = mapped_column(String(512), default="")
+    #: Parameters of the participant's link (recruitment platforms: STUDY_ID, SESSION_ID,
+    #: ...), as JSON.
+    url_params: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
     def plan_dict(self) -> dict[str, Any]:
         return json.loads(self.plan)
@@ -121,7 +125,15 @@ class Trial(Base):
 #: Columns added after a table's first release: (table, column, SQL type and default).
 #: :meth:`Store.__init__` adds any that an existing database lacks, so a study that was
 #: started with an older motionlab keeps its answers and goes on.
-_ADDED_COLUMNS = (("trials", "response", "VARCHAR(8) NOT NULL DEFAULT 'click'"),)
+_ADDED_COLUMNS = (
+    ("trials", "response", "VARCHAR(8) NOT NULL DEFAULT 'click'"),
+    ("participants", "url_params", "TEXT NOT NULL DEFAULT '{}'"),
+)
+#: One participant id (a recruitment platform's, e.g. PROLIFIC_PID) starts the study once.
+#: NULLs (no id given) may repeat, in SQLite and PostgreSQL alike.
+_UNIQUE_EXTERNAL_ID = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS ux_participants_external_id ON participants (external_id)"
+)
 
 
 def _add_missing_columns(engine: Engine) -> None:
@@ -133,6 +145,15 @@ def _add_missing_columns(engine: Engine) -> None:
             have = {c["name"] for c in inspector.get_columns(table)}
             if column not in have:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(_UNIQUE_EXTERNAL_ID))
+    except IntegrityError:
+        # a database of an older version in which one id started twice: keep its data; new
+        # duplicates are still refused by create_participant's check
+        logging.getLogger(__name__).warning(
+            "participant ids repeat in this database; cannot add the unique index"
+        )
 
 
 class Questionnaire(Base):
@@ -242,7 +263,15 @@ class Store:
         plan: dict[str, Any],
         external_id: str | None = None,
         user_agent: str = "",
+        url_params: dict[str, str] | None = None,
     ) -> NewParticipant:
+        """A new participant at phase 0, with a fresh token.
+
+        Raises
+        ------
+        Conflict
+            ``external_id`` has already started the study (a participant id starts once).
+        """
         token = secrets.token_urlsafe(32)
         t = now_ms()
         p = Participant(
@@ -254,18 +283,32 @@ class Store:
             phase_index=0,
             created_ms=t,
             user_agent=user_agent[:512],
+            url_params=json.dumps(url_params or {}, sort_keys=True),
         )
-        with self.session() as s:
-            s.add(p)
-            s.flush()
-            s.add(
-                PhaseLog(
-                    participant_id=p.id,
-                    phase_index=0,
-                    phase_name=plan["phases"][0]["name"],
-                    started_ms=t,
+        taken = Conflict(f"participant id {external_id!r} has already started this study")
+        try:
+            with self.session() as s:
+                if (
+                    external_id is not None
+                    and s.execute(
+                        select(Participant.id).where(Participant.external_id == external_id)
+                    ).first()
+                ):
+                    raise taken
+                s.add(p)
+                s.flush()
+                s.add(
+                    PhaseLog(
+                        participant_id=p.id,
+                        phase_index=0,
+                        phase_name=plan["phases"][0]["name"],
+                        started_ms=t,
+                    )
                 )
-            )
+        except IntegrityError:
+            # a concurrent start with the same id won the race (the unique index); a token
+            # or public id collision (2^-128) would land here too and is equally refused
+            raise taken from None
         return NewParticipant(p, token)
 
     def participant_by_token(self, token: str) -> Participant | None:

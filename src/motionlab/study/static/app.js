@@ -478,15 +478,36 @@ function thanksPage(state) {
     h("h2", {}, state.phase.title),
     ...state.phase.text.map((t) => h("p", { id: "thanks" }, t)),
     state.phase.completion_code ? h("p", {}, "Completion code: ", h("b", { id: "code" }, state.phase.completion_code)) : null,
+    state.phase.completion_url ? h("p", {}, h("a", { id: "complete", href: state.phase.completion_url }, "Return to the recruitment site")) : null,
   );
+  // A recruitment platform (Prolific, ...) learns of the completion from this redirect.
+  if (state.phase.completion_url) setTimeout(() => { location.href = state.phase.completion_url; }, 1500);
 }
 
 // -- start ------------------------------------------------------------------------------
 async function newSession() {
+  // The participant id from the link: Prolific's PROLIFIC_PID, or pid; the link's other
+  // parameters (STUDY_ID, SESSION_ID, ...) are stored with the participant.
   const params = new URLSearchParams(location.search);
-  const pid = params.get("pid");
+  const pid = params.get("PROLIFIC_PID") || params.get("pid");
   const body = pid && /^[A-Za-z0-9_.:@-]{1,128}$/.test(pid) ? { external_id: pid } : {};
-  const res = await api("POST", "/api/session", body);
+  const extra = {};
+  for (const [k, v] of params) {
+    if (k === "PROLIFIC_PID" || k === "pid" || Object.keys(extra).length >= 16) continue;
+    if (/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(k) && /^[A-Za-z0-9_.:@-]{0,128}$/.test(v)) extra[k] = v;
+  }
+  if (Object.keys(extra).length) body.url_params = extra;
+  let res;
+  try {
+    res = await api("POST", "/api/session", body);
+  } catch (e) {
+    if (e.status === 409) {
+      show(h("h2", {}, "Already started"),
+        h("p", { id: "refused" }, "This participant id has already started the study, in another browser or tab. Please continue there; each person takes part once."));
+      throw new Stopped();
+    }
+    throw e;
+  }
   token = res.token;
   localStorage.setItem(TOKEN_KEY, token);
   localStorage.removeItem(PENDING_KEY);
@@ -517,7 +538,11 @@ async function boot() {
   await refresh();
 }
 
+// Thrown when the page has said all there is to say (nothing more to do, no error to show).
+class Stopped extends Error {}
+
 window.addEventListener("unhandledrejection", (e) => {
+  if (e.reason instanceof Stopped) return;
   status(`Something went wrong (${e.reason && e.reason.message ? e.reason.message : e.reason}). Reload the page to continue where you left off.`);
 });
 boot();

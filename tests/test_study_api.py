@@ -18,13 +18,14 @@ pytest.importorskip("fastapi", reason="needs the study extra: pip install 'motio
 pytest.importorskip("sqlalchemy", reason="needs the study extra: pip install 'motionlab[study]'")
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from motionlab.study.config import load_config
 from motionlab.study.export import export_tables
 from motionlab.study.server import MAX_BODY, create_app
 from motionlab.study.simulate import simulate_participant, truth_map
 from motionlab.study.stimuli import Catalogue
-from motionlab.study.storage import Store
+from motionlab.study.storage import Participant, Store
 
 from conftest import write_short_study
 
@@ -581,4 +582,53 @@ def test_completion_url_carries_the_code(tmp_path, study_stimuli):
         assert state["phase"]["completion_url"] == (
             "https://app.example.org/submissions/complete?cc=C0%20DE"
         )
+    store.close()
+
+
+def _limited_app(tmp_path, study_stimuli, lines):
+    path = write_short_study(tmp_path, study_stimuli, rest=0)
+    text = path.read_text().replace(
+        'title = "Short test study"', 'title = "Short test study"\n' + "\n".join(lines)
+    )
+    path.write_text(text)
+    config = load_config(path)
+    store = Store(f"sqlite:///{tmp_path / 'limits.db'}")
+    catalogue = Catalogue(config, cache_dir=tmp_path / "c")
+    return config, store, catalogue
+
+
+def test_sessions_expire(tmp_path, study_stimuli):
+    config, store, catalogue = _limited_app(tmp_path, study_stimuli, ["expire_minutes = 30"])
+    with TestClient(create_app(config, store, catalogue, admin_token=ADMIN)) as client:
+        headers, _ = start(client)
+        assert client.get("/api/state", headers=headers).status_code == 200
+        with store.session() as s:  # the session started 31 minutes ago
+            p = s.scalars(select(Participant)).one()
+            p.created_ms -= 31 * 60_000
+        res = client.get("/api/state", headers=headers)
+        assert res.status_code == 410 and "expired" in res.text
+        assert (
+            client.post("/api/advance", json={"phase_index": 0}, headers=headers).status_code == 410
+        )
+        summary = client.get("/api/admin/summary", headers=auth(ADMIN)).json()
+        assert (summary["expired"], summary["in_progress"]) == (1, 0)
+        with store.session() as s:  # 29 minutes: still running
+            p = s.scalars(select(Participant)).one()
+            p.created_ms += 2 * 60_000
+        assert client.get("/api/state", headers=headers).status_code == 200
+    store.close()
+
+
+def test_study_closes_after_n_complete_participants(tmp_path, study_stimuli):
+    config, store, catalogue = _limited_app(tmp_path, study_stimuli, ["max_participants = 1"])
+    with TestClient(create_app(config, store, catalogue, admin_token=ADMIN)) as client:
+        client.truth = truth_map(catalogue)
+        headers, state = start(client)
+        other, _ = start(client)  # a second participant under way may still finish
+        to_kind(client, headers, state, "thanks")
+        summary = client.get("/api/admin/summary", headers=auth(ADMIN)).json()
+        assert (summary["completed"], summary["in_progress"], summary["open"]) == (1, 1, False)
+        res = client.post("/api/session", json={})
+        assert res.status_code == 403 and "closed" in res.text
+        assert client.get("/api/state", headers=other).status_code == 200
     store.close()

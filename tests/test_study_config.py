@@ -345,3 +345,18 @@ def test_answer_keys_default_custom_and_errors():
 def test_completion_url_errors(study, message):
     with pytest.raises(MotionlabError, match=message):
         _parse({**BASE, "study": {**BASE["study"], **study}, "phases": [{"kind": "thanks"}]})
+
+
+def test_expiry_and_participant_limit_settings():
+    config = _parse(
+        {
+            **BASE,
+            "study": {**BASE["study"], "expire_minutes": 90, "max_participants": 10},
+            "phases": [{"kind": "thanks"}],
+        }
+    )
+    assert (config.expire_minutes, config.max_participants) == (90, 10)
+    assert _parse({**BASE, "phases": [{"kind": "thanks"}]}).expire_minutes == 0
+    for key, value in (("expire_minutes", -1), ("max_participants", True), ("expire_minutes", 1.5)):
+        with pytest.raises(MotionlabError, match=key):
+            _parse({**BASE, "study": {**BASE["study"], key: value}, "phases": [{"kind": "thanks"}]})

@@ -167,6 +167,10 @@ class StudyConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     #: One key per class (same order): pressing it answers like a click on that class.
     keys: tuple[str, ...] = ()
+    #: Minutes after which an unfinished session expires (0: never).
+    expire_minutes: int = 0
+    #: The study closes to new participants once this many have completed it (0: never).
+    max_participants: int = 0
 
     def phase_index(self, name: str) -> int:
         for i, phase in enumerate(self.phases):
@@ -520,6 +524,12 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
     if preset != "thesis" and "test_videos" in given:
         raise _err(where, "test_videos applies to preset = 'thesis' only")
     keys = _parse_keys(study.pop("keys", None), classes, where)
+    limits = {}
+    for key, top in (("expire_minutes", 7 * 24 * 60), ("max_participants", 1_000_000)):
+        value = study.pop(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+            raise _err(where, f"{key} must be an integer in 0..{top} (0: no limit), got {value!r}")
+        limits[key] = value
     extra = {}
     if "completion_code" in study:
         extra["completion_code"] = str(study.pop("completion_code"))
@@ -583,6 +593,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         path=path,
         extra=extra,
         keys=keys,
+        **limits,
     )
 
 

@@ -240,7 +240,18 @@ def participant(
     p = state.store.participant_by_token(token)
     if p is None:
         raise HTTPException(401, "unknown session token; start a new session")
+    if _expired(p, state.config):
+        raise HTTPException(
+            410, f"this session expired {state.config.expire_minutes} minutes after it started"
+        )
     return p
+
+
+def _expired(p: Participant, config: StudyConfig, now: int | None = None) -> bool:
+    """An unfinished session older than ``expire_minutes`` (never when that is 0)."""
+    if not config.expire_minutes or p.completed_ms is not None:
+        return False
+    return (now_ms() if now is None else now) - p.created_ms > config.expire_minutes * 60_000
 
 
 def admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -321,6 +332,11 @@ def create_app(
     # -- participant API ---------------------------------------------------------
     @app.post("/api/session")
     def start_session(request: Request, body: SessionBody | None = None) -> dict[str, Any]:
+        # Participants already under way may still finish: the study can end a few over.
+        if config.max_participants and store.n_completed() >= config.max_participants:
+            raise HTTPException(
+                403, f"the study is closed: {config.max_participants} participants completed it"
+            )
         seed = new_seed()
         plan = make_plan(config, catalogue, seed)
         new = store.create_participant(
@@ -542,6 +558,7 @@ def _summary(state: StudyApp) -> dict[str, Any]:
     store = state.store
     trials = store.all_trials()
     participants = store.all_participants()
+    now = now_ms()
     per: dict[int, list] = {}
     for t in trials:
         per.setdefault(t.participant_id, []).append(t)
@@ -557,6 +574,7 @@ def _summary(state: StudyApp) -> dict[str, Any]:
                 "accuracy": (sum(t.correct for t in ts) / len(ts)) if ts else None,
                 "created_ms": p.created_ms,
                 "completed": p.completed_ms is not None,
+                "expired": _expired(p, state.config, now),
             }
         )
     by_modality: dict[str, list[bool]] = {}
@@ -567,6 +585,11 @@ def _summary(state: StudyApp) -> dict[str, Any]:
         "title": state.config.title,
         "participants": len(participants),
         "completed": sum(p.completed_ms is not None for p in participants),
+        "expired": sum(r["expired"] for r in rows),
+        "in_progress": sum(not r["completed"] and not r["expired"] for r in rows),
+        "max_participants": state.config.max_participants,
+        "open": not state.config.max_participants
+        or sum(p.completed_ms is not None for p in participants) < state.config.max_participants,
         "trials": len(trials),
         "test_accuracy": {m: sum(v) / len(v) for m, v in sorted(by_modality.items())},
         "rows": rows,

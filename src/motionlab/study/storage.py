@@ -311,6 +311,15 @@ class Store:
             raise taken from None
         return NewParticipant(p, token)
 
+    def n_completed(self) -> int:
+        """How many participants have completed the study."""
+        with self.sessions() as s:
+            return s.scalar(
+                select(func.count())
+                .select_from(Participant)
+                .where(Participant.completed_ms.is_not(None))
+            )
+
     def participant_by_token(self, token: str) -> Participant | None:
         if not token or len(token) > 256:
             return None

@@ -220,9 +220,10 @@ function render(state) {
 }
 
 // A 409/422 means the page is behind the server (e.g. the study is open in a second tab
-// that has moved on): show where the participant really is.
+// that has moved on): show where the participant really is (or, after a 410, that the
+// session expired).
 async function resync(err) {
-  if (err instanceof HttpError && (err.status === 409 || err.status === 422)) {
+  if (err instanceof HttpError && (err.status === 409 || err.status === 410 || err.status === 422)) {
     await refresh();
     return;
   }
@@ -506,6 +507,11 @@ async function newSession() {
         h("p", { id: "refused" }, "This participant id has already started the study, in another browser or tab. Please continue there; each person takes part once."));
       throw new Stopped();
     }
+    if (e.status === 403) {
+      show(h("h2", {}, "The study is closed"),
+        h("p", { id: "refused" }, "It has all the participants it needs. Thank you for your interest."));
+      throw new Stopped();
+    }
     throw e;
   }
   token = res.token;
@@ -518,6 +524,11 @@ async function refresh() {
   try {
     state = await api("GET", "/api/state");
   } catch (e) {
+    if (e.status === 410) {
+      show(h("h2", {}, "Session expired"),
+        h("p", { id: "refused" }, "This session ran past the study's time limit and has ended. Your answers so far are stored."));
+      throw new Stopped();
+    }
     if (e.status !== 401) throw e;
     await newSession(); // unknown token (e.g. a new database): start afresh
     state = await api("GET", "/api/state");

@@ -20,6 +20,7 @@ pytest.importorskip("sqlalchemy", reason="needs the study extra: pip install 'mo
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from motionlab.errors import MotionlabError
 from motionlab.study.config import load_config
 from motionlab.study.export import export_tables
 from motionlab.study.server import MAX_BODY, create_app
@@ -632,3 +633,26 @@ def test_study_closes_after_n_complete_participants(tmp_path, study_stimuli):
         assert res.status_code == 403 and "closed" in res.text
         assert client.get("/api/state", headers=other).status_code == 200
     store.close()
+
+
+def test_pilot_link_runs_a_short_study_marked_as_pilot(study, tmp_path):
+    from motionlab.study.analysis import _records, read_csv_text, summarise
+    from motionlab.study.server import pilot_token
+
+    assert study.post("/api/session", json={"pilot": "0" * 32}).status_code == 403
+    res = study.post("/api/session", json={"pilot": pilot_token(ADMIN)})
+    assert res.status_code == 200, res.text
+    headers = auth(res.json()["token"])
+    state = study.get("/api/state", headers=headers).json()
+    assert state["pilot"] is True
+    state = to_kind(study, headers, state, "test")
+    assert len(state["phase"]["items"]) == 3  # one per class (the full study has 2 per class)
+    to_kind(study, headers, state, "thanks")
+    summary = study.get("/api/admin/summary", headers=auth(ADMIN)).json()
+    assert summary["pilot"] == 1
+    rows = read_csv_text(export_tables(study.store)["trials"])
+    assert rows and all(r["pilot"] == "1" for r in rows)
+    trials = _records(rows, "trials.csv")
+    with pytest.raises(MotionlabError, match="only pilot answers"):
+        summarise(trials)
+    assert summarise(trials, include_pilot=True).n_trials == len(rows)

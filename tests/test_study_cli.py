@@ -28,6 +28,7 @@ from motionlab.study.analysis import (
     write_report,
 )
 from motionlab.study.export import TRIAL_COLUMNS
+from motionlab.study.server import pilot_token
 
 from conftest import write_short_study
 
@@ -148,11 +149,12 @@ def test_serve_prints_links_and_runs(tmp_path, study_stimuli):
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        lines = [proc.stdout.readline() for _ in range(4)]
+        lines = [proc.stdout.readline() for _ in range(5)]
         text = "".join(lines)
         assert f"participant: http://127.0.0.1:{port}/" in text
         token = re.search(r"admin token: (\S+)", text).group(1)
         assert f"/admin#token={token}" in text and len(token) >= 24
+        assert f"pilot:       http://127.0.0.1:{port}/?pilot={pilot_token(token)}" in text
         base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 30
         while True:

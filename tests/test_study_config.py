@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -360,3 +361,61 @@ def test_expiry_and_participant_limit_settings():
     for key, value in (("expire_minutes", -1), ("max_participants", True), ("expire_minutes", 1.5)):
         with pytest.raises(MotionlabError, match=key):
             _parse({**BASE, "study": {**BASE["study"], key: value}, "phases": [{"kind": "thanks"}]})
+
+
+def test_counterbalancing_rotates_blocks_and_keys_in_a_balanced_scheme():
+    config = _parse(
+        {
+            "study": {"classes": UCF5, "preset": "thesis", "counterbalance": True},
+            "stimuli": {"rgb": {"root": "u"}, "afd": {"root": "a"}},
+        }
+    )
+    catalogue = _fake_catalogue(UCF5, 40)
+    seen = Counter()
+    for order in range(20):
+        plan = make_plan(config, catalogue, seed=order, order=order)
+        kinds = [(p["kind"], p["source"]) for p in plan["phases"]]
+        first, second = ("rgb", "afd") if order % 2 == 0 else ("afd", "rgb")
+        assert kinds == [
+            ("instructions", None),
+            ("training", first),
+            ("test", first),
+            ("rest", None),
+            ("training", second),
+            ("test", second),
+            ("questionnaire", None),
+            ("thanks", None),
+        ]
+        assert plan["counterbalance"]["blocks"] == [first, second]
+        keys = plan["answer_keys"]
+        assert sorted(keys) == ["1", "2", "3", "4", "5"]
+        shift = (order // 2) % 5
+        assert keys[shift] == "1"  # the mapping is the default one shifted by `shift`
+        assert plan["counterbalance"]["key_shift"] == shift
+        seen[(first, tuple(keys))] += 1
+        # the blocks move whole: the same clips, 4 per class in training, 18 in test
+        assert [len(p["items"]) for p in plan["phases"]] == [0, 20, 90, 0, 20, 90, 0, 0]
+    assert len(seen) == 10 and set(seen.values()) == {2}  # every pair equally often
+    plain = _parse(
+        {
+            "study": {"classes": UCF5, "preset": "thesis"},
+            "stimuli": {"rgb": {"root": "u"}, "afd": {"root": "a"}},
+        }
+    )
+    plan = make_plan(plain, catalogue, seed=1, order=1)
+    assert plan["counterbalance"] == {"order": 1, "blocks": ["rgb", "afd"], "key_shift": 0}
+
+
+def test_pilot_plan_is_short():
+    config = _parse(
+        {
+            "study": {"classes": UCF5, "preset": "thesis"},
+            "stimuli": {"rgb": {"root": "u"}, "afd": {"root": "a"}},
+        }
+    )
+    plan = make_plan(config, _fake_catalogue(UCF5, 40), seed=1, pilot=True)
+    assert plan["pilot"] is True
+    assert [len(p["items"]) for p in plan["phases"]] == [0, 5, 5, 0, 5, 5, 0, 0]
+    assert plan["phases"][3]["seconds"] == 5
+    for p in plan["phases"]:
+        assert sorted(i["truth"] for i in p["items"]) in ([], sorted(UCF5))

@@ -46,6 +46,7 @@ class TrialRecord:
     rt_ms: float
     fps: float
     loops: int
+    pilot: bool = False
 
 
 def _records(rows: Iterable[dict[str, str]], where: str) -> list[TrialRecord]:
@@ -65,6 +66,7 @@ def _records(rows: Iterable[dict[str, str]], where: str) -> list[TrialRecord]:
                     rt_ms=float(r["rt_ms"]),
                     fps=float(r["fps"]),
                     loops=int(r["loops"]),
+                    pilot=r.get("pilot", "") in ("1", "True", "true"),
                 )
             )
         except (KeyError, ValueError) as exc:
@@ -142,10 +144,20 @@ class Summary:
     )
 
 
-def summarise(trials: list[TrialRecord], classes: list[str] | None = None) -> Summary:
-    """Compute the report's measures. Accuracy and confusions use the test phases only."""
+def summarise(
+    trials: list[TrialRecord], classes: list[str] | None = None, *, include_pilot: bool = False
+) -> Summary:
+    """Compute the report's measures. Accuracy and confusions use the test phases only.
+
+    Answers of pilot runs are left out unless ``include_pilot``.
+    """
     if not trials:
         raise MotionlabError("no trials to analyse")
+    if not include_pilot:
+        real = [t for t in trials if not t.pilot]
+        if not real:
+            raise MotionlabError("only pilot answers to analyse; pass --include-pilot to use them")
+        trials = real
     if classes is None:
         classes = sorted({t.truth for t in trials} | {t.choice for t in trials})
     test = [t for t in trials if t.kind == "test"]
@@ -396,15 +408,18 @@ def write_report(
     predictions: ModelPredictions | None = None,
     classes: list[str] | None = None,
     title: str = "Human perception study: report",
+    include_pilot: bool = False,
 ) -> dict[str, Path]:
     """Write the figures, ``report.md`` and ``report.html`` into ``out_dir``.
+
+    Pilot runs' answers are left out unless ``include_pilot``.
 
     Returns
     -------
     dict
         Name -> path of everything written.
     """
-    s = summarise(trials, classes)
+    s = summarise(trials, classes, include_pilot=include_pilot)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}

@@ -50,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from motionlab.study.config import load_config, with_rest
-    from motionlab.study.server import create_app
+    from motionlab.study.server import create_app, pilot_token
     from motionlab.study.stimuli import Catalogue
     from motionlab.study.storage import Store
 
@@ -75,7 +75,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     print(f"study:       {config.title} ({len(catalogue)} stimuli, database {_redact(url)})")
     print(f"participant: {base}/")
     print(f"admin:       {base}/admin#token={token}")
-    print(f"admin token: {token}", flush=True)
+    print(f"admin token: {token}")
+    print(f"pilot:       {base}/?pilot={pilot_token(token)}  (shortened, marked pilot)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
 
 
@@ -119,7 +120,12 @@ def cmd_report(args: argparse.Namespace) -> None:
         classes = list(load_config(args.config).classes)
     preds = analysis.read_predictions(args.model_predictions) if args.model_predictions else None
     files = analysis.write_report(
-        trials, args.output, questionnaires=questionnaires, predictions=preds, classes=classes
+        trials,
+        args.output,
+        questionnaires=questionnaires,
+        predictions=preds,
+        classes=classes,
+        include_pilot=args.include_pilot,
     )
     log.info("wrote %s and %s", files["markdown"], files["html"])
 
@@ -217,6 +223,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model-predictions",
         type=Path,
         help="CSV truth,prediction[,modality]: the model's confusion matrix too",
+    )
+    p.add_argument(
+        "--include-pilot",
+        action="store_true",
+        help="use pilot runs' answers too (default: left out)",
     )
     p.add_argument("-o", "--output", required=True, type=Path, help="output folder")
     p.set_defaults(func=cmd_report)

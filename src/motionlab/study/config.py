@@ -171,6 +171,9 @@ class StudyConfig:
     expire_minutes: int = 0
     #: The study closes to new participants once this many have completed it (0: never).
     max_participants: int = 0
+    #: Rotate the trial blocks (RGB first / AFD first) and the class-to-key mapping over
+    #: participants in a balanced scheme (:func:`motionlab.study.protocol.counterbalance`).
+    counterbalance: bool = False
 
     def phase_index(self, name: str) -> int:
         for i, phase in enumerate(self.phases):
@@ -530,6 +533,9 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
             raise _err(where, f"{key} must be an integer in 0..{top} (0: no limit), got {value!r}")
         limits[key] = value
+    counterbalance = study.pop("counterbalance", False)
+    if not isinstance(counterbalance, bool):
+        raise _err(where, f"counterbalance must be true or false, got {counterbalance!r}")
     extra = {}
     if "completion_code" in study:
         extra["completion_code"] = str(study.pop("completion_code"))
@@ -593,6 +599,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         path=path,
         extra=extra,
         keys=keys,
+        counterbalance=counterbalance,
         **limits,
     )
 

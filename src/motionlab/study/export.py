@@ -3,7 +3,8 @@ participants and phase times.
 
 ``trials.csv`` columns: participant, external_id, seed, phase_index, phase, kind, modality,
 trial_index, stimulus, truth, choice, correct (0/1), rt_ms, loops, frames_shown, fps,
-client_time, server_time (ISO 8601, UTC, milliseconds), response (``click`` or ``key``).
+client_time, server_time (ISO 8601, UTC, milliseconds), response (``click`` or ``key``),
+pilot (0/1: a pilot run's answer).
 Response times are measured in the browser from the first displayed frame
 (``requestAnimationFrame`` timestamp) to the click or key press (the event's ``timeStamp``;
 both on the ``performance.now`` time base).
@@ -40,6 +41,7 @@ TRIAL_COLUMNS = (
     "client_time",
     "server_time",
     "response",
+    "pilot",
 )
 QUESTIONNAIRE_COLUMNS = (
     "participant",
@@ -110,6 +112,7 @@ def export_tables(store) -> dict[str, str]:
                 "client_time": iso(t.client_ms),
                 "server_time": iso(t.server_ms),
                 "response": t.response,
+                "pilot": bool(p.pilot),
             }
         )
     questionnaires = []
@@ -135,6 +138,7 @@ def export_tables(store) -> dict[str, str]:
         "completed",
         "user_agent",
         "url_params",
+        "pilot",
     )
     prow = [
         {
@@ -147,6 +151,7 @@ def export_tables(store) -> dict[str, str]:
             "completed": iso(p.completed_ms),
             "user_agent": p.user_agent,
             "url_params": p.url_params,  # JSON: the link's STUDY_ID, SESSION_ID, ...
+            "pilot": bool(p.pilot),
         }
         for p in participants.values()
     ]

@@ -23,10 +23,12 @@ bodies over 64 KiB get 413; answers that contradict the stored ones get 409.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import secrets
 import threading
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,7 +40,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import BaseModel, ConfigDict, Field
 
 from motionlab import __version__
-from motionlab.study.config import StudyConfig
+from motionlab.study.config import Phase, StudyConfig
 from motionlab.study.export import export_tables
 from motionlab.study.protocol import make_plan, new_seed
 from motionlab.study.stimuli import Catalogue
@@ -80,6 +82,7 @@ class SessionBody(_Body):
 
     external_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@\-]{1,128}$")
     url_params: dict[_PARAM_NAME, _PARAM_VALUE] = Field(default_factory=dict, max_length=16)
+    pilot: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
 
 
 class PhaseBody(_Body):
@@ -138,9 +141,19 @@ class StudyApp:
         self.store = store
         self.catalogue = catalogue
         self.admin_token = admin_token
-        self.phase_names = [p.name for p in config.phases]
+        #: The secret of the pilot link: derived from the admin token, so only whoever holds
+        #: that can hand out pilot links, and a participant cannot shorten their own study.
+        self.pilot_token = pilot_token(admin_token)
+        self._by_name = {p.name: p for p in config.phases}
         self._plans: dict[int, dict[str, Any]] = {}
         self._plans_lock = threading.Lock()
+
+    def phases(self, p: Participant) -> list[Phase]:
+        """The participant's phases, in the participant's order (see :func:`make_plan`)."""
+        return self.plan(p)["_phases"]
+
+    def phase_names(self, p: Participant) -> list[str]:
+        return self.plan(p)["_names"]
 
     def plan(self, p: Participant) -> dict[str, Any]:
         with self._plans_lock:
@@ -148,11 +161,22 @@ class StudyApp:
         if plan is None:
             plan = p.plan_dict()
             plan["keys"] = {i["stimulus"] for ph in plan["phases"] for i in ph["items"]}
+            # the participant's phases in their order, with their (pilot: shortened) rests
+            plan["_phases"] = [
+                replace(self._by_name[ph["name"]], seconds=ph["seconds"]) for ph in plan["phases"]
+            ]
+            plan["_names"] = [ph["name"] for ph in plan["phases"]]
+            plan.setdefault("answer_keys", list(self.config.keys))  # plans of older versions
             with self._plans_lock:
                 if len(self._plans) > 10_000:
                     self._plans.clear()
                 self._plans[p.id] = plan
         return plan
+
+
+def pilot_token(admin_token: str) -> str:
+    """The ``?pilot=`` value of the pilot link (HMAC-SHA256 of the admin token, 128 bits)."""
+    return hmac.new(admin_token.encode(), b"motionlab pilot link", "sha256").hexdigest()[:32]
 
 
 class _TooLarge(Exception):
@@ -337,14 +361,18 @@ def create_app(
             raise HTTPException(
                 403, f"the study is closed: {config.max_participants} participants completed it"
             )
+        pilot = body is not None and body.pilot is not None
+        if pilot and not secrets.compare_digest(body.pilot, state.pilot_token):
+            raise HTTPException(403, "not a valid pilot link")
         seed = new_seed()
-        plan = make_plan(config, catalogue, seed)
+        plan = make_plan(config, catalogue, seed, order=store.n_participants(), pilot=pilot)
         new = store.create_participant(
             seed=seed,
             plan=plan,
             external_id=body.external_id if body else None,
             user_agent=request.headers.get("user-agent", ""),
             url_params=body.url_params if body else None,
+            pilot=pilot,
         )
         log.info("participant %s started", new.participant.public_id)
         return {"token": new.token, "participant": new.participant.public_id}
@@ -355,20 +383,21 @@ def create_app(
 
     @app.post("/api/consent")
     def consent(body: ConsentBody, me: Me) -> dict[str, Any]:
-        _expect_kind(state, body.phase_index, "consent")
+        _expect_kind(state, me, body.phase_index, "consent")
         if me.phase_index == body.phase_index:
             store.set_consent(me.id)
-        store.advance(me.id, body.phase_index, phase_names=state.phase_names)
+        store.advance(me.id, body.phase_index, phase_names=state.phase_names(me))
         return _state(state, store.participant(me.id))
 
     @app.post("/api/advance")
     def advance(body: PhaseBody, me: Me) -> dict[str, Any]:
         i = body.phase_index
-        if i >= len(config.phases):
-            raise HTTPException(422, f"phase_index must be < {len(config.phases)}")
+        n = len(state.phases(me))
+        if i >= n:
+            raise HTTPException(422, f"phase_index must be < {n}")
         if me.phase_index == i:
             _check_can_leave(state, me, i)
-        store.advance(me.id, i, phase_names=state.phase_names)
+        store.advance(me.id, i, phase_names=state.phase_names(me))
         return _state(state, store.participant(me.id))
 
     @app.post("/api/trials")
@@ -423,7 +452,7 @@ def create_app(
     def questionnaire(body: QuestionnaireBody, me: Me) -> dict[str, Any]:
         if set(body.difficulty) != set(config.classes):
             raise HTTPException(422, "difficulty needs one rating (1-3) for each class")
-        i = next((k for k, p in enumerate(config.phases) if p.kind == "questionnaire"), None)
+        i = next((k for k, p in enumerate(state.phases(me)) if p.kind == "questionnaire"), None)
         if i is None:
             raise HTTPException(404, "this study has no questionnaire")
         if me.phase_index < i:
@@ -431,7 +460,7 @@ def create_app(
         answers = body.model_dump()
         answers["difficulty"] = json.dumps(answers["difficulty"], sort_keys=True)
         stored = store.save_questionnaire(me.id, answers)
-        store.advance(me.id, i, phase_names=state.phase_names)
+        store.advance(me.id, i, phase_names=state.phase_names(me))
         out = _state(state, store.participant(me.id))
         out["duplicate"] = not stored
         return out
@@ -480,13 +509,14 @@ def create_app(
 # helpers
 
 
-def _expect_kind(state: StudyApp, i: int, kind: str) -> None:
-    if i >= len(state.config.phases) or state.config.phases[i].kind != kind:
+def _expect_kind(state: StudyApp, me: Participant, i: int, kind: str) -> None:
+    phases = state.phases(me)
+    if i >= len(phases) or phases[i].kind != kind:
         raise HTTPException(422, f"phase {i} is not a {kind} phase")
 
 
 def _check_can_leave(state: StudyApp, me: Participant, i: int) -> None:
-    phase = state.config.phases[i]
+    phase = state.phases(me)[i]
     if phase.kind == "consent" and me.consent_ms is None:
         raise HTTPException(409, "consent first (POST /api/consent)")
     if phase.kind in ("training", "test"):
@@ -510,7 +540,8 @@ def _state(state: StudyApp, me: Participant | None) -> dict[str, Any]:
     config = state.config
     plan = state.plan(me)
     i = me.phase_index
-    phase = config.phases[i]
+    phases = state.phases(me)
+    phase = phases[i]
     planned = plan["phases"][i]
     view: dict[str, Any] = {
         "name": phase.name,
@@ -545,11 +576,12 @@ def _state(state: StudyApp, me: Participant | None) -> dict[str, Any]:
             "title": config.title,
             "classes": list(config.classes),
             "fps": {"min": config.fps_min, "max": config.fps_max, "default": config.fps_default},
-            "keys": list(config.keys),
+            "keys": plan["answer_keys"],
         },
         "participant": me.public_id,
+        "pilot": bool(plan.get("pilot")),
         "phase_index": i,
-        "phases": [{"name": p.name, "kind": p.kind, "title": p.title} for p in config.phases],
+        "phases": [{"name": p.name, "kind": p.kind, "title": p.title} for p in phases],
         "phase": view,
     }
 
@@ -569,12 +601,13 @@ def _summary(state: StudyApp) -> dict[str, Any]:
             {
                 "participant": p.public_id,
                 "external_id": p.external_id,
-                "phase": state.phase_names[p.phase_index],
+                "phase": state.phase_names(p)[p.phase_index],
                 "trials": len(ts),
                 "accuracy": (sum(t.correct for t in ts) / len(ts)) if ts else None,
                 "created_ms": p.created_ms,
                 "completed": p.completed_ms is not None,
                 "expired": _expired(p, state.config, now),
+                "pilot": p.pilot,
             }
         )
     by_modality: dict[str, list[bool]] = {}
@@ -586,6 +619,7 @@ def _summary(state: StudyApp) -> dict[str, Any]:
         "participants": len(participants),
         "completed": sum(p.completed_ms is not None for p in participants),
         "expired": sum(r["expired"] for r in rows),
+        "pilot": sum(r["pilot"] for r in rows),
         "in_progress": sum(not r["completed"] and not r["expired"] for r in rows),
         "max_participants": state.config.max_participants,
         "open": not state.config.max_participants

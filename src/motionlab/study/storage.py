@@ -74,6 +74,8 @@ class Participant(Base):
     #: Parameters of the participant's link (recruitment platforms: STUDY_ID, SESSION_ID,
     #: ...), as JSON.
     url_params: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    #: A pilot run (shortened phases): kept out of the report unless asked for.
+    pilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     def plan_dict(self) -> dict[str, Any]:
         return json.loads(self.plan)
@@ -128,6 +130,7 @@ class Trial(Base):
 _ADDED_COLUMNS = (
     ("trials", "response", "VARCHAR(8) NOT NULL DEFAULT 'click'"),
     ("participants", "url_params", "TEXT NOT NULL DEFAULT '{}'"),
+    ("participants", "pilot", "BOOLEAN NOT NULL DEFAULT FALSE"),
 )
 #: One participant id (a recruitment platform's, e.g. PROLIFIC_PID) starts the study once.
 #: NULLs (no id given) may repeat, in SQLite and PostgreSQL alike.
@@ -264,6 +267,7 @@ class Store:
         external_id: str | None = None,
         user_agent: str = "",
         url_params: dict[str, str] | None = None,
+        pilot: bool = False,
     ) -> NewParticipant:
         """A new participant at phase 0, with a fresh token.
 
@@ -284,6 +288,7 @@ class Store:
             created_ms=t,
             user_agent=user_agent[:512],
             url_params=json.dumps(url_params or {}, sort_keys=True),
+            pilot=pilot,
         )
         taken = Conflict(f"participant id {external_id!r} has already started this study")
         try:
@@ -310,6 +315,11 @@ class Store:
             # or public id collision (2^-128) would land here too and is equally refused
             raise taken from None
         return NewParticipant(p, token)
+
+    def n_participants(self) -> int:
+        """How many participants have started the study."""
+        with self.sessions() as s:
+            return s.scalar(select(func.count()).select_from(Participant))
 
     def n_completed(self) -> int:
         """How many participants have completed the study."""

@@ -206,10 +206,11 @@ function render(state) {
   keyHandler = null;
   study = state.study;
   document.title = study.title;
-  document.getElementById("title").textContent = study.title;
   const n = state.phases.length;
   document.getElementById("progress-bar").style.width = `${(100 * state.phase_index) / Math.max(1, n - 1)}%`;
   document.body.dataset.phase = state.phase.name;
+  document.body.dataset.pilot = state.pilot ? "1" : "";
+  document.getElementById("title").textContent = state.pilot ? `${study.title} (pilot run)` : study.title;
   document.body.dataset.kind = state.phase.kind;
   const page = {
     consent: consentPage, instructions: instructionsPage, familiarisation: familiarisationPage,
@@ -494,10 +495,12 @@ async function newSession() {
   const body = pid && /^[A-Za-z0-9_.:@-]{1,128}$/.test(pid) ? { external_id: pid } : {};
   const extra = {};
   for (const [k, v] of params) {
-    if (k === "PROLIFIC_PID" || k === "pid" || Object.keys(extra).length >= 16) continue;
+    if (k === "PROLIFIC_PID" || k === "pid" || k === "pilot" || Object.keys(extra).length >= 16) continue;
     if (/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(k) && /^[A-Za-z0-9_.:@-]{0,128}$/.test(v)) extra[k] = v;
   }
   if (Object.keys(extra).length) body.url_params = extra;
+  const pilot = params.get("pilot");
+  if (pilot) body.pilot = pilot;
   let res;
   try {
     res = await api("POST", "/api/session", body);
@@ -505,6 +508,10 @@ async function newSession() {
     if (e.status === 409) {
       show(h("h2", {}, "Already started"),
         h("p", { id: "refused" }, "This participant id has already started the study, in another browser or tab. Please continue there; each person takes part once."));
+      throw new Stopped();
+    }
+    if (e.status === 403 && pilot) {
+      show(h("h2", {}, "Not a pilot link"), h("p", { id: "refused" }, "Ask the experimenter for the pilot link."));
       throw new Stopped();
     }
     if (e.status === 403) {

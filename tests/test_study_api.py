@@ -656,3 +656,35 @@ def test_pilot_link_runs_a_short_study_marked_as_pilot(study, tmp_path):
     with pytest.raises(MotionlabError, match="only pilot answers"):
         summarise(trials)
     assert summarise(trials, include_pilot=True).n_trials == len(rows)
+
+
+def test_attention_checks_are_stored_flagged_and_exclude(tmp_path, study_stimuli):
+    path = write_short_study(tmp_path, study_stimuli, rest=0)
+    text = path.read_text().replace(
+        "[stimuli.afd]",
+        f'[stimuli.catch]\nroot = "{study_stimuli.as_posix()}/rgb"\npattern = "{{class}}/*.mkv"\n\n'
+        '[attention]\nsource = "catch"\nper_test_phase = 1\n\n[stimuli.afd]',
+    )
+    path.write_text(text)
+    config = load_config(path)
+    store = Store(f"sqlite:///{tmp_path / 'att.db'}")
+    catalogue = Catalogue(config, cache_dir=tmp_path / "c")
+    with TestClient(create_app(config, store, catalogue, admin_token=ADMIN)) as client:
+        client.truth = truth_map(catalogue)
+        headers, state = start(client)
+        state = to_kind(client, headers, state, "test")
+        assert len(state["phase"]["items"]) == 3 * 2 + 1  # the catch clip is not marked
+        # answer the catch trial wrong, everything else right
+        plan = store.participant(1).plan_dict()
+        phase = plan["phases"][state["phase_index"]]
+        for t, item in enumerate(phase["items"]):
+            wrong = next(c for c in ("right", "left", "up") if c != item["truth"])
+            choice = wrong if item.get("attention_check") else item["truth"]
+            assert answer(client, headers, state, t, choice=choice)[0].status_code == 200
+        summary = client.get("/api/admin/summary", headers=auth(ADMIN)).json()
+        assert summary["excluded"] == 1 and summary["rows"][0]["attention"] == 0.0
+    rows = list(csv.DictReader(io.StringIO(export_tables(store)["trials"])))
+    flagged = [r for r in rows if r["attention_check"] == "1"]
+    assert len(flagged) == 1 and flagged[0]["correct"] == "0"
+    assert flagged[0]["stimulus"].startswith("catch/")
+    store.close()

@@ -62,7 +62,7 @@ def test_default_protocol_is_standard_with_consent(tmp_path):
 UCF5 = ["JumpingJack", "Lunges", "PullUps", "PushUps", "Swing"]
 
 
-def _fake_catalogue(classes, per_class):
+def _fake_catalogue(classes, per_class, sources=("rgb", "afd")):
     """A stand-in catalogue (make_plan reads by_source[source][class] -> items with key, name)."""
     by_source = {
         source: {
@@ -72,7 +72,7 @@ def _fake_catalogue(classes, per_class):
             ]
             for c in classes
         }
-        for source in ("rgb", "afd")
+        for source in sources
     }
     return SimpleNamespace(by_source=by_source)
 
@@ -419,3 +419,46 @@ def test_pilot_plan_is_short():
     assert plan["phases"][3]["seconds"] == 5
     for p in plan["phases"]:
         assert sorted(i["truth"] for i in p["items"]) in ([], sorted(UCF5))
+
+
+def test_attention_checks_go_into_every_test_phase():
+    config = _parse(
+        {
+            "study": {"classes": UCF5, "preset": "thesis"},
+            "stimuli": {"rgb": {"root": "u"}, "afd": {"root": "a"}, "catch": {"root": "c"}},
+            "attention": {"source": "catch", "per_test_phase": 2, "min_accuracy": 0.5},
+        }
+    )
+    assert config.attention.min_accuracy == 0.5
+    plan = make_plan(config, _fake_catalogue(UCF5, 40, sources=("rgb", "afd", "catch")), seed=4)
+    tests = [p for p in plan["phases"] if p["kind"] == "test"]
+    catches = [i for p in tests for i in p["items"] if i.get("attention_check")]
+    assert [len(p["items"]) for p in tests] == [92, 92]
+    assert [sum(bool(i.get("attention_check")) for i in p["items"]) for p in tests] == [2, 2]
+    assert all(i["stimulus"].startswith("catch-") for i in catches)
+    assert all(
+        i["stimulus"].startswith("catch-") == bool(i.get("attention_check"))
+        for p in tests
+        for i in p["items"]
+    )
+    assert len({i["stimulus"] for i in catches}) == 4  # never the same clip twice
+    assert all(i["truth"] == i["stimulus"].split("-")[1] for i in catches)  # the folder's class
+    training = [p for p in plan["phases"] if p["kind"] == "training"]
+    assert not any(i.get("attention_check") for p in training for i in p["items"])
+    positions = {p["items"].index(c) for p in tests for c in p["items"] if c.get("attention_check")}
+    assert len(positions) > 1  # at random positions, not all at one place
+    for attention, message in (
+        ({"source": "nope"}, "not one of"),
+        ({"source": "catch", "min_accuracy": 2}, "min_accuracy"),
+        ({"source": "catch", "per_test_phase": 0}, "per_test_phase"),
+        ({"per_test_phase": 1}, "needs source"),
+        ({"source": "catch", "every": 3}, "unknown keys"),
+    ):
+        with pytest.raises(MotionlabError, match=message):
+            _parse(
+                {
+                    "study": {"classes": UCF5},
+                    "stimuli": {"rgb": {"root": "u"}, "afd": {"root": "a"}, "catch": {"root": "c"}},
+                    "attention": attention,
+                }
+            )

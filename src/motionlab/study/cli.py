@@ -114,10 +114,18 @@ def cmd_report(args: argparse.Namespace) -> None:
         _need_extra()
         trials, questionnaires = analysis.load_from_db(_db_url(args))
     classes = None
+    min_attention = 1.0
     if args.config:
         from motionlab.study.config import load_config
 
-        classes = list(load_config(args.config).classes)
+        config = load_config(args.config)
+        classes = list(config.classes)
+        if config.attention is not None:
+            min_attention = config.attention.min_accuracy
+    if args.min_attention is not None:
+        if not 0 <= args.min_attention <= 1:
+            raise MotionlabError(f"--min-attention must be in 0..1, got {args.min_attention}")
+        min_attention = args.min_attention
     preds = analysis.read_predictions(args.model_predictions) if args.model_predictions else None
     files = analysis.write_report(
         trials,
@@ -126,6 +134,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         predictions=preds,
         classes=classes,
         include_pilot=args.include_pilot,
+        min_attention=min_attention,
     )
     log.info("wrote %s and %s", files["markdown"], files["html"])
 
@@ -228,6 +237,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--include-pilot",
         action="store_true",
         help="use pilot runs' answers too (default: left out)",
+    )
+    p.add_argument(
+        "--min-attention",
+        type=float,
+        help="exclude participants below this attention-check accuracy, 0..1 (default: the "
+        "config's [attention] min_accuracy, else 1.0)",
     )
     p.add_argument("-o", "--output", required=True, type=Path, help="output folder")
     p.set_defaults(func=cmd_report)

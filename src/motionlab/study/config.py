@@ -153,6 +153,23 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class AttentionChecks:
+    """Catch trials: clips with a known answer mixed into every test phase.
+
+    ``source`` names a ``[stimuli.NAME]`` table whose class folders give each clip's known
+    answer (pick clips anyone attending gets right). ``per_test_phase`` clips go into each
+    test phase at random positions, none shown twice to a participant. They are stored and
+    exported like other answers with ``attention_check`` set, left out of the accuracies, and
+    a participant whose attention-check accuracy is below ``min_accuracy`` is excluded
+    from the report (and counted as excluded on the admin page).
+    """
+
+    source: str
+    per_test_phase: int = 1
+    min_accuracy: float = 1.0
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """A whole study: what participants see, in which order, from which files."""
 
@@ -174,6 +191,8 @@ class StudyConfig:
     #: Rotate the trial blocks (RGB first / AFD first) and the class-to-key mapping over
     #: participants in a balanced scheme (:func:`motionlab.study.protocol.counterbalance`).
     counterbalance: bool = False
+    #: Catch trials in the test phases (None: none).
+    attention: AttentionChecks | None = None
 
     def phase_index(self, name: str) -> int:
         for i, phase in enumerate(self.phases):
@@ -416,6 +435,31 @@ def _parse_phase(table: Any, where: str) -> Phase:
     return Phase(name, kind, source, per_class, feedback, disjoint, seconds, title, text, loop)
 
 
+def _parse_attention(
+    table: Any, sources: dict[str, StimulusSource], where: str
+) -> AttentionChecks | None:
+    if table is None:
+        return None
+    where = f"{where} [attention]"
+    if not isinstance(table, dict):
+        raise _err(where, "must be a table with source = 'name of a [stimuli.NAME] table'")
+    table = dict(table)
+    if "source" not in table:
+        raise _err(where, "needs source = 'name of a [stimuli.NAME] table'")
+    source = _take(table, "source", str, where)
+    if source not in sources:
+        raise _err(where, f"source {source!r} is not one of {sorted(sources)}")
+    per = _take(table, "per_test_phase", int, where) if "per_test_phase" in table else 1
+    if not 1 <= per <= 100:
+        raise _err(where, f"per_test_phase must be 1..100, got {per}")
+    low = table.pop("min_accuracy", 1.0)
+    if isinstance(low, bool) or not isinstance(low, int | float) or not 0 <= low <= 1:
+        raise _err(where, f"min_accuracy must be a number in 0..1, got {low!r}")
+    if table:
+        raise _err(where, f"unknown keys {sorted(table)}")
+    return AttentionChecks(source, per, float(low))
+
+
 def _check_protocol(phases: tuple[Phase, ...], sources: dict[str, StimulusSource], where: str):
     if not phases:
         raise _err(where, "the study has no phases")
@@ -556,6 +600,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         name: _parse_source(name, table, base_dir, f"{where} [stimuli.{name}]")
         for name, table in stimuli.items()
     }
+    attention = _parse_attention(data.pop("attention", None), sources, where)
     raw_phases = data.pop("phases", None)
     if raw_phases is None and preset == "thesis":
         try:
@@ -600,6 +645,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         extra=extra,
         keys=keys,
         counterbalance=counterbalance,
+        attention=attention,
         **limits,
     )
 

@@ -4,7 +4,7 @@ participants and phase times.
 ``trials.csv`` columns: participant, external_id, seed, phase_index, phase, kind, modality,
 trial_index, stimulus, truth, choice, correct (0/1), rt_ms, loops, frames_shown, fps,
 client_time, server_time (ISO 8601, UTC, milliseconds), response (``click`` or ``key``),
-pilot (0/1: a pilot run's answer).
+pilot (0/1: a pilot run's answer), attention_check (0/1: a catch trial).
 Response times are measured in the browser from the first displayed frame
 (``requestAnimationFrame`` timestamp) to the click or key press (the event's ``timeStamp``;
 both on the ``performance.now`` time base).
@@ -42,6 +42,7 @@ TRIAL_COLUMNS = (
     "server_time",
     "response",
     "pilot",
+    "attention_check",
 )
 QUESTIONNAIRE_COLUMNS = (
     "participant",
@@ -113,6 +114,7 @@ def export_tables(store) -> dict[str, str]:
                 "server_time": iso(t.server_ms),
                 "response": t.response,
                 "pilot": bool(p.pilot),
+                "attention_check": bool(t.attention_check),
             }
         )
     questionnaires = []

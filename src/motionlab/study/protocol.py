@@ -113,6 +113,8 @@ def make_plan(
                 "items": items,
             }
         )
+    if config.attention is not None:
+        _add_attention_checks(phases, config, catalogue, rng)
     blocks = trial_blocks([(p["kind"], p["source"]) for p in phases])
     rotation, shift = (
         counterbalance(order, len(blocks), len(config.keys), keys=config.counterbalance)
@@ -138,6 +140,30 @@ def make_plan(
         "answer_keys": keys,
         "phases": phases,
     }
+
+
+def _add_attention_checks(
+    phases: list[dict], config: StudyConfig, catalogue: Catalogue, rng: random.Random
+) -> None:
+    """Insert ``per_test_phase`` catch clips (``"attention_check": True``) at random
+    positions of every test phase; no clip twice for one participant."""
+    checks = config.attention
+    pool = [
+        (label, s) for label in config.classes for s in catalogue.by_source[checks.source][label]
+    ]
+    rng.shuffle(pool)
+    for phase in phases:
+        if phase["kind"] != "test":
+            continue
+        for _ in range(checks.per_test_phase):
+            label, stim = pool.pop()
+            item = {
+                "stimulus": stim.key,
+                "name": stim.name,
+                "truth": label,
+                "attention_check": True,
+            }
+            phase["items"].insert(rng.randint(0, len(phase["items"])), item)
 
 
 def _rotate_blocks(phases: list[dict], blocks: list[list[int]], rotation: int) -> list[dict]:

@@ -437,6 +437,7 @@ def create_app(
             client_ms=body.client_ms,
             submission_id=body.submission_id,
             response=body.response,
+            attention_check=bool(item.get("attention_check")),
         )
         out: dict[str, Any] = {
             "stored": True,
@@ -610,9 +611,16 @@ def _summary(state: StudyApp) -> dict[str, Any]:
                 "pilot": p.pilot,
             }
         )
+    checks = state.config.attention
+    for row, p in zip(rows, participants, strict=True):
+        got = [t.correct for t in per.get(p.id, []) if t.attention_check]
+        row["attention"] = sum(got) / len(got) if got else None
+        row["excluded"] = bool(
+            checks is not None and got and sum(got) / len(got) < checks.min_accuracy
+        )
     by_modality: dict[str, list[bool]] = {}
     for t in trials:
-        if t.phase_kind == "test":
+        if t.phase_kind == "test" and not t.attention_check:
             by_modality.setdefault(t.modality, []).append(t.correct)
     return {
         "title": state.config.title,
@@ -620,6 +628,7 @@ def _summary(state: StudyApp) -> dict[str, Any]:
         "completed": sum(p.completed_ms is not None for p in participants),
         "expired": sum(r["expired"] for r in rows),
         "pilot": sum(r["pilot"] for r in rows),
+        "excluded": sum(r["excluded"] for r in rows),
         "in_progress": sum(not r["completed"] and not r["expired"] for r in rows),
         "max_participants": state.config.max_participants,
         "open": not state.config.max_participants

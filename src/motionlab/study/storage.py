@@ -122,6 +122,8 @@ class Trial(Base):
     submission_id: Mapped[str] = mapped_column(String(64))
     #: How the answer was given: "click" (or touch) on a class button, or "key".
     response: Mapped[str] = mapped_column(String(8), default="click", server_default="click")
+    #: A catch trial (a clip with a known answer; :class:`~motionlab.study.config.AttentionChecks`).
+    attention_check: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 #: Columns added after a table's first release: (table, column, SQL type and default).
@@ -131,6 +133,7 @@ _ADDED_COLUMNS = (
     ("trials", "response", "VARCHAR(8) NOT NULL DEFAULT 'click'"),
     ("participants", "url_params", "TEXT NOT NULL DEFAULT '{}'"),
     ("participants", "pilot", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    ("trials", "attention_check", "BOOLEAN NOT NULL DEFAULT FALSE"),
 )
 #: One participant id (a recruitment platform's, e.g. PROLIFIC_PID) starts the study once.
 #: NULLs (no id given) may repeat, in SQLite and PostgreSQL alike.

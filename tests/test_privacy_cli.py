@@ -216,3 +216,40 @@ def test_hands_option_picks_the_hand_model(hands: str, model: bool, roi: bool) -
     assert (m.hands_model, m.hands_roi) == (model, roi)
     assert m.describe()["hands_roi"] is roi
     m.close()
+
+
+def test_library_from_before_the_facet_fix_is_refused_then_rebuilt(
+    clip: Path, tmp_path: Path, weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A version-1 library (its "key" templates hold queries) stops obfuscate with one line
+    naming the library and the fix; ``templates rebuild`` remakes it from its source."""
+    img = tmp_path / "frame.png"
+    cv2.imwrite(str(img), read_video(clip)[0][:, :, ::-1])
+    lib = tmp_path / "lib.json"
+    small = ["--layer", "2", "--load-size", "32", "--stride", "8", "--weights", str(weights)]
+    assert main(["templates", "create", "disc", "--image", str(img), "--point", "48,32",
+                 "--library", str(lib), *small]) == 0  # fmt: skip
+    fresh = json.loads(lib.read_text())
+    doc = json.loads(lib.read_text())
+    doc["version"] = 1
+    del doc["templates"][0]["facet_layout"]
+    doc["templates"][0]["descriptor"]["data"] = fresh["templates"][0]["descriptor"]["data"][::-1]
+    lib.write_text(json.dumps(doc))
+    out = tmp_path / "o.mkv"
+    dino = ["--library", str(lib), "--weights", str(weights)]
+    capsys.readouterr()
+    assert main(["-q", "obfuscate", str(clip), "-o", str(out), "--templates", "disc",
+                 *dino, "--noise", "iid"]) == 1  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(lib) in err and "templates rebuild" in err
+    assert not out.exists()
+    assert main(["templates", "list", "--library", str(lib)]) == 0
+    assert "STALE" in capsys.readouterr().out
+    assert main(["templates", "rebuild", "--library", str(lib)]) == 1  # weights file needed
+    assert "--weights" in capsys.readouterr().err
+    assert main(["templates", "rebuild", "--library", str(lib), "--weights", str(weights)]) == 0
+    back = json.loads(lib.read_text())
+    assert back["version"] == 2
+    assert back["templates"][0]["descriptor"] == fresh["templates"][0]["descriptor"]
+    assert main(["-q", "obfuscate", str(clip), "-o", str(out), "--templates", "disc",
+                 *dino, "--noise", "iid"]) == 0  # fmt: skip

@@ -11,12 +11,19 @@ import numpy as np
 import pytest
 
 from motionlab.errors import MotionlabError
-from motionlab.privacy.dino import DinoExtractor, DinoMatcher, DinoSettings, clipped_cosine
+from motionlab.privacy.dino import (
+    FACET_LAYOUT,
+    DinoExtractor,
+    DinoMatcher,
+    DinoSettings,
+    clipped_cosine,
+)
 from motionlab.privacy.templates import (
     TemplateLibrary,
     load_library,
     load_or_new,
     make_template,
+    rebuild_library,
     save_library,
 )
 from motionlab.synthetic import sample_video_frames
@@ -169,3 +176,93 @@ def test_facets_differ(extractor: DinoExtractor, image: np.ndarray) -> None:
         assert out[facet].shape == (*extractor.grid_shape(64, 96), 384)
     assert not np.allclose(out["key"], out["query"]) and not np.allclose(out["key"], out["token"])
     assert not np.allclose(out["key"], out["value"])
+
+
+def _projections(extractor: DinoExtractor, image: np.ndarray) -> dict[str, np.ndarray]:
+    """q, k, v of the chosen block computed here from its ``norm1`` output and the qkv
+    projection weights (``x_norm @ W_f^T + b_f`` with W_f the f-th third of the rows), and
+    the block's output token: ``(gh * gw, C)`` each, patch tokens only."""
+    import torch
+
+    block = extractor.model.blocks[extractor.settings.layer]
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [
+        block.norm1.register_forward_hook(lambda _m, _i, o: seen.setdefault("norm", o.clone())),
+        block.register_forward_hook(lambda _m, _i, o: seen.setdefault("out", o.clone())),
+    ]
+    try:
+        extractor.descriptors(image)
+    finally:
+        for h in hooks:
+            h.remove()
+    w = block.attn.qkv.weight.detach().double()
+    b = block.attn.qkv.bias.detach().double()
+    c = w.shape[1]
+    x = seen["norm"][0, 1:].double()  # drop the CLS token
+    out = {f: (x @ w[i * c : (i + 1) * c].T + b[i * c : (i + 1) * c]).numpy()
+           for i, f in enumerate(("query", "key", "value"))}  # fmt: skip
+    out["token"] = seen["out"][0, 1:].double().numpy()
+    return out
+
+
+def test_facets_are_the_qkv_projections(extractor: DinoExtractor, image: np.ndarray) -> None:
+    """Eq. 5.1 matches DINO-ViT *keys*: the "key" facet is x_norm @ W_k^T + b_k (timm's qkv
+    is laid out q, k, v), not the query."""
+    ref = _projections(extractor, image)
+    assert np.abs(ref["key"] - ref["query"]).max() > 0.5  # random weights tell them apart
+    for facet in ("key", "query", "value", "token"):
+        ex = copy.copy(extractor)
+        ex.settings = replace(SMALL, facet=facet)
+        d = ex.descriptors(image)
+        assert np.allclose(d.reshape(-1, d.shape[-1]), ref[facet], atol=1e-4), facet
+    assert DinoSettings().facet == "key"
+
+
+def _as_version_1(path: Path) -> None:
+    """Rewrite a library file as motionlab wrote it before the facet fix."""
+    doc = json.loads(path.read_text())
+    doc["version"] = 1
+    for t in doc["templates"]:
+        del t["facet_layout"]
+    path.write_text(json.dumps(doc))
+
+
+def test_libraries_from_before_the_facet_fix_are_refused_then_rebuilt(
+    tmp_path: Path, extractor: DinoExtractor, image: np.ndarray
+) -> None:
+    import cv2
+
+    src = tmp_path / "src.png"
+    cv2.imwrite(str(src), image[:, :, ::-1])
+    old = copy.copy(extractor)  # what the old code returned for "key": the queries
+    old.settings = replace(SMALL, facet="query")
+    t = make_template("hair", image, (30, 20), extractor=extractor, source_path=src)
+    assert t.facet_layout == FACET_LAYOUT and not t.stale
+    queries = old.descriptors(image)[t.patch]
+    lib = tmp_path / "old.json"
+    save_library(TemplateLibrary((replace(t, descriptor=queries),)), lib)
+    assert json.loads(lib.read_text())["version"] == 2
+    assert json.loads(lib.read_text())["templates"][0]["facet_layout"] == FACET_LAYOUT
+    _as_version_1(lib)
+    with pytest.raises(MotionlabError) as err:
+        load_library(lib)
+    msg = str(err.value)
+    assert str(lib) in msg and "hair" in msg and "templates rebuild" in msg and "\n" not in msg
+    stale = load_library(lib, allow_stale=True)
+    assert stale.get("hair").stale and stale.get("hair").facet_layout == ""
+    with pytest.raises(MotionlabError, match="rebuild"):
+        DinoMatcher(library=stale, extractor=extractor)  # objects are checked too
+    rebuilt = rebuild_library(stale)  # recorded weights: random(seed=0)
+    new = rebuilt.get("hair")
+    assert not new.stale and new.point == t.point and new.patch == t.patch
+    assert np.allclose(new.descriptor, t.descriptor, atol=1e-5)  # the keys, not the queries
+    assert not np.allclose(new.descriptor, queries, atol=1e-2)
+    # value and token templates were right before the fix: a version-1 file of them loads
+    val = copy.copy(extractor)
+    val.settings = replace(SMALL, facet="value")
+    save_library(TemplateLibrary((make_template("v", image, (5, 5), extractor=val),)), lib)
+    _as_version_1(lib)
+    assert load_library(lib).get("v").settings.facet == "value"
+    src.write_bytes(b"changed")
+    with pytest.raises(MotionlabError, match="changed"):
+        rebuild_library(stale)

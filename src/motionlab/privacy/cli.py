@@ -2,7 +2,8 @@
 
 ``motionlab obfuscate``      hide selected attributes behind motion-consistent noise
 ``motionlab baseline``       the naive baselines of Table 5.2 (pixelate, blur, mask)
-``motionlab templates ...``  create / list / show / remove templates; similarity matrix
+``motionlab templates ...``  create / list / show / remove / rebuild templates; similarity
+                             matrix
 ``motionlab privacy-eval``   Table 5.2 and the lambda sweep from prediction CSVs
 """
 
@@ -294,7 +295,7 @@ def cmd_templates_list(args: argparse.Namespace) -> int:
         print("built-in templates of the landmarks matcher (no library needed):")
         print("  " + ", ".join(ATTRIBUTES))
         return 0
-    library = load_library(args.library)
+    library = load_library(args.library, allow_stale=True)  # listing shows what is stale
     if args.json:
         print(
             json.dumps(
@@ -315,6 +316,7 @@ def cmd_templates_list(args: argparse.Namespace) -> int:
             f"size {s.load_size} "
             f"| point ({t.point[0]:g}, {t.point[1]:g}) of {t.source.get('path', '?')} "
             f"| weights {t.weights[:22]} | {t.created}"
+            + (" | STALE: key/query swapped, run templates rebuild" if t.stale else "")
         )
     return 0
 
@@ -367,6 +369,24 @@ def cmd_templates_remove(args: argparse.Namespace) -> int:
 
     save_library(load_library(args.library).remove(args.name), args.library)
     log.info("removed %r from %s", args.name, args.library)
+    return 0
+
+
+def cmd_templates_rebuild(args: argparse.Namespace) -> int:
+    """Remake every template of a library from its source image and point (the fix for
+    libraries made before the DINO facet fix)."""
+    from motionlab.privacy.templates import load_library, rebuild_library, save_library
+
+    library = load_library(args.library, allow_stale=True)
+    if not library.templates:
+        raise MotionlabError(f"{args.library}: no templates to rebuild")
+    stale = [t.name for t in library.templates if t.stale]
+    rebuilt = rebuild_library(library, weights=args.weights, device=args.device)
+    save_library(rebuilt, args.library)
+    log.info(
+        "rebuilt %d template(s) of %s (%d had the swapped key/query facet: %s)",
+        len(rebuilt.templates), args.library, len(stale), ", ".join(stale) or "none",
+    )  # fmt: skip
     return 0
 
 
@@ -497,7 +517,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser(
         "templates",
-        help="create, list, show or remove privacy templates",
+        help="create, list, show, remove or rebuild privacy templates",
         description="Templates name what to hide. The landmarks matcher has the nine "
         "attributes built in; DINO templates are descriptors taken at a point of an image "
         "and stored, with their provenance, in a library file (JSON).",
@@ -548,6 +568,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     t.add_argument("name", help="template name")
     t.add_argument("--library", required=True, type=Path, help="library file")
     t.set_defaults(func=cmd_templates_remove)
+
+    t = tsub.add_parser(
+        "rebuild",
+        help="remake a library's templates from their source images and points (fixes "
+        "libraries made before the DINO key/query fix)",
+    )
+    t.add_argument("--library", required=True, type=Path, help="library file (rewritten)")
+    t.add_argument(
+        "--weights",
+        type=Path,
+        help="the DINO checkpoint the templates were made with (checked against its SHA-256; "
+        "default: timm hub weights, or the recorded random seed)",
+    )
+    t.add_argument("--device", default="cpu", help="torch device (cpu)")
+    t.set_defaults(func=cmd_templates_rebuild)
 
     t = tsub.add_parser(
         "similarity",

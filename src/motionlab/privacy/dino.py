@@ -47,6 +47,16 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "vit_small_patch8_224.dino"
 FACETS: tuple[str, ...] = ("key", "query", "value", "token")
+# Where each facet lies in timm's fused ``attn.qkv`` output, ``(B, N, 3 * C)``: timm's
+# ``Attention.forward`` reshapes it to ``(B, N, 3, heads, C / heads)`` and unbinds q, k, v
+# in that order (as Amir et al.'s extractor: query 0, key 1, value 2). Not FACETS' order.
+QKV_INDEX: dict[str, int] = {"query": 0, "key": 1, "value": 2}
+FACET_LAYOUT = "timm-qkv"
+"""Provenance of how descriptors are cut from ``attn.qkv`` (stored with every template).
+
+Templates made before this field existed took the facet at ``FACETS.index(facet)``:
+their "key" descriptors are queries and their "query" descriptors are keys (value and
+token were right). :mod:`motionlab.privacy.templates` refuses such key/query templates."""
 RANDOM = "random"
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32)  # ImageNet statistics, as DINO
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -253,8 +263,8 @@ class DinoExtractor:
             if st.facet == "token":
                 d = x
             else:
-                qkv = captured[0].reshape(1, x.shape[1], 3, c)
-                d = qkv[:, :, FACETS.index(st.facet)]
+                qkv = captured[0].reshape(1, x.shape[1], 3, c)  # q, k, v (QKV_INDEX)
+                d = qkv[:, :, QKV_INDEX[st.facet]]
             d = d[0, 1:].reshape(gh, gw, c)
         return d.float().cpu().numpy()
 
@@ -319,12 +329,13 @@ class DinoMatcher(Matcher):
         device: str = "cpu",
         extractor: DinoExtractor | None = None,
     ) -> None:
-        from motionlab.privacy.templates import TemplateLibrary, load_library
+        from motionlab.privacy.templates import TemplateLibrary, check_facet_layout, load_library
 
         lib = library if isinstance(library, TemplateLibrary) else load_library(Path(library))
         dino = [t for t in lib.templates if t.matcher == "dino"]
         if not dino:
             raise MotionlabError("the template library holds no DINO templates")
+        check_facet_layout(tuple(dino))  # a file was checked on load; objects here
         settings = {t.settings for t in dino}
         if len(settings) > 1:
             raise MotionlabError(
@@ -347,6 +358,7 @@ class DinoMatcher(Matcher):
         return {
             **super().describe(),
             **self.settings.to_dict(),
+            "facet_layout": FACET_LAYOUT,
             "weights": self.extractor.weights_id,
         }
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from motionlab import __version__
-from motionlab.cli import number_type
+from motionlab.cli import _size, number_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -391,18 +391,19 @@ def cmd_templates_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_templates_similarity(args: argparse.Namespace) -> int:
-    """Average saliency maps over videos and plot their similarity (appendix A.1-A.2)."""
+    """Average saliency maps over videos (appendix eq. A.1) and compare every pair of
+    templates (eq. A.2: the sum of absolute differences, or ``--measure mae|cosine``)."""
     import numpy as np
 
     from motionlab.cli import _progress
-    from motionlab.privacy.metrics import MapAverager, plot_similarity, template_similarity
+    from motionlab.privacy.metrics import MapAverager, compare_templates, plot_similarity
     from motionlab.video import VideoReader
 
     if args.every < 1:
         raise MotionlabError(f"--every must be >= 1, got {args.every}")
     matcher = _build_matcher(args)
     names = _selected(args, matcher)
-    avg = MapAverager(names)
+    avg = MapAverager(names, size=args.size)
     for path in args.inputs:
         matcher.reset()
         with VideoReader(path) as reader:
@@ -413,11 +414,11 @@ def cmd_templates_similarity(args: argparse.Namespace) -> int:
                     avg.add(maps)
                 bar.update()
             bar.close()
-    matrix = template_similarity(avg.mean)
-    plot_similarity(matrix, names, args.output)
+    matrix = compare_templates(avg.mean, measure=args.measure)
+    plot_similarity(matrix, names, args.output, measure=args.measure)
     with np.printoptions(precision=2, suppress=True):
         print(matrix)
-    log.info("wrote %s (%d frames)", args.output, avg.count)
+    log.info("wrote %s (%s, %d frames)", args.output, args.measure, avg.count)
     return 0
 
 
@@ -586,12 +587,28 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     t = tsub.add_parser(
         "similarity",
-        help="similarity matrix of the templates' average saliency maps over videos",
+        help="appendix A.1-A.2: average each template's saliency maps over videos and "
+        "compare every pair (sum of absolute differences; brighter = more similar)",
     )
     t.add_argument("inputs", nargs="+", help="videos or frame folders")
     t.add_argument("--templates", required=True, help="comma-separated names (or face/body/all)")
     t.add_argument("-o", "--output", required=True, type=Path, help="matrix picture (.png)")
     t.add_argument("--every", type=int, default=1, help="average every N-th frame (default 1)")
+    t.add_argument(
+        "--measure",
+        choices=("l1", "mae", "cosine"),
+        default="l1",
+        help="l1 (default): eq. A.2 as written, sum over pixels of |mean map i - mean map j| "
+        "(a distance: 0 = identical); mae: the same divided by the number of pixels (Fig. "
+        "A.6's 'mean error'); cosine: cosine similarity of the mean maps (an alternative)",
+    )
+    t.add_argument(
+        "--size",
+        type=_size,
+        metavar="WxH",
+        help="average the maps on this grid (default: the frames' own size, which must then "
+        "be the same in every input)",
+    )
     _add_matcher_args(t)
     t.set_defaults(func=cmd_templates_similarity)
 

@@ -255,3 +255,20 @@ def test_library_from_before_the_facet_fix_is_refused_then_rebuilt(
     assert back["templates"][0]["descriptor"] == fresh["templates"][0]["descriptor"]
     assert main(["-q", "obfuscate", str(clip), "-o", str(out), "--templates", "disc",
                  *dino, "--noise", "iid"]) == 0  # fmt: skip
+
+
+def test_obfuscate_thesis_presets_and_unknown_names(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("mediapipe")
+    out = tmp_path / "o.mkv"
+    assert main(["-q", "obfuscate", str(clip), "-o", str(out), "--templates", "ipn"]) == 0
+    record = json.loads(read_metadata(out)["motionlab"])
+    assert record["obfuscation"]["templates"] == ["cheek", "eyes", "forehead", "hair"]
+    out.unlink()
+    capsys.readouterr()  # mediapipe's harmless import line
+    for bad in ("sbux", "sbu,nose"):
+        assert main(["obfuscate", str(clip), "-o", str(out), "--templates", bad]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "unknown template" in err and "sbu, kth, ipn" in err
+    assert not any(tmp_path.glob("o*")) and not any(tmp_path.glob(".o*"))

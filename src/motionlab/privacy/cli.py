@@ -85,6 +85,10 @@ def _build_matcher(args: argparse.Namespace) -> Any:
         return get_matcher("dino", library=args.library, weights=args.weights, device=args.device)
     if args.library is not None or args.weights is not None:
         raise MotionlabError("--library and --weights apply to the dino matcher only")
+    if getattr(args, "templates", None) is not None:
+        from motionlab.privacy.attributes import ATTRIBUTES, parse_names
+
+        parse_names(args.templates, known=ATTRIBUTES)  # bad names: one line, no model loaded
     return get_matcher(
         "landmarks",
         people=args.people,
@@ -467,7 +471,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--templates",
         required=True,
         help="comma-separated template names, e.g. forehead,hair,eyes,cheek,lips; groups "
-        "face, body, all (landmarks: forehead hair eyes cheek lips hand arm torso legs)",
+        "face, body, all (landmarks: forehead hair eyes cheek lips hand arm torso legs); "
+        "the thesis's sets (Sec. 5.4): sbu and kth = torso,arm,legs,hair, ipn = "
+        "cheek,eyes,forehead,hair",
     )
     p.add_argument(
         "--noise",
@@ -591,7 +597,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "compare every pair (sum of absolute differences; brighter = more similar)",
     )
     t.add_argument("inputs", nargs="+", help="videos or frame folders")
-    t.add_argument("--templates", required=True, help="comma-separated names (or face/body/all)")
+    t.add_argument(
+        "--templates",
+        required=True,
+        help="comma-separated names (or the groups face, body, all; the thesis's sets sbu, "
+        "kth, ipn)",
+    )
     t.add_argument("-o", "--output", required=True, type=Path, help="matrix picture (.png)")
     t.add_argument("--every", type=int, default=1, help="average every N-th frame (default 1)")
     t.add_argument(

@@ -266,3 +266,58 @@ def test_libraries_from_before_the_facet_fix_are_refused_then_rebuilt(
     src.write_bytes(b"changed")
     with pytest.raises(MotionlabError, match="changed"):
         rebuild_library(stale)
+
+
+def test_hub_weights_offline_fail_in_seconds_naming_the_local_option(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without network, timm's download retried for ~53 s; now one bounded probe."""
+    import socket
+    import time
+
+    from motionlab.privacy import dino
+
+    monkeypatch.setattr(dino, "_cached_hub_file", lambda _name: None)  # nothing cached
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def unreachable(*_a: object, **_k: object) -> socket.socket:
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    start = time.perf_counter()
+    with pytest.raises(MotionlabError) as err:
+        DinoExtractor(settings=SMALL)
+    assert time.perf_counter() - start < 3.0
+    msg = str(err.value)
+    assert "--weights PATH" in msg and "unreachable" in msg and "\n" not in msg
+
+    def hangs(*_a: object, **_k: object) -> socket.socket:  # a resolver that never answers
+        time.sleep(5)
+        raise OSError("late")
+
+    monkeypatch.setattr(socket, "create_connection", hangs)
+    monkeypatch.setattr(dino, "HUB_TIMEOUT_S", 0.2)
+    start = time.perf_counter()
+    with pytest.raises(MotionlabError, match=r"did not answer in 0.2 s.*--weights PATH"):
+        DinoExtractor(settings=SMALL)
+    assert time.perf_counter() - start < 1.0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MotionlabError, match=r"HF_HUB_OFFLINE is set.*--weights PATH"):
+        DinoExtractor(settings=SMALL)
+
+
+def test_hub_weights_from_the_local_cache_need_no_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extractor: DinoExtractor
+) -> None:
+    import torch
+
+    from motionlab.privacy import dino
+
+    cached = tmp_path / "pytorch_model.bin"
+    torch.save(extractor.model.state_dict(), cached)
+    monkeypatch.setattr(dino, "_cached_hub_file", lambda _name: cached)
+    monkeypatch.setattr(dino, "_hub_unreachable", lambda _t: pytest.fail("probed the network"))
+    loaded = DinoExtractor(settings=SMALL)
+    assert loaded.weights_id == "timm:vit_small_patch8_224.dino"
+    img = np.full((32, 48, 3), 90, np.uint8)
+    assert np.allclose(loaded.descriptors(img), extractor.descriptors(img), atol=1e-5)

@@ -131,6 +131,86 @@ def _unwrap_state_dict(obj: Any) -> dict[str, Any]:
     return out
 
 
+HUB_TIMEOUT_S = 3.0
+"""How long :func:`_hub_model` waits to reach the weights' server before giving up."""
+_HUB_FILES = ("model.safetensors", "pytorch_model.bin")  # what timm asks the hub for
+_LOCAL_HINT = (
+    "give a local checkpoint with --weights PATH (Python: weights=PATH), e.g. "
+    "dino_deitsmall8_pretrain.pth from the DINO repository"
+)
+
+
+def _cached_hub_file(model_name: str) -> Path | None:
+    """timm's hub weights of ``model_name`` if already in the Hugging Face cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        from timm.models import get_pretrained_cfg
+    except ImportError:
+        return None
+    cfg = get_pretrained_cfg(model_name)
+    repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if not repo:
+        return None
+    for name in _HUB_FILES:
+        found = try_to_load_from_cache(repo, name)
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
+def _hub_unreachable(timeout: float) -> str | None:
+    """Why the Hugging Face hub cannot be reached now (None if it can), in <= ``timeout`` s.
+
+    ``HF_HUB_OFFLINE`` set: at once. Otherwise one TCP connection to the hub (or to the
+    HTTPS proxy, if one is set), name lookup included, bounded by ``timeout``: timm's own
+    download retries for about a minute before it fails offline."""
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return "HF_HUB_OFFLINE is set"
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    url = urlsplit(proxy or os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (443 if not proxy else 3128)
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(f"{host}:{port} cannot be reached ({exc.strerror or exc})")
+
+    thread = threading.Thread(target=probe, daemon=True)  # name lookup has no timeout
+    thread.start()
+    thread.join(timeout)
+    return outcome[0] if outcome else f"{host}:{port} did not answer in {timeout:g} s"
+
+
+def _hub_model(model_name: str) -> Any:
+    """timm's pretrained ``model_name``: from the local Hugging Face cache if there, else
+    downloaded; fails within ~:data:`HUB_TIMEOUT_S` s, naming ``--weights``, when offline."""
+    import timm
+
+    cached = _cached_hub_file(model_name)
+    if cached is not None:
+        return timm.create_model(
+            model_name, pretrained=True, pretrained_cfg_overlay={"file": str(cached)}
+        )
+    reason = _hub_unreachable(HUB_TIMEOUT_S)
+    if reason is not None:
+        raise MotionlabError(
+            f"cannot download the pretrained {model_name}: {reason}; {_LOCAL_HINT}"
+        )
+    try:
+        return timm.create_model(model_name, pretrained=True)
+    except Exception as exc:  # network errors of several libraries
+        raise MotionlabError(
+            f"could not load the pretrained {model_name} ({type(exc).__name__}); {_LOCAL_HINT}"
+        ) from exc
+
+
 class DinoExtractor:
     """Dense ViT descriptors of a frame: ``(gh, gw, C)`` float32 on a stride grid.
 
@@ -164,13 +244,7 @@ class DinoExtractor:
             model = timm.create_model(settings.model, pretrained=False)
             self.weights_id = f"random(seed={seed})"
         elif weights is None:
-            try:
-                model = timm.create_model(settings.model, pretrained=True)
-            except Exception as exc:  # network errors of several libraries
-                raise MotionlabError(
-                    f"could not load the pretrained {settings.model} ({type(exc).__name__}); "
-                    "give a local checkpoint with --weights PATH"
-                ) from exc
+            model = _hub_model(settings.model)
             self.weights_id = f"timm:{settings.model}"
         else:
             path = Path(weights)

@@ -249,6 +249,11 @@ def test_library_from_before_the_facet_fix_is_refused_then_rebuilt(
     assert "STALE" in capsys.readouterr().out
     assert main(["templates", "rebuild", "--library", str(lib)]) == 1  # weights file needed
     assert "--weights" in capsys.readouterr().err
+    other = tmp_path / "other.pth"
+    other.write_bytes(b"other weights")
+    assert main(["templates", "rebuild", "--library", str(lib), "--weights", str(other)]) == 1
+    assert "not the weights" in capsys.readouterr().err
+    assert json.loads(lib.read_text())["version"] == 1  # nothing written on failure
     assert main(["templates", "rebuild", "--library", str(lib), "--weights", str(weights)]) == 0
     back = json.loads(lib.read_text())
     assert back["version"] == 2

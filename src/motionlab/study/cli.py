@@ -44,6 +44,28 @@ def _db_url(args: argparse.Namespace) -> str:
     raise MotionlabError("give --db URL (or --config study.toml for its default study.db)")
 
 
+def _need_file(path: Path | None, what: str) -> None:
+    """Refuse a missing (or non-file) input before anything is opened or created."""
+    if path is None:
+        return
+    if not path.exists():
+        raise MotionlabError(f"{path}: no such {what}")
+    if not path.is_file():
+        raise MotionlabError(f"{path}: is a folder, not a {what}")
+
+
+def _db_inputs(args: argparse.Namespace) -> list[Path]:
+    """The study files a reading command takes: its config and an SQLite database file."""
+    from motionlab.study.storage import sqlite_file
+
+    files = [Path(args.config)] if getattr(args, "config", None) else []
+    if args.db or getattr(args, "config", None):
+        db = sqlite_file(_db_url(args))
+        if db is not None:
+            files.append(db)
+    return files
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     """Run the study server under uvicorn."""
     _need_extra()
@@ -54,7 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from motionlab.study.stimuli import Catalogue
     from motionlab.study.storage import Store
 
-    config = load_config(args.config)
+    config = load_config(args.config)  # refuses a missing config before the database is made
     if args.rest_seconds is not None:
         config = with_rest(config, args.rest_seconds)
     url = _db_url(args)
@@ -81,42 +103,55 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def _redact(url: str) -> str:
     """Hide a password in a database URL."""
-    from sqlalchemy.engine import make_url
+    from motionlab.study.storage import redact
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<database>"
+    return redact(url)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
+    """Export the tables of an existing study database (never creates one)."""
     _need_extra()
-    from motionlab.study.export import export_study
+    from motionlab.atomic import refuse_overwrite_input
+    from motionlab.study.export import TABLES, export_study
 
-    paths = export_study(_db_url(args), args.output)
+    _need_file(args.config, "study config file")
+    url = _db_url(args)
+    refuse_overwrite_input(args.output, *_db_inputs(args), writes=[f"{t}.csv" for t in TABLES])
+    paths = export_study(url, args.output)
     for name, path in paths.items():
         log.info("wrote %s (%s)", path, name)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    """Analyse an export or an existing database; every file it reads must exist."""
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.study import analysis
 
-    questionnaires = None
-    if args.trials:
-        trials = analysis.read_trials(args.trials)
-        if args.questionnaires:
-            import csv
-
-            with open(args.questionnaires, newline="", encoding="utf-8") as f:
-                questionnaires = list(csv.DictReader(f))
-    else:
-        _need_extra()
-        trials, questionnaires = analysis.load_from_db(_db_url(args))
+    _need_file(args.config, "study config file")
+    _need_file(args.trials, "file (--trials)")
+    _need_file(args.questionnaires, "file (--questionnaires)")
+    _need_file(args.model_predictions, "file (--model-predictions)")
+    if args.questionnaires and not args.trials:
+        raise MotionlabError("--questionnaires goes with --trials (a database holds its own)")
+    inputs = [args.trials, args.questionnaires, args.model_predictions]
+    if not args.trials:
+        inputs += _db_inputs(args)
+    elif args.config:
+        inputs.append(args.config)
+    refuse_overwrite_input(args.output, *inputs, writes=analysis.REPORT_FILES)
     classes = None
     if args.config:
         from motionlab.study.config import load_config
 
         classes = list(load_config(args.config).classes)
+    questionnaires = None
+    if args.trials:
+        trials = analysis.read_trials(args.trials)
+        if args.questionnaires:
+            questionnaires = analysis.read_questionnaires(args.questionnaires)
+    else:
+        _need_extra()
+        trials, questionnaires = analysis.load_from_db(_db_url(args))
     preds = analysis.read_predictions(args.model_predictions) if args.model_predictions else None
     files = analysis.write_report(
         trials, args.output, questionnaires=questionnaires, predictions=preds, classes=classes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -152,7 +153,8 @@ def _check_refused(
     assert status == 1, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
-    assert lines[0].startswith("motionlab: error: ") and "input" in lines[0], lines[0]
+    assert lines[0].startswith("motionlab: error: "), lines[0]
+    assert re.search("is the input|would overwrite the input", lines[0]), lines[0]
     for name in names:
         assert name in lines[0], lines[0]
     assert _digest(protected) == before  # the input's bytes are unchanged

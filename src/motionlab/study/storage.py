@@ -205,6 +205,15 @@ def _sqlite_database(url: str) -> str | None:
     return (u.database or "") if u.get_backend_name() == "sqlite" else None
 
 
+def _is_sqlite_file(path: Path) -> bool:
+    """True if ``path`` starts with SQLite's 16-byte header."""
+    try:
+        with path.open("rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of an ``sqlite:///path`` URL; None for other databases, in-memory SQLite
     (``sqlite://``) and ``file:`` URIs."""
@@ -246,6 +255,8 @@ class Store:
                     f"{path}: no such study database (motionlab study serve creates it; "
                     "check --db or --config)"
                 )
+            if path is not None and not _is_sqlite_file(path):  # before SQLite writes to it
+                raise MotionlabError(f"{path}: not a motionlab study database (not SQLite)")
         self.engine = make_engine(url)
         try:
             if create:

@@ -356,3 +356,13 @@ def test_symlink_output_is_replaced_and_its_target_kept(tmp_path):
         tmp.write_bytes(b"new\n")
     assert not link.is_symlink() and link.read_bytes() == b"new\n"
     assert original.read_bytes() == b"original\n"
+
+
+def test_folder_output_through_a_symlink_fills_the_linked_folder(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    with atomic_dir(link) as tmp:
+        (tmp / "a.txt").write_text("a")
+    assert link.is_symlink() and (real / "a.txt").read_text() == "a"

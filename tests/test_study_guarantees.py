@@ -151,3 +151,18 @@ def test_report_keeps_remarks_on_one_line(tmp_path):
     assert "\r" not in line and "a lone carriage return" in line and "two lines" in line
     assert "Grüße, naïve – 漢字 ✓ 🙂" in line
     assert "&quot;inside&quot;, and a comma" in files["html"].read_text(encoding="utf-8")
+
+
+def test_report_into_the_export_folder_is_allowed(tmp_path, monkeypatch, capsys):
+    """An input inside the output folder at a name the report does not write is fine."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "e").mkdir()
+    base = {c: "" for c in TRIAL_COLUMNS} | {"participant": "p", "phase": "test-afd"}
+    base |= {"kind": "test", "modality": "afd", "stimulus": "s", "choice": "up"}
+    base |= {"rt_ms": 900, "fps": 25, "loops": 1}
+    rows = [base | {"truth": t, "correct": int(t == "up")} for t in ("up", "down")]
+    (tmp_path / "e" / "trials.csv").write_text(to_csv(TRIAL_COLUMNS, rows), newline="")
+    assert main(["-q", "study", "report", "--trials", "e/trials.csv", "-o", "e"]) == 0
+    assert (tmp_path / "e" / "report.md").is_file() and (tmp_path / "e" / "trials.csv").is_file()
+    assert main(["-q", "study", "report", "--trials", "e/report.md", "-o", "e"]) == 1
+    assert "would overwrite the input e/report.md" in capsys.readouterr().err

@@ -166,3 +166,66 @@ def test_report_into_the_export_folder_is_allowed(tmp_path, monkeypatch, capsys)
     assert (tmp_path / "e" / "report.md").is_file() and (tmp_path / "e" / "trials.csv").is_file()
     assert main(["-q", "study", "report", "--trials", "e/report.md", "-o", "e"]) == 1
     assert "would overwrite the input e/report.md" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------
+# the server answers only to its own host names
+
+
+@pytest.fixture
+def hosted(tmp_path, study_stimuli):
+    from fastapi.testclient import TestClient
+
+    from motionlab.study.config import load_config
+    from motionlab.study.server import create_app
+    from motionlab.study.stimuli import Catalogue
+
+    from conftest import write_short_study
+
+    config = load_config(write_short_study(tmp_path, study_stimuli))
+    store = Store(f"sqlite:///{tmp_path / 'study.db'}")
+    app = create_app(
+        config,
+        store,
+        Catalogue(config, cache_dir=tmp_path / "cache"),
+        admin_token="admin-token-for-the-tests-0123456789",
+        allowed_hosts=["study.example.org", "*.lab.example.org", "127.0.0.1", "::1"],
+    )
+    with TestClient(app, base_url="http://study.example.org") as client:
+        yield client, store
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("study.example.org", 200),
+        ("Study.Example.org:8000", 200),
+        ("a.lab.example.org", 200),
+        ("127.0.0.1:8000", 200),
+        ("[::1]:8000", 200),
+        ("evil.example.com", 400),
+        ("study.example.org.evil.com", 400),
+        ("lab.example.org", 400),  # '*.lab...' is for sub-domains only
+        ("", 400),
+    ],
+)
+def test_only_allowed_hosts_are_served(hosted, host, status):
+    client, store = hosted
+    res = client.post("/api/session", json={}, headers={"Host": host})
+    assert res.status_code == status, res.text
+    assert len(store.all_participants()) == (1 if status == 200 else 0)  # refused: no session
+    if status == 400:
+        assert res.headers["x-frame-options"] == "DENY"  # the guard's headers are still set
+
+
+def test_default_allowed_hosts():
+    from motionlab.study.server import default_allowed_hosts
+
+    assert default_allowed_hosts("127.0.0.1") == ["127.0.0.1", "::1", "localhost"]
+    assert default_allowed_hosts("10.1.2.3", "https://Study.Example.org/x") == [
+        "10.1.2.3",
+        "study.example.org",
+    ]
+    wildcard = default_allowed_hosts("0.0.0.0")
+    assert {"localhost", "127.0.0.1"} <= set(wildcard) and "0.0.0.0" not in wildcard

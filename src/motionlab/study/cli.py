@@ -72,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from motionlab.study.config import load_config, with_rest
-    from motionlab.study.server import create_app
+    from motionlab.study.server import create_app, default_allowed_hosts
     from motionlab.study.stimuli import Catalogue
     from motionlab.study.storage import Store
 
@@ -90,14 +90,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if not args.no_prepare:
         log.info("preparing %d stimuli (lossless frame sheets in %s)", len(catalogue), cache)
         catalogue.prepare()
+    hosts = args.allowed_host or default_allowed_hosts(args.host, args.public_url)
     store = Store(url)
-    app = create_app(config, store, catalogue, admin_token=token)
+    app = create_app(config, store, catalogue, admin_token=token, allowed_hosts=hosts)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = args.public_url.rstrip("/") if args.public_url else f"http://{shown_host}:{args.port}"
     print(f"study:       {config.title} ({len(catalogue)} stimuli, database {_redact(url)})")
     print(f"participant: {base}/")
     print(f"admin:       {base}/admin#token={token}")
-    print(f"admin token: {token}", flush=True)
+    print(f"admin token: {token}")
+    print(f"hosts:       {', '.join(hosts)} (other Host headers get 400)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
 
 
@@ -223,6 +225,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--admin-token", help=f"admin token (default: ${ADMIN_TOKEN_ENV} or a new one)")
     p.add_argument("--public-url", help="base URL participants use, if behind a proxy")
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="HOST",
+        help="a host name the server answers to (repeat for more; '*.example.org' for "
+        "sub-domains, '*' for any); requests naming another host in their Host header get "
+        "400. Default: the --host it listens on (with localhost for 127.0.0.1; the machine's "
+        "names and addresses for 0.0.0.0) and the --public-url host",
+    )
     p.add_argument("--cache", help="folder for the frame sheets (default .stimulus-cache/)")
     p.add_argument(
         "--no-prepare",

@@ -230,9 +230,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         metavar="HOST",
         help="a host name the server answers to (repeat for more; '*.example.org' for "
-        "sub-domains, '*' for any); requests naming another host in their Host header get "
-        "400. Default: the --host it listens on (with localhost for 127.0.0.1; the machine's "
-        "names and addresses for 0.0.0.0) and the --public-url host",
+        "sub-domains, '*' for any; replaces the default); requests naming another host in "
+        "their Host header get 400. Default: the --host it listens on (with localhost for "
+        "127.0.0.1; the machine's names and addresses for 0.0.0.0) and the --public-url host",
     )
     p.add_argument("--cache", help="folder for the frame sheets (default .stimulus-cache/)")
     p.add_argument(

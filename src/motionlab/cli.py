@@ -423,7 +423,8 @@ def cmd_afd_dataset(args: argparse.Namespace) -> int:
     from motionlab.atomic import refuse_overwrite_input
 
     # DST mirrors SRC's class folders: SRC equal to DST, or inside it, would be overwritten
-    refuse_overwrite_input(args.dst, args.src, args.weights, writes=("*",))
+    refuse_overwrite_input(args.dst, args.src, writes=("*",))
+    refuse_overwrite_input(args.dst, args.weights)
     classes = None
     if args.subset:
         names = [c.strip() for c in args.subset.split(",") if c.strip()]

@@ -109,6 +109,10 @@ def _selected(args: argparse.Namespace, matcher: Any) -> tuple[str, ...]:
 
 def cmd_obfuscate(args: argparse.Namespace) -> int:
     """motionlab obfuscate INPUT -o OUT --templates ..."""
+    from motionlab.atomic import refuse_overwrite_input
+
+    for out in (args.output, args.save_saliency):
+        refuse_overwrite_input(out, args.input, args.library, args.weights)
     from motionlab.cli import _noise_range, _progress, _reader_kwargs
     from motionlab.flow import get_estimator
     from motionlab.pipeline import write_in_background
@@ -189,10 +193,12 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     """motionlab baseline INPUT -o OUT --method ..."""
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.cli import _progress, _reader_kwargs
     from motionlab.privacy.baselines import WORK_SIZE, get_baseline
     from motionlab.video import VideoReader, VideoWriter
 
+    refuse_overwrite_input(args.output, args.input)
     segmenter = None
     if args.method.startswith("mask"):
         from motionlab.privacy.landmarks import PersonSegmenter
@@ -241,10 +247,12 @@ def cmd_templates_create(args: argparse.Namespace) -> int:
     ``--pick``) and add it to a library."""
     import numpy as np
 
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.privacy.dino import DinoExtractor, clipped_cosine
     from motionlab.privacy.templates import load_or_new, make_template, save_library
     from motionlab.video import read_image
 
+    refuse_overwrite_input(args.library, args.image, args.weights)
     if (args.point is None) == (not args.pick):
         raise MotionlabError(
             "give the template's point with --point X,Y (pixels of --image) or click it "
@@ -329,10 +337,11 @@ def cmd_templates_show(args: argparse.Namespace) -> int:
     """Write a picture of a template's saliency map over its source (or another) image."""
     import cv2
 
-    from motionlab.atomic import atomic_file
+    from motionlab.atomic import atomic_file, refuse_overwrite_input
     from motionlab.privacy.pictures import label, mark_point, overlay
     from motionlab.video import read_image
 
+    refuse_overwrite_input(args.output, args.library, args.image, args.weights)
     if Path(args.output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise MotionlabError(f"{args.output}: write the picture as .png or .jpg")
     point = None
@@ -399,10 +408,12 @@ def cmd_templates_similarity(args: argparse.Namespace) -> int:
     templates (eq. A.2: the sum of absolute differences, or ``--measure mae|cosine``)."""
     import numpy as np
 
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.cli import _progress
     from motionlab.privacy.metrics import MapAverager, compare_templates, plot_similarity
     from motionlab.video import VideoReader
 
+    refuse_overwrite_input(args.output, *args.inputs, args.library, args.weights)
     if args.every < 1:
         raise MotionlabError(f"--every must be >= 1, got {args.every}")
     matcher = _build_matcher(args)
@@ -432,6 +443,7 @@ def cmd_templates_similarity(args: argparse.Namespace) -> int:
 
 def cmd_privacy_eval(args: argparse.Namespace) -> int:
     """Print the Table 5.2-style summary of prediction CSVs; plot the lambda sweep."""
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.privacy.metrics import (
         format_table,
         plot_lambda_sweep,
@@ -439,6 +451,7 @@ def cmd_privacy_eval(args: argparse.Namespace) -> int:
         score_methods,
     )
 
+    refuse_overwrite_input(args.plot, *args.predictions)
     rows = [r for path in args.predictions for r in read_predictions(path)]
     scores = score_methods(rows)
     print(format_table(scores, lam=args.lam))

@@ -189,6 +189,12 @@ def _count(spec: Any) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from motionlab.atomic import refuse_overwrite_input
+
+    refuse_overwrite_input(
+        args.out, args.data, args.csv, args.weights, args.flow_cache,
+        writes=("*.pt", "log.csv", "config.json"),
+    )  # fmt: skip
     _threads(args)
     from motionlab.recognition.data import ClipDataset
     from motionlab.recognition.train import TrainConfig, train
@@ -221,8 +227,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from motionlab.atomic import atomic_file, refuse_overwrite_input
+
+    refuse_overwrite_input(args.json, args.checkpoint, args.data, args.csv, args.flow_cache)
     _threads(args)
-    from motionlab.atomic import atomic_file
     from motionlab.recognition.data import ClipDataset
     from motionlab.recognition.train import evaluate, load_checkpoint
 
@@ -302,8 +310,10 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.recognition.synth_actions import SynthConfig, make_synth_actions
 
+    refuse_overwrite_input(args.out, None if args.no_davis else args.davis)
     config = SynthConfig(
         videos_per_class=args.videos_per_class, actors=args.actors,
         test_actors=args.test_actors, num_frames=args.frames, size=args.size,

@@ -29,7 +29,7 @@ from motionlab.atomic import atomic_file
 from motionlab.errors import MotionlabError
 from motionlab.recognition.data import ClipDataset
 from motionlab.recognition.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
-from motionlab.recognition.zoo import ModelSpec, StreamSpec, build_model, get_spec
+from motionlab.recognition.zoo import ModelSpec, StreamSpec, build_model, get_spec, load_plain
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,44 @@ def evaluate(
     )
 
 
+def train_step(
+    model: nn.Module,
+    inputs: Sequence[torch.Tensor],
+    labels: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+    amp: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on one batch: ``loss = F.cross_entropy(logits, labels)``.
+
+    ``model(*inputs)`` must return unnormalised logits ``(B, K)`` (every zoo model does):
+    cross-entropy applies the log-softmax itself, so a model that returned probabilities
+    would be trained on ``log_softmax(softmax(z))``, whose gradients vanish as the
+    probabilities saturate.
+
+    Returns
+    -------
+    loss : () tensor
+        The batch's mean cross-entropy (detached).
+    logits : (B, K) tensor
+        The model's output for the batch (detached).
+    """
+    device = labels.device
+    with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+        logits = _forward(model, inputs, device)
+        loss = nn.functional.cross_entropy(logits.float(), labels)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return loss.detach(), logits.detach()
+
+
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -212,19 +250,59 @@ def load_checkpoint(
     model, spec, checkpoint
         ``checkpoint`` holds ``classes``, ``epoch``, ``config``, ``history``...
     """
+    ckpt = read_checkpoint(path, device=device)
+    spec = spec_from_dict(ckpt["spec"])
+    model = build_model(spec, len(ckpt["classes"]))
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:  # missing / unexpected keys, shape mismatches
+        raise MotionlabError(
+            f"{path}: its weights do not fit {spec.name} with {len(ckpt['classes'])} classes "
+            f"({str(exc).splitlines()[0]})"
+        ) from exc
+    return model.to(device), spec, ckpt
+
+
+def read_checkpoint(path: str | os.PathLike[str], *, device: str = "cpu") -> dict[str, Any]:
+    """The dict of a motionlab checkpoint, loaded with ``weights_only=True``.
+
+    Never runs code from the file: tensors and plain types only (see
+    :func:`motionlab.recognition.zoo.load_plain`); a crafted pickle is refused with a
+    one-line error naming the file and the object it tried to build. Checkpoints of
+    earlier motionlab versions load as long as they hold only such types (they do: their
+    metadata was already plain).
+    """
     path = Path(path)
     if not path.is_file():
         raise MotionlabError(f"{path}: no such checkpoint")
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
-    except Exception as exc:  # torch raises many types for a corrupt file
-        raise MotionlabError(f"cannot read checkpoint {path}: {exc}") from exc
+    ckpt = load_plain(path, what="checkpoint", device=device)
     if not isinstance(ckpt, dict) or "spec" not in ckpt or "model" not in ckpt:
         raise MotionlabError(f"{path} is not a motionlab checkpoint (made by `motionlab train`)")
-    spec = spec_from_dict(ckpt["spec"])
-    model = build_model(spec, len(ckpt["classes"]))
-    model.load_state_dict(ckpt["model"])
-    return model.to(device), spec, ckpt
+    try:
+        spec_from_dict(ckpt["spec"])
+        list(ckpt["classes"])
+    except (KeyError, TypeError) as exc:
+        raise MotionlabError(f"{path}: malformed motionlab checkpoint (spec or classes)") from exc
+    return ckpt
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain types that ``torch.load(weights_only=True)`` accepts: dict (str
+    keys), list, str, int, float, bool, None. NumPy scalars and arrays, tuples and paths
+    are converted; anything else is a ``TypeError`` (a bug: checkpoints hold no objects)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    raise TypeError(f"checkpoint metadata must be plain data, got {type(value).__name__}")
 
 
 def _write_log(path: Path, rows: list[dict[str, float]]) -> None:
@@ -288,7 +366,7 @@ def train(
     stopper = EarlyStopping(config.patience)
     start_epoch = 0
     if resume and (out / LAST).exists():
-        ckpt = torch.load(out / LAST, map_location=device, weights_only=False)
+        ckpt = read_checkpoint(out / LAST, device=str(device))
         if ckpt.get("spec") != spec_to_dict(spec) or list(ckpt["classes"]) != list(classes):
             raise MotionlabError(
                 f"{out / LAST} is a run of another model or class list; use a new run folder "
@@ -339,13 +417,7 @@ def train(
             if config.steps_per_epoch is not None and step >= config.steps_per_epoch:
                 break
             y = y.to(device)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                logits = _forward(net, inputs, device)
-                loss = nn.functional.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            loss, logits = train_step(net, inputs, y, optimizer, scaler=scaler, amp=use_amp)
             total += len(y)
             correct += int((logits.argmax(1) == y).sum())
             loss_sum += loss.item() * len(y)
@@ -377,16 +449,18 @@ def train(
         )  # fmt: skip
         if rank == 0:
             ckpt = {
-                "spec": spec_to_dict(spec),
-                "classes": list(classes),
-                "config": asdict(config),
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                "epoch": epoch,
-                "history": result.history,
-                "best_epoch": result.best_epoch,
-                "best_val_loss": result.best_val_loss,
-                "bad_epochs": stopper.bad_epochs,
+                **plain({
+                    "spec": spec_to_dict(spec),
+                    "classes": list(classes),
+                    "config": asdict(config),
+                    "epoch": epoch,
+                    "history": result.history,
+                    "best_epoch": result.best_epoch,
+                    "best_val_loss": result.best_val_loss,
+                    "bad_epochs": stopper.bad_epochs,
+                }),
             }
             with atomic_file(out / LAST) as tmp:
                 torch.save(ckpt, tmp)

@@ -69,7 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rgb", type=Path, required=True, help="RGB dataset root (UCF101 layout)")
     p.add_argument("--afd", type=Path, required=True, help="its AFD version (afd-dataset)")
     p.add_argument("--split", type=int, default=1, help="split whose test list is used")
-    p.add_argument("-k", type=int, default=5, help="size of the most-confused class set")
+    p.add_argument(
+        "-k", type=int, default=5,
+        help="classes to pick by inter-class entropy (the AFD5 criterion, §4.2; default 5)",
+    )  # fmt: skip
     p.add_argument("--min-accuracy", type=float, default=0.5)
     _add_runtime_args(p)
     p.set_defaults(func=_cmd_diagnose)
@@ -258,9 +261,10 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     from motionlab.recognition.data import ClipDataset, FlowSource, ucf101_samples
     from motionlab.recognition.diagnose import (
         format_reliance_table,
-        most_confused,
+        inter_class_entropy,
         reliance_row,
         reorder_confusion,
+        select_by_entropy,
     )
     from motionlab.recognition.train import evaluate, load_checkpoint
 
@@ -290,9 +294,11 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     print("class order (Thoma 2017):", " ".join(classes[i] for i in order))
     k = min(args.k, len(classes))
     try:
-        picked = most_confused(cm, k, min_accuracy=args.min_accuracy)
-        print(f"{k} most mutually confused classes (accuracy >= {args.min_accuracy:.0%}):",
-              " ".join(classes[i] for i in picked))  # fmt: skip
+        picked = select_by_entropy(cm, k, min_accuracy=args.min_accuracy)
+        entropy = inter_class_entropy(cm)
+        print(f"{k} classes of highest inter-class entropy (accuracy >= "
+              f"{args.min_accuracy:.0%}; §4.2):",
+              " ".join(f"{classes[i]} ({entropy[i]:.2f} bit)" for i in picked))  # fmt: skip
     except MotionlabError as exc:
         print(f"no most-confused set: {exc}", file=sys.stderr)
     log.debug("per-class RGB accuracy %s", np.round(results["rgb"].per_class, 3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -13,7 +14,14 @@ pytest.importorskip("pytorchvideo")
 
 from motionlab.cli import main  # noqa: E402
 from motionlab.errors import MotionlabError  # noqa: E402
-from motionlab.recognition.data import ClipDataset, Sample  # noqa: E402
+from motionlab.recognition.data import (  # noqa: E402
+    ClipDataset,
+    FlowSource,
+    Sample,
+    flow_source_mismatch,
+    ucf101_samples,
+)
+from motionlab.recognition.synth_actions import SynthConfig, make_synth_actions  # noqa: E402
 from motionlab.recognition.train import (  # noqa: E402
     TrainConfig,
     load_checkpoint,
@@ -141,3 +149,92 @@ def test_plain_metadata() -> None:
     assert plain(data) == {"a": 0.5, "b": [1, 2], "c": [0.0, 0.0], "d": "x"}
     with pytest.raises(TypeError):
         plain({"x": object()})
+
+
+# -- the flow source a flow stream was trained on -----------------------------------------
+
+
+def _manifest(cache: Path, method: str = "dis", options: dict | None = None) -> Path:
+    """The afd_dataset.json that `afd-dataset --save-flow` writes (the parts read here)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    data = {
+        "source": "/data/UCF101", "classes": "all", "save_flow": True,
+        "afd": {"flow_method": method, "flow_options": options or {"preset": "fast"}},
+    }  # fmt: skip
+    (cache / "afd_dataset.json").write_text(json.dumps(data))
+    return cache
+
+
+def test_flow_source_records_and_mismatches(tmp_path) -> None:
+    on_the_fly = FlowSource(method="dis", options=(("preset", "fast"),)).describe()
+    assert on_the_fly == {
+        "kind": "estimated", "method": "dis", "options": {"preset": "fast"}, "bound_px": 20.0,
+    }  # fmt: skip
+    cache = FlowSource(cache=_manifest(tmp_path / "a"), root=tmp_path).describe()
+    assert cache["kind"] == "cache" and cache["method"] == "dis"
+    assert cache["options"] == {"preset": "fast"} and len(cache["identity"]) == 16
+    # the same recipe elsewhere has the same identity; another recipe another one
+    again = FlowSource(cache=_manifest(tmp_path / "b"), root=tmp_path).describe()
+    raft = FlowSource(cache=_manifest(tmp_path / "c", "raft-small", {}), root=tmp_path).describe()
+    assert again["identity"] == cache["identity"] != raft["identity"]
+    unknown = FlowSource(cache=tmp_path / "none", root=tmp_path).describe()
+    assert unknown["method"] is None and unknown["identity"] is None
+    # same method and options match, whether cached or estimated per clip
+    assert flow_source_mismatch(on_the_fly, cache) is None
+    assert flow_source_mismatch(cache, again) is None
+    medium = FlowSource(method="dis", options=(("preset", "medium"),)).describe()
+    assert "preset=medium" in flow_source_mismatch(on_the_fly, medium)
+    assert "raft-small" in flow_source_mismatch(cache, raft)
+    assert "unknown method" in flow_source_mismatch(on_the_fly, unknown)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synth")
+    config = SynthConfig(
+        videos_per_class=2, actors=2, test_actors=1, num_frames=12, size=(32, 32), davis=False
+    )
+    make_synth_actions(root, config)
+    return root
+
+
+def test_evaluate_refuses_another_flow_source(synth, tmp_path, capsys, caplog) -> None:
+    """An E2S model trained on DIS flow: its checkpoint records it; evaluation with
+    Farneback flow, or with a cache whose origin is unknown, is refused in one line;
+    --allow-flow-mismatch runs it with a warning; the training flow source runs."""
+    run = tmp_path / "run"
+    common = ["--threads", "1"]
+    assert main(["-q", "train", "--arch", "e2s_tiny", "--data", str(synth), "--out", str(run),
+                 "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4",
+                 "--frames", "2", "--size", "16", *common]) == 0  # fmt: skip
+    recorded = read_checkpoint(run / "best.pt")["flow_source"]
+    assert recorded == {
+        "kind": "estimated", "method": "dis", "options": {"preset": "fast"}, "bound_px": 20.0,
+    }  # fmt: skip
+    assert json.loads((run / "config.json").read_text())["flow_source"] == recorded
+    ckpt = str(run / "best.pt")
+    capsys.readouterr()
+    assert main(["-q", "evaluate", ckpt, "--data", str(synth), "--flow-method", "farneback",
+                 *common]) == 1  # fmt: skip
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert "flow source differs from training" in captured.err and "farneback" in captured.err
+    assert "top-1" not in captured.out  # refused before evaluating
+    assert main(["-q", "evaluate", ckpt, "--data", str(synth), "--flow-cache",
+                 str(tmp_path / "nocache"), *common]) == 1  # fmt: skip
+    assert "unknown method" in capsys.readouterr().err
+    assert main(["evaluate", ckpt, "--data", str(synth), "--flow-method", "farneback",
+                 "--allow-flow-mismatch", *common]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    assert "top-1" in captured.out and "allowed by --allow-flow-mismatch" in caplog.text
+    assert main(["-q", "evaluate", ckpt, "--data", str(synth), *common]) == 0
+    assert "top-1" in capsys.readouterr().out
+
+
+def test_rgb_model_records_no_flow_source(synth, tmp_path) -> None:
+    spec = get_spec("tiny3d").with_input(frames=2, size=16)
+    samples, classes = ucf101_samples(synth, subset="train")
+    data = ClipDataset(samples, spec.streams, train=True)
+    train(spec, data, data, tmp_path / "r", classes=classes, progress=False,
+          config=TrainConfig(epochs=1, batch_size=4, steps_per_epoch=1))  # fmt: skip
+    assert read_checkpoint(tmp_path / "r" / "last.pt")["flow_source"] is None

@@ -101,6 +101,11 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flow-cache", type=Path, help="flow cache of `afd-dataset --save-flow`")
     p.add_argument("--flow-method", default="dis", help="flow method when no cache (default dis)")
     p.add_argument("--eval-batch-size", type=int, default=8)
+    p.add_argument(
+        "--allow-flow-mismatch", action="store_true",
+        help="run a flow model on flow made another way than in training (method, options) "
+        "with a warning instead of an error",
+    )  # fmt: skip
 
 
 def _add_data_args(p: argparse.ArgumentParser, *, arch_streams: bool = True) -> None:
@@ -227,13 +232,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     _threads(args)
     from motionlab.atomic import atomic_file
     from motionlab.recognition.data import ClipDataset
-    from motionlab.recognition.train import evaluate, load_checkpoint
+    from motionlab.recognition.train import check_flow_source, evaluate, load_checkpoint
 
     model, spec, ckpt = load_checkpoint(args.checkpoint, device=args.device)
     _, test_s, classes = _datasets(args)
     if list(classes) != list(ckpt["classes"]):
         raise MotionlabError(f"{args.data} has classes {classes}, the checkpoint {ckpt['classes']}")
-    ds = ClipDataset(test_s, spec.streams, train=False, flow=_flow_source(args, args.data))
+    flow = _flow_source(args, args.data)
+    check_flow_source(
+        ckpt, spec, flow, allow=args.allow_flow_mismatch, where=str(args.checkpoint)
+    )  # fmt: skip
+    ds = ClipDataset(test_s, spec.streams, train=False, flow=flow)
     res = evaluate(
         model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
         workers=args.workers, device=args.device, progress=not args.quiet,
@@ -266,11 +275,11 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         reorder_confusion,
         select_by_entropy,
     )
-    from motionlab.recognition.train import evaluate, load_checkpoint
+    from motionlab.recognition.train import check_flow_source, evaluate, load_checkpoint
 
     model, spec, ckpt = load_checkpoint(args.model, device=args.device)
     classes = list(ckpt["classes"])
-    results = {}
+    datasets = {}
     for kind, root in (("rgb", args.rgb), ("afd", args.afd)):
         samples, found = ucf101_samples(root, split=args.split, subset="test")
         if found != classes:
@@ -282,7 +291,12 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
             if kind == "rgb"
             else FlowSource(method=args.flow_method, options=_flow_options(args.flow_method))
         )
-        ds = ClipDataset(samples, spec.streams, train=False, flow=flow)
+        check_flow_source(
+            ckpt, spec, flow, allow=args.allow_flow_mismatch, where=f"{args.model} ({kind})"
+        )  # fmt: skip
+        datasets[kind] = ClipDataset(samples, spec.streams, train=False, flow=flow)
+    results = {}
+    for kind, ds in datasets.items():
         results[kind] = evaluate(
             model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
             workers=args.workers, device=args.device, progress=not args.quiet,

@@ -418,6 +418,78 @@ class FlowSource:
     method: str = "dis"
     options: tuple[tuple[str, Any], ...] = (("preset", "fast"),)
 
+    def describe(self) -> dict[str, Any]:
+        """How this source makes flow, as plain data (recorded in checkpoints).
+
+        Keys: ``kind`` (``"estimated"`` or ``"cache"``), ``method`` and ``options``
+        (option values as strings) of the flow estimator, ``bound_px`` (the clipping bound
+        of the network input), and for a cache its ``path`` and ``identity``: a SHA-256 of
+        what made it, read from the ``afd_dataset.json`` that ``afd-dataset --save-flow``
+        writes (source folder, classes, flow method and options, quantisation bound). A
+        cache without that manifest has ``method``, ``options`` and ``identity`` None
+        (unknown).
+        """
+        if self.cache is None:
+            return {
+                "kind": "estimated",
+                "method": self.method,
+                "options": {str(k): str(v) for k, v in self.options},
+                "bound_px": FLOW_BOUND,
+            }
+        import hashlib
+        import json
+
+        from motionlab.afd_dataset import MANIFEST
+
+        record: dict[str, Any] = {
+            "kind": "cache", "path": str(Path(self.cache).resolve()), "method": None,
+            "options": None, "identity": None, "bound_px": FLOW_BOUND,
+        }  # fmt: skip
+        manifest = Path(self.cache) / MANIFEST
+        try:
+            data = json.loads(manifest.read_text())
+            afd = data["afd"]
+            made = {
+                "source": data.get("source"), "classes": data.get("classes"),
+                "flow_method": afd["flow_method"],
+                "flow_options": {str(k): str(v) for k, v in afd.get("flow_options", {}).items()},
+                "bound_px": FLOW_BOUND,
+            }  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return record  # no (readable) manifest: how the flow was made is unknown
+        canonical = json.dumps(made, sort_keys=True).encode()
+        record |= {
+            "method": made["flow_method"],
+            "options": made["flow_options"],
+            "identity": hashlib.sha256(canonical).hexdigest()[:16],
+        }
+        return record
+
+
+def flow_source_mismatch(recorded: dict[str, Any], current: dict[str, Any]) -> str | None:
+    """Why flow from ``current`` is not what a model trained on ``recorded`` saw; None when
+    it is (same estimator method and options, same input bound).
+
+    Both are :meth:`FlowSource.describe` records. A cache and on-the-fly estimation with
+    the same method and options match (the cache's 8-bit quantisation, 0.16 px, is far
+    below the differences between methods); a cache whose manifest is missing matches
+    nothing, since how its flow was made is unknown.
+    """
+
+    def what(r: dict[str, Any]) -> str:
+        if r.get("method") is None:
+            return f"a flow cache of unknown method ({r.get('path')}: no afd_dataset.json)"
+        opts = ",".join(f"{k}={v}" for k, v in sorted((r.get("options") or {}).items()))
+        where = f"cache {r.get('path')}" if r.get("kind") == "cache" else "estimated per clip"
+        return f"{r['method']}[{opts}] ({where})"
+
+    keys = ("method", "options", "bound_px")
+    if recorded.get("method") is None or current.get("method") is None:
+        return f"trained on {what(recorded)}, now {what(current)}"
+    if any(recorded.get(k) != current.get(k) for k in keys):
+        return f"trained on {what(recorded)}, now {what(current)}"
+    return None
+
 
 class ClipDataset:
     """Clips of videos for the streams of a model.

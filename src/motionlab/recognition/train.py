@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 
 from motionlab.atomic import atomic_file
 from motionlab.errors import MotionlabError
-from motionlab.recognition.data import ClipDataset
+from motionlab.recognition.data import ClipDataset, FlowSource, flow_source_mismatch
 from motionlab.recognition.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
 from motionlab.recognition.zoo import ModelSpec, StreamSpec, build_model, get_spec, load_plain
 
@@ -305,6 +305,59 @@ def plain(value: Any) -> Any:
     raise TypeError(f"checkpoint metadata must be plain data, got {type(value).__name__}")
 
 
+def flow_source_record(spec: ModelSpec, dataset: ClipDataset) -> dict[str, Any] | None:
+    """What a checkpoint records of how its flow stream's input was made
+    (:meth:`FlowSource.describe`); None for a model without a flow stream."""
+    if not any(s.kind == "flow" for s in spec.streams):
+        return None
+    return dataset.flow.describe()
+
+
+def check_flow_source(
+    ckpt: dict[str, Any],
+    spec: ModelSpec,
+    flow: FlowSource,
+    *,
+    allow: bool = False,
+    where: str = "checkpoint",
+) -> None:
+    """Refuse to run a checkpoint's flow stream on flow made another way than in training.
+
+    A flow stream learns the statistics of one estimator (its smoothness, its errors,
+    its scale): fed another method's flow it scores far lower with no sign of why (an
+    E2S model trained on one flow source and evaluated with another fell from 83/58 to
+    50/25 % RGB/AFD top-1 on the synthetic set). So a mismatch is an error by default;
+    ``allow=True`` (``--allow-flow-mismatch``) turns it into a logged warning, for
+    deliberate experiments. Checkpoints from before the flow source was recorded are let
+    through with a warning. Models without a flow stream are not checked.
+
+    Raises
+    ------
+    MotionlabError
+        The recorded and the given flow sources differ (method, options, bound), or the
+        given cache has no manifest to tell how its flow was made.
+    """
+    if not any(s.kind == "flow" for s in spec.streams):
+        return
+    recorded = ckpt.get("flow_source")
+    if not isinstance(recorded, dict):
+        log.warning(
+            "%s does not record how its flow input was made (saved by an older motionlab); "
+            "make sure the flow source is the one it was trained with", where,
+        )  # fmt: skip
+        return
+    reason = flow_source_mismatch(recorded, flow.describe())
+    if reason is None:
+        return
+    message = (
+        f"{where}: flow source differs from training: {reason}; use the same flow source "
+        "(--flow-cache / --flow-method) or pass --allow-flow-mismatch to run it anyway"
+    )
+    if not allow:
+        raise MotionlabError(message)
+    log.warning("%s (allowed by --allow-flow-mismatch)", message)
+
+
 def _write_log(path: Path, rows: list[dict[str, float]]) -> None:
     with atomic_file(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -365,6 +418,7 @@ def train(
     result = TrainResult()
     stopper = EarlyStopping(config.patience)
     start_epoch = 0
+    flow_record = flow_source_record(spec, train_set)
     if resume and (out / LAST).exists():
         ckpt = read_checkpoint(out / LAST, device=str(device))
         if ckpt.get("spec") != spec_to_dict(spec) or list(ckpt["classes"]) != list(classes):
@@ -372,6 +426,7 @@ def train(
                 f"{out / LAST} is a run of another model or class list; use a new run folder "
                 "or --no-resume"
             )
+        check_flow_source(ckpt, spec, train_set.flow, where=str(out / LAST))
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         start_epoch = ckpt["epoch"] + 1
@@ -389,7 +444,10 @@ def train(
         net = nn.parallel.DistributedDataParallel(model)
         sampler = torch.utils.data.DistributedSampler(train_set, seed=config.seed)
     if rank == 0:
-        record = {"spec": spec_to_dict(spec), "classes": list(classes), "config": asdict(config)}
+        record = plain({
+            "spec": spec_to_dict(spec), "classes": list(classes), "config": asdict(config),
+            "flow_source": flow_record,
+        })  # fmt: skip
         with atomic_file(out / "config.json") as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
     board = _tensorboard(out) if rank == 0 else None
@@ -460,6 +518,7 @@ def train(
                     "best_epoch": result.best_epoch,
                     "best_val_loss": result.best_val_loss,
                     "bad_epochs": stopper.bad_epochs,
+                    "flow_source": flow_record,
                 }),
             }
             with atomic_file(out / LAST) as tmp:

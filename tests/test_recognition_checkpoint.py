@@ -191,8 +191,8 @@ def test_flow_source_records_and_mismatches(tmp_path) -> None:
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synth")
-    config = SynthConfig(
-        videos_per_class=2, actors=2, test_actors=1, num_frames=12, size=(32, 32), davis=False
+    config = SynthConfig(  # two training actors: one is held out for validation
+        videos_per_class=3, actors=3, test_actors=1, num_frames=12, size=(32, 32), davis=False
     )
     make_synth_actions(root, config)
     return root

@@ -42,12 +42,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", required=True, help="model name (see `motionlab models`)")
     _add_data_args(p)
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, log.csv)")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
-    p.add_argument("--optimizer", choices=("adamw", "adam"), default="adamw")
-    p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    p.add_argument(
+        "--recipe", default="thesis",
+        help="training recipe: thesis (default; §4.4: Adam 3e-4, early stopping, augmentation "
+        "relaxing every 20 epochs, at most 80 epochs) or adamw (AdamW, weight decay 0.05, 60 "
+        "epochs); the options below override single settings",
+    )  # fmt: skip
+    p.add_argument("--epochs", type=int, help="at most this many epochs (thesis: 80)")
+    p.add_argument("--batch-size", type=int, help="clips per batch (default 8)")
+    p.add_argument("--lr", type=float, help="learning rate (thesis: 3e-4)")
+    p.add_argument("--optimizer", choices=("adamw", "adam"), help="thesis: adam")
+    p.add_argument("--weight-decay", type=float, help="thesis: 0")
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (10)")
+    p.add_argument(
+        "--val-fraction", type=float,
+        help="share of each class's groups of the TRAINING list held out for early stopping "
+        "and the choice of best.pt (default 0.1); the test list is never used in training",
+    )  # fmt: skip
     p.add_argument("--steps-per-epoch", type=int, help="cap batches per epoch (quick runs)")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
@@ -198,23 +209,31 @@ def _count(spec: Any) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     _threads(args)
-    from motionlab.recognition.data import ClipDataset
-    from motionlab.recognition.train import TrainConfig, train
+    from motionlab.recognition.data import ClipDataset, hold_out_validation
+    from motionlab.recognition.train import get_recipe, train
     from motionlab.recognition.zoo import get_spec
 
     spec = get_spec(args.arch)
     if args.frames or args.size:
         spec = spec.with_input(frames=args.frames, size=args.size)
-    train_s, test_s, classes = _datasets(args)
-    config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-        weight_decay=args.weight_decay, patience=args.patience, workers=args.workers,
-        seed=args.seed, device=args.device, amp=not args.no_amp,
-        steps_per_epoch=args.steps_per_epoch,
+    config = get_recipe(
+        args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        optimizer=args.optimizer, weight_decay=args.weight_decay, patience=args.patience,
+        workers=args.workers, seed=args.seed, device=args.device,
+        amp=False if args.no_amp else None, steps_per_epoch=args.steps_per_epoch,
+        val_fraction=args.val_fraction,
     )  # fmt: skip
+    # The test list is not even handed to training: early stopping and best.pt are
+    # decided on a validation part held out of the training list.
+    train_s, _test_s, classes = _datasets(args)
+    fit_s, val_s = hold_out_validation(train_s, fraction=config.val_fraction, seed=config.seed)
+    log.info("validation: %d of the %d training videos held out", len(val_s), len(train_s))
     flow = _flow_source(args, args.data)
-    tr = ClipDataset(train_s, spec.streams, train=True, flow=flow, seed=args.seed)
-    va = ClipDataset(test_s, spec.streams, train=False, flow=flow, seed=args.seed)
+    tr = ClipDataset(
+        fit_s, spec.streams, train=True, flow=flow, seed=config.seed,
+        augment_step=config.augment_step,
+    )  # fmt: skip
+    va = ClipDataset(val_s, spec.streams, train=False, flow=flow, seed=config.seed)
     result = train(
         spec, tr, va, args.out, classes=classes, config=config, pretrained=args.pretrained,
         weights=args.weights, resume=not args.no_resume, progress=not args.quiet,
@@ -223,7 +242,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         last = result.history[-1]
         print(
             f"{result.stopped}; best epoch {result.best_epoch} (val loss "
-            f"{result.best_val_loss:.4f}); last val top-1 {100 * last['val_top1']:.1f} %"
+            f"{result.best_val_loss:.4f}); last val top-1 {100 * last['val_top1']:.1f} % "
+            f"(validation held out of the training list; test: `motionlab evaluate`)"
         )
     return 0
 

@@ -247,6 +247,45 @@ def test_cli_train_evaluate_diagnose(synth, tmp_path, capsys) -> None:
     assert "RGB %" in out and "AFD %" in out and "class order" in out
 
 
+def test_cli_evaluate_mean_over_splits(synth, tmp_path, capsys) -> None:
+    """`evaluate A B C --splits 1,2,3`: each checkpoint on its split's test list, and the
+    mean of the per-split top-1 (Table 4.1 reports the mean over UCF101's three splits)."""
+    import json
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(synth, data)
+    test1 = (data / "testlist01.txt").read_text().splitlines()
+    for k, lines in ((2, test1[:2]), (3, test1[2:])):
+        shutil.copy(data / "trainlist01.txt", data / f"trainlist0{k}.txt")
+        (data / f"testlist0{k}.txt").write_text("\n".join(lines) + "\n")
+    run = tmp_path / "run"
+    common = ["--threads", "1"]
+    assert main(["-q", "train", "--arch", "tiny3d", "--data", str(data), "--out", str(run),
+                 "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4",
+                 "--frames", "2", "--size", "16", *common]) == 0  # fmt: skip
+    ckpt = str(run / "best.pt")
+    single = []
+    for k in (1, 2, 3):
+        js = tmp_path / f"s{k}.json"
+        assert main(["-q", "evaluate", ckpt, "--data", str(data), "--split", str(k),
+                     "--json", str(js), *common]) == 0  # fmt: skip
+        single.append(json.loads(js.read_text()))
+    assert [r["clips"] for r in single] == [5, 2, 3]
+    capsys.readouterr()
+    js = tmp_path / "all.json"
+    assert main(["-q", "evaluate", ckpt, ckpt, ckpt, "--splits", "1,2,3", "--data", str(data),
+                 "--json", str(js), *common]) == 0  # fmt: skip
+    summary = json.loads(js.read_text())
+    assert [r["top1"] for r in summary["splits"]] == [r["top1"] for r in single]
+    assert summary["mean_top1"] == pytest.approx(sum(r["top1"] for r in single) / 3)
+    assert "mean over splits" in capsys.readouterr().out
+    assert main(["evaluate", ckpt, "--splits", "1,2", "--data", str(data)]) == 1
+    assert "one checkpoint per split" in capsys.readouterr().err
+    assert main(["evaluate", ckpt, "--splits", "1,4", "--data", str(data)]) == 1
+    assert "distinct splits of 1, 2, 3" in capsys.readouterr().err
+
+
 def test_cli_input_errors(tmp_path, capsys) -> None:
     assert (
         main(["train", "--arch", "nope", "--data", str(tmp_path), "--out", str(tmp_path / "r")])

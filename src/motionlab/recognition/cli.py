@@ -68,7 +68,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint: top-1/5, per-class, confusion")
-    p.add_argument("checkpoint", type=Path, help="best.pt or last.pt of `motionlab train`")
+    p.add_argument(
+        "checkpoint", type=Path, nargs="+",
+        help="best.pt or last.pt of `motionlab train`; with --splits, one per split in order",
+    )  # fmt: skip
+    p.add_argument(
+        "--splits",
+        help="comma-separated UCF101 splits such as 1,2,3: the i-th checkpoint is scored on "
+        "the i-th split's test list; prints per-split and mean top-1 (Table 4.1 reports the "
+        "mean over the three splits)",
+    )  # fmt: skip
     _add_data_args(p, arch_streams=False)
     p.add_argument("--json", type=Path, help="write the results (confusion matrix...) here")
     p.set_defaults(func=_cmd_evaluate)
@@ -136,9 +145,12 @@ def _add_data_args(p: argparse.ArgumentParser, *, arch_streams: bool = True) -> 
     _add_runtime_args(p)
 
 
-def _datasets(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[str]]:
+def _datasets(
+    args: argparse.Namespace, split: int | None = None
+) -> tuple[list[Any], list[Any], list[str]]:
     from motionlab.recognition import data
 
+    split = args.split if split is None else split
     if args.csv is not None:
         samples, classes = data.csv_samples(
             args.csv, root=args.data, label_column=args.label_column
@@ -151,8 +163,8 @@ def _datasets(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[str]
         if not test or not train:
             raise MotionlabError(f"--test-persons {args.test_persons} leaves an empty split")
         return train, test, classes
-    train, classes = data.ucf101_samples(args.data, split=args.split, subset="train")
-    test, _ = data.ucf101_samples(args.data, split=args.split, subset="test")
+    train, classes = data.ucf101_samples(args.data, split=split, subset="train")
+    test, _ = data.ucf101_samples(args.data, split=split, subset="test")
     return train, test, classes
 
 
@@ -248,36 +260,70 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_splits(text: str) -> list[int]:
+    try:
+        splits = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise MotionlabError(
+            f"--splits takes comma-separated split numbers, got {text!r}"
+        ) from None
+    if not splits or any(x not in (1, 2, 3) for x in splits) or len(set(splits)) != len(splits):
+        raise MotionlabError(f"--splits takes distinct splits of 1, 2, 3, got {text!r}")
+    return splits
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     _threads(args)
     from motionlab.atomic import atomic_file
     from motionlab.recognition.data import ClipDataset
     from motionlab.recognition.train import check_flow_source, evaluate, load_checkpoint
 
-    model, spec, ckpt = load_checkpoint(args.checkpoint, device=args.device)
-    _, test_s, classes = _datasets(args)
-    if list(classes) != list(ckpt["classes"]):
-        raise MotionlabError(f"{args.data} has classes {classes}, the checkpoint {ckpt['classes']}")
-    flow = _flow_source(args, args.data)
-    check_flow_source(
-        ckpt, spec, flow, allow=args.allow_flow_mismatch, where=str(args.checkpoint)
-    )  # fmt: skip
-    ds = ClipDataset(test_s, spec.streams, train=False, flow=flow)
-    res = evaluate(
-        model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
-        workers=args.workers, device=args.device, progress=not args.quiet,
-    )  # fmt: skip
-    print(f"{spec.name}: top-1 {100 * res.top1:.1f} %  top-5 {100 * res.top5:.1f} %  "
-          f"loss {res.loss:.4f}  ({len(res.labels)} clips)")  # fmt: skip
-    for name, acc in zip(classes, res.per_class, strict=True):
-        print(f"  {name:<24} {100 * acc:5.1f} %")
-    if args.json:
-        record = {
-            "checkpoint": str(args.checkpoint), "data": str(args.data), "top1": res.top1,
-            "top5": res.top5, "loss": res.loss, "classes": classes,
+    if args.splits is not None and args.csv is not None:
+        raise MotionlabError("--splits applies to UCF101-style split files, not to --csv")
+    splits = _parse_splits(args.splits) if args.splits is not None else [args.split]
+    if len(args.checkpoint) != len(splits):
+        raise MotionlabError(
+            f"give one checkpoint per split: {len(args.checkpoint)} checkpoint(s) for "
+            f"split(s) {','.join(map(str, splits))}"
+        )
+    records = []
+    for path, split in zip(args.checkpoint, splits, strict=True):
+        model, spec, ckpt = load_checkpoint(path, device=args.device)
+        _, test_s, classes = _datasets(args, split)
+        if list(classes) != list(ckpt["classes"]):
+            raise MotionlabError(f"{args.data} has classes {classes}, {path} {ckpt['classes']}")
+        flow = _flow_source(args, args.data)
+        check_flow_source(ckpt, spec, flow, allow=args.allow_flow_mismatch, where=str(path))
+        ds = ClipDataset(test_s, spec.streams, train=False, flow=flow)
+        res = evaluate(
+            model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
+            workers=args.workers, device=args.device, progress=not args.quiet,
+        )  # fmt: skip
+        where = f" split {split}" if len(splits) > 1 else ""
+        print(f"{spec.name}{where}: top-1 {100 * res.top1:.1f} %  top-5 {100 * res.top5:.1f} %  "
+              f"loss {res.loss:.4f}  ({len(res.labels)} clips)")  # fmt: skip
+        for name, acc in zip(classes, res.per_class, strict=True):
+            print(f"  {name:<24} {100 * acc:5.1f} %")
+        records.append({
+            "checkpoint": str(path), "split": split, "top1": res.top1, "top5": res.top5,
+            "loss": res.loss, "clips": len(res.labels),
             "per_class": [None if a != a else a for a in res.per_class.tolist()],
             "confusion": res.confusion.tolist(),
-        }  # fmt: skip
+        })  # fmt: skip
+    if len(records) > 1:
+        mean1 = sum(r["top1"] for r in records) / len(records)
+        mean5 = sum(r["top5"] for r in records) / len(records)
+        per = "  ".join(f"split {r['split']} {100 * r['top1']:.1f}" for r in records)
+        print(f"top-1 per split: {per};  mean over splits {100 * mean1:.1f} % "
+              f"(top-5 {100 * mean5:.1f} %)")  # fmt: skip
+    if args.json:
+        if len(records) == 1:
+            record: dict[str, Any] = {"data": str(args.data), "classes": classes, **records[0]}
+        else:
+            record = {
+                "data": str(args.data), "classes": classes, "splits": records,
+                "mean_top1": mean1, "mean_top5": mean5,
+            }  # fmt: skip
         with atomic_file(args.json) as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
     return 0

@@ -1,11 +1,15 @@
 """Training and evaluation of zoo models on clip datasets.
 
-Training (thesis §4.4): Adam or AdamW, lr 3e-4, cross-entropy, early stopping on the
-validation loss with a patience, a checkpoint every epoch (``last.pt``, atomic) plus the
-best one (``best.pt``), resume from ``last.pt``, a CSV log (``log.csv``; TensorBoard too
-when installed), mixed precision on CUDA, and DDP when started by ``torchrun``
-(WORLD_SIZE > 1; rank 0 writes). Evaluation: loss, top-1 / top-5, per-class accuracy and
-the confusion matrix.
+Training (thesis §4.4; :data:`RECIPES`, ``thesis`` by default): Adam at lr 3e-4,
+cross-entropy on the model's logits (:func:`train_step`), early stopping on the loss of a
+validation part held out of the training list (never the test list), at most 80 epochs, a
+checkpoint every epoch (``last.pt``, atomic) plus the best one (``best.pt``), resume from
+``last.pt``, a CSV log (``log.csv``; TensorBoard too when installed), mixed precision on
+CUDA, and DDP when started by ``torchrun`` (WORLD_SIZE > 1; rank 0 writes). Checkpoints
+hold tensors and plain-typed metadata only and are read with ``weights_only=True``
+(:func:`read_checkpoint`); a model with a flow stream records its flow source
+(:func:`check_flow_source`). Evaluation: loss, top-1 / top-5, per-class accuracy and the
+confusion matrix.
 """
 
 from __future__ import annotations

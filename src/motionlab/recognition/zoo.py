@@ -6,8 +6,10 @@ sampling f×r, crop size), a builder, and the parameter count published for it.
 downloads), from hub weights (``pretrained=True``, downloads on a user's machine) or
 from a local weights file.
 
-Calling convention of every built model: ``model(*inputs) -> (B, num_classes)`` logits,
-one input per stream in :attr:`ModelSpec.streams` order:
+Calling convention of every built model: ``model(*inputs) -> (B, num_classes)``
+unnormalised logits in training and evaluation mode (no softmax module anywhere: the loss
+applies the log-softmax; :func:`check_logits_model`), one input per stream in
+:attr:`ModelSpec.streams` order:
 
 - an ``"rgb"`` stream is a float tensor ``(B, 3, T, H, W)``, normalised RGB;
 - a ``"flow"`` stream is a float tensor ``(B, 2, T, H, W)``, flow (u, v) scaled to

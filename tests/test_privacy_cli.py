@@ -99,7 +99,9 @@ def test_templates_round_trip_and_dino_obfuscation(
     assert main(["-q", "templates", "similarity", str(clip), "--templates", "disc,corner",
                  *dino, "-o", str(matrix), "--every", "2"]) == 0  # fmt: skip
     assert matrix.read_bytes()[:4] == b"\x89PNG"
-    assert "[[1." in capsys.readouterr().out  # a template is fully similar to itself
+    printed = np.array(capsys.readouterr().out.replace("[", " ").replace("]", " ").split(), float)
+    v = printed.reshape(2, 2)  # eq. A.2: a template is 0 from itself, v symmetric
+    assert v[0, 0] == v[1, 1] == 0 and v[0, 1] == v[1, 0] > 0
     assert main(["templates", "remove", "disc", "--library", str(lib)]) == 0
     assert main(["templates", "remove", "disc", "--library", str(lib)]) == 1
     assert json.loads(lib.read_text())["templates"][0]["name"] == "corner"
@@ -216,3 +218,62 @@ def test_hands_option_picks_the_hand_model(hands: str, model: bool, roi: bool) -
     assert (m.hands_model, m.hands_roi) == (model, roi)
     assert m.describe()["hands_roi"] is roi
     m.close()
+
+
+def test_library_from_before_the_facet_fix_is_refused_then_rebuilt(
+    clip: Path, tmp_path: Path, weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A version-1 library (its "key" templates hold queries) stops obfuscate with one line
+    naming the library and the fix; ``templates rebuild`` remakes it from its source."""
+    img = tmp_path / "frame.png"
+    cv2.imwrite(str(img), read_video(clip)[0][:, :, ::-1])
+    lib = tmp_path / "lib.json"
+    small = ["--layer", "2", "--load-size", "32", "--stride", "8", "--weights", str(weights)]
+    assert main(["templates", "create", "disc", "--image", str(img), "--point", "48,32",
+                 "--library", str(lib), *small]) == 0  # fmt: skip
+    fresh = json.loads(lib.read_text())
+    doc = json.loads(lib.read_text())
+    doc["version"] = 1
+    del doc["templates"][0]["facet_layout"]
+    doc["templates"][0]["descriptor"]["data"] = fresh["templates"][0]["descriptor"]["data"][::-1]
+    lib.write_text(json.dumps(doc))
+    out = tmp_path / "o.mkv"
+    dino = ["--library", str(lib), "--weights", str(weights)]
+    capsys.readouterr()
+    assert main(["-q", "obfuscate", str(clip), "-o", str(out), "--templates", "disc",
+                 *dino, "--noise", "iid"]) == 1  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(lib) in err and "templates rebuild" in err
+    assert not out.exists()
+    assert main(["templates", "list", "--library", str(lib)]) == 0
+    assert "STALE" in capsys.readouterr().out
+    assert main(["templates", "rebuild", "--library", str(lib)]) == 1  # weights file needed
+    assert "--weights" in capsys.readouterr().err
+    other = tmp_path / "other.pth"
+    other.write_bytes(b"other weights")
+    assert main(["templates", "rebuild", "--library", str(lib), "--weights", str(other)]) == 1
+    assert "not the weights" in capsys.readouterr().err
+    assert json.loads(lib.read_text())["version"] == 1  # nothing written on failure
+    assert main(["templates", "rebuild", "--library", str(lib), "--weights", str(weights)]) == 0
+    back = json.loads(lib.read_text())
+    assert back["version"] == 2
+    assert back["templates"][0]["descriptor"] == fresh["templates"][0]["descriptor"]
+    assert main(["-q", "obfuscate", str(clip), "-o", str(out), "--templates", "disc",
+                 *dino, "--noise", "iid"]) == 0  # fmt: skip
+
+
+def test_obfuscate_thesis_presets_and_unknown_names(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("mediapipe")
+    out = tmp_path / "o.mkv"
+    assert main(["-q", "obfuscate", str(clip), "-o", str(out), "--templates", "ipn"]) == 0
+    record = json.loads(read_metadata(out)["motionlab"])
+    assert record["obfuscation"]["templates"] == ["cheek", "eyes", "forehead", "hair"]
+    out.unlink()
+    capsys.readouterr()  # mediapipe's harmless import line
+    for bad in ("sbux", "sbu,nose"):
+        assert main(["obfuscate", str(clip), "-o", str(out), "--templates", bad]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "unknown template" in err and "sbu, kth, ipn" in err
+    assert not any(tmp_path.glob("o*")) and not any(tmp_path.glob(".o*"))

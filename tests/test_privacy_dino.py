@@ -11,12 +11,19 @@ import numpy as np
 import pytest
 
 from motionlab.errors import MotionlabError
-from motionlab.privacy.dino import DinoExtractor, DinoMatcher, DinoSettings, clipped_cosine
+from motionlab.privacy.dino import (
+    FACET_LAYOUT,
+    DinoExtractor,
+    DinoMatcher,
+    DinoSettings,
+    clipped_cosine,
+)
 from motionlab.privacy.templates import (
     TemplateLibrary,
     load_library,
     load_or_new,
     make_template,
+    rebuild_library,
     save_library,
 )
 from motionlab.synthetic import sample_video_frames
@@ -169,3 +176,148 @@ def test_facets_differ(extractor: DinoExtractor, image: np.ndarray) -> None:
         assert out[facet].shape == (*extractor.grid_shape(64, 96), 384)
     assert not np.allclose(out["key"], out["query"]) and not np.allclose(out["key"], out["token"])
     assert not np.allclose(out["key"], out["value"])
+
+
+def _projections(extractor: DinoExtractor, image: np.ndarray) -> dict[str, np.ndarray]:
+    """q, k, v of the chosen block computed here from its ``norm1`` output and the qkv
+    projection weights (``x_norm @ W_f^T + b_f`` with W_f the f-th third of the rows), and
+    the block's output token: ``(gh * gw, C)`` each, patch tokens only."""
+    import torch
+
+    block = extractor.model.blocks[extractor.settings.layer]
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [
+        block.norm1.register_forward_hook(lambda _m, _i, o: seen.setdefault("norm", o.clone())),
+        block.register_forward_hook(lambda _m, _i, o: seen.setdefault("out", o.clone())),
+    ]
+    try:
+        extractor.descriptors(image)
+    finally:
+        for h in hooks:
+            h.remove()
+    w = block.attn.qkv.weight.detach().double()
+    b = block.attn.qkv.bias.detach().double()
+    c = w.shape[1]
+    x = seen["norm"][0, 1:].double()  # drop the CLS token
+    out = {f: (x @ w[i * c : (i + 1) * c].T + b[i * c : (i + 1) * c]).numpy()
+           for i, f in enumerate(("query", "key", "value"))}  # fmt: skip
+    out["token"] = seen["out"][0, 1:].double().numpy()
+    return out
+
+
+def test_facets_are_the_qkv_projections(extractor: DinoExtractor, image: np.ndarray) -> None:
+    """Eq. 5.1 matches DINO-ViT *keys*: the "key" facet is x_norm @ W_k^T + b_k (timm's qkv
+    is laid out q, k, v), not the query."""
+    ref = _projections(extractor, image)
+    assert np.abs(ref["key"] - ref["query"]).max() > 0.5  # random weights tell them apart
+    for facet in ("key", "query", "value", "token"):
+        ex = copy.copy(extractor)
+        ex.settings = replace(SMALL, facet=facet)
+        d = ex.descriptors(image)
+        assert np.allclose(d.reshape(-1, d.shape[-1]), ref[facet], atol=1e-4), facet
+    assert DinoSettings().facet == "key"
+
+
+def _as_version_1(path: Path) -> None:
+    """Rewrite a library file as motionlab wrote it before the facet fix."""
+    doc = json.loads(path.read_text())
+    doc["version"] = 1
+    for t in doc["templates"]:
+        del t["facet_layout"]
+    path.write_text(json.dumps(doc))
+
+
+def test_libraries_from_before_the_facet_fix_are_refused_then_rebuilt(
+    tmp_path: Path, extractor: DinoExtractor, image: np.ndarray
+) -> None:
+    import cv2
+
+    src = tmp_path / "src.png"
+    cv2.imwrite(str(src), image[:, :, ::-1])
+    old = copy.copy(extractor)  # what the old code returned for "key": the queries
+    old.settings = replace(SMALL, facet="query")
+    t = make_template("hair", image, (30, 20), extractor=extractor, source_path=src)
+    assert t.facet_layout == FACET_LAYOUT and not t.stale
+    queries = old.descriptors(image)[t.patch]
+    lib = tmp_path / "old.json"
+    save_library(TemplateLibrary((replace(t, descriptor=queries),)), lib)
+    assert json.loads(lib.read_text())["version"] == 2
+    assert json.loads(lib.read_text())["templates"][0]["facet_layout"] == FACET_LAYOUT
+    _as_version_1(lib)
+    with pytest.raises(MotionlabError) as err:
+        load_library(lib)
+    msg = str(err.value)
+    assert str(lib) in msg and "hair" in msg and "templates rebuild" in msg and "\n" not in msg
+    stale = load_library(lib, allow_stale=True)
+    assert stale.get("hair").stale and stale.get("hair").facet_layout == ""
+    with pytest.raises(MotionlabError, match="rebuild"):
+        DinoMatcher(library=stale, extractor=extractor)  # objects are checked too
+    rebuilt = rebuild_library(stale)  # recorded weights: random(seed=0)
+    new = rebuilt.get("hair")
+    assert not new.stale and new.point == t.point and new.patch == t.patch
+    assert np.allclose(new.descriptor, t.descriptor, atol=1e-5)  # the keys, not the queries
+    assert not np.allclose(new.descriptor, queries, atol=1e-2)
+    # value and token templates were right before the fix: a version-1 file of them loads
+    val = copy.copy(extractor)
+    val.settings = replace(SMALL, facet="value")
+    save_library(TemplateLibrary((make_template("v", image, (5, 5), extractor=val),)), lib)
+    _as_version_1(lib)
+    assert load_library(lib).get("v").settings.facet == "value"
+    src.write_bytes(b"changed")
+    with pytest.raises(MotionlabError, match="changed"):
+        rebuild_library(stale)
+
+
+def test_hub_weights_offline_fail_in_seconds_naming_the_local_option(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without network, timm's download retried for ~53 s; now one bounded probe."""
+    import socket
+    import time
+
+    from motionlab.privacy import dino
+
+    monkeypatch.setattr(dino, "_cached_hub_file", lambda _name: None)  # nothing cached
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def unreachable(*_a: object, **_k: object) -> socket.socket:
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    start = time.perf_counter()
+    with pytest.raises(MotionlabError) as err:
+        DinoExtractor(settings=SMALL)
+    assert time.perf_counter() - start < 3.0
+    msg = str(err.value)
+    assert "--weights PATH" in msg and "unreachable" in msg and "\n" not in msg
+
+    def hangs(*_a: object, **_k: object) -> socket.socket:  # a resolver that never answers
+        time.sleep(5)
+        raise OSError("late")
+
+    monkeypatch.setattr(socket, "create_connection", hangs)
+    monkeypatch.setattr(dino, "HUB_TIMEOUT_S", 0.2)
+    start = time.perf_counter()
+    with pytest.raises(MotionlabError, match=r"did not answer in 0.2 s.*--weights PATH"):
+        DinoExtractor(settings=SMALL)
+    assert time.perf_counter() - start < 1.0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MotionlabError, match=r"HF_HUB_OFFLINE is set.*--weights PATH"):
+        DinoExtractor(settings=SMALL)
+
+
+def test_hub_weights_from_the_local_cache_need_no_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extractor: DinoExtractor
+) -> None:
+    import torch
+
+    from motionlab.privacy import dino
+
+    cached = tmp_path / "pytorch_model.bin"
+    torch.save(extractor.model.state_dict(), cached)
+    monkeypatch.setattr(dino, "_cached_hub_file", lambda _name: cached)
+    monkeypatch.setattr(dino, "_hub_unreachable", lambda _t: pytest.fail("probed the network"))
+    loaded = DinoExtractor(settings=SMALL)
+    assert loaded.weights_id == "timm:vit_small_patch8_224.dino"
+    img = np.full((32, 48, 3), 90, np.uint8)
+    assert np.allclose(loaded.descriptors(img), extractor.descriptors(img), atol=1e-5)

@@ -10,12 +10,14 @@ import pytest
 from motionlab.errors import MotionlabError
 from motionlab.privacy.metrics import (
     MapAverager,
+    compare_templates,
     f_lambda,
     format_table,
     plot_lambda_sweep,
     read_predictions,
     score_methods,
-    template_similarity,
+    template_cosine,
+    template_distances,
 )
 
 CSV = """method,video,action_true,action_pred,privacy_true,privacy_pred
@@ -65,16 +67,43 @@ def test_prediction_errors(tmp_path: Path) -> None:
         read_predictions(tmp_path / "none.csv")
 
 
-def test_template_similarity() -> None:
-    avg = MapAverager(["a", "b", "c"], size=(4, 2))
-    left = np.zeros((3, 6, 8), np.float32)
-    left[0, :, :4] = 1  # a: left half
-    left[1, :, :4] = 0.5  # b: left half, weaker: same direction
-    left[2, :, 4:] = 1  # c: right half
-    avg.add(left)
-    avg.add(left)
-    assert avg.mean.shape == (3, 2, 4) and avg.count == 2
-    sim = template_similarity(avg.mean)
-    assert np.allclose(np.diag(sim), 1)
-    assert sim[0, 1] == pytest.approx(1.0) and sim[0, 2] == pytest.approx(0.0)
-    assert np.allclose(sim, sim.T)
+def test_map_average_eq_a1_hand_computed() -> None:
+    avg = MapAverager(["a", "b"])  # native size
+    avg.add(np.array([[[0.0, 1.0]], [[1.0, 1.0]]]))  # (K=2, H=1, W=2)
+    avg.add(np.array([[[0.5, 0.0]], [[0.0, 1.0]]]))
+    avg.add(np.array([[[1.0, 0.5]], [[0.5, 1.0]]]))
+    assert avg.count == 3
+    assert np.allclose(avg.mean, [[[0.5, 0.5]], [[0.5, 1.0]]])
+    with pytest.raises(MotionlabError, match="--size"):
+        avg.add(np.zeros((2, 2, 2)))
+    with pytest.raises(MotionlabError, match="expected 2 maps"):
+        avg.add(np.zeros((3, 1, 2)))
+    with pytest.raises(MotionlabError, match="no maps"):
+        _ = MapAverager(["a"]).mean
+    resized = MapAverager(["a"], size=(2, 1))  # (width, height)
+    resized.add(np.array([[[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]]]))
+    assert np.allclose(resized.mean, [[[1.0, 0.0]]])
+
+
+def test_template_distances_eq_a2_hand_computed() -> None:
+    """v_ij = sum_p |S̄_i(p) - S̄_j(p)| on 2x2 maps worked out by hand."""
+    maps = np.array(
+        [
+            [[1.0, 1.0], [0.0, 0.0]],  # a: top row
+            [[0.5, 0.5], [0.0, 0.0]],  # b: top row, half as strong
+            [[0.0, 0.0], [1.0, 1.0]],  # c: bottom row
+        ]
+    )
+    v = template_distances(maps)
+    # a-b: 0.5 + 0.5 = 1; a-c: 4 * 1 = 4; b-c: 0.5 + 0.5 + 1 + 1 = 3
+    assert np.allclose(v, [[0, 1, 4], [1, 0, 3], [4, 3, 0]])
+    assert np.allclose(template_distances(maps, per_pixel=True), v / 4)  # 2x2 pixels
+    assert np.array_equal(compare_templates(maps), v)  # l1 (as written) is the default
+    assert np.allclose(compare_templates(maps, measure="mae"), v / 4)
+    # cosine stays a named alternative: a and b have the same direction (similarity 1)
+    # though A.2 sets them 1 apart
+    cos = compare_templates(maps, measure="cosine")
+    assert np.allclose(cos, template_cosine(maps))
+    assert cos[0, 1] == pytest.approx(1.0) and cos[0, 2] == pytest.approx(0.0)
+    with pytest.raises(MotionlabError, match="measure"):
+        compare_templates(maps, measure="cos")

@@ -8,8 +8,33 @@ import pytest
 
 from motionlab.errors import MotionlabError
 from motionlab.privacy import ATTRIBUTES, parse_names
+from motionlab.privacy.attributes import PRESETS, THESIS_SETS
 from motionlab.privacy.landmarks import crop_around, hand_crop
 from motionlab.privacy.regions import hull_mask, limbs_mask, soften
+
+
+def test_thesis_template_sets_are_presets_one_to_one() -> None:
+    """Sec. 5.4: T~ = {torso, arm, leg, hair} for SBU and KTH, {cheek, eyes, forehead, hair}
+    for IPN; each thesis word maps onto exactly one of our attributes, none shared."""
+    assert THESIS_SETS == {
+        "sbu": ("torso", "arm", "leg", "hair"),
+        "kth": ("torso", "arm", "leg", "hair"),
+        "ipn": ("cheek", "eyes", "forehead", "hair"),
+    }
+    for name, words in THESIS_SETS.items():
+        ours = PRESETS[name]
+        assert len(ours) == len(words) == len(set(ours)) == 4  # one to one
+        assert set(ours) <= set(ATTRIBUTES), name
+        assert parse_names(name, known=ATTRIBUTES) == ours
+    assert PRESETS["sbu"] == PRESETS["kth"] == ("torso", "arm", "legs", "hair")
+    assert PRESETS["ipn"] == ("cheek", "eyes", "forehead", "hair")
+    assert parse_names("IPN, lips") == ("cheek", "eyes", "forehead", "hair", "lips")
+    # a DINO library made with the authors' names (leg.pt) keeps its own word
+    assert parse_names("kth", known=("hair", "leg", "arm", "torso")) == THESIS_SETS["kth"]
+    with pytest.raises(MotionlabError, match="preset 'ipn' needs template cheek"):
+        parse_names("ipn", known=("torso", "arm", "leg", "hair"))
+    with pytest.raises(MotionlabError, match="sbu, kth, ipn"):
+        parse_names("sbux", known=ATTRIBUTES)
 
 
 def test_parse_names_groups_order_and_errors() -> None:

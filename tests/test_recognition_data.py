@@ -22,10 +22,12 @@ from motionlab.recognition.data import (
     ucf101_samples,
 )
 from motionlab.recognition.diagnose import (
+    inter_class_entropy,
     most_confused,
     ordering_cost,
     reliance_row,
     reorder_confusion,
+    select_by_entropy,
 )
 from motionlab.recognition.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
 from motionlab.recognition.synth_actions import ACTIONS, SynthConfig, make_synth_actions
@@ -226,6 +228,52 @@ def test_most_confused_excludes_weak_classes() -> None:
     assert most_confused(cm, 3, max_exhaustive=1) == [0, 1, 2]  # greedy path
     with pytest.raises(MotionlabError, match="cannot pick 5"):
         most_confused(cm, 5)
+
+
+# Hand-computed: row-normalised rows p_i and H_i = -sum p log2 p (bits).
+ENTROPY_CM = np.array(
+    [
+        [8, 2, 0, 0, 0, 0],  # acc .8, H(.8, .2) = 0.7219
+        [1, 6, 1, 1, 1, 0],  # acc .6, H(.1, .6, .1, .1, .1) = 1.7710
+        [0, 0, 10, 0, 0, 0],  # acc 1, H = 0
+        [0, 2, 2, 5, 1, 0],  # acc .5 (kept: >= 50 %), H(.2, .2, .5, .1) = 1.7610
+        [2, 2, 2, 2, 1, 1],  # acc .1 (left out), H(.2, .2, .2, .2, .1, .1) = 2.5219
+        [0, 0, 0, 0, 3, 7],  # acc .7, H(.3, .7) = 0.8813
+    ]
+)  # fmt: skip
+
+
+def test_inter_class_entropy_hand_computed() -> None:
+    h = inter_class_entropy(ENTROPY_CM)
+    np.testing.assert_allclose(h, [0.7219, 1.7710, 0.0, 1.7610, 2.5219, 0.8813], atol=1e-4)
+    assert np.isnan(inter_class_entropy(np.array([[0, 0], [1, 1]]))[0])
+    with pytest.raises(MotionlabError, match="square"):
+        inter_class_entropy(np.zeros((2, 3)))
+
+
+def test_afd5_selection_by_entropy() -> None:
+    """§4.2: the k classes of highest inter-class entropy among those with >= 50 %
+    accuracy. Class 4 has the highest entropy but 10 % accuracy; class 3 sits at exactly
+    50 %. The pairwise proxy (most_confused) picks another set here."""
+    assert select_by_entropy(ENTROPY_CM, 3) == [1, 3, 5]
+    assert select_by_entropy(ENTROPY_CM, 2) == [1, 3]
+    assert select_by_entropy(ENTROPY_CM, 5) == [0, 1, 2, 3, 5]
+    assert most_confused(ENTROPY_CM, 3) != [1, 3, 5]
+    # the selection does not depend on the order of the classes (the reordering step)
+    perm = np.array([5, 2, 0, 4, 1, 3])
+    picked = select_by_entropy(ENTROPY_CM[np.ix_(perm, perm)], 3)
+    assert sorted(perm[picked].tolist()) == [1, 3, 5]
+    # within a group, entropies are over the group's classes only: rows 0, 1, 3 restricted
+    # to {0, 1, 3} are (8, 2, 0), (1, 6, 1), (0, 2, 5) -> H = 0.72, 1.06, 0.86 bit
+    assert select_by_entropy(ENTROPY_CM, 2, group=[0, 1, 3]) == [1, 3]
+    # over all six classes 1 beats 3 (1.771 vs 1.761 bit); within {1, 3} the rows are
+    # (6, 1) and (2, 5) over columns (1, 3): H = 0.592 vs 0.863 bit, so 3 wins
+    assert select_by_entropy(ENTROPY_CM, 1) == [1]
+    assert select_by_entropy(ENTROPY_CM, 1, group=[1, 3]) == [3]
+    with pytest.raises(MotionlabError, match="cannot pick 6"):
+        select_by_entropy(ENTROPY_CM, 6)
+    with pytest.raises(MotionlabError, match="distinct class indices"):
+        select_by_entropy(ENTROPY_CM, 2, group=[0, 0, 9])
 
 
 def test_reliance_row() -> None:

@@ -43,9 +43,11 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory):
+    # three actors: two in the training list (one of them held out for validation by
+    # `motionlab train`), one in the test list
     root = tmp_path_factory.mktemp("synth")
     config = SynthConfig(
-        videos_per_class=2, actors=2, test_actors=1, num_frames=12, size=(32, 32), davis=False
+        videos_per_class=3, actors=3, test_actors=1, num_frames=12, size=(32, 32), davis=False
     )
     make_synth_actions(root, config)
     return root
@@ -127,6 +129,86 @@ def test_load_checkpoint_errors(tmp_path) -> None:
         load_checkpoint(bad)
 
 
+def test_thesis_recipe_is_the_default() -> None:
+    """§4.4: Adam at 3e-4, early stopping, augmentation relaxing every 20 epochs, at most
+    80 epochs; other recipes by name."""
+    from motionlab.recognition.train import RECIPES, _make_optimizer, get_recipe
+
+    default = TrainConfig()
+    assert default == RECIPES["thesis"] == get_recipe("thesis")
+    assert (default.optimizer, default.lr, default.weight_decay) == ("adam", 3e-4, 0.0)
+    assert (default.epochs, default.augment_step, default.recipe) == (80, 20, "thesis")
+    opt = _make_optimizer(torch.nn.Linear(2, 2), default)
+    assert type(opt) is torch.optim.Adam and opt.defaults["weight_decay"] == 0.0
+    adamw = get_recipe("adamw", lr=1e-3, epochs=None)  # None: keep the recipe's value
+    assert (adamw.optimizer, adamw.weight_decay, adamw.lr, adamw.epochs) == (
+        "adamw", 0.05, 1e-3, 60,
+    )  # fmt: skip
+    with pytest.raises(MotionlabError, match=r"unknown recipe 'sgd'.*thesis"):
+        get_recipe("sgd")
+
+
+def test_hold_out_validation_keeps_groups_whole() -> None:
+    """UCF101-style names: per class, whole groups (gNN) are held out, seeded."""
+    from pathlib import Path
+
+    from motionlab.recognition.data import Sample, hold_out_validation, sample_group
+
+    samples = [
+        Sample(Path(f"C{c}/v_C{c}_g{g:02d}_c{k:02d}.avi"), c)
+        for c in range(2) for g in range(8, 18) for k in range(1, 3)
+    ]  # fmt: skip
+    fit, val = hold_out_validation(samples, fraction=0.2, seed=3)
+    assert len(val) == 2 * 2 * 2 and len(fit) + len(val) == len(samples)  # 2 groups/class
+    assert not {s.path for s in fit} & {s.path for s in val}
+    for c in range(2):
+        held = {sample_group(s) for s in val if s.label == c}
+        kept = {sample_group(s) for s in fit if s.label == c}
+        assert len(held) == 2 and not held & kept
+    assert hold_out_validation(samples, fraction=0.2, seed=3) == (fit, val)
+    assert hold_out_validation(samples, fraction=0.2, seed=4) != (fit, val)
+    # one group in a class: single videos held out; one video: stays in training
+    one_group = [Sample(Path(f"x_{i}.avi"), 0, person="7") for i in range(4)]
+    fit1, val1 = hold_out_validation([*one_group, Sample(Path("y.avi"), 1)], fraction=0.25)
+    assert len(val1) == 1 and val1[0].label == 0 and len(fit1) == 4
+    with pytest.raises(MotionlabError, match="nothing to hold out"):
+        hold_out_validation([Sample(Path("a.avi"), 0), Sample(Path("b.avi"), 1)])
+    with pytest.raises(MotionlabError, match="fraction"):
+        hold_out_validation(samples, fraction=1.0)
+
+
+def test_best_pt_is_never_selected_on_test_data(synth, tmp_path, monkeypatch) -> None:
+    """`motionlab train` validates (early stopping, best.pt) on videos of the training list
+    only: every evaluation during training reads training-list videos, none of the test
+    list, and config.json / best.pt record which."""
+    import json
+
+    import motionlab.recognition.train as train_module
+
+    seen: list[set[str]] = []
+    real = train_module.evaluate
+
+    def spy(model, dataset, **kwargs):
+        seen.append({str(s.path) for s in dataset.samples})
+        return real(model, dataset, **kwargs)
+
+    monkeypatch.setattr(train_module, "evaluate", spy)
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--arch", "tiny3d", "--data", str(synth), "--out", str(run),
+                 "--epochs", "2", "--steps-per-epoch", "1", "--batch-size", "4",
+                 "--frames", "2", "--size", "16", "--threads", "1"]) == 0  # fmt: skip
+    train_list = {str(s.path) for s in ucf101_samples(synth, subset="train")[0]}
+    test_list = {str(s.path) for s in ucf101_samples(synth, subset="test")[0]}
+    assert len(seen) == 2 and all(paths for paths in seen)
+    for paths in seen:
+        assert paths <= train_list and not paths & test_list
+    recorded = set(json.loads((run / "config.json").read_text())["validation"])
+    assert recorded == seen[0]
+    _, _, ckpt = load_checkpoint(run / "best.pt")
+    assert set(ckpt["validation"]) == recorded
+    assert ckpt["config"]["recipe"] == "thesis" and ckpt["config"]["optimizer"] == "adam"
+
+
 def test_train_config_validation() -> None:
     with pytest.raises(MotionlabError, match="optimizer"):
         TrainConfig(optimizer="sgd")
@@ -163,6 +245,45 @@ def test_cli_train_evaluate_diagnose(synth, tmp_path, capsys) -> None:
                  "--afd", str(afd), "-k", "2", "--min-accuracy", "0", *common]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "RGB %" in out and "AFD %" in out and "class order" in out
+
+
+def test_cli_evaluate_mean_over_splits(synth, tmp_path, capsys) -> None:
+    """`evaluate A B C --splits 1,2,3`: each checkpoint on its split's test list, and the
+    mean of the per-split top-1 (Table 4.1 reports the mean over UCF101's three splits)."""
+    import json
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(synth, data)
+    test1 = (data / "testlist01.txt").read_text().splitlines()
+    for k, lines in ((2, test1[:2]), (3, test1[2:])):
+        shutil.copy(data / "trainlist01.txt", data / f"trainlist0{k}.txt")
+        (data / f"testlist0{k}.txt").write_text("\n".join(lines) + "\n")
+    run = tmp_path / "run"
+    common = ["--threads", "1"]
+    assert main(["-q", "train", "--arch", "tiny3d", "--data", str(data), "--out", str(run),
+                 "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4",
+                 "--frames", "2", "--size", "16", *common]) == 0  # fmt: skip
+    ckpt = str(run / "best.pt")
+    single = []
+    for k in (1, 2, 3):
+        js = tmp_path / f"s{k}.json"
+        assert main(["-q", "evaluate", ckpt, "--data", str(data), "--split", str(k),
+                     "--json", str(js), *common]) == 0  # fmt: skip
+        single.append(json.loads(js.read_text()))
+    assert [r["clips"] for r in single] == [5, 2, 3]
+    capsys.readouterr()
+    js = tmp_path / "all.json"
+    assert main(["-q", "evaluate", ckpt, ckpt, ckpt, "--splits", "1,2,3", "--data", str(data),
+                 "--json", str(js), *common]) == 0  # fmt: skip
+    summary = json.loads(js.read_text())
+    assert [r["top1"] for r in summary["splits"]] == [r["top1"] for r in single]
+    assert summary["mean_top1"] == pytest.approx(sum(r["top1"] for r in single) / 3)
+    assert "mean over splits" in capsys.readouterr().out
+    assert main(["evaluate", ckpt, "--splits", "1,2", "--data", str(data)]) == 1
+    assert "one checkpoint per split" in capsys.readouterr().err
+    assert main(["evaluate", ckpt, "--splits", "1,4", "--data", str(data)]) == 1
+    assert "distinct splits of 1, 2, 3" in capsys.readouterr().err
 
 
 def test_cli_input_errors(tmp_path, capsys) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -22,7 +24,7 @@ from motionlab.recognition.zoo import (  # noqa: E402
 # ablation); every other architecture runs its tiny clip in the slow set (-m slow).
 FAST_FORWARD = {
     "resnet18", "x3d_xs", "c2d_r50", "slowfast_r50", "i3d_r50_flow", "e2s_x3d_m", "e2s_x3d_rgb2",
-    "tiny3d", "e2s_tiny",
+    "tiny3d", "e2s_tiny", "fast_r50",
 }  # fmt: skip
 
 
@@ -59,7 +61,7 @@ def test_registry_lists_the_issue_architectures() -> None:
     wanted = {
         "resnet50", "i3d_r50", "c2d_r50", "r2plus1d_r50", "slow_r50", "slowfast_r50",
         "x3d_xs", "x3d_s", "x3d_m", "x3d_l", "csn_r101", "mvit_base_16x4", "two_stream_r50",
-        "i3d_r50_flow", "resnet18", "resnet101", "vit_b_16", "vit_b_32",
+        "i3d_r50_flow", "resnet18", "resnet101", "vit_b_16", "vit_b_32", "fast_r50",
         "e2s_x3d_s", "e2s_x3d_m", "e2s_x3d_l", "e2s_x3d_rgb2",
     }  # fmt: skip
     assert wanted <= names
@@ -83,15 +85,30 @@ def test_parameter_count_matches_published(name: str) -> None:
 
 
 def _forward(name: str) -> None:
+    """A tiny clip through the model, in eval and in train mode: (B, K) finite logits whose
+    rows do not sum to 1 (a softmax head would make every row sum to exactly 1)."""
     spec = get_spec(name)
     frames = 1 if spec.streams[0].frames == 1 else 4
     small = spec.with_input(frames=frames, size=32)
-    model = quick_build(small, 7).eval()
-    inputs = [torch.randn(2, s.channels, s.frames, s.size, s.size) for s in small.streams]
-    with torch.no_grad():
-        out = model(*inputs)
-    assert out.shape == (2, 7)
-    assert torch.isfinite(out).all()
+    model = quick_build(small, 7)
+    gen = torch.Generator().manual_seed(1)
+    inputs = [
+        torch.randn(2, s.channels, s.frames, s.size, s.size, generator=gen) for s in small.streams
+    ]
+    for mode in ("eval", "train"):
+        getattr(model, mode)()
+        with torch.no_grad():
+            out = model(*inputs)
+        assert out.shape == (2, 7)
+        assert torch.isfinite(out).all()
+        sums = out.sum(dim=1)
+        assert not torch.allclose(sums, torch.ones_like(sums), atol=1e-3), (mode, sums)
+        assert (out < 0).any() or (out > 1).any(), (mode, out)  # not probabilities
+        if hasattr(model, "stream_logits"):  # E2S fuses the streams' logits, not probabilities
+            with torch.no_grad():
+                for part in model.stream_logits(*inputs):
+                    sums = part.sum(dim=1)
+                    assert not torch.allclose(sums, torch.ones_like(sums), atol=1e-3), mode
 
 
 @pytest.mark.parametrize("name", sorted(FAST_FORWARD))
@@ -103,6 +120,101 @@ def test_forward_tiny_clip(name: str) -> None:
 @pytest.mark.parametrize("name", [n for n in list_models() if n not in FAST_FORWARD])
 def test_forward_tiny_clip_slow(name: str) -> None:
     _forward(name)
+
+
+# Table 4.1 of the thesis: f×r of every evaluated network (two-stream: appearance, motion),
+# and the crop sizes of §4.4 (224, except 160 for X3D XS and S, and the X3D-S flow stream).
+TABLE_4_1 = {
+    "resnet50": ["1×1 @224"],
+    "i3d_r50": ["8×8 @224"],
+    "two_stream_r50": ["1×1 @224", "10×1 @224"],
+    "c2d_r50": ["8×8 @224"],
+    "r2plus1d_r50": ["16×4 @224"],
+    "slow_r50": ["8×8 @224"],
+    "fast_r50": ["32×2 @224"],
+    "slowfast_r50": ["32×2 @224"],  # one 32×2 clip; the slow 8×8 is every 4th frame of it
+    "i3d_r50_flow": ["8×8 @224"],
+    "x3d_xs": ["4×12 @160"],
+    "x3d_s": ["13×6 @160"],
+    "x3d_m": ["16×5 @224"],
+    "mvit_base_16x4": ["16×4 @224"],
+    "e2s_x3d_m": ["16×5 @224", "13×6 @160"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_4_1))
+def test_samplings_of_table_4_1(name: str) -> None:
+    got = [s.describe().split(" ", 1)[1] for s in get_spec(name).streams]
+    assert got == TABLE_4_1[name]
+
+
+def test_fast_is_the_slowfast_fast_pathway() -> None:
+    """fast_r50's trunk holds, tensor for tensor, the shapes of the fast pathway of
+    pytorchvideo's SlowFast-R50 (stem and four stages, without the fusion convolutions);
+    its parameter count is that pathway's plus a 256 -> 400 classifier."""
+    from pytorchvideo.models import hub
+
+    with torch.device("meta"):
+        slowfast = hub.slowfast_r50(pretrained=False)
+        fast = build_model("fast_r50", 400)
+    pathway = [
+        tuple(p.shape)
+        for block in slowfast.blocks[:5]  # stem and res2..res5; then pool, head
+        for p in block.multipathway_blocks[1].parameters()
+    ]
+    trunk = [tuple(p.shape) for n, p in fast.named_parameters() if not n.startswith("blocks.5")]
+    assert trunk == pathway
+    head = fast.blocks[5].proj
+    assert (head.in_features, head.out_features) == (256, 400)
+    expected = sum(math.prod(s) for s in pathway) + 256 * 400 + 400
+    assert count_parameters(fast) == expected == get_spec("fast_r50").params == 616_952
+    assert get_spec("fast_r50").hub is None  # no public weights for the pathway alone
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_no_softmax_module_in_any_zoo_model(name: str) -> None:
+    """pytorchvideo's X3D and R(2+1)D builders end in a softmax by default; no zoo model
+    (nor a stream of E2S-X3D) may hold a Softmax / LogSoftmax module."""
+    model = quick_build(get_spec(name), 5)
+    kinds = {type(m).__name__ for m in model.modules()}
+    assert not kinds & {"Softmax", "LogSoftmax", "Softmin", "Softmax2d"}
+
+
+@pytest.mark.parametrize("name", ["x3d_s", "x3d_m", "r2plus1d_r50", "e2s_x3d_s"])
+def test_logits_not_probabilities(name: str) -> None:
+    """The models that held a softmax head (and an E2S whose streams did), in both modes."""
+    _forward(name)
+
+
+def test_check_logits_model_refuses_softmax() -> None:
+    from motionlab.recognition.zoo import check_logits_model
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Softmax(dim=1))
+    with pytest.raises(MotionlabError, match=r"softmax modules \(1\)"):
+        check_logits_model(net, "toy")
+
+
+@pytest.mark.parametrize("name", ["x3d_xs", "r2plus1d_r50", "fast_r50"])
+def test_training_step_loss_is_cross_entropy_of_the_logits(name: str) -> None:
+    """One optimisation step on a fixed batch: the loss equals F.cross_entropy of the
+    classifier layer's output (the logits), not of probabilities made from it."""
+    from motionlab.recognition.train import train_step
+
+    spec = get_spec(name).with_input(frames=4, size=32)
+    model = quick_build(spec, 3).train()
+    captured = []
+    classifier = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    classifier.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, *(spec.streams[0].frames, 32, 32), generator=gen)
+    y = torch.tensor([0, 1, 2, 1])
+    opt = torch.optim.Adam(model.parameters(), lr=3e-4)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss, logits = train_step(model, [x], y, opt)
+    z = captured[0].reshape(4, -1, 3).mean(dim=1)  # classifier output per clip: the logits
+    torch.testing.assert_close(logits, z)
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(z, y))
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
 @pytest.mark.slow

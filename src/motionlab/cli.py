@@ -2,7 +2,9 @@
 
 Every failure caused by input (missing or corrupt files, bad options) prints one line,
 ``motionlab: error: ...``, and exits with status 1; usage errors exit with 2 (argparse);
-Ctrl-C exits with 130. Outputs are written atomically, so a failed run leaves none.
+Ctrl-C exits with 130. Outputs are written atomically, so a failed run leaves none, and an
+output that is one of the command's inputs (same path, a link to it, a hard link, a path
+through ``..``) is refused before any work (:func:`motionlab.atomic.refuse_overwrite_input`).
 """
 
 from __future__ import annotations
@@ -150,10 +152,13 @@ def _progress(total: int | None, desc: str, enabled: bool, unit: str = "pair") -
 
 def cmd_flow(args: argparse.Namespace) -> None:
     """motionlab flow IMG1 IMG2 -o out.flo | motionlab flow VIDEO -o OUT."""
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.flow import get_estimator
 
     if len(args.inputs) > 2:
         raise MotionlabError("give two images (a pair) or one video / frame folder")
+    for out in (args.output, args.png):
+        refuse_overwrite_input(out, *args.inputs, args.weights, writes=("[0-9]*.flo", "flow.json"))
     est = get_estimator(args.method, **_estimator_options(args))
     if len(args.inputs) == 2:
         _flow_pair(args, est)
@@ -336,11 +341,17 @@ def _afd_config(args: argparse.Namespace) -> Any:
     )
 
 
+def _gif_path(output: str) -> Path:
+    """The preview GIF written beside an afd output (``--gif``)."""
+    return Path(str(output).rstrip("/")).with_suffix(".gif")
+
+
 def cmd_afd(args: argparse.Namespace) -> None:
     """motionlab afd INPUT -o OUT: the appearance-free version of a video."""
     import numpy as np
 
     from motionlab.afd import afd_steps
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.flow import flow_to_color, get_estimator
     from motionlab.pipeline import write_in_background
     from motionlab.video import (
@@ -351,6 +362,9 @@ def cmd_afd(args: argparse.Namespace) -> None:
         write_gif,
     )
 
+    refuse_overwrite_input(args.output, args.input, args.weights)
+    if args.gif:
+        refuse_overwrite_input(_gif_path(args.output), args.input, args.weights)
     codec = afd_codec_for(args.output, args.codec)
     if codec not in LOSSLESS_CODECS:
         log.warning("H.264 (yuv420p) is lossy: it smears i.i.d. noise; use .mkv or --codec x264rgb")
@@ -397,7 +411,7 @@ def cmd_afd(args: argparse.Namespace) -> None:
                 bar.update()
         bar.close()
         if args.gif:
-            gif = Path(str(args.output).rstrip("/")).with_suffix(".gif")
+            gif = _gif_path(args.output)
             write_gif(gif, gif_frames, fps=reader.fps, max_frames=args.gif_frames)
             log.info("wrote %s", gif)
     log.info("wrote %d frames to %s (%s, seed %d)", writer.count, args.output, codec, args.seed)
@@ -406,7 +420,11 @@ def cmd_afd(args: argparse.Namespace) -> None:
 def cmd_afd_dataset(args: argparse.Namespace) -> int:
     """motionlab afd-dataset SRC DST: a whole class-folder dataset, resumable."""
     from motionlab.afd_dataset import AFD5_CLASSES, make_afd_dataset
+    from motionlab.atomic import refuse_overwrite_input
 
+    # DST mirrors SRC's class folders: SRC equal to DST, or inside it, would be overwritten
+    refuse_overwrite_input(args.dst, args.src, writes=("*",))
+    refuse_overwrite_input(args.dst, args.weights)
     classes = None
     if args.subset:
         names = [c.strip() for c in args.subset.split(",") if c.strip()]
@@ -481,8 +499,10 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 def cmd_convert(args: argparse.Namespace) -> None:
     """Re-encode a video or frame folder (e.g. to lossless mkv or PNG frames)."""
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.video import VideoReader, write_video
 
+    refuse_overwrite_input(args.output, args.input)
     with VideoReader(args.input, **_reader_kwargs(args)) as reader:
         n = write_video(args.output, reader, fps=reader.rate, codec=args.codec, crf=args.crf)
     log.info("wrote %d frames to %s", n, args.output)

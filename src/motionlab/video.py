@@ -47,7 +47,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from motionlab.atomic import commit_dir, temp_sibling
+from motionlab.atomic import commit_dir, commit_file, temp_sibling
 from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
 
@@ -456,7 +456,8 @@ class VideoWriter:
     """Write RGB frames to a video file or PNG frame folder, atomically.
 
     Frames go to a hidden temporary file (or folder) beside ``path``; :meth:`close`
-    renames it onto ``path``. Leaving the ``with`` block by an exception removes the
+    renames it onto ``path`` (or streams it into a character device or FIFO; see
+    :mod:`motionlab.atomic`). Leaving the ``with`` block by an exception removes the
     temporary output and leaves ``path`` untouched.
 
     Parameters
@@ -595,7 +596,7 @@ class VideoWriter:
                 (self._tmp / METADATA_FILE).write_text(text)
             commit_dir(self._tmp, self.path)
         else:
-            os.replace(self._tmp, self.path)
+            commit_file(self._tmp, self.path)  # streams into a device or FIFO
 
     def abort(self) -> None:
         """Drop everything written so far; ``path`` is left untouched."""

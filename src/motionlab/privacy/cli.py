@@ -2,7 +2,8 @@
 
 ``motionlab obfuscate``      hide selected attributes behind motion-consistent noise
 ``motionlab baseline``       the naive baselines of Table 5.2 (pixelate, blur, mask)
-``motionlab templates ...``  create / list / show / remove templates; similarity matrix
+``motionlab templates ...``  create / list / show / remove / rebuild templates; similarity
+                             matrix
 ``motionlab privacy-eval``   Table 5.2 and the lambda sweep from prediction CSVs
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from motionlab import __version__
-from motionlab.cli import number_type
+from motionlab.cli import _size, number_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -84,6 +85,10 @@ def _build_matcher(args: argparse.Namespace) -> Any:
         return get_matcher("dino", library=args.library, weights=args.weights, device=args.device)
     if args.library is not None or args.weights is not None:
         raise MotionlabError("--library and --weights apply to the dino matcher only")
+    if getattr(args, "templates", None) is not None:
+        from motionlab.privacy.attributes import ATTRIBUTES, parse_names
+
+        parse_names(args.templates, known=ATTRIBUTES)  # bad names: one line, no model loaded
     return get_matcher(
         "landmarks",
         people=args.people,
@@ -104,6 +109,10 @@ def _selected(args: argparse.Namespace, matcher: Any) -> tuple[str, ...]:
 
 def cmd_obfuscate(args: argparse.Namespace) -> int:
     """motionlab obfuscate INPUT -o OUT --templates ..."""
+    from motionlab.atomic import refuse_overwrite_input
+
+    for out in (args.output, args.save_saliency):
+        refuse_overwrite_input(out, args.input, args.library, args.weights)
     from motionlab.cli import _noise_range, _progress, _reader_kwargs
     from motionlab.flow import get_estimator
     from motionlab.pipeline import write_in_background
@@ -184,10 +193,12 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     """motionlab baseline INPUT -o OUT --method ..."""
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.cli import _progress, _reader_kwargs
     from motionlab.privacy.baselines import WORK_SIZE, get_baseline
     from motionlab.video import VideoReader, VideoWriter
 
+    refuse_overwrite_input(args.output, args.input)
     segmenter = None
     if args.method.startswith("mask"):
         from motionlab.privacy.landmarks import PersonSegmenter
@@ -236,10 +247,12 @@ def cmd_templates_create(args: argparse.Namespace) -> int:
     ``--pick``) and add it to a library."""
     import numpy as np
 
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.privacy.dino import DinoExtractor, clipped_cosine
     from motionlab.privacy.templates import load_or_new, make_template, save_library
     from motionlab.video import read_image
 
+    refuse_overwrite_input(args.library, args.image, args.weights)
     if (args.point is None) == (not args.pick):
         raise MotionlabError(
             "give the template's point with --point X,Y (pixels of --image) or click it "
@@ -294,7 +307,7 @@ def cmd_templates_list(args: argparse.Namespace) -> int:
         print("built-in templates of the landmarks matcher (no library needed):")
         print("  " + ", ".join(ATTRIBUTES))
         return 0
-    library = load_library(args.library)
+    library = load_library(args.library, allow_stale=True)  # listing shows what is stale
     if args.json:
         print(
             json.dumps(
@@ -315,6 +328,7 @@ def cmd_templates_list(args: argparse.Namespace) -> int:
             f"size {s.load_size} "
             f"| point ({t.point[0]:g}, {t.point[1]:g}) of {t.source.get('path', '?')} "
             f"| weights {t.weights[:22]} | {t.created}"
+            + (" | STALE: key/query swapped, run templates rebuild" if t.stale else "")
         )
     return 0
 
@@ -323,10 +337,11 @@ def cmd_templates_show(args: argparse.Namespace) -> int:
     """Write a picture of a template's saliency map over its source (or another) image."""
     import cv2
 
-    from motionlab.atomic import atomic_file
+    from motionlab.atomic import atomic_file, refuse_overwrite_input
     from motionlab.privacy.pictures import label, mark_point, overlay
     from motionlab.video import read_image
 
+    refuse_overwrite_input(args.output, args.library, args.image, args.weights)
     if Path(args.output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise MotionlabError(f"{args.output}: write the picture as .png or .jpg")
     point = None
@@ -370,19 +385,40 @@ def cmd_templates_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_templates_rebuild(args: argparse.Namespace) -> int:
+    """Remake every template of a library from its source image and point (the fix for
+    libraries made before the DINO facet fix)."""
+    from motionlab.privacy.templates import load_library, rebuild_library, save_library
+
+    library = load_library(args.library, allow_stale=True)
+    if not library.templates:
+        raise MotionlabError(f"{args.library}: no templates to rebuild")
+    stale = [t.name for t in library.templates if t.stale]
+    rebuilt = rebuild_library(library, weights=args.weights, device=args.device)
+    save_library(rebuilt, args.library)
+    log.info(
+        "rebuilt %d template(s) of %s (%d had the swapped key/query facet: %s)",
+        len(rebuilt.templates), args.library, len(stale), ", ".join(stale) or "none",
+    )  # fmt: skip
+    return 0
+
+
 def cmd_templates_similarity(args: argparse.Namespace) -> int:
-    """Average saliency maps over videos and plot their similarity (appendix A.1-A.2)."""
+    """Average saliency maps over videos (appendix eq. A.1) and compare every pair of
+    templates (eq. A.2: the sum of absolute differences, or ``--measure mae|cosine``)."""
     import numpy as np
 
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.cli import _progress
-    from motionlab.privacy.metrics import MapAverager, plot_similarity, template_similarity
+    from motionlab.privacy.metrics import MapAverager, compare_templates, plot_similarity
     from motionlab.video import VideoReader
 
+    refuse_overwrite_input(args.output, *args.inputs, args.library, args.weights)
     if args.every < 1:
         raise MotionlabError(f"--every must be >= 1, got {args.every}")
     matcher = _build_matcher(args)
     names = _selected(args, matcher)
-    avg = MapAverager(names)
+    avg = MapAverager(names, size=args.size)
     for path in args.inputs:
         matcher.reset()
         with VideoReader(path) as reader:
@@ -393,11 +429,11 @@ def cmd_templates_similarity(args: argparse.Namespace) -> int:
                     avg.add(maps)
                 bar.update()
             bar.close()
-    matrix = template_similarity(avg.mean)
-    plot_similarity(matrix, names, args.output)
+    matrix = compare_templates(avg.mean, measure=args.measure)
+    plot_similarity(matrix, names, args.output, measure=args.measure)
     with np.printoptions(precision=2, suppress=True):
         print(matrix)
-    log.info("wrote %s (%d frames)", args.output, avg.count)
+    log.info("wrote %s (%s, %d frames)", args.output, args.measure, avg.count)
     return 0
 
 
@@ -407,6 +443,7 @@ def cmd_templates_similarity(args: argparse.Namespace) -> int:
 
 def cmd_privacy_eval(args: argparse.Namespace) -> int:
     """Print the Table 5.2-style summary of prediction CSVs; plot the lambda sweep."""
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.privacy.metrics import (
         format_table,
         plot_lambda_sweep,
@@ -414,6 +451,7 @@ def cmd_privacy_eval(args: argparse.Namespace) -> int:
         score_methods,
     )
 
+    refuse_overwrite_input(args.plot, *args.predictions)
     rows = [r for path in args.predictions for r in read_predictions(path)]
     scores = score_methods(rows)
     print(format_table(scores, lam=args.lam))
@@ -446,7 +484,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--templates",
         required=True,
         help="comma-separated template names, e.g. forehead,hair,eyes,cheek,lips; groups "
-        "face, body, all (landmarks: forehead hair eyes cheek lips hand arm torso legs)",
+        "face, body, all (landmarks: forehead hair eyes cheek lips hand arm torso legs); "
+        "the thesis's sets (Sec. 5.4): sbu and kth = torso,arm,legs,hair, ipn = "
+        "cheek,eyes,forehead,hair",
     )
     p.add_argument(
         "--noise",
@@ -497,7 +537,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser(
         "templates",
-        help="create, list, show or remove privacy templates",
+        help="create, list, show, remove or rebuild privacy templates",
         description="Templates name what to hide. The landmarks matcher has the nine "
         "attributes built in; DINO templates are descriptors taken at a point of an image "
         "and stored, with their provenance, in a library file (JSON).",
@@ -550,13 +590,49 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     t.set_defaults(func=cmd_templates_remove)
 
     t = tsub.add_parser(
+        "rebuild",
+        help="remake a library's templates from their source images and points (fixes "
+        "libraries made before the DINO key/query fix)",
+    )
+    t.add_argument("--library", required=True, type=Path, help="library file (rewritten)")
+    t.add_argument(
+        "--weights",
+        type=Path,
+        help="the DINO checkpoint the templates were made with (checked against its SHA-256; "
+        "default: timm hub weights, or the recorded random seed)",
+    )
+    t.add_argument("--device", default="cpu", help="torch device (cpu)")
+    t.set_defaults(func=cmd_templates_rebuild)
+
+    t = tsub.add_parser(
         "similarity",
-        help="similarity matrix of the templates' average saliency maps over videos",
+        help="appendix A.1-A.2: average each template's saliency maps over videos and "
+        "compare every pair (sum of absolute differences; brighter = more similar)",
     )
     t.add_argument("inputs", nargs="+", help="videos or frame folders")
-    t.add_argument("--templates", required=True, help="comma-separated names (or face/body/all)")
+    t.add_argument(
+        "--templates",
+        required=True,
+        help="comma-separated names (or the groups face, body, all; the thesis's sets sbu, "
+        "kth, ipn)",
+    )
     t.add_argument("-o", "--output", required=True, type=Path, help="matrix picture (.png)")
     t.add_argument("--every", type=int, default=1, help="average every N-th frame (default 1)")
+    t.add_argument(
+        "--measure",
+        choices=("l1", "mae", "cosine"),
+        default="l1",
+        help="l1 (default): eq. A.2 as written, sum over pixels of |mean map i - mean map j| "
+        "(a distance: 0 = identical); mae: the same divided by the number of pixels (Fig. "
+        "A.6's 'mean error'); cosine: cosine similarity of the mean maps (an alternative)",
+    )
+    t.add_argument(
+        "--size",
+        type=_size,
+        metavar="WxH",
+        help="average the maps on this grid (default: the frames' own size, which must then "
+        "be the same in every input)",
+    )
     _add_matcher_args(t)
     t.set_defaults(func=cmd_templates_similarity)
 

@@ -47,6 +47,16 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "vit_small_patch8_224.dino"
 FACETS: tuple[str, ...] = ("key", "query", "value", "token")
+# Where each facet lies in timm's fused ``attn.qkv`` output, ``(B, N, 3 * C)``: timm's
+# ``Attention.forward`` reshapes it to ``(B, N, 3, heads, C / heads)`` and unbinds q, k, v
+# in that order (as Amir et al.'s extractor: query 0, key 1, value 2). Not FACETS' order.
+QKV_INDEX: dict[str, int] = {"query": 0, "key": 1, "value": 2}
+FACET_LAYOUT = "timm-qkv"
+"""Provenance of how descriptors are cut from ``attn.qkv`` (stored with every template).
+
+Templates made before this field existed took the facet at ``FACETS.index(facet)``:
+their "key" descriptors are queries and their "query" descriptors are keys (value and
+token were right). :mod:`motionlab.privacy.templates` refuses such key/query templates."""
 RANDOM = "random"
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32)  # ImageNet statistics, as DINO
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -121,6 +131,86 @@ def _unwrap_state_dict(obj: Any) -> dict[str, Any]:
     return out
 
 
+HUB_TIMEOUT_S = 3.0
+"""How long :func:`_hub_model` waits to reach the weights' server before giving up."""
+_HUB_FILES = ("model.safetensors", "pytorch_model.bin")  # what timm asks the hub for
+_LOCAL_HINT = (
+    "give a local checkpoint with --weights PATH (Python: weights=PATH), e.g. "
+    "dino_deitsmall8_pretrain.pth from the DINO repository"
+)
+
+
+def _cached_hub_file(model_name: str) -> Path | None:
+    """timm's hub weights of ``model_name`` if already in the Hugging Face cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        from timm.models import get_pretrained_cfg
+    except ImportError:
+        return None
+    cfg = get_pretrained_cfg(model_name)
+    repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if not repo:
+        return None
+    for name in _HUB_FILES:
+        found = try_to_load_from_cache(repo, name)
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
+def _hub_unreachable(timeout: float) -> str | None:
+    """Why the Hugging Face hub cannot be reached now (None if it can), in <= ``timeout`` s.
+
+    ``HF_HUB_OFFLINE`` set: at once. Otherwise one TCP connection to the hub (or to the
+    HTTPS proxy, if one is set), name lookup included, bounded by ``timeout``: timm's own
+    download retries for about a minute before it fails offline."""
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return "HF_HUB_OFFLINE is set"
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    url = urlsplit(proxy or os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (443 if not proxy else 3128)
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(f"{host}:{port} cannot be reached ({exc.strerror or exc})")
+
+    thread = threading.Thread(target=probe, daemon=True)  # name lookup has no timeout
+    thread.start()
+    thread.join(timeout)
+    return outcome[0] if outcome else f"{host}:{port} did not answer in {timeout:g} s"
+
+
+def _hub_model(model_name: str) -> Any:
+    """timm's pretrained ``model_name``: from the local Hugging Face cache if there, else
+    downloaded; fails within ~:data:`HUB_TIMEOUT_S` s, naming ``--weights``, when offline."""
+    import timm
+
+    cached = _cached_hub_file(model_name)
+    if cached is not None:
+        return timm.create_model(
+            model_name, pretrained=True, pretrained_cfg_overlay={"file": str(cached)}
+        )
+    reason = _hub_unreachable(HUB_TIMEOUT_S)
+    if reason is not None:
+        raise MotionlabError(
+            f"cannot download the pretrained {model_name}: {reason}; {_LOCAL_HINT}"
+        )
+    try:
+        return timm.create_model(model_name, pretrained=True)
+    except Exception as exc:  # network errors of several libraries
+        raise MotionlabError(
+            f"could not load the pretrained {model_name} ({type(exc).__name__}); {_LOCAL_HINT}"
+        ) from exc
+
+
 class DinoExtractor:
     """Dense ViT descriptors of a frame: ``(gh, gw, C)`` float32 on a stride grid.
 
@@ -154,13 +244,7 @@ class DinoExtractor:
             model = timm.create_model(settings.model, pretrained=False)
             self.weights_id = f"random(seed={seed})"
         elif weights is None:
-            try:
-                model = timm.create_model(settings.model, pretrained=True)
-            except Exception as exc:  # network errors of several libraries
-                raise MotionlabError(
-                    f"could not load the pretrained {settings.model} ({type(exc).__name__}); "
-                    "give a local checkpoint with --weights PATH"
-                ) from exc
+            model = _hub_model(settings.model)
             self.weights_id = f"timm:{settings.model}"
         else:
             path = Path(weights)
@@ -253,8 +337,8 @@ class DinoExtractor:
             if st.facet == "token":
                 d = x
             else:
-                qkv = captured[0].reshape(1, x.shape[1], 3, c)
-                d = qkv[:, :, FACETS.index(st.facet)]
+                qkv = captured[0].reshape(1, x.shape[1], 3, c)  # q, k, v (QKV_INDEX)
+                d = qkv[:, :, QKV_INDEX[st.facet]]
             d = d[0, 1:].reshape(gh, gw, c)
         return d.float().cpu().numpy()
 
@@ -319,12 +403,13 @@ class DinoMatcher(Matcher):
         device: str = "cpu",
         extractor: DinoExtractor | None = None,
     ) -> None:
-        from motionlab.privacy.templates import TemplateLibrary, load_library
+        from motionlab.privacy.templates import TemplateLibrary, check_facet_layout, load_library
 
         lib = library if isinstance(library, TemplateLibrary) else load_library(Path(library))
         dino = [t for t in lib.templates if t.matcher == "dino"]
         if not dino:
             raise MotionlabError("the template library holds no DINO templates")
+        check_facet_layout(tuple(dino))  # a file was checked on load; objects here
         settings = {t.settings for t in dino}
         if len(settings) > 1:
             raise MotionlabError(
@@ -347,6 +432,7 @@ class DinoMatcher(Matcher):
         return {
             **super().describe(),
             **self.settings.to_dict(),
+            "facet_layout": FACET_LAYOUT,
             "weights": self.extractor.weights_id,
         }
 

@@ -1,4 +1,4 @@
-"""The privacy/utility trade-off of thesis Sec. 5.4 and the template-similarity matrix.
+"""The privacy/utility trade-off of thesis Sec. 5.4 and the template matrix of appendix A.2.
 
 ``f_lambda(a, p) = (1 - lambda) * a + lambda * (1 - p)``  (eq. 5.6): ``a`` is the action
 recognition top-1 accuracy on obfuscated videos (utility, higher is better), ``p`` the
@@ -135,57 +135,154 @@ def plot_lambda_sweep(scores: Sequence[MethodScore], path: str | os.PathLike[str
 class MapAverager:
     """Running average of per-template saliency maps over a dataset (appendix eq. A.1).
 
-    Maps of any frame size are resized to ``size`` (width, height) before averaging.
+    ``S̄_k(p) = 1/n * sum_i S_i(p)`` for each template k, over the n maps added.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The K templates, in the order of the maps given to :meth:`add`.
+    size : (width, height) or None
+        None (default): average at the maps' own size, as eq. A.1 (every map must have the
+        size of the first). A size: resize each map to it first (``cv2.INTER_AREA``), for
+        datasets whose frames differ in size; eq. A.2's sum then runs over that grid.
     """
 
-    def __init__(self, names: Sequence[str], *, size: tuple[int, int] = (64, 64)) -> None:
+    def __init__(self, names: Sequence[str], *, size: tuple[int, int] | None = None) -> None:
         self.names = tuple(names)
         self.size = size
-        self.sum = np.zeros((len(self.names), size[1], size[0]), np.float64)
+        self.sum: np.ndarray | None = None
+        if size is not None:
+            self.sum = np.zeros((len(self.names), size[1], size[0]), np.float64)
         self.count = 0
 
     def add(self, maps: np.ndarray) -> None:
-        """Add the ``(K, H, W)`` maps of one frame."""
-        if maps.shape[0] != len(self.names):
-            raise MotionlabError(f"expected {len(self.names)} maps, got {maps.shape[0]}")
-        for k, m in enumerate(maps):
-            self.sum[k] += cv2.resize(m.astype(np.float32), self.size, interpolation=cv2.INTER_AREA)
+        """Add the ``(K, H, W)`` float maps of one frame."""
+        maps = np.asarray(maps)
+        if maps.ndim != 3 or maps.shape[0] != len(self.names):
+            raise MotionlabError(
+                f"expected {len(self.names)} maps of shape (H, W), got an array of shape "
+                f"{maps.shape}"
+            )
+        if self.size is not None:
+            maps = np.stack(
+                [cv2.resize(m.astype(np.float32), self.size, interpolation=cv2.INTER_AREA)
+                 for m in maps]
+            )  # fmt: skip
+        if self.sum is None:
+            self.sum = np.zeros(maps.shape, np.float64)
+        elif maps.shape != self.sum.shape:
+            raise MotionlabError(
+                f"maps of size {maps.shape[2]}x{maps.shape[1]} after maps of size "
+                f"{self.sum.shape[2]}x{self.sum.shape[1]}: give a common size (--size WxH)"
+            )
+        self.sum += maps
         self.count += 1
 
     @property
     def mean(self) -> np.ndarray:
-        """``(K, h, w)`` float32 average maps."""
-        if self.count == 0:
+        """``(K, h, w)`` float64 average maps S̄ (eq. A.1)."""
+        if self.count == 0 or self.sum is None:
             raise MotionlabError("no maps were added")
-        return (self.sum / self.count).astype(np.float32)
+        return self.sum / self.count
 
 
-def template_similarity(mean_maps: np.ndarray) -> np.ndarray:
-    """Appendix eq. A.2 as we read it: cosine similarity between the flattened average
-    saliency maps of every pair of templates, ``(K, K)`` in [0, 1] (maps are >= 0)."""
-    m = np.asarray(mean_maps, np.float64).reshape(len(mean_maps), -1)
-    n = np.linalg.norm(m, axis=1, keepdims=True)
-    m = m / np.maximum(n, 1e-12)
-    return (m @ m.T).astype(np.float32)
+MEASURES: tuple[str, ...] = ("l1", "mae", "cosine")
+"""How :func:`compare_templates` compares average maps: ``l1`` is eq. A.2 as written,
+``mae`` the same divided by the number of pixels, ``cosine`` a similarity (alternative)."""
 
 
-def plot_similarity(matrix: np.ndarray, names: Sequence[str], path: str | os.PathLike[str]) -> None:
-    """The template-similarity matrix as an annotated heat map image."""
+def _flat_maps(mean_maps: np.ndarray) -> np.ndarray:
+    m = np.asarray(mean_maps, np.float64)
+    if m.ndim != 3 or m.shape[0] == 0:
+        raise MotionlabError(f"mean maps must have shape (K, H, W), got {m.shape}")
+    return m.reshape(len(m), -1)
+
+
+def template_distances(mean_maps: np.ndarray, *, per_pixel: bool = False) -> np.ndarray:
+    """Appendix eq. A.2: ``v_ij = sum_p |S̄_i(p) - S̄_j(p)|`` for every pair of templates.
+
+    Parameters
+    ----------
+    mean_maps : (K, H, W) float ndarray
+        Average saliency maps S̄ (eq. A.1, :class:`MapAverager`), values in [0, 1].
+    per_pixel : bool
+        False (default): the sum over all H * W pixels, as eq. A.2 is written (in units
+        of saliency x pixels; it grows with the map size). True: that sum divided by
+        H * W, the mean absolute error per pixel that Fig. A.6 is titled with (in [0, 1]
+        for maps in [0, 1], comparable across map sizes).
+
+    Returns
+    -------
+    (K, K) float64 ndarray
+        Symmetric, 0 on the diagonal; *small* = similar templates (Fig. A.6 plots it
+        so that brighter means more similar).
+    """
+    m = _flat_maps(mean_maps)
+    k = len(m)
+    v = np.zeros((k, k), np.float64)
+    for i in range(k):  # pair by pair: K * K * H * W at once would be GBs for full frames
+        for j in range(i + 1, k):
+            v[i, j] = v[j, i] = np.abs(m[i] - m[j]).sum()
+    return v / m.shape[1] if per_pixel else v
+
+
+def template_cosine(mean_maps: np.ndarray) -> np.ndarray:
+    """Cosine similarity of the flattened average maps, ``(K, K)`` float64 in [0, 1] for
+    maps >= 0 (1 = same shape of map). Not eq. A.2: a named alternative (it ignores how
+    strong a map is, only where it lies)."""
+    m = _flat_maps(mean_maps)
+    m = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+    return m @ m.T
+
+
+def compare_templates(mean_maps: np.ndarray, *, measure: str = "l1") -> np.ndarray:
+    """The ``(K, K)`` template matrix of appendix A.2 by ``measure`` (see :data:`MEASURES`):
+    ``l1`` eq. A.2 as written, ``mae`` eq. A.2 per pixel, ``cosine`` the alternative."""
+    if measure == "l1":
+        return template_distances(mean_maps)
+    if measure == "mae":
+        return template_distances(mean_maps, per_pixel=True)
+    if measure == "cosine":
+        return template_cosine(mean_maps)
+    raise MotionlabError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
+
+
+def plot_similarity(
+    matrix: np.ndarray,
+    names: Sequence[str],
+    path: str | os.PathLike[str],
+    *,
+    measure: str = "l1",
+) -> None:
+    """The template matrix as an annotated heat map image, brighter = more similar (as
+    Fig. A.6): distances (``l1``, ``mae``) on a reversed colour scale from 0 to their
+    largest value, ``cosine`` on [0, 1]."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    matrix = np.asarray(matrix, np.float64)
     k = len(names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k), dpi=120)
-    im = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+    if measure == "cosine":
+        cmap, vmin, vmax, label = "viridis", 0.0, 1.0, "cosine similarity"
+    else:
+        top = float(matrix.max()) or 1.0
+        cmap, vmin, vmax = "viridis_r", 0.0, top
+        label = "sum |S̄i - S̄j| (eq. A.2)" if measure == "l1" else "mean |S̄i - S̄j| per pixel"
+    fig, ax = plt.subplots(figsize=(1.6 + 0.55 * k, 0.8 + 0.5 * k), dpi=120)
+    im = ax.imshow(matrix, vmin=vmin, vmax=vmax, cmap=cmap)
     ax.set_xticks(range(k), names, rotation=45, ha="right")
     ax.set_yticks(range(k), names)
+    fmt = ".0f" if measure == "l1" and vmax >= 100 else ".2f"
     for i in range(k):
         for j in range(k):
-            colour = "black" if matrix[i, j] > 0.6 else "white"
-            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7, color=colour)
-    fig.colorbar(im, ax=ax, fraction=0.046)
+            bright = (matrix[i, j] - vmin) / (vmax - vmin)
+            bright = bright if cmap == "viridis" else 1 - bright
+            colour = "black" if bright > 0.6 else "white"
+            ax.text(j, i, format(matrix[i, j], fmt), ha="center", va="center", fontsize=7,
+                    color=colour)  # fmt: skip
+    fig.colorbar(im, ax=ax, fraction=0.046, label=label)
     fig.tight_layout()
     path = Path(path)
     with atomic_file(path) as tmp:

@@ -35,6 +35,7 @@ from motionlab.errors import MotionlabError
 from motionlab.flow import FlowEstimator
 from motionlab.flow.estimators import DEFAULT_METHOD
 from motionlab.noise import NoiseRange, video_mean_std_stream
+from motionlab.privacy.attributes import parse_names
 from motionlab.privacy.matchers import DEFAULT_MATCHER, Matcher, get_matcher
 
 NOISE_MODES: dict[str, str] = {"motion": "advect", "first-frame": "first-frame", "iid": "iid"}
@@ -213,7 +214,7 @@ def noise_range_of(frames: Iterable[np.ndarray], *, grayscale: bool = False) -> 
 def obfuscate(
     video_or_frames: str | os.PathLike[str] | Iterable[np.ndarray],
     *,
-    templates: Sequence[str],
+    templates: str | Sequence[str],
     matcher: str | Matcher = DEFAULT_MATCHER,
     noise: str = "motion",
     seed: int = 0,
@@ -227,8 +228,9 @@ def obfuscate(
     ----------
     video_or_frames : path or iterable of (H, W, 3) uint8 ndarray
         A video file, a frame folder, or frames (at least two).
-    templates : sequence of str
-        Template names, e.g. ``["hair", "eyes"]``.
+    templates : str or sequence of str
+        Template names, e.g. ``["hair", "eyes"]`` or ``"hair,eyes"``; the groups ``face``,
+        ``body``, ``all`` and the thesis's sets ``sbu``, ``kth``, ``ipn`` expand.
     matcher : str or Matcher
         ``"landmarks"`` (default, offline) or ``"dino"``, or a built matcher.
     noise : {"motion", "first-frame", "iid"}
@@ -244,6 +246,8 @@ def obfuscate(
     (H, W, 3) uint8 ndarray
     """
     m = get_matcher(matcher) if isinstance(matcher, str) else matcher
+    text = templates if isinstance(templates, str) else ",".join(templates)
+    names = parse_names(text, known=m.template_names)  # groups and presets (sbu, kth, ipn)
     is_path = isinstance(video_or_frames, (str, os.PathLike))
     if not is_path:
         video_or_frames = [check_frame(f) for f in video_or_frames]  # type: ignore[union-attr]
@@ -256,7 +260,7 @@ def obfuscate(
         else:
             noise_range = noise_range_of(video_or_frames)  # type: ignore[arg-type]
     config = ObfuscationConfig(
-        tuple(templates), noise=noise, seed=seed, noise_range=noise_range,
+        names, noise=noise, seed=seed, noise_range=noise_range,
         flow_method=flow, flow_options=dict(flow_options),
     )  # fmt: skip
     if is_path:

@@ -42,12 +42,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", required=True, help="model name (see `motionlab models`)")
     _add_data_args(p)
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, log.csv)")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=3e-4, help="learning rate (default 3e-4)")
-    p.add_argument("--optimizer", choices=("adamw", "adam"), default="adamw")
-    p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    p.add_argument(
+        "--recipe", default="thesis",
+        help="training recipe: thesis (default; §4.4: Adam 3e-4, early stopping, augmentation "
+        "relaxing every 20 epochs, at most 80 epochs) or adamw (AdamW, weight decay 0.05, 60 "
+        "epochs); the options below override single settings",
+    )  # fmt: skip
+    p.add_argument("--epochs", type=int, help="at most this many epochs (thesis: 80)")
+    p.add_argument("--batch-size", type=int, help="clips per batch (default 8)")
+    p.add_argument("--lr", type=float, help="learning rate (thesis: 3e-4)")
+    p.add_argument("--optimizer", choices=("adamw", "adam"), help="thesis: adam")
+    p.add_argument("--weight-decay", type=float, help="thesis: 0")
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (10)")
+    p.add_argument(
+        "--val-fraction", type=float,
+        help="share of each class's groups of the TRAINING list held out for early stopping "
+        "and the choice of best.pt (default 0.1); the test list is never used in training",
+    )  # fmt: skip
     p.add_argument("--steps-per-epoch", type=int, help="cap batches per epoch (quick runs)")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
@@ -57,7 +68,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint: top-1/5, per-class, confusion")
-    p.add_argument("checkpoint", type=Path, help="best.pt or last.pt of `motionlab train`")
+    p.add_argument(
+        "checkpoint", type=Path, nargs="+",
+        help="best.pt or last.pt of `motionlab train`; with --splits, one per split in order",
+    )  # fmt: skip
+    p.add_argument(
+        "--splits",
+        help="comma-separated UCF101 splits such as 1,2,3: the i-th checkpoint is scored on "
+        "the i-th split's test list; prints per-split and mean top-1 (Table 4.1 reports the "
+        "mean over the three splits)",
+    )  # fmt: skip
     _add_data_args(p, arch_streams=False)
     p.add_argument("--json", type=Path, help="write the results (confusion matrix...) here")
     p.set_defaults(func=_cmd_evaluate)
@@ -69,7 +89,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rgb", type=Path, required=True, help="RGB dataset root (UCF101 layout)")
     p.add_argument("--afd", type=Path, required=True, help="its AFD version (afd-dataset)")
     p.add_argument("--split", type=int, default=1, help="split whose test list is used")
-    p.add_argument("-k", type=int, default=5, help="size of the most-confused class set")
+    p.add_argument(
+        "-k", type=int, default=5,
+        help="classes to pick by inter-class entropy (the AFD5 criterion, §4.2; default 5)",
+    )  # fmt: skip
     p.add_argument("--min-accuracy", type=float, default=0.5)
     _add_runtime_args(p)
     p.set_defaults(func=_cmd_diagnose)
@@ -98,6 +121,11 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flow-cache", type=Path, help="flow cache of `afd-dataset --save-flow`")
     p.add_argument("--flow-method", default="dis", help="flow method when no cache (default dis)")
     p.add_argument("--eval-batch-size", type=int, default=8)
+    p.add_argument(
+        "--allow-flow-mismatch", action="store_true",
+        help="run a flow model on flow made another way than in training (method, options) "
+        "with a warning instead of an error",
+    )  # fmt: skip
 
 
 def _add_data_args(p: argparse.ArgumentParser, *, arch_streams: bool = True) -> None:
@@ -117,9 +145,12 @@ def _add_data_args(p: argparse.ArgumentParser, *, arch_streams: bool = True) -> 
     _add_runtime_args(p)
 
 
-def _datasets(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[str]]:
+def _datasets(
+    args: argparse.Namespace, split: int | None = None
+) -> tuple[list[Any], list[Any], list[str]]:
     from motionlab.recognition import data
 
+    split = args.split if split is None else split
     if args.csv is not None:
         samples, classes = data.csv_samples(
             args.csv, root=args.data, label_column=args.label_column
@@ -132,8 +163,8 @@ def _datasets(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[str]
         if not test or not train:
             raise MotionlabError(f"--test-persons {args.test_persons} leaves an empty split")
         return train, test, classes
-    train, classes = data.ucf101_samples(args.data, split=args.split, subset="train")
-    test, _ = data.ucf101_samples(args.data, split=args.split, subset="test")
+    train, classes = data.ucf101_samples(args.data, split=split, subset="train")
+    test, _ = data.ucf101_samples(args.data, split=split, subset="test")
     return train, test, classes
 
 
@@ -189,24 +220,38 @@ def _count(spec: Any) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from motionlab.atomic import refuse_overwrite_input
+
+    refuse_overwrite_input(
+        args.out, args.data, args.csv, args.weights, args.flow_cache,
+        writes=("*.pt", "log.csv", "config.json"),
+    )  # fmt: skip
     _threads(args)
-    from motionlab.recognition.data import ClipDataset
-    from motionlab.recognition.train import TrainConfig, train
+    from motionlab.recognition.data import ClipDataset, hold_out_validation
+    from motionlab.recognition.train import get_recipe, train
     from motionlab.recognition.zoo import get_spec
 
     spec = get_spec(args.arch)
     if args.frames or args.size:
         spec = spec.with_input(frames=args.frames, size=args.size)
-    train_s, test_s, classes = _datasets(args)
-    config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-        weight_decay=args.weight_decay, patience=args.patience, workers=args.workers,
-        seed=args.seed, device=args.device, amp=not args.no_amp,
-        steps_per_epoch=args.steps_per_epoch,
+    config = get_recipe(
+        args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        optimizer=args.optimizer, weight_decay=args.weight_decay, patience=args.patience,
+        workers=args.workers, seed=args.seed, device=args.device,
+        amp=False if args.no_amp else None, steps_per_epoch=args.steps_per_epoch,
+        val_fraction=args.val_fraction,
     )  # fmt: skip
+    # The test list is not even handed to training: early stopping and best.pt are
+    # decided on a validation part held out of the training list.
+    train_s, _test_s, classes = _datasets(args)
+    fit_s, val_s = hold_out_validation(train_s, fraction=config.val_fraction, seed=config.seed)
+    log.info("validation: %d of the %d training videos held out", len(val_s), len(train_s))
     flow = _flow_source(args, args.data)
-    tr = ClipDataset(train_s, spec.streams, train=True, flow=flow, seed=args.seed)
-    va = ClipDataset(test_s, spec.streams, train=False, flow=flow, seed=args.seed)
+    tr = ClipDataset(
+        fit_s, spec.streams, train=True, flow=flow, seed=config.seed,
+        augment_step=config.augment_step,
+    )  # fmt: skip
+    va = ClipDataset(val_s, spec.streams, train=False, flow=flow, seed=config.seed)
     result = train(
         spec, tr, va, args.out, classes=classes, config=config, pretrained=args.pretrained,
         weights=args.weights, resume=not args.no_resume, progress=not args.quiet,
@@ -215,37 +260,78 @@ def _cmd_train(args: argparse.Namespace) -> int:
         last = result.history[-1]
         print(
             f"{result.stopped}; best epoch {result.best_epoch} (val loss "
-            f"{result.best_val_loss:.4f}); last val top-1 {100 * last['val_top1']:.1f} %"
+            f"{result.best_val_loss:.4f}); last val top-1 {100 * last['val_top1']:.1f} % "
+            f"(validation held out of the training list; test: `motionlab evaluate`)"
         )
     return 0
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    _threads(args)
-    from motionlab.atomic import atomic_file
-    from motionlab.recognition.data import ClipDataset
-    from motionlab.recognition.train import evaluate, load_checkpoint
+def _parse_splits(text: str) -> list[int]:
+    try:
+        splits = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise MotionlabError(
+            f"--splits takes comma-separated split numbers, got {text!r}"
+        ) from None
+    if not splits or any(x not in (1, 2, 3) for x in splits) or len(set(splits)) != len(splits):
+        raise MotionlabError(f"--splits takes distinct splits of 1, 2, 3, got {text!r}")
+    return splits
 
-    model, spec, ckpt = load_checkpoint(args.checkpoint, device=args.device)
-    _, test_s, classes = _datasets(args)
-    if list(classes) != list(ckpt["classes"]):
-        raise MotionlabError(f"{args.data} has classes {classes}, the checkpoint {ckpt['classes']}")
-    ds = ClipDataset(test_s, spec.streams, train=False, flow=_flow_source(args, args.data))
-    res = evaluate(
-        model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
-        workers=args.workers, device=args.device, progress=not args.quiet,
-    )  # fmt: skip
-    print(f"{spec.name}: top-1 {100 * res.top1:.1f} %  top-5 {100 * res.top5:.1f} %  "
-          f"loss {res.loss:.4f}  ({len(res.labels)} clips)")  # fmt: skip
-    for name, acc in zip(classes, res.per_class, strict=True):
-        print(f"  {name:<24} {100 * acc:5.1f} %")
-    if args.json:
-        record = {
-            "checkpoint": str(args.checkpoint), "data": str(args.data), "top1": res.top1,
-            "top5": res.top5, "loss": res.loss, "classes": classes,
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from motionlab.atomic import atomic_file, refuse_overwrite_input
+
+    refuse_overwrite_input(args.json, args.checkpoint, args.data, args.csv, args.flow_cache)
+    _threads(args)
+    from motionlab.recognition.data import ClipDataset
+    from motionlab.recognition.train import check_flow_source, evaluate, load_checkpoint
+
+    if args.splits is not None and args.csv is not None:
+        raise MotionlabError("--splits applies to UCF101-style split files, not to --csv")
+    splits = _parse_splits(args.splits) if args.splits is not None else [args.split]
+    if len(args.checkpoint) != len(splits):
+        raise MotionlabError(
+            f"give one checkpoint per split: {len(args.checkpoint)} checkpoint(s) for "
+            f"split(s) {','.join(map(str, splits))}"
+        )
+    records = []
+    for path, split in zip(args.checkpoint, splits, strict=True):
+        model, spec, ckpt = load_checkpoint(path, device=args.device)
+        _, test_s, classes = _datasets(args, split)
+        if list(classes) != list(ckpt["classes"]):
+            raise MotionlabError(f"{args.data} has classes {classes}, {path} {ckpt['classes']}")
+        flow = _flow_source(args, args.data)
+        check_flow_source(ckpt, spec, flow, allow=args.allow_flow_mismatch, where=str(path))
+        ds = ClipDataset(test_s, spec.streams, train=False, flow=flow)
+        res = evaluate(
+            model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
+            workers=args.workers, device=args.device, progress=not args.quiet,
+        )  # fmt: skip
+        where = f" split {split}" if len(splits) > 1 else ""
+        print(f"{spec.name}{where}: top-1 {100 * res.top1:.1f} %  top-5 {100 * res.top5:.1f} %  "
+              f"loss {res.loss:.4f}  ({len(res.labels)} clips)")  # fmt: skip
+        for name, acc in zip(classes, res.per_class, strict=True):
+            print(f"  {name:<24} {100 * acc:5.1f} %")
+        records.append({
+            "checkpoint": str(path), "split": split, "top1": res.top1, "top5": res.top5,
+            "loss": res.loss, "clips": len(res.labels),
             "per_class": [None if a != a else a for a in res.per_class.tolist()],
             "confusion": res.confusion.tolist(),
-        }  # fmt: skip
+        })  # fmt: skip
+    if len(records) > 1:
+        mean1 = sum(r["top1"] for r in records) / len(records)
+        mean5 = sum(r["top5"] for r in records) / len(records)
+        per = "  ".join(f"split {r['split']} {100 * r['top1']:.1f}" for r in records)
+        print(f"top-1 per split: {per};  mean over splits {100 * mean1:.1f} % "
+              f"(top-5 {100 * mean5:.1f} %)")  # fmt: skip
+    if args.json:
+        if len(records) == 1:
+            record: dict[str, Any] = {"data": str(args.data), "classes": classes, **records[0]}
+        else:
+            record = {
+                "data": str(args.data), "classes": classes, "splits": records,
+                "mean_top1": mean1, "mean_top5": mean5,
+            }  # fmt: skip
         with atomic_file(args.json) as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
     return 0
@@ -258,15 +344,16 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     from motionlab.recognition.data import ClipDataset, FlowSource, ucf101_samples
     from motionlab.recognition.diagnose import (
         format_reliance_table,
-        most_confused,
+        inter_class_entropy,
         reliance_row,
         reorder_confusion,
+        select_by_entropy,
     )
-    from motionlab.recognition.train import evaluate, load_checkpoint
+    from motionlab.recognition.train import check_flow_source, evaluate, load_checkpoint
 
     model, spec, ckpt = load_checkpoint(args.model, device=args.device)
     classes = list(ckpt["classes"])
-    results = {}
+    datasets = {}
     for kind, root in (("rgb", args.rgb), ("afd", args.afd)):
         samples, found = ucf101_samples(root, split=args.split, subset="test")
         if found != classes:
@@ -278,7 +365,12 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
             if kind == "rgb"
             else FlowSource(method=args.flow_method, options=_flow_options(args.flow_method))
         )
-        ds = ClipDataset(samples, spec.streams, train=False, flow=flow)
+        check_flow_source(
+            ckpt, spec, flow, allow=args.allow_flow_mismatch, where=f"{args.model} ({kind})"
+        )  # fmt: skip
+        datasets[kind] = ClipDataset(samples, spec.streams, train=False, flow=flow)
+    results = {}
+    for kind, ds in datasets.items():
         results[kind] = evaluate(
             model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
             workers=args.workers, device=args.device, progress=not args.quiet,
@@ -290,9 +382,11 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     print("class order (Thoma 2017):", " ".join(classes[i] for i in order))
     k = min(args.k, len(classes))
     try:
-        picked = most_confused(cm, k, min_accuracy=args.min_accuracy)
-        print(f"{k} most mutually confused classes (accuracy >= {args.min_accuracy:.0%}):",
-              " ".join(classes[i] for i in picked))  # fmt: skip
+        picked = select_by_entropy(cm, k, min_accuracy=args.min_accuracy)
+        entropy = inter_class_entropy(cm)
+        print(f"{k} classes of highest inter-class entropy (accuracy >= "
+              f"{args.min_accuracy:.0%}; §4.2):",
+              " ".join(f"{classes[i]} ({entropy[i]:.2f} bit)" for i in picked))  # fmt: skip
     except MotionlabError as exc:
         print(f"no most-confused set: {exc}", file=sys.stderr)
     log.debug("per-class RGB accuracy %s", np.round(results["rgb"].per_class, 3))
@@ -302,8 +396,10 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.recognition.synth_actions import SynthConfig, make_synth_actions
 
+    refuse_overwrite_input(args.out, None if args.no_davis else args.davis)
     config = SynthConfig(
         videos_per_class=args.videos_per_class, actors=args.actors,
         test_actors=args.test_actors, num_frames=args.frames, size=args.size,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +193,98 @@ def folder_samples(root: str | os.PathLike[str]) -> tuple[list[Sample], list[str
     if not samples:
         raise MotionlabError(f"{root}: no videos in class folders")
     return samples, classes
+
+
+_GROUP_PATTERNS = (
+    re.compile(r"_g(\d+)_c\d+"),  # UCF101 / AFD101: v_Class_g08_c01 (group = actor + scene)
+    re.compile(r"_a(\d+)_v\d+"),  # synthetic actions: Class_a03_v012 (actor)
+)
+
+
+def sample_group(sample: Sample) -> str:
+    """The group a video belongs to, for splits that keep a group on one side.
+
+    A CSV's person id when given; else UCF101's group (``_g08_`` in
+    ``v_ApplyEyeMakeup_g08_c01``: clips of one group share actor and background, which is
+    why the official splits never divide a group); else the synthetic actions' actor
+    (``_a03_``); else the video itself.
+    """
+    if sample.person is not None:
+        return f"person:{sample.person}"
+    name = Path(sample.path).name
+    for pattern in _GROUP_PATTERNS:
+        found = pattern.search(name)
+        if found:
+            return f"group:{int(found[1])}"
+    return f"video:{sample.path}"
+
+
+def hold_out_validation(
+    samples: Sequence[Sample], *, fraction: float = 0.1, seed: int = 0
+) -> tuple[list[Sample], list[Sample]]:
+    """Split a training list into (train, validation) for early stopping and model choice.
+
+    Thesis §4.4 trains with early stopping; UCF101 has only train and test lists, and
+    choosing the model on the test list would be selection on test data. So, per class, a
+    seeded random ``fraction`` of the class's groups (:func:`sample_group`; at least one)
+    is held out, whole groups only, so that no actor and scene is on both sides. A class
+    with a single group holds out ``fraction`` of its videos instead (at least one; the
+    two sides then share an actor, logged as a warning); a class with a single video
+    stays in training only.
+
+    Parameters
+    ----------
+    samples : sequence of Sample
+        The training list.
+    fraction : float in (0, 1)
+        Share of each class's groups held out (0.1: 2 of UCF101's 18 training groups of
+        split 1, rounded).
+    seed : int
+
+    Returns
+    -------
+    train, validation : list of Sample
+        Disjoint, in the input order; together they are ``samples``.
+
+    Raises
+    ------
+    MotionlabError
+        ``fraction`` outside (0, 1), or no class has two videos to divide.
+    """
+    import logging
+
+    if not 0.0 < fraction < 1.0:
+        raise MotionlabError(f"validation fraction must be in (0, 1), got {fraction}")
+    rng = np.random.default_rng(seed)
+    by_class: dict[int, list[Sample]] = {}
+    for s in samples:
+        by_class.setdefault(s.label, []).append(s)
+    held: set[int] = set()
+    shared = []
+    for label in sorted(by_class):
+        members = by_class[label]
+        groups = sorted({sample_group(s) for s in members})
+        if len(groups) >= 2:
+            n = min(max(1, round(fraction * len(groups))), len(groups) - 1)
+            chosen = {groups[i] for i in rng.choice(len(groups), size=n, replace=False)}
+            held |= {id(s) for s in members if sample_group(s) in chosen}
+        elif len(members) >= 2:
+            n = min(max(1, round(fraction * len(members))), len(members) - 1)
+            held |= {id(members[i]) for i in rng.choice(len(members), size=n, replace=False)}
+            shared.append(label)
+    if not held:
+        raise MotionlabError(
+            "the training list has no class with two videos: nothing to hold out for "
+            "validation (early stopping and the choice of best.pt need one)"
+        )
+    if shared:
+        logging.getLogger(__name__).warning(
+            "classes %s have one group (actor/scene) only: their validation videos share it "
+            "with training", shared,
+        )  # fmt: skip
+    train = [s for s in samples if id(s) not in held]
+    val = [s for s in samples if id(s) in held]
+    return train, val
 
 
 def subset_by_person(samples: Sequence[Sample], persons: Sequence[str]) -> list[Sample]:
@@ -417,6 +510,78 @@ class FlowSource:
     root: Path | None = None
     method: str = "dis"
     options: tuple[tuple[str, Any], ...] = (("preset", "fast"),)
+
+    def describe(self) -> dict[str, Any]:
+        """How this source makes flow, as plain data (recorded in checkpoints).
+
+        Keys: ``kind`` (``"estimated"`` or ``"cache"``), ``method`` and ``options``
+        (option values as strings) of the flow estimator, ``bound_px`` (the clipping bound
+        of the network input), and for a cache its ``path`` and ``identity``: a SHA-256 of
+        what made it, read from the ``afd_dataset.json`` that ``afd-dataset --save-flow``
+        writes (source folder, classes, flow method and options, quantisation bound). A
+        cache without that manifest has ``method``, ``options`` and ``identity`` None
+        (unknown).
+        """
+        if self.cache is None:
+            return {
+                "kind": "estimated",
+                "method": self.method,
+                "options": {str(k): str(v) for k, v in self.options},
+                "bound_px": FLOW_BOUND,
+            }
+        import hashlib
+        import json
+
+        from motionlab.afd_dataset import MANIFEST
+
+        record: dict[str, Any] = {
+            "kind": "cache", "path": str(Path(self.cache).resolve()), "method": None,
+            "options": None, "identity": None, "bound_px": FLOW_BOUND,
+        }  # fmt: skip
+        manifest = Path(self.cache) / MANIFEST
+        try:
+            data = json.loads(manifest.read_text())
+            afd = data["afd"]
+            made = {
+                "source": data.get("source"), "classes": data.get("classes"),
+                "flow_method": afd["flow_method"],
+                "flow_options": {str(k): str(v) for k, v in afd.get("flow_options", {}).items()},
+                "bound_px": FLOW_BOUND,
+            }  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return record  # no (readable) manifest: how the flow was made is unknown
+        canonical = json.dumps(made, sort_keys=True).encode()
+        record |= {
+            "method": made["flow_method"],
+            "options": made["flow_options"],
+            "identity": hashlib.sha256(canonical).hexdigest()[:16],
+        }
+        return record
+
+
+def flow_source_mismatch(recorded: dict[str, Any], current: dict[str, Any]) -> str | None:
+    """Why flow from ``current`` is not what a model trained on ``recorded`` saw; None when
+    it is (same estimator method and options, same input bound).
+
+    Both are :meth:`FlowSource.describe` records. A cache and on-the-fly estimation with
+    the same method and options match (the cache's 8-bit quantisation, 0.16 px, is far
+    below the differences between methods); a cache whose manifest is missing matches
+    nothing, since how its flow was made is unknown.
+    """
+
+    def what(r: dict[str, Any]) -> str:
+        if r.get("method") is None:
+            return f"a flow cache of unknown method ({r.get('path')}: no afd_dataset.json)"
+        opts = ",".join(f"{k}={v}" for k, v in sorted((r.get("options") or {}).items()))
+        where = f"cache {r.get('path')}" if r.get("kind") == "cache" else "estimated per clip"
+        return f"{r['method']}[{opts}] ({where})"
+
+    keys = ("method", "options", "bound_px")
+    if recorded.get("method") is None or current.get("method") is None:
+        return f"trained on {what(recorded)}, now {what(current)}"
+    if any(recorded.get(k) != current.get(k) for k in keys):
+        return f"trained on {what(recorded)}, now {what(current)}"
+    return None
 
 
 class ClipDataset:

@@ -6,9 +6,24 @@
                                                             cat -> (B, 2K) -> Linear -> (B, K)
     flow (B, 2, 13, 160, 160) -> X3D-S -> linear -> (B, K) --+
 
-Both streams end in their own per-class linear layer (X3D's ``proj``); the two logit
-vectors are concatenated and fused by one linear layer; training uses cross-entropy on the
-fused logits. Variants (the issue leaves the variant's meaning open; our decision): the
+What is fused (§4.5: "we fuse the outputs via simple concatenation of the outputs of the
+two streams ... Finally, a fully connected layer followed by a Softmax layer yields the
+classification output, which is used with a cross-entropy loss"): each stream ends in its
+own per-class linear layer (X3D's ``proj``) with *no* activation, so the stream outputs
+are two ``(B, K)`` logit vectors; they are concatenated to ``(B, 2K)`` and one linear layer
+maps them to the fused ``(B, K)`` logits. The thesis's final Softmax is the one inside the
+cross-entropy loss (``F.cross_entropy`` = log-softmax + negative log-likelihood), so the
+model returns the fused logits and no softmax module exists anywhere in it.
+
+Why logits and not per-stream probabilities: a softmax per stream would squash each
+stream's evidence into a distribution that sums to 1, discarding how confident it is (a
+winning logit 10 or 20 above the others both give a probability of about 1 for 101
+classes), and its saturation starves the streams of gradient; the fusion layer can only
+weigh the streams against each other on the logits' scale. The authors' code does the
+same: it replaces pytorchvideo's softmax head activation of each X3D stream by an identity
+before concatenating (``model/E2SX3D.py`` in f-ilic/AppearanceFreeActionRecognition).
+
+Variants (the issue leaves the variant's meaning open; our decision): the
 suffix names the *appearance* stream's X3D size, the motion stream is X3D-S throughout,
 as in the thesis's E2S-X3D (X3D-M + X3D-S). The ablation ``e2s_x3d_rgb2`` feeds RGB to both
 streams (the second at the motion stream's sampling 13×6 @160), to show that the gain

@@ -82,7 +82,8 @@ class SlowFastFromClip(nn.Module):
 
 class E2SX3D(nn.Module):
     """Two streams with per-class heads, fused by a linear layer on their logits
-    (see :mod:`motionlab.recognition.e2s`).
+    (see :mod:`motionlab.recognition.e2s`): ``fusion(cat(appearance(a), motion(b)))``,
+    every term a logit (no softmax anywhere; thesis §4.5's softmax is the loss's).
 
     ``forward(a, b) -> (B, K)`` where ``a`` is the appearance clip ``(B, 3, T1, H1, W1)``
     and ``b`` the motion clip ``(B, C2, T2, H2, W2)`` (C2 = 2 for flow, 3 for the

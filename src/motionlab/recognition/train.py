@@ -1,11 +1,15 @@
 """Training and evaluation of zoo models on clip datasets.
 
-Training (thesis §4.4): Adam or AdamW, lr 3e-4, cross-entropy, early stopping on the
-validation loss with a patience, a checkpoint every epoch (``last.pt``, atomic) plus the
-best one (``best.pt``), resume from ``last.pt``, a CSV log (``log.csv``; TensorBoard too
-when installed), mixed precision on CUDA, and DDP when started by ``torchrun``
-(WORLD_SIZE > 1; rank 0 writes). Evaluation: loss, top-1 / top-5, per-class accuracy and
-the confusion matrix.
+Training (thesis §4.4; :data:`RECIPES`, ``thesis`` by default): Adam at lr 3e-4,
+cross-entropy on the model's logits (:func:`train_step`), early stopping on the loss of a
+validation part held out of the training list (never the test list), at most 80 epochs, a
+checkpoint every epoch (``last.pt``, atomic) plus the best one (``best.pt``), resume from
+``last.pt``, a CSV log (``log.csv``; TensorBoard too when installed), mixed precision on
+CUDA, and DDP when started by ``torchrun`` (WORLD_SIZE > 1; rank 0 writes). Checkpoints
+hold tensors and plain-typed metadata only and are read with ``weights_only=True``
+(:func:`read_checkpoint`); a model with a flow stream records its flow source
+(:func:`check_flow_source`). Evaluation: loss, top-1 / top-5, per-class accuracy and the
+confusion matrix.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from torch.utils.data import DataLoader
 
 from motionlab.atomic import atomic_file
 from motionlab.errors import MotionlabError
-from motionlab.recognition.data import ClipDataset
+from motionlab.recognition.data import ClipDataset, FlowSource, flow_source_mismatch
 from motionlab.recognition.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
-from motionlab.recognition.zoo import ModelSpec, StreamSpec, build_model, get_spec
+from motionlab.recognition.zoo import ModelSpec, StreamSpec, build_model, get_spec, load_plain
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +44,24 @@ LOG = "log.csv"
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Settings of a training run (recorded in every checkpoint and ``config.json``)."""
+    """Settings of a training run (recorded in every checkpoint and ``config.json``).
 
-    epochs: int = 60
+    The defaults are the thesis recipe (§4.4, :data:`RECIPES` ``"thesis"``): Adam at
+    3e-4 without weight decay, early stopping, augmentation that relaxes every 20 epochs,
+    at most 80 epochs; the crops (224, 160 for X3D XS/S) come with the model's streams.
+    """
+
+    epochs: int = 80
+    """At most this many epochs (§4.4: "capping at 80 epochs")."""
     batch_size: int = 8
     lr: float = 3e-4
-    optimizer: str = "adamw"
-    """``adam`` or ``adamw``."""
-    weight_decay: float = 0.05
+    optimizer: str = "adam"
+    """``adam`` (§4.4: "We train with Adam") or ``adamw``."""
+    weight_decay: float = 0.0
     """AdamW's decoupled weight decay (Adam: L2 penalty; 0 turns it off)."""
     patience: int = 10
-    """Stop after this many epochs without a lower validation loss."""
+    """Stop after this many epochs without a lower validation loss (the thesis names no
+    patience; 10 is ours)."""
     workers: int = 0
     """DataLoader worker processes decoding with PyAV (0 = in the main process)."""
     seed: int = 0
@@ -63,6 +74,12 @@ class TrainConfig:
     """Epochs per augmentation stage (aggressive -> mild)."""
     max_seconds: float | None = None
     """Stop after the first epoch that ends past this wall time (CPU budgets); None = no limit."""
+    val_fraction: float = 0.1
+    """Share of each class's groups of the training list held out for validation (early
+    stopping and the choice of ``best.pt``; :func:`~motionlab.recognition.data.
+    hold_out_validation`); the test list is never used for either."""
+    recipe: str = "thesis"
+    """Name of the recipe these settings started from (recorded; see :data:`RECIPES`)."""
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "adamw"):
@@ -71,6 +88,31 @@ class TrainConfig:
             raise MotionlabError("epochs, batch_size and patience must be >= 1")
         if not self.lr > 0:
             raise MotionlabError(f"lr must be positive, got {self.lr}")
+        if not self.weight_decay >= 0:
+            raise MotionlabError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise MotionlabError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.augment_step < 1:
+            raise MotionlabError(f"augment_step must be >= 1, got {self.augment_step}")
+
+
+RECIPES: dict[str, TrainConfig] = {
+    # §4.4: Adam, lr 3e-4, early stopping, augmentation relaxing every 20 epochs, <= 80
+    # epochs; validation held out of the training list.
+    "thesis": TrainConfig(),
+    # this package's earlier default: AdamW with decoupled weight decay 0.05, <= 60 epochs
+    "adamw": TrainConfig(epochs=60, optimizer="adamw", weight_decay=0.05, recipe="adamw"),
+}
+"""Named training recipes (``motionlab train --recipe NAME``; ``thesis`` is the default)."""
+
+
+def get_recipe(name: str, **overrides: Any) -> TrainConfig:
+    """The recipe ``name`` with ``overrides`` (fields of :class:`TrainConfig` that are not
+    None) applied; a clear error naming the recipes otherwise."""
+    if name not in RECIPES:
+        raise MotionlabError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return replace(RECIPES[name], **changes)
 
 
 @dataclass
@@ -185,6 +227,44 @@ def evaluate(
     )
 
 
+def train_step(
+    model: nn.Module,
+    inputs: Sequence[torch.Tensor],
+    labels: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+    amp: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on one batch: ``loss = F.cross_entropy(logits, labels)``.
+
+    ``model(*inputs)`` must return unnormalised logits ``(B, K)`` (every zoo model does):
+    cross-entropy applies the log-softmax itself, so a model that returned probabilities
+    would be trained on ``log_softmax(softmax(z))``, whose gradients vanish as the
+    probabilities saturate.
+
+    Returns
+    -------
+    loss : () tensor
+        The batch's mean cross-entropy (detached).
+    logits : (B, K) tensor
+        The model's output for the batch (detached).
+    """
+    device = labels.device
+    with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+        logits = _forward(model, inputs, device)
+        loss = nn.functional.cross_entropy(logits.float(), labels)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return loss.detach(), logits.detach()
+
+
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -212,19 +292,112 @@ def load_checkpoint(
     model, spec, checkpoint
         ``checkpoint`` holds ``classes``, ``epoch``, ``config``, ``history``...
     """
+    ckpt = read_checkpoint(path, device=device)
+    spec = spec_from_dict(ckpt["spec"])
+    model = build_model(spec, len(ckpt["classes"]))
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:  # missing / unexpected keys, shape mismatches
+        raise MotionlabError(
+            f"{path}: its weights do not fit {spec.name} with {len(ckpt['classes'])} classes "
+            f"({str(exc).splitlines()[0]})"
+        ) from exc
+    return model.to(device), spec, ckpt
+
+
+def read_checkpoint(path: str | os.PathLike[str], *, device: str = "cpu") -> dict[str, Any]:
+    """The dict of a motionlab checkpoint, loaded with ``weights_only=True``.
+
+    Never runs code from the file: tensors and plain types only (see
+    :func:`motionlab.recognition.zoo.load_plain`); a crafted pickle is refused with a
+    one-line error naming the file and the object it tried to build. Checkpoints of
+    earlier motionlab versions load as long as they hold only such types (they do: their
+    metadata was already plain).
+    """
     path = Path(path)
     if not path.is_file():
         raise MotionlabError(f"{path}: no such checkpoint")
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
-    except Exception as exc:  # torch raises many types for a corrupt file
-        raise MotionlabError(f"cannot read checkpoint {path}: {exc}") from exc
+    ckpt = load_plain(path, what="checkpoint", device=device)
     if not isinstance(ckpt, dict) or "spec" not in ckpt or "model" not in ckpt:
         raise MotionlabError(f"{path} is not a motionlab checkpoint (made by `motionlab train`)")
-    spec = spec_from_dict(ckpt["spec"])
-    model = build_model(spec, len(ckpt["classes"]))
-    model.load_state_dict(ckpt["model"])
-    return model.to(device), spec, ckpt
+    try:
+        spec_from_dict(ckpt["spec"])
+        list(ckpt["classes"])
+    except (KeyError, TypeError) as exc:
+        raise MotionlabError(f"{path}: malformed motionlab checkpoint (spec or classes)") from exc
+    return ckpt
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain types that ``torch.load(weights_only=True)`` accepts: dict (str
+    keys), list, str, int, float, bool, None. NumPy scalars and arrays, tuples and paths
+    are converted; anything else is a ``TypeError`` (a bug: checkpoints hold no objects)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    raise TypeError(f"checkpoint metadata must be plain data, got {type(value).__name__}")
+
+
+def flow_source_record(spec: ModelSpec, dataset: ClipDataset) -> dict[str, Any] | None:
+    """What a checkpoint records of how its flow stream's input was made
+    (:meth:`FlowSource.describe`); None for a model without a flow stream."""
+    if not any(s.kind == "flow" for s in spec.streams):
+        return None
+    return dataset.flow.describe()
+
+
+def check_flow_source(
+    ckpt: dict[str, Any],
+    spec: ModelSpec,
+    flow: FlowSource,
+    *,
+    allow: bool = False,
+    where: str = "checkpoint",
+) -> None:
+    """Refuse to run a checkpoint's flow stream on flow made another way than in training.
+
+    A flow stream learns the statistics of one estimator (its smoothness, its errors,
+    its scale): fed another method's flow it scores far lower with no sign of why (an
+    E2S model trained on one flow source and evaluated with another fell from 83/58 to
+    50/25 % RGB/AFD top-1 on the synthetic set). So a mismatch is an error by default;
+    ``allow=True`` (``--allow-flow-mismatch``) turns it into a logged warning, for
+    deliberate experiments. Checkpoints from before the flow source was recorded are let
+    through with a warning. Models without a flow stream are not checked.
+
+    Raises
+    ------
+    MotionlabError
+        The recorded and the given flow sources differ (method, options, bound), or the
+        given cache has no manifest to tell how its flow was made.
+    """
+    if not any(s.kind == "flow" for s in spec.streams):
+        return
+    recorded = ckpt.get("flow_source")
+    if not isinstance(recorded, dict):
+        log.warning(
+            "%s does not record how its flow input was made (saved by an older motionlab); "
+            "make sure the flow source is the one it was trained with", where,
+        )  # fmt: skip
+        return
+    reason = flow_source_mismatch(recorded, flow.describe())
+    if reason is None:
+        return
+    message = (
+        f"{where}: flow source differs from training: {reason}; use the same flow source "
+        "(--flow-cache / --flow-method) or pass --allow-flow-mismatch to run it anyway"
+    )
+    if not allow:
+        raise MotionlabError(message)
+    log.warning("%s (allowed by --allow-flow-mismatch)", message)
 
 
 def _write_log(path: Path, rows: list[dict[str, float]]) -> None:
@@ -248,6 +421,11 @@ def train(
     progress: bool = True,
 ) -> TrainResult:
     """Train ``spec`` on ``train_set``, validating on ``val_set`` every epoch.
+
+    ``val_set`` chooses ``best.pt`` and stops training early, so it must be held out of
+    the *training* list (:func:`~motionlab.recognition.data.hold_out_validation`, as
+    ``motionlab train`` does), never the test list: choosing on test data inflates the
+    reported accuracy. Its videos are recorded in ``config.json`` and the checkpoints.
 
     Parameters
     ----------
@@ -287,13 +465,16 @@ def train(
     result = TrainResult()
     stopper = EarlyStopping(config.patience)
     start_epoch = 0
+    flow_record = flow_source_record(spec, train_set)
+    validation = [str(x.path) for x in val_set.samples]
     if resume and (out / LAST).exists():
-        ckpt = torch.load(out / LAST, map_location=device, weights_only=False)
+        ckpt = read_checkpoint(out / LAST, device=str(device))
         if ckpt.get("spec") != spec_to_dict(spec) or list(ckpt["classes"]) != list(classes):
             raise MotionlabError(
                 f"{out / LAST} is a run of another model or class list; use a new run folder "
                 "or --no-resume"
             )
+        check_flow_source(ckpt, spec, train_set.flow, where=str(out / LAST))
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         start_epoch = ckpt["epoch"] + 1
@@ -311,7 +492,10 @@ def train(
         net = nn.parallel.DistributedDataParallel(model)
         sampler = torch.utils.data.DistributedSampler(train_set, seed=config.seed)
     if rank == 0:
-        record = {"spec": spec_to_dict(spec), "classes": list(classes), "config": asdict(config)}
+        record = plain({
+            "spec": spec_to_dict(spec), "classes": list(classes), "config": asdict(config),
+            "flow_source": flow_record, "validation": validation,
+        })  # fmt: skip
         with atomic_file(out / "config.json") as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
     board = _tensorboard(out) if rank == 0 else None
@@ -339,13 +523,7 @@ def train(
             if config.steps_per_epoch is not None and step >= config.steps_per_epoch:
                 break
             y = y.to(device)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                logits = _forward(net, inputs, device)
-                loss = nn.functional.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            loss, logits = train_step(net, inputs, y, optimizer, scaler=scaler, amp=use_amp)
             total += len(y)
             correct += int((logits.argmax(1) == y).sum())
             loss_sum += loss.item() * len(y)
@@ -377,16 +555,22 @@ def train(
         )  # fmt: skip
         if rank == 0:
             ckpt = {
-                "spec": spec_to_dict(spec),
-                "classes": list(classes),
-                "config": asdict(config),
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                "epoch": epoch,
-                "history": result.history,
-                "best_epoch": result.best_epoch,
-                "best_val_loss": result.best_val_loss,
-                "bad_epochs": stopper.bad_epochs,
+                **plain(
+                    {
+                        "spec": spec_to_dict(spec),
+                        "classes": list(classes),
+                        "config": asdict(config),
+                        "epoch": epoch,
+                        "history": result.history,
+                        "best_epoch": result.best_epoch,
+                        "best_val_loss": result.best_val_loss,
+                        "bad_epochs": stopper.bad_epochs,
+                        "flow_source": flow_record,
+                        "validation": validation,
+                    }
+                ),
             }
             with atomic_file(out / LAST) as tmp:
                 torch.save(ckpt, tmp)

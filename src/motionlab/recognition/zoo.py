@@ -6,8 +6,10 @@ sampling f×r, crop size), a builder, and the parameter count published for it.
 downloads), from hub weights (``pretrained=True``, downloads on a user's machine) or
 from a local weights file.
 
-Calling convention of every built model: ``model(*inputs) -> (B, num_classes)`` logits,
-one input per stream in :attr:`ModelSpec.streams` order:
+Calling convention of every built model: ``model(*inputs) -> (B, num_classes)``
+unnormalised logits in training and evaluation mode (no softmax module anywhere: the loss
+applies the log-softmax; :func:`check_logits_model`), one input per stream in
+:attr:`ModelSpec.streams` order:
 
 - an ``"rgb"`` stream is a float tensor ``(B, 3, T, H, W)``, normalised RGB;
 - a ``"flow"`` stream is a float tensor ``(B, 2, T, H, W)``, flow (u, v) scaled to
@@ -207,26 +209,94 @@ def build_model(
     if pretrained and weights is not None:
         raise MotionlabError("give either pretrained=True or a weights file, not both")
     if pretrained:
-        return _build_pretrained(spec, num_classes)
-    model = spec.builder(num_classes, spec.streams)
+        return check_logits_model(_build_pretrained(spec, num_classes), spec.name)
+    model = check_logits_model(spec.builder(num_classes, spec.streams), spec.name)
     if weights is not None:
         load_weights(model, weights)
     return model
+
+
+NORMALISING = ("Softmax", "LogSoftmax", "Softmin", "Softmax2d")
+"""Module classes that turn logits into (log-)probabilities: never part of a zoo model."""
+
+
+def check_logits_model(model: nn.Module, name: str = "model") -> nn.Module:
+    """Return ``model`` after checking that it holds no softmax-like module.
+
+    Every zoo model returns unnormalised logits: the loss (cross-entropy) and E2S's fusion
+    (thesis §4.5) work on logits. pytorchvideo's X3D and R(2+1)D builders default to a
+    softmax head activation, which the builders here turn off; this check keeps any
+    builder from bringing one back.
+    """
+    found = [n for n, m in model.named_modules() if type(m).__name__ in NORMALISING]
+    if found:
+        raise MotionlabError(
+            f"{name}: built with softmax modules ({', '.join(found)}); zoo models must "
+            "return logits (this is a bug in its builder)"
+        )
+    return model
+
+
+def _one_line(exc: BaseException) -> str:
+    """A short reason from a torch.load error (whose text spans many lines of advice)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    noise = ("Weights only load failed", "(1)", "(2)", "Check the documentation", "Please file")
+    useful = [ln for ln in lines if not ln.startswith(noise)]
+    return (useful or lines or [type(exc).__name__])[0][:200]
+
+
+def load_plain(
+    path: str | os.PathLike[str], *, what: str = "checkpoint", device: str = "cpu"
+) -> Any:
+    """``torch.load(path, weights_only=True)`` with one-line errors that name the file.
+
+    The file may hold tensors and plain containers and scalars (dict, list, tuple, str,
+    int, float, bool, None) only: loading never runs code from a file (a pickle can name
+    any callable, which ``weights_only=False`` would call). A file that names another
+    Python object (a crafted pickle, or metadata saved as a class instance or a NumPy
+    scalar) is refused, with the object's name, before anything of it runs.
+
+    Raises
+    ------
+    MotionlabError
+        Unreadable file, or one that holds objects other than tensors and plain types.
+    """
+    import pickle
+    import re
+    import warnings
+
+    import torch
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of old files
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found:
+            raise MotionlabError(
+                f"refused to load {what} {path}: it holds a Python object ({found[1]}) where "
+                "only tensors and plain types (dict/list/str/int/float) are allowed; loading "
+                "it could run code, so it is never unpickled. If it is your own file from an "
+                "older version, re-save its tensors with plain-typed metadata"
+            ) from exc
+        raise MotionlabError(f"cannot read {what} {path}: {_one_line(exc)}") from exc
+    except Exception as exc:  # torch raises many types for a corrupt file
+        raise MotionlabError(
+            f"cannot read {what} {path}: {_one_line(exc) if str(exc) else type(exc).__name__}"
+            " (not a torch file, or truncated)"
+        ) from exc
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The state dict in a local weights file: a plain state dict, or a checkpoint holding
     one under ``"model"`` / ``"state_dict"`` / ``"model_state"`` (pytorchvideo ``.pyth``);
     DDP's ``module.`` prefixes removed."""
-    import torch
-
     path = Path(path)
     if not path.is_file():
         raise MotionlabError(f"weights file {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a corrupt file
-        raise MotionlabError(f"cannot read weights file {path}: {exc}") from exc
+    state = load_plain(path, what="weights file")
     for key in ("model", "state_dict", "model_state"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -289,7 +359,8 @@ def _build_pretrained(spec: ModelSpec, num_classes: int) -> nn.Module:
         if source == "pytorchvideo":
             from pytorchvideo.models import hub
 
-            core = getattr(hub, hub_name)(pretrained=True)
+            # the head activation has no weights: the hub checkpoint loads without it
+            core = getattr(hub, hub_name)(pretrained=True, head_activation=None)
         else:
             import torchvision
 
@@ -359,6 +430,8 @@ def _pytorchvideo_builder(hub_name: str) -> Builder:
             kwargs["model_num_class"] = num_classes
         if s.kind == "flow":
             kwargs["input_channel"] = 2
+        # pytorchvideo's X3D and R(2+1)D builders end in a softmax by default: logits here.
+        kwargs["head_activation"] = None
         core = getattr(hub, hub_name)(pretrained=False, **kwargs)
         if hub_name == "slowfast_r50":
             return _slowfast_wrap(core, streams)
@@ -384,6 +457,31 @@ def _torchvision_builder(tv_name: str) -> Builder:
         return _frames_wrap(core, streams)
 
     return build
+
+
+def _fast_builder(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
+    """Fast: SlowFast-R50's fast pathway alone (thesis Table 4.1, "Fast [27]", 32×2).
+
+    The fast pathway of pytorchvideo's ``slowfast_r50`` as a single-pathway ResNet-50:
+    channels β = 1/8 of the slow pathway's (stem 8, stages 32/64/128/256 out), a 5×7×7
+    stem, temporal kernels (3×1×1) in the first convolution of every stage, no temporal
+    striding; without the lateral fast-to-slow fusion convolutions (they belong to the
+    slow side) and with its own 256 -> K classifier. Its trunk has the shapes of the
+    SlowFast fast pathway tensor for tensor (tested). No public weights exist for it alone.
+    """
+    from pytorchvideo.models.resnet import create_resnet
+
+    core = create_resnet(
+        input_channel=streams[0].channels,
+        model_depth=50,
+        model_num_class=num_classes,
+        stem_dim_out=8,
+        stem_conv_kernel_size=(5, 7, 7),
+        stage_conv_a_kernel_size=((3, 1, 1),) * 4,
+        head_pool_kernel_size=(streams[0].frames, 7, 7),
+        head_activation=None,
+    )
+    return _identity_wrap(core, streams)
 
 
 def _two_stream_builder(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
@@ -469,6 +567,20 @@ def _ensure_registered() -> None:
             "pytorchvideo:slowfast_r50",
             "video",
             "SlowFast ResNet-50 (slow 8×8 = every 4th frame of the fast 32×2 clip)",
+        )
+    )
+    # Fast alone (Table 4.1): parameters = SlowFast-R50's fast pathway (514,152) + a
+    # 256 -> 400 classifier (102,800); no model zoo publishes it on its own.
+    register(
+        ModelSpec(
+            "fast_r50",
+            (rgb("rgb", 32, 2, 224),),
+            _fast_builder,
+            616_952,
+            400,
+            None,
+            "video",
+            "Fast: SlowFast-R50's fast pathway alone (β = 1/8 channels, 32×2)",
         )
     )
     register(

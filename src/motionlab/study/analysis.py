@@ -86,8 +86,21 @@ def read_trials(path: str | os.PathLike[str]) -> list[TrialRecord]:
         raise MotionlabError(f"{path}: no such file") from None
 
 
+def read_questionnaires(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """Questionnaire rows from a ``questionnaires.csv`` written by ``motionlab study export``."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    except FileNotFoundError:
+        raise MotionlabError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise MotionlabError(f"{path}: cannot read: {exc}") from None
+
+
 def read_csv_text(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text)))
+    """Rows of CSV text (quoted CR/LF inside cells are kept)."""
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def load_from_db(db_url: str) -> tuple[list[TrialRecord], list[dict[str, str]]]:
@@ -95,7 +108,7 @@ def load_from_db(db_url: str) -> tuple[list[TrialRecord], list[dict[str, str]]]:
     from motionlab.study.export import export_tables
     from motionlab.study.storage import Store
 
-    store = Store(db_url)
+    store = Store(db_url, create=False)  # never creates a database it would then read
     try:
         tables = export_tables(store)
     finally:
@@ -374,6 +387,23 @@ def plot_training_vs_test(s: Summary, path: Path) -> Path:
 # the report: blocks rendered to Markdown and HTML
 
 
+#: What :func:`write_report` writes into its folder.
+REPORT_FILES = (
+    "report.md",
+    "report.html",
+    "confusion.png",
+    "rt_correct_wrong.png",
+    "participants.png",
+    "training_vs_test.png",
+)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with CR/LF (and other line breaks) as spaces: free text (participants'
+    remarks) must not break a Markdown paragraph or table row."""
+    return " ".join(text.splitlines())
+
+
 def _pct(x: float) -> str:
     return "–" if x != x else f"{100 * x:.1f} %"
 
@@ -386,16 +416,18 @@ def _markdown(blocks: list[tuple]) -> str:
     out = []
     for b in blocks:
         if b[0] == "h":
-            out.append("#" * b[1] + " " + b[2])
+            out.append("#" * b[1] + " " + _one_line(b[2]))
         elif b[0] == "p":
-            out.append(b[1])
+            out.append(_one_line(b[1]))
         elif b[0] == "img":
             out.append(f"![{b[2]}]({b[1]})")
         elif b[0] == "table":
             _, header, rows = b
             out.append("| " + " | ".join(header) + " |")
             out.append("|" + "|".join("---" for _ in header) + "|")
-            out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+            out += [
+                "| " + " | ".join(_one_line(c).replace("|", "\\|") for c in r) + " |" for r in rows
+            ]
         out.append("")
     return "\n".join(out)
 

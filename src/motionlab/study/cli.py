@@ -44,17 +44,39 @@ def _db_url(args: argparse.Namespace) -> str:
     raise MotionlabError("give --db URL (or --config study.toml for its default study.db)")
 
 
+def _need_file(path: Path | None, what: str) -> None:
+    """Refuse a missing (or non-file) input before anything is opened or created."""
+    if path is None:
+        return
+    if not path.exists():
+        raise MotionlabError(f"{path}: no such {what}")
+    if not path.is_file():
+        raise MotionlabError(f"{path}: is a folder, not a {what}")
+
+
+def _db_inputs(args: argparse.Namespace) -> list[Path]:
+    """The study files a reading command takes: its config and an SQLite database file."""
+    from motionlab.study.storage import sqlite_file
+
+    files = [Path(args.config)] if getattr(args, "config", None) else []
+    if args.db or getattr(args, "config", None):
+        db = sqlite_file(_db_url(args))
+        if db is not None:
+            files.append(db)
+    return files
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     """Run the study server under uvicorn."""
     _need_extra()
     import uvicorn
 
     from motionlab.study.config import load_config, with_rest
-    from motionlab.study.server import create_app, pilot_token
+    from motionlab.study.server import create_app, default_allowed_hosts, pilot_token
     from motionlab.study.stimuli import Catalogue
     from motionlab.study.storage import Store
 
-    config = load_config(args.config)
+    config = load_config(args.config)  # refuses a missing config before the database is made
     if args.rest_seconds is not None:
         config = with_rest(config, args.rest_seconds)
     url = _db_url(args)
@@ -68,51 +90,58 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if not args.no_prepare:
         log.info("preparing %d stimuli (lossless frame sheets in %s)", len(catalogue), cache)
         catalogue.prepare()
+    hosts = args.allowed_host or default_allowed_hosts(args.host, args.public_url)
     store = Store(url)
-    app = create_app(config, store, catalogue, admin_token=token)
+    app = create_app(config, store, catalogue, admin_token=token, allowed_hosts=hosts)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = args.public_url.rstrip("/") if args.public_url else f"http://{shown_host}:{args.port}"
     print(f"study:       {config.title} ({len(catalogue)} stimuli, database {_redact(url)})")
     print(f"participant: {base}/")
     print(f"admin:       {base}/admin#token={token}")
     print(f"admin token: {token}")
-    print(f"pilot:       {base}/?pilot={pilot_token(token)}  (shortened, marked pilot)", flush=True)
+    print(f"pilot:       {base}/?pilot={pilot_token(token)}  (shortened, marked pilot)")
+    print(f"hosts:       {', '.join(hosts)} (other Host headers get 400)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
 
 
 def _redact(url: str) -> str:
     """Hide a password in a database URL."""
-    from sqlalchemy.engine import make_url
+    from motionlab.study.storage import redact
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<database>"
+    return redact(url)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
+    """Export the tables of an existing study database (never creates one)."""
     _need_extra()
-    from motionlab.study.export import export_study
+    from motionlab.atomic import refuse_overwrite_input
+    from motionlab.study.export import TABLES, export_study
 
-    paths = export_study(_db_url(args), args.output)
+    _need_file(args.config, "study config file")
+    url = _db_url(args)
+    refuse_overwrite_input(args.output, *_db_inputs(args), writes=[f"{t}.csv" for t in TABLES])
+    paths = export_study(url, args.output)
     for name, path in paths.items():
         log.info("wrote %s (%s)", path, name)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    """Analyse an export or an existing database; every file it reads must exist."""
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.study import analysis
 
-    questionnaires = None
-    if args.trials:
-        trials = analysis.read_trials(args.trials)
-        if args.questionnaires:
-            import csv
-
-            with open(args.questionnaires, newline="", encoding="utf-8") as f:
-                questionnaires = list(csv.DictReader(f))
-    else:
-        _need_extra()
-        trials, questionnaires = analysis.load_from_db(_db_url(args))
+    _need_file(args.config, "study config file")
+    _need_file(args.trials, "file (--trials)")
+    _need_file(args.questionnaires, "file (--questionnaires)")
+    _need_file(args.model_predictions, "file (--model-predictions)")
+    if args.questionnaires and not args.trials:
+        raise MotionlabError("--questionnaires goes with --trials (a database holds its own)")
+    inputs = [args.trials, args.questionnaires, args.model_predictions]
+    if not args.trials:
+        inputs += _db_inputs(args)
+    elif args.config:
+        inputs.append(args.config)
+    refuse_overwrite_input(args.output, *inputs, writes=analysis.REPORT_FILES)
     classes = None
     min_attention = 1.0
     if args.config:
@@ -126,6 +155,14 @@ def cmd_report(args: argparse.Namespace) -> None:
         if not 0 <= args.min_attention <= 1:
             raise MotionlabError(f"--min-attention must be in 0..1, got {args.min_attention}")
         min_attention = args.min_attention
+    questionnaires = None
+    if args.trials:
+        trials = analysis.read_trials(args.trials)
+        if args.questionnaires:
+            questionnaires = analysis.read_questionnaires(args.questionnaires)
+    else:
+        _need_extra()
+        trials, questionnaires = analysis.load_from_db(_db_url(args))
     preds = analysis.read_predictions(args.model_predictions) if args.model_predictions else None
     files = analysis.write_report(
         trials,
@@ -203,6 +240,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--admin-token", help=f"admin token (default: ${ADMIN_TOKEN_ENV} or a new one)")
     p.add_argument("--public-url", help="base URL participants use, if behind a proxy")
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="HOST",
+        help="a host name the server answers to (repeat for more; '*.example.org' for "
+        "sub-domains, '*' for any; replaces the default); requests naming another host in "
+        "their Host header get 400. Default: the --host it listens on (with localhost for "
+        "127.0.0.1; the machine's names and addresses for 0.0.0.0) and the --public-url host",
+    )
     p.add_argument("--cache", help="folder for the frame sheets (default .stimulus-cache/)")
     p.add_argument(
         "--no-prepare",

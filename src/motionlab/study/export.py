@@ -8,6 +8,14 @@ pilot (0/1: a pilot run's answer), attention_check (0/1: a catch trial).
 Response times are measured in the browser from the first displayed frame
 (``requestAnimationFrame`` timestamp) to the click or key press (the event's ``timeStamp``;
 both on the ``performance.now`` time base).
+
+Every table is written by the :mod:`csv` module in RFC 4180 form (rows end in CRLF; a cell
+holding a comma, a quote, a CR or an LF is quoted), so free text such as a participant's
+remarks reads back unchanged with any CSV reader. Python 3.11's writer quotes only the
+characters of its line terminator: with ``"\n"`` a lone CR in a remark went out unquoted and
+broke the file, hence CRLF. As a defence against spreadsheet formula injection, a text
+cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a CR gets a leading ``'`` (so
+``=cmd`` is exported as ``'=cmd``; strip it when you need the raw text).
 """
 
 from __future__ import annotations
@@ -16,8 +24,10 @@ import csv
 import io
 import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from motionlab.atomic import atomic_file
 
@@ -67,19 +77,27 @@ def iso(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
-def _csv(columns, rows) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+#: The tables of an export, written as ``<name>.csv``.
+TABLES = ("trials", "questionnaires", "participants", "phases")
+#: First characters that make a spreadsheet evaluate a cell (OWASP's CSV injection list).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """CSV text of ``rows`` (dicts keyed by ``columns``): RFC 4180 quoting, CRLF rows, text
+    cells starting with a formula character prefixed with ``'`` (see the module notes)."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(columns)
     for row in rows:
         writer.writerow([_cell(row[c]) for c in columns])
     return buf.getvalue()
 
 
-def _cell(value):
+def _cell(value: Any) -> Any:
     # Cells a spreadsheet would run as a formula are quoted with a leading apostrophe
     # (free-text remarks and ids are participant input).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     if isinstance(value, bool):
         return int(value)
@@ -172,19 +190,23 @@ def export_tables(store) -> dict[str, str]:
         for ph in store.all_phase_logs()
     ]
     return {
-        "trials": _csv(TRIAL_COLUMNS, trials),
-        "questionnaires": _csv(QUESTIONNAIRE_COLUMNS, questionnaires),
-        "participants": _csv(pcols, prow),
-        "phases": _csv(phcols, phrows),
+        "trials": to_csv(TRIAL_COLUMNS, trials),
+        "questionnaires": to_csv(QUESTIONNAIRE_COLUMNS, questionnaires),
+        "participants": to_csv(pcols, prow),
+        "phases": to_csv(phcols, phrows),
     }
 
 
 def export_study(db_url: str, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write ``trials.csv``, ``questionnaires.csv``, ``participants.csv`` and ``phases.csv``
-    into ``out_dir`` (each atomically); return their paths."""
+    into ``out_dir`` (each atomically); return their paths.
+
+    The database must exist and hold a study (it is never created here): a missing SQLite
+    file raises :class:`~motionlab.errors.MotionlabError` before anything is written.
+    """
     from motionlab.study.storage import Store
 
-    store = Store(db_url)
+    store = Store(db_url, create=False)
     try:
         tables = export_tables(store)
     finally:
@@ -195,6 +217,6 @@ def export_study(db_url: str, out_dir: str | os.PathLike[str]) -> dict[str, Path
     for name, text in tables.items():
         path = out / f"{name}.csv"
         with atomic_file(path) as tmp:
-            tmp.write_text(text, encoding="utf-8")
+            tmp.write_bytes(text.encode("utf-8"))  # bytes: no newline translation
         paths[name] = path
     return paths

@@ -18,21 +18,27 @@ dashboard. The JSON API:
 Tokens travel in ``Authorization: Bearer ...``. A participant token only reads and writes
 that participant's own plan and trials; the admin token is never a participant's. Every
 body is a strict pydantic model (unknown fields, wrong types, out-of-range values: 422);
-bodies over 64 KiB get 413; answers that contradict the stored ones get 409.
+bodies over 64 KiB get 413; answers that contradict the stored ones get 409. With
+``allowed_hosts`` (``motionlab study serve`` always gives them: by default the host it was
+started on), a request whose ``Host`` header names another host gets 400: a web page on
+another site cannot reach the server through DNS rebinding.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
 import secrets
+import socket
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -236,6 +242,66 @@ class Guard:
             await too_large(scope, receive, send_with_headers)
 
 
+def host_of(header: str) -> str:
+    """The host name of a ``Host`` header, lower-case, without port or IPv6 brackets
+    (``"[::1]:8000"`` -> ``"::1"``, ``"Study.Example.org:443"`` -> ``"study.example.org"``)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else ""
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def default_allowed_hosts(bind_host: str, public_url: str | None = None) -> list[str]:
+    """The hosts ``motionlab study serve`` accepts unless told otherwise: the address it
+    listens on (with ``localhost`` for a loopback address), or for all interfaces
+    (``0.0.0.0``, ``::``) the machine's name, full name, loopback and the addresses its name
+    resolves to; plus the host of ``public_url``. Other names (a second network card, a DNS
+    alias) need ``--allowed-host``."""
+    loopback = {"localhost", "127.0.0.1", "::1"}
+    hosts: set[str] = set()
+    if bind_host in ("0.0.0.0", "::", ""):
+        names = {socket.gethostname(), socket.getfqdn()}
+        hosts |= names | loopback
+        for name in names:
+            with contextlib.suppress(OSError):  # a name that does not resolve
+                hosts |= {str(info[4][0]) for info in socket.getaddrinfo(name, None)}
+    else:
+        hosts.add(host_of(bind_host) if bind_host.startswith("[") else bind_host)
+        if hosts & loopback:
+            hosts |= loopback
+    if public_url:
+        hosts.add(urlsplit(public_url).hostname or "")
+    return sorted(h.lower() for h in hosts if h)
+
+
+class HostGuard:
+    """ASGI middleware: requests whose ``Host`` is not one of ``allowed`` get 400.
+
+    Entries are host names or addresses (no port); ``*.example.org`` allows sub-domains and
+    ``*`` everything.
+    """
+
+    def __init__(self, app, *, allowed: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = {h.lower().strip("[]") for h in allowed}
+        self.suffixes = tuple(h[1:] for h in self.allowed if h.startswith("*."))
+
+    def accepts(self, header: str) -> bool:
+        if "*" in self.allowed:
+            return True
+        host = host_of(header)
+        return bool(host) and (host in self.allowed or host.endswith(self.suffixes))
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            header = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if not self.accepts(header):
+                response = PlainTextResponse("host not allowed", status_code=400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _bearer(authorization: str | None) -> str:
     if not authorization:
         raise HTTPException(
@@ -296,8 +362,14 @@ def create_app(
     catalogue: Catalogue,
     *,
     admin_token: str,
+    allowed_hosts: Sequence[str] | None = None,
+    max_body: int = MAX_BODY,
 ) -> FastAPI:
-    """The ASGI app of one study (run it with uvicorn, or test it with TestClient)."""
+    """The ASGI app of one study (run it with uvicorn, or test it with TestClient).
+
+    ``allowed_hosts`` (see :class:`HostGuard`; None accepts any ``Host``) and ``max_body``
+    (bytes; larger request bodies get 413) limit what requests are served.
+    """
     state = StudyApp(config, store, catalogue, admin_token)
     app = FastAPI(
         title=f"motionlab study: {config.title}",
@@ -308,7 +380,9 @@ def create_app(
     )
     app.state.study = state
 
-    app.add_middleware(Guard, max_body=MAX_BODY)  # body size, security headers
+    if allowed_hosts is not None:
+        app.add_middleware(HostGuard, allowed=allowed_hosts)
+    app.add_middleware(Guard, max_body=max_body)  # body size, security headers (outermost)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError):

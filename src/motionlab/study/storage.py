@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +34,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
     update,
 )
@@ -143,7 +145,7 @@ _UNIQUE_EXTERNAL_ID = (
 
 
 def _add_missing_columns(engine: Engine) -> None:
-    from sqlalchemy import inspect, text
+    from sqlalchemy import text  # noqa: PLC0415 (only for migrations)
 
     inspector = inspect(engine)
     with engine.begin() as conn:
@@ -228,6 +230,45 @@ def sqlite_url(path) -> str:
     return f"sqlite:///{path}"
 
 
+def redact(url: str) -> str:
+    """``url`` with its password hidden (for messages)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database>"
+
+
+def _sqlite_database(url: str) -> str | None:
+    """The database part of an SQLite URL ('' or ':memory:' in memory); None otherwise."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except Exception:
+        return None
+    return (u.database or "") if u.get_backend_name() == "sqlite" else None
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    """True if ``path`` starts with SQLite's 16-byte header."""
+    try:
+        with path.open("rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an ``sqlite:///path`` URL; None for other databases, in-memory SQLite
+    (``sqlite://``) and ``file:`` URIs."""
+    db = _sqlite_database(url)
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db)
+
+
 class Store:
     """All reads and writes of the study's database.
 
@@ -236,16 +277,60 @@ class Store:
     url : str
         SQLAlchemy URL: ``sqlite:///study.db`` (default of ``motionlab study serve``) or
         ``postgresql+psycopg://user:password@host:5432/db``.
+    create : bool
+        Create the database and its tables if missing (the server, the simulation). False
+        for readers (export, report): a missing SQLite file is refused before connecting
+        (connecting would create an empty one) and a database without the study's tables
+        is refused too, so a wrong path never "works" with an empty export.
+
+    Raises
+    ------
+    MotionlabError
+        The database cannot be opened, or (``create=False``) does not exist or holds no
+        study.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
+        if not create:
+            path = sqlite_file(url)
+            if _sqlite_database(url) in ("", ":memory:"):
+                raise MotionlabError(f"{url}: an in-memory database holds no study")
+            if path is not None and not path.is_file():
+                raise MotionlabError(
+                    f"{path}: no such study database (motionlab study serve creates it; "
+                    "check --db or --config)"
+                )
+            if path is not None and not _is_sqlite_file(path):  # before SQLite writes to it
+                raise MotionlabError(f"{path}: not a motionlab study database (not SQLite)")
         self.engine = make_engine(url)
         try:
-            Base.metadata.create_all(self.engine)
-            _add_missing_columns(self.engine)
+            if create:
+                Base.metadata.create_all(self.engine)
+                _add_missing_columns(self.engine)
+            else:
+                found = set(inspect(self.engine).get_table_names())
         except Exception as exc:
-            raise MotionlabError(f"cannot open database {url!r}: {exc}") from None
+            self.engine.dispose()
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise MotionlabError(f"cannot open database {redact(url)}: {msg}") from None
+        if not create:
+            missing = sorted(set(Base.metadata.tables) - found)
+            if missing:
+                self.engine.dispose()
+                raise MotionlabError(
+                    f"{redact(url)} is not a motionlab study database (no table "
+                    f"{', '.join(missing)})"
+                )
+            # a study database of an older version: add the columns this one reads
+            try:
+                _add_missing_columns(self.engine)
+            except Exception as exc:
+                self.engine.dispose()
+                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise MotionlabError(
+                    f"cannot bring {redact(url)} up to this version's columns: {msg}"
+                ) from None
         # Reads use plain transactions; writes are marked so SQLite begins them IMMEDIATE.
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(

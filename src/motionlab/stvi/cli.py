@@ -30,6 +30,7 @@ def _frame_names(source: Path, n: int) -> list[str]:
 def cmd_stvi(args: argparse.Namespace) -> int:
     """motionlab stvi INPUT --anchors MASKS -o OUT/."""
 
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.cli import _estimator_options
     from motionlab.flow import get_estimator
     from motionlab.stvi.anchors import FolderMasks, anchor_indices, load_anchors
@@ -37,6 +38,10 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     from motionlab.stvi.tubes import STVIParams, compute_flows, stvi
     from motionlab.video import read_video
 
+    refuse_overwrite_input(
+        args.output, args.input, args.anchors, args.weights,
+        writes=("labels", "mask", "pictures", "labels.npz", "stvi.json"),
+    )  # fmt: skip
     started = time.perf_counter()
     params = STVIParams(
         k=args.k,
@@ -95,8 +100,12 @@ def cmd_stvi(args: argparse.Namespace) -> int:
 
 def cmd_stvi_eval(args: argparse.Namespace) -> int:
     """motionlab stvi-eval RESULTS --davis DAVIS."""
+    from motionlab.atomic import refuse_overwrite_input
     from motionlab.stvi.evaluate import evaluate_results, mean_row, write_tables
 
+    stem = args.output if args.output is not None else Path(args.results) / "stvi_eval"
+    for suffix in (".csv", ".md"):
+        refuse_overwrite_input(Path(stem).with_suffix(suffix), args.results, args.davis, args.parts)
     rows = evaluate_results(
         args.results,
         args.davis,
@@ -104,7 +113,6 @@ def cmd_stvi_eval(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         parts_root=args.parts,
     )
-    stem = args.output if args.output is not None else Path(args.results) / "stvi_eval"
     write_tables(rows, stem)
     mean = mean_row(rows)
     print(

@@ -145,7 +145,7 @@ _UNIQUE_EXTERNAL_ID = (
 
 
 def _add_missing_columns(engine: Engine) -> None:
-    from sqlalchemy import text  # noqa: PLC0415 (only for migrations)
+    from sqlalchemy import text
 
     inspector = inspect(engine)
     with engine.begin() as conn:

@@ -688,3 +688,45 @@ def test_attention_checks_are_stored_flagged_and_exclude(tmp_path, study_stimuli
     assert len(flagged) == 1 and flagged[0]["correct"] == "0"
     assert flagged[0]["stimulus"].startswith("catch/")
     store.close()
+
+
+def test_rate_limiter_by_hand():
+    """burst 2, 1 token/s: two at once, then one per second; the wait is what is missing."""
+    from motionlab.study.server import RateLimiter
+
+    lim = RateLimiter(burst=2, per_second=1.0)
+    assert [lim.take("a", 0.0) for _ in range(3)] == [0.0, 0.0, 1.0]
+    assert lim.take("a", 0.5) == 0.5  # half a token back
+    assert lim.take("a", 1.0) == 0.0  # a whole one now
+    assert lim.take("b", 1.0) == 0.0  # keys are separate
+    assert lim.take("a", 100.0) == 0.0 and lim.take("a", 100.0) == 0.0  # refilled to the burst only
+    assert lim.take("a", 100.0) == 1.0
+
+
+def test_sessions_and_answers_are_rate_limited(tmp_path, study_stimuli):
+    from motionlab.study.server import RateLimits
+
+    config = load_config(write_short_study(tmp_path, study_stimuli, rest=0))
+    store = Store(f"sqlite:///{tmp_path / 'rl.db'}")
+    catalogue = Catalogue(config, cache_dir=tmp_path / "c")
+    limits = RateLimits(
+        sessions_burst=3, sessions_per_minute=1, answers_burst=2, answers_per_second=0.01
+    )
+    app = create_app(config, store, catalogue, admin_token=ADMIN, limits=limits)
+    with TestClient(app) as client, TestClient(app, client=("other-client", 1)) as other:
+        client.truth = truth_map(catalogue)
+        assert [client.post("/api/session", json={}).status_code for _ in range(3)] == [200] * 3
+        res = client.post("/api/session", json={})
+        assert res.status_code == 429 and int(res.headers["retry-after"]) >= 1
+        assert other.post("/api/session", json={}).status_code == 200  # another address
+        tok = other.post("/api/session", json={}).json()["token"]
+        headers = auth(tok)
+        state = to_kind(
+            client, headers, client.get("/api/state", headers=headers).json(), "training"
+        )
+        assert answer(client, headers, state, 0)[0].status_code == 200
+        assert answer(client, headers, state, 1)[0].status_code == 200
+        res, _ = answer(client, headers, state, 2)
+        assert res.status_code == 429 and "too many answers" in res.text
+    assert len(store.all_participants()) == 5
+    store.close()

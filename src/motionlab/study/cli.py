@@ -72,7 +72,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from motionlab.study.config import load_config, with_rest
-    from motionlab.study.server import create_app, default_allowed_hosts, pilot_token
+    from motionlab.study.server import (
+        RateLimits,
+        create_app,
+        default_allowed_hosts,
+        pilot_token,
+    )
     from motionlab.study.stimuli import Catalogue
     from motionlab.study.storage import Store
 
@@ -92,7 +97,19 @@ def cmd_serve(args: argparse.Namespace) -> None:
         catalogue.prepare()
     hosts = args.allowed_host or default_allowed_hosts(args.host, args.public_url)
     store = Store(url)
-    app = create_app(config, store, catalogue, admin_token=token, allowed_hosts=hosts)
+    for name in ("sessions_per_minute", "answers_per_second"):
+        value = getattr(args, name)
+        if not 0 <= value < float("inf"):  # also NaN
+            raise MotionlabError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+    limits = RateLimits(
+        sessions_burst=max(1, round(2 * args.sessions_per_minute)),
+        sessions_per_minute=args.sessions_per_minute,
+        answers_burst=max(1, round(6 * args.answers_per_second)),
+        answers_per_second=args.answers_per_second,
+    )
+    app = create_app(
+        config, store, catalogue, admin_token=token, allowed_hosts=hosts, limits=limits
+    )
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = args.public_url.rstrip("/") if args.public_url else f"http://{shown_host}:{args.port}"
     print(f"study:       {config.title} ({len(catalogue)} stimuli, database {_redact(url)})")
@@ -208,6 +225,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         Store(_db_url(args)),
         Catalogue(config, cache_dir=cache),
         admin_token=secrets.token_urlsafe(24),
+        limits=None,  # simulated participants, in process: no one to protect the server from
     )
     with TestClient(app) as client:
         results = simulate_study(client, args.participants, seed=args.seed)
@@ -240,6 +258,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--admin-token", help=f"admin token (default: ${ADMIN_TOKEN_ENV} or a new one)")
     p.add_argument("--public-url", help="base URL participants use, if behind a proxy")
+    p.add_argument(
+        "--sessions-per-minute",
+        type=float,
+        default=30.0,
+        help="new sessions per client address and minute, bursts of twice that (default 30; "
+        "0: no limit)",
+    )
+    p.add_argument(
+        "--answers-per-second",
+        type=float,
+        default=5.0,
+        help="answers per participant and second, bursts of 6x that (default 5; 0: no limit)",
+    )
     p.add_argument(
         "--allowed-host",
         action="append",

@@ -33,8 +33,9 @@ import logging
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -356,6 +357,62 @@ def admin(request: Request, authorization: Annotated[str | None, Header()] = Non
 Me = Annotated[Participant, Depends(participant)]
 
 
+class RateLimiter:
+    """Token buckets per key: ``burst`` requests at once, refilled at ``per_second``.
+
+    In memory and per process (the server runs one process); thread-safe. Keys that have
+    been idle long enough to be full again are dropped, so memory stays bounded.
+    """
+
+    def __init__(self, *, burst: int, per_second: float) -> None:
+        if burst < 1 or per_second <= 0:
+            raise ValueError("a rate limit needs burst >= 1 and a positive rate")
+        self.burst, self.rate = float(burst), float(per_second)
+        self._buckets: dict[Any, tuple[float, float]] = {}  # key -> (tokens, time)
+        self._lock = threading.Lock()
+
+    def take(self, key: Any, now: float | None = None) -> float:
+        """Take one token for ``key``: 0.0 if allowed, else the seconds until one is free."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, then = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - then) * self.rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return (1.0 - tokens) / self.rate
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > 100_000:  # forget the keys that are full again
+                full = self.burst / self.rate
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full}
+            return 0.0
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Per-client request limits of the study server.
+
+    ``sessions_*``: new participants per client address (a lab or a campus behind one
+    address starts many: the burst allows a whole group at once). ``answers_*``: answers
+    per participant (a person answers at most a few clips a second). A rate of 0 turns that
+    limit off.
+    """
+
+    sessions_burst: int = 60
+    sessions_per_minute: float = 30.0
+    answers_burst: int = 30
+    answers_per_second: float = 5.0
+
+
+def _limited(limiter: RateLimiter, key: Any, what: str) -> None:
+    wait = limiter.take(key)
+    if wait > 0:
+        raise HTTPException(
+            429,
+            f"too many {what}; retry in {wait:.1f} s",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+
+
 def create_app(
     config: StudyConfig,
     store: Store,
@@ -364,13 +421,23 @@ def create_app(
     admin_token: str,
     allowed_hosts: Sequence[str] | None = None,
     max_body: int = MAX_BODY,
+    limits: RateLimits | None = RateLimits(),
 ) -> FastAPI:
     """The ASGI app of one study (run it with uvicorn, or test it with TestClient).
 
     ``allowed_hosts`` (see :class:`HostGuard`; None accepts any ``Host``) and ``max_body``
-    (bytes; larger request bodies get 413) limit what requests are served.
+    (bytes; larger request bodies get 413) limit what requests are served; ``limits``
+    (:class:`RateLimits`; None: no limit) bounds new sessions per client address and answers
+    per participant (HTTP 429 with ``Retry-After``; the page waits and resends).
     """
     state = StudyApp(config, store, catalogue, admin_token)
+    session_limit = answer_limit = None
+    if limits is not None and limits.sessions_per_minute > 0:
+        session_limit = RateLimiter(
+            burst=limits.sessions_burst, per_second=limits.sessions_per_minute / 60
+        )
+    if limits is not None and limits.answers_per_second > 0:
+        answer_limit = RateLimiter(burst=limits.answers_burst, per_second=limits.answers_per_second)
     app = FastAPI(
         title=f"motionlab study: {config.title}",
         version=__version__,
@@ -430,6 +497,8 @@ def create_app(
     # -- participant API ---------------------------------------------------------
     @app.post("/api/session")
     def start_session(request: Request, body: SessionBody | None = None) -> dict[str, Any]:
+        if session_limit is not None:
+            _limited(session_limit, request.client.host if request.client else "", "new sessions")
         # Participants already under way may still finish: the study can end a few over.
         if config.max_participants and store.n_completed() >= config.max_participants:
             raise HTTPException(
@@ -476,6 +545,8 @@ def create_app(
 
     @app.post("/api/trials")
     def submit_trial(body: TrialBody, me: Me) -> dict[str, Any]:
+        if answer_limit is not None:
+            _limited(answer_limit, me.id, "answers")
         plan = state.plan(me)
         if body.phase_index >= len(plan["phases"]):
             raise HTTPException(422, "no such phase")

@@ -49,8 +49,9 @@ class HttpError extends Error {
   constructor(status, detail) { super(`${status}: ${detail}`); this.status = status; this.detail = detail; }
 }
 
-// fetch with the session token; network errors and 5xx are retried with back-off
-// (forever for writes, which are idempotent on the server), 4xx are thrown.
+// fetch with the session token; network errors, 5xx and 429 (rate limit: wait as told) are
+// retried with back-off (forever for writes, which are idempotent on the server), other 4xx
+// are thrown.
 async function api(method, path, body, { retries = Infinity } = {}) {
   let delay = 300;
   for (let attempt = 0; ; attempt++) {
@@ -69,13 +70,18 @@ async function api(method, path, body, { retries = Infinity } = {}) {
     } catch (err) {
       res = null;
     }
-    if (res && res.status < 500) {
+    if (res && res.status < 500 && res.status !== 429) {
       status("");
       const data = (res.headers.get("content-type") || "").includes("json") ? await res.json() : await res.text();
       if (!res.ok) throw new HttpError(res.status, data && data.detail ? JSON.stringify(data.detail) : data);
       return data;
     }
     if (attempt >= retries) throw new HttpError(res ? res.status : 0, "no connection");
+    if (res && res.status === 429) {
+      const after = Number(res.headers.get("retry-after")) || 1;
+      await sleep(after * 1000);
+      continue;
+    }
     status("Connection problem — retrying…");
     await sleep(delay);
     delay = Math.min(delay * 2, 5000);

@@ -730,3 +730,60 @@ def test_sessions_and_answers_are_rate_limited(tmp_path, study_stimuli):
         assert res.status_code == 429 and "too many answers" in res.text
     assert len(store.all_participants()) == 5
     store.close()
+
+
+def test_requirements_are_checked_and_events_exported(tmp_path, study_stimuli):
+    path = write_short_study(tmp_path, study_stimuli, rest=0)
+    text = path.read_text()
+    cut = text.index("[[phases]]")
+    req = (
+        "[requirements]\nmin_width = 800\nmin_height = 600\nmin_refresh_hz = 50\n"
+        "fullscreen = true\n\n"
+    )
+    path.write_text(text[:cut] + req + text[cut:])
+    config = load_config(path)
+    store = Store(f"sqlite:///{tmp_path / 'req.db'}")
+    app = create_app(config, store, Catalogue(config, cache_dir=tmp_path / "c"), admin_token=ADMIN)
+    good = {"width": 1280, "height": 800, "refresh_hz": 59.9, "webgl": False}
+    with TestClient(app) as client:
+        info = client.get("/api/study").json()  # before any session: no token needed
+        assert info["requirements"] == {
+            "min_width": 800,
+            "min_height": 600,
+            "min_refresh_hz": 50.0,
+            "webgl": False,
+            "fullscreen": True,
+        }
+        for client_info, why in (
+            (None, "did not run"),
+            ({**good, "width": 640}, "640x800"),
+            ({**good, "refresh_hz": 30.0}, "about 30 times"),
+        ):
+            res = client.post(
+                "/api/session", json={"client_info": client_info} if client_info else {}
+            )
+            assert res.status_code == 422 and why in res.text, res.text
+        assert store.all_participants() == []  # failed checks are not counted
+        res = client.post("/api/session", json={"client_info": good})
+        assert res.status_code == 200, res.text
+        headers = auth(res.json()["token"])
+        event = {"kind": "fullscreen_exit", "phase_index": 0, "trial_index": None, "client_ms": 1}
+        assert client.post("/api/events", json=event, headers=headers).status_code == 200
+        assert (
+            client.post(
+                "/api/events", json={**event, "phase_index": 3}, headers=headers
+            ).status_code
+            == 409
+        )
+        assert (
+            client.post("/api/events", json={**event, "kind": "blur"}, headers=headers).status_code
+            == 422
+        )
+        summary = client.get("/api/admin/summary", headers=auth(ADMIN)).json()
+        assert summary["rows"][0]["fullscreen_exits"] == 1
+    tables = export_tables(store)
+    (row,) = list(csv.DictReader(io.StringIO(tables["participants"])))
+    assert row["fullscreen_exits"] == "1" and json.loads(row["client_info"])["width"] == 1280
+    (ev,) = list(csv.DictReader(io.StringIO(tables["events"])))
+    assert ev["kind"] == "fullscreen_exit" and ev["phase_index"] == "0" and ev["trial_index"] == ""
+    store.close()

@@ -12,6 +12,7 @@ the reason otherwise. Set ``MOTIONLAB_CHROMIUM`` to use another Chromium binary 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -63,10 +64,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path, study_stimuli):
-    """The short study under uvicorn on a free loopback port."""
-    config = load_config(write_short_study(tmp_path, study_stimuli, rest=2))
+@contextlib.contextmanager
+def _serve(tmp_path, study_stimuli, *, rest=2, extra=""):
+    """A short study (``extra`` TOML appended) under uvicorn on a free loopback port."""
+    path = write_short_study(tmp_path, study_stimuli, rest=rest)
+    if extra:
+        text = path.read_text()
+        cut = text.index("[[phases]]")
+        path.write_text(text[:cut] + extra + "\n" + text[cut:])
+    config = load_config(path)
     store = Store(f"sqlite:///{tmp_path / 'study.db'}")
     catalogue = Catalogue(config, cache_dir=tmp_path / "cache")
     app = create_app(config, store, catalogue, admin_token=ADMIN)
@@ -79,16 +85,25 @@ def server(tmp_path, study_stimuli):
         if time.time() > deadline or not thread.is_alive():
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
-    yield {
-        "url": f"http://127.0.0.1:{port}",
-        "store": store,
-        "catalogue": catalogue,
-        "truth": truth_map(catalogue),
-        "config": config,
-    }
-    srv.should_exit = True
-    thread.join(10)
-    store.close()
+    try:
+        yield {
+            "url": f"http://127.0.0.1:{port}",
+            "store": store,
+            "catalogue": catalogue,
+            "truth": truth_map(catalogue),
+            "config": config,
+        }
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        store.close()
+
+
+@pytest.fixture
+def server(tmp_path, study_stimuli):
+    """The short study under uvicorn on a free loopback port."""
+    with _serve(tmp_path, study_stimuli) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -358,3 +373,67 @@ def test_study_in_chromium(server, page, tmp_path):
     rows = export_tables(store)["trials"].strip().splitlines()
     assert len(rows) == 19
     assert len(shot.taken) == 11
+
+
+def test_browser_checks_refuse_a_small_window_and_count_no_one(tmp_path, study_stimuli, page):
+    with _serve(tmp_path, study_stimuli, extra="[requirements]\nmin_width = 2000\n") as srv:
+        page.goto(srv["url"] + "/?PROLIFIC_PID=small-window")
+        page.wait_for_selector(".check-failed", timeout=15000)
+        text = page.text_content("main")
+        assert "900 x 760" in text and "2000 x 0" in text
+        assert srv["store"].all_participants() == []  # not counted
+        assert page.errors == []
+
+
+def _frame(page) -> int:
+    return int(page.get_attribute("#stimulus", "data-frame"))
+
+
+def test_fullscreen_is_required_and_exits_are_recorded(tmp_path, study_stimuli, page):
+    extra = "[requirements]\nfullscreen = true\nmin_width = 400\nmin_refresh_hz = 20\n"
+    with _serve(tmp_path, study_stimuli, extra=extra) as srv:
+        store, truth = srv["store"], srv["truth"]
+        page.goto(srv["url"] + "/?pid=fs")
+        page.wait_for_selector("#fullscreen-gate", timeout=15000)
+        assert "full screen" in page.text_content("#fullscreen-gate")
+        page.click("#fullscreen")
+        page.wait_for_selector("#fullscreen-gate", state="detached")
+        assert page.evaluate("!!document.fullscreenElement")
+        _kind(page, "consent")
+        page.check("#agree")
+        page.click("#consent")
+        _kind(page, "instructions")
+        page.click("#next")
+        page.click("#next")
+        _kind(page, "familiarisation")
+        for _ in range(3):
+            page.wait_for_selector("#stimulus[data-frame]")
+            page.click("#next")
+        _kind(page, "training")
+        key = _ready_trial(page, "Clip 1 of 3")
+        page.evaluate("document.exitFullscreen()")
+        page.wait_for_selector("#fullscreen-gate", timeout=5000)
+        assert "You left full screen" in page.text_content("#fullscreen-gate")
+        held = _frame(page)
+        page.wait_for_timeout(400)  # 10 frames at 25 fps: the clip is paused
+        assert _frame(page) == held
+        page.keyboard.press(str(CLASSES.index(truth[key]) + 1))  # keys do nothing meanwhile
+        page.click("#fullscreen")
+        page.wait_for_selector("#fullscreen-gate", state="detached")
+        page.wait_for_function(
+            "h => document.getElementById('stimulus').dataset.frame !== h", arg=str(held)
+        )
+        _choose(page, truth[key])
+        page.wait_for_selector("#feedback:not(:empty)")
+        events = [(e.kind, e.trial_index) for e in store.all_events()]
+        assert events == [
+            ("fullscreen_enter", None),
+            ("fullscreen_exit", 0),
+            ("fullscreen_enter", 0),
+        ]
+        (p,) = store.all_participants()
+        info = json.loads(p.client_info)
+        assert (info["width"], info["height"]) == (900, 760) and info["refresh_hz"] > 20
+        (trial,) = store.all_trials()
+        assert trial.correct  # the key pressed while paused was not taken as the answer
+        assert page.errors == []

@@ -462,3 +462,25 @@ def test_attention_checks_go_into_every_test_phase():
                     "attention": attention,
                 }
             )
+
+
+def test_requirements_settings_and_errors():
+    base = {**BASE, "phases": [{"kind": "thanks"}]}
+    assert _parse(base).requirements.fullscreen is False
+    req = _parse(
+        {**base, "requirements": {"min_width": 1024, "min_refresh_hz": 59.5, "fullscreen": True}}
+    ).requirements
+    assert (req.min_width, req.min_height, req.min_refresh_hz, req.fullscreen) == (
+        1024,
+        0,
+        59.5,
+        True,
+    )
+    for bad, message in (
+        ({"min_width": -1}, "min_width"),
+        ({"min_refresh_hz": "fast"}, "min_refresh_hz"),
+        ({"fullscreen": "yes"}, "fullscreen"),
+        ({"colour": True}, "unknown keys"),
+    ):
+        with pytest.raises(MotionlabError, match=message):
+            _parse({**base, "requirements": bad})

@@ -170,6 +170,35 @@ class AttentionChecks:
 
 
 @dataclass(frozen=True)
+class Requirements:
+    """What a participant's browser and screen must offer, checked before consent.
+
+    A participant who fails a check sees which one and why, and no session is made (they
+    are not counted). ``min_width``/``min_height``: the browser window's inner size, CSS
+    pixels. ``min_refresh_hz``: the display's refresh rate, estimated from 30
+    ``requestAnimationFrame`` intervals (a 25 fps clip needs at least 50 Hz to show every
+    frame for a whole number of refreshes). ``webgl``: WebGL available (canvas 2D always
+    is). ``fullscreen``: the study runs in full screen; each exit is recorded (time, phase,
+    trial) and the clip is paused until full screen returns.
+    """
+
+    min_width: int = 0
+    min_height: int = 0
+    min_refresh_hz: float = 0.0
+    webgl: bool = False
+    fullscreen: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "min_width": self.min_width,
+            "min_height": self.min_height,
+            "min_refresh_hz": self.min_refresh_hz,
+            "webgl": self.webgl,
+            "fullscreen": self.fullscreen,
+        }
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """A whole study: what participants see, in which order, from which files."""
 
@@ -193,6 +222,8 @@ class StudyConfig:
     counterbalance: bool = False
     #: Catch trials in the test phases (None: none).
     attention: AttentionChecks | None = None
+    #: Browser and screen checks before consent, full screen.
+    requirements: Requirements = Requirements()
 
     def phase_index(self, name: str) -> int:
         for i, phase in enumerate(self.phases):
@@ -460,6 +491,35 @@ def _parse_attention(
     return AttentionChecks(source, per, float(low))
 
 
+def _parse_requirements(table: Any, where: str) -> Requirements:
+    if table is None:
+        return Requirements()
+    where = f"{where} [requirements]"
+    if not isinstance(table, dict):
+        raise _err(
+            where, "must be a table (min_width, min_height, min_refresh_hz, webgl, fullscreen)"
+        )
+    table = dict(table)
+    out: dict[str, Any] = {}
+    for key in ("min_width", "min_height"):
+        if key in table:
+            value = _take(table, key, int, where)
+            if not 0 <= value <= 10_000:
+                raise _err(where, f"{key} must be 0..10000 CSS pixels, got {value}")
+            out[key] = value
+    if "min_refresh_hz" in table:
+        value = table.pop("min_refresh_hz")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 500:
+            raise _err(where, f"min_refresh_hz must be a number in 0..500, got {value!r}")
+        out["min_refresh_hz"] = float(value)
+    for key in ("webgl", "fullscreen"):
+        if key in table:
+            out[key] = _take(table, key, bool, where)
+    if table:
+        raise _err(where, f"unknown keys {sorted(table)}")
+    return Requirements(**out)
+
+
 def _check_protocol(phases: tuple[Phase, ...], sources: dict[str, StimulusSource], where: str):
     if not phases:
         raise _err(where, "the study has no phases")
@@ -601,6 +661,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         for name, table in stimuli.items()
     }
     attention = _parse_attention(data.pop("attention", None), sources, where)
+    requirements = _parse_requirements(data.pop("requirements", None), where)
     raw_phases = data.pop("phases", None)
     if raw_phases is None and preset == "thesis":
         try:
@@ -646,6 +707,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         keys=keys,
         counterbalance=counterbalance,
         attention=attention,
+        requirements=requirements,
         **limits,
     )
 

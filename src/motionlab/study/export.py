@@ -24,6 +24,7 @@ import csv
 import io
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,7 +79,7 @@ def iso(ms: int | None) -> str:
 
 
 #: The tables of an export, written as ``<name>.csv``.
-TABLES = ("trials", "questionnaires", "participants", "phases")
+TABLES = ("trials", "questionnaires", "participants", "phases", "events")
 #: First characters that make a spreadsheet evaluate a cell (OWASP's CSV injection list).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -148,6 +149,8 @@ def export_tables(store) -> dict[str, str]:
                 "server_time": iso(q.server_ms),
             }
         )
+    events = store.all_events()
+    exits = Counter(e.participant_id for e in events if e.kind == "fullscreen_exit")
     pcols = (
         "participant",
         "external_id",
@@ -159,6 +162,8 @@ def export_tables(store) -> dict[str, str]:
         "user_agent",
         "url_params",
         "pilot",
+        "client_info",
+        "fullscreen_exits",
     )
     prow = [
         {
@@ -172,6 +177,8 @@ def export_tables(store) -> dict[str, str]:
             "user_agent": p.user_agent,
             "url_params": p.url_params,  # JSON: the link's STUDY_ID, SESSION_ID, ...
             "pilot": bool(p.pilot),
+            "client_info": p.client_info,  # JSON: window size, refresh rate, WebGL
+            "fullscreen_exits": exits.get(p.id, 0),
         }
         for p in participants.values()
     ]
@@ -194,11 +201,26 @@ def export_tables(store) -> dict[str, str]:
         "questionnaires": to_csv(QUESTIONNAIRE_COLUMNS, questionnaires),
         "participants": to_csv(pcols, prow),
         "phases": to_csv(phcols, phrows),
+        "events": to_csv(
+            ("participant", "kind", "phase_index", "trial_index", "client_time", "server_time"),
+            [
+                {
+                    "participant": participants[e.participant_id].public_id,
+                    "kind": e.kind,
+                    "phase_index": e.phase_index,
+                    "trial_index": "" if e.trial_index is None else e.trial_index,
+                    "client_time": iso(e.client_ms),
+                    "server_time": iso(e.server_ms),
+                }
+                for e in events
+            ],
+        ),
     }
 
 
 def export_study(db_url: str, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write ``trials.csv``, ``questionnaires.csv``, ``participants.csv`` and ``phases.csv``
+    """Write ``trials.csv``, ``questionnaires.csv``, ``participants.csv``, ``phases.csv`` and
+    ``events.csv`` (full-screen exits and returns)
     into ``out_dir`` (each atomically); return their paths.
 
     The database must exist and hold a study (it is never created here): a missing SQLite

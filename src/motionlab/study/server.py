@@ -34,6 +34,7 @@ import secrets
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -47,7 +48,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import BaseModel, ConfigDict, Field
 
 from motionlab import __version__
-from motionlab.study.config import Phase, StudyConfig
+from motionlab.study.config import Phase, Requirements, StudyConfig
 from motionlab.study.export import export_tables
 from motionlab.study.protocol import make_plan, new_seed
 from motionlab.study.stimuli import Catalogue
@@ -83,6 +84,46 @@ _PARAM_NAME = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")]
 _PARAM_VALUE = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:@\-]{0,128}$")]
 
 
+class ClientInfo(_Body):
+    """What the page measured before the session (see :class:`Requirements`)."""
+
+    width: int = Field(ge=0, le=100_000)
+    height: int = Field(ge=0, le=100_000)
+    refresh_hz: float = Field(ge=0, le=1000, allow_inf_nan=False)
+    webgl: bool
+    screen_width: int = Field(0, ge=0, le=100_000)
+    screen_height: int = Field(0, ge=0, le=100_000)
+    pixel_ratio: float = Field(1.0, ge=0, le=100, allow_inf_nan=False)
+
+
+class EventBody(_Body):
+    kind: Literal["fullscreen_exit", "fullscreen_enter"]
+    phase_index: int = Field(ge=0, le=10_000)
+    trial_index: int | None = Field(None, ge=0, le=1_000_000)
+    client_ms: int = Field(ge=0, le=10**14)
+
+
+def failed_requirements(req: Requirements, info: ClientInfo | None) -> list[str]:
+    """Why a browser does not meet ``req`` (empty: it does). Mirrors the page's own check."""
+    if info is None:
+        needed = req.min_width or req.min_height or req.min_refresh_hz or req.webgl
+        return ["the browser checks did not run (reload the page)"] if needed else []
+    why = []
+    if info.width < req.min_width or info.height < req.min_height:
+        why.append(
+            f"the window is {info.width}x{info.height} pixels; the study needs at least "
+            f"{req.min_width}x{req.min_height}"
+        )
+    if info.refresh_hz < req.min_refresh_hz:
+        why.append(
+            f"the screen refreshes about {info.refresh_hz:.0f} times a second; the study "
+            f"needs {req.min_refresh_hz:.0f}"
+        )
+    if req.webgl and not info.webgl:
+        why.append("the browser has no WebGL")
+    return why
+
+
 class SessionBody(_Body):
     """A new participant: the id from the link (``PROLIFIC_PID`` or ``pid``) and the link's
     other parameters (``STUDY_ID``, ``SESSION_ID``, ...), stored as given."""
@@ -90,6 +131,7 @@ class SessionBody(_Body):
     external_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@\-]{1,128}$")
     url_params: dict[_PARAM_NAME, _PARAM_VALUE] = Field(default_factory=dict, max_length=16)
     pilot: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    client_info: ClientInfo | None = None
 
 
 class PhaseBody(_Body):
@@ -504,6 +546,9 @@ def create_app(
             raise HTTPException(
                 403, f"the study is closed: {config.max_participants} participants completed it"
             )
+        why = failed_requirements(config.requirements, body.client_info if body else None)
+        if why:
+            raise HTTPException(422, "; ".join(why))
         pilot = body is not None and body.pilot is not None
         if pilot and not secrets.compare_digest(body.pilot, state.pilot_token):
             raise HTTPException(403, "not a valid pilot link")
@@ -516,9 +561,30 @@ def create_app(
             user_agent=request.headers.get("user-agent", ""),
             url_params=body.url_params if body else None,
             pilot=pilot,
+            client_info=body.client_info.model_dump() if body and body.client_info else None,
         )
         log.info("participant %s started", new.participant.public_id)
         return {"token": new.token, "participant": new.participant.public_id}
+
+    @app.get("/api/study")
+    def study_info() -> dict[str, Any]:
+        """What the page needs before a session: the title and the browser requirements."""
+        return {"title": config.title, "requirements": config.requirements.to_dict()}
+
+    @app.post("/api/events")
+    def event(body: EventBody, me: Me) -> dict[str, Any]:
+        if answer_limit is not None:
+            _limited(answer_limit, me.id, "requests")
+        if body.phase_index != me.phase_index:
+            raise HTTPException(409, "not the participant's current phase")
+        store.add_event(
+            me.id,
+            body.kind,
+            phase_index=body.phase_index,
+            trial_index=body.trial_index,
+            client_ms=body.client_ms,
+        )
+        return {"stored": True}
 
     @app.get("/api/state")
     def get_state(me: Me) -> dict[str, Any]:
@@ -723,6 +789,7 @@ def _state(state: StudyApp, me: Participant | None) -> dict[str, Any]:
             "classes": list(config.classes),
             "fps": {"min": config.fps_min, "max": config.fps_max, "default": config.fps_default},
             "keys": plan["answer_keys"],
+            "requirements": config.requirements.to_dict(),
         },
         "participant": me.public_id,
         "pilot": bool(plan.get("pilot")),
@@ -756,8 +823,10 @@ def _summary(state: StudyApp) -> dict[str, Any]:
                 "pilot": p.pilot,
             }
         )
+    exits = Counter(e.participant_id for e in store.all_events() if e.kind == "fullscreen_exit")
     checks = state.config.attention
     for row, p in zip(rows, participants, strict=True):
+        row["fullscreen_exits"] = exits.get(p.id, 0)
         got = [t.correct for t in per.get(p.id, []) if t.attention_check]
         row["attention"] = sum(got) / len(got) if got else None
         row["excluded"] = bool(

@@ -76,11 +76,28 @@ class Participant(Base):
     #: Parameters of the participant's link (recruitment platforms: STUDY_ID, SESSION_ID,
     #: ...), as JSON.
     url_params: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    #: The browser checks' measurements at the start (window size, refresh rate, ...), JSON.
+    client_info: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     #: A pilot run (shortened phases): kept out of the report unless asked for.
     pilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     def plan_dict(self) -> dict[str, Any]:
         return json.loads(self.plan)
+
+
+class Event(Base):
+    """Something that happened to a participant's session besides answers (full-screen
+    exits and returns), with the client's and the server's clock."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    phase_index: Mapped[int] = mapped_column(Integer)
+    trial_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    client_ms: Mapped[int] = mapped_column(BigInteger)
+    server_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class PhaseLog(Base):
@@ -136,6 +153,7 @@ _ADDED_COLUMNS = (
     ("participants", "url_params", "TEXT NOT NULL DEFAULT '{}'"),
     ("participants", "pilot", "BOOLEAN NOT NULL DEFAULT FALSE"),
     ("trials", "attention_check", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    ("participants", "client_info", "TEXT NOT NULL DEFAULT '{}'"),
 )
 #: One participant id (a recruitment platform's, e.g. PROLIFIC_PID) starts the study once.
 #: NULLs (no id given) may repeat, in SQLite and PostgreSQL alike.
@@ -356,6 +374,7 @@ class Store:
         user_agent: str = "",
         url_params: dict[str, str] | None = None,
         pilot: bool = False,
+        client_info: dict[str, Any] | None = None,
     ) -> NewParticipant:
         """A new participant at phase 0, with a fresh token.
 
@@ -377,6 +396,7 @@ class Store:
             user_agent=user_agent[:512],
             url_params=json.dumps(url_params or {}, sort_keys=True),
             pilot=pilot,
+            client_info=json.dumps(client_info or {}, sort_keys=True),
         )
         taken = Conflict(f"participant id {external_id!r} has already started this study")
         try:
@@ -603,6 +623,25 @@ class Store:
     def all_questionnaires(self) -> list[Questionnaire]:
         with self.sessions() as s:
             return list(s.scalars(select(Questionnaire).order_by(Questionnaire.participant_id)))
+
+    def add_event(
+        self, pid: int, kind: str, *, phase_index: int, trial_index: int | None, client_ms: int
+    ) -> None:
+        with self.session() as s:
+            s.add(
+                Event(
+                    participant_id=pid,
+                    kind=kind,
+                    phase_index=phase_index,
+                    trial_index=trial_index,
+                    client_ms=client_ms,
+                    server_ms=now_ms(),
+                )
+            )
+
+    def all_events(self) -> list[Event]:
+        with self.sessions() as s:
+            return list(s.scalars(select(Event).order_by(Event.participant_id, Event.id)))
 
     def all_phase_logs(self) -> list[PhaseLog]:
         with self.sessions() as s:

@@ -59,7 +59,7 @@ async function load() {
     h("td", {}, r.completed ? "yes" : r.expired ? "expired" : "")));
   main.replaceChildren(
     stats,
-    h("div", { class: "row" }, ["trials", "questionnaires", "participants", "phases"].map((t) =>
+    h("div", { class: "row" }, ["trials", "questionnaires", "participants", "phases", "events"].map((t) =>
       h("button", { onclick: () => download(t) }, `${t}.csv`))),
     h("table", {}, h("thead", {}, h("tr", {}, ["participant", "external id", "phase", "answers", "accuracy", "started (UTC)", "completed"].map((c) => h("th", {}, c)))),
       h("tbody", {}, rows)),

@@ -15,6 +15,7 @@ const FPS_KEY = "motionlab.study.fps";
 
 let token = localStorage.getItem(TOKEN_KEY);
 let study = null; // the "study" part of the last state
+let clientInfo = null; // the browser checks' measurements, sent with a new session
 const sheets = new Map(); // stimulus key -> Promise<{info, bitmap}>
 
 // -- small helpers ----------------------------------------------------------------------
@@ -176,6 +177,15 @@ class Player {
   }
   get loops() { return Math.max(0, Math.floor(this.shown / this.info.frames)); }
   stop() { if (this.raf !== null) cancelAnimationFrame(this.raf); this.raf = null; }
+  // Hold the current frame (full screen left); resume() goes on from it.
+  pause() { if (this.raf !== null) { this.stop(); this.paused = true; } }
+  resume() {
+    if (!this.paused) return;
+    this.paused = false;
+    this.anchorFrame = Math.max(this.shown, 0);
+    this.anchorTs = null; // the next frame's timestamp
+    this.raf = requestAnimationFrame((ts) => this.tick(ts));
+  }
 }
 
 let player = null;
@@ -184,7 +194,69 @@ function stopPlayer() { if (player) player.stop(); player = null; }
 // The answer keys of the trial on screen (null elsewhere): one listener for the page, the
 // current trial's handler swapped in and out.
 let keyHandler = null;
-document.addEventListener("keydown", (e) => { if (keyHandler) keyHandler(e); });
+document.addEventListener("keydown", (e) => { if (keyHandler && !fullscreenGate()) keyHandler(e); });
+
+// -- browser checks and full screen --------------------------------------------------------
+// Measured before the session: window size, refresh rate (30 animation frames), WebGL.
+function measureRefresh(frames = 30) {
+  return new Promise((resolve) => {
+    const t = [];
+    const f = (ts) => { t.push(ts); if (t.length <= frames) requestAnimationFrame(f); else resolve((1000 * frames) / (t[frames] - t[0])); };
+    requestAnimationFrame(f);
+  });
+}
+async function browserChecks(req) {
+  let webgl = false;
+  try { webgl = Boolean(document.createElement("canvas").getContext("webgl")); } catch (e) { webgl = false; }
+  const info = {
+    width: window.innerWidth, height: window.innerHeight, refresh_hz: Math.round(10 * await measureRefresh()) / 10,
+    webgl, screen_width: screen.width || 0, screen_height: screen.height || 0, pixel_ratio: window.devicePixelRatio || 1,
+  };
+  const why = [];
+  if (info.width < req.min_width || info.height < req.min_height) {
+    why.push(`Your browser window is ${info.width} x ${info.height} pixels; this study needs at least ${req.min_width} x ${req.min_height}. Make the window larger (or use a larger screen) and reload.`);
+  }
+  if (info.refresh_hz < req.min_refresh_hz) {
+    why.push(`Your screen shows about ${Math.round(info.refresh_hz)} images a second; this study needs ${req.min_refresh_hz}. Close other programs or use another screen, and reload.`);
+  }
+  if (req.webgl && !info.webgl) why.push("Your browser does not support WebGL, which this study needs. Try another browser.");
+  return { info, why };
+}
+
+// Full screen: the page learns from state.study.requirements whether the study requires it.
+let currentTrial = null; // {phase_index, trial_index} of the clip on screen
+function fullscreenGate() { return document.getElementById("fullscreen-gate"); }
+function needsFullscreen() {
+  return study && study.requirements && study.requirements.fullscreen && !document.fullscreenElement
+    && document.body.dataset.kind !== "thanks";
+}
+function showFullscreenGate(left) {
+  if (fullscreenGate()) return;
+  const button = h("button", {
+    class: "primary", id: "fullscreen",
+    onclick: () => document.documentElement.requestFullscreen().catch(() => {}),
+  }, left ? "Return to full screen" : "Enter full screen");
+  document.body.append(h("div", { id: "fullscreen-gate", class: "gate" }, h("div", {},
+    h("h2", {}, left ? "You left full screen" : "This study runs in full screen"),
+    h("p", {}, left ? "The clip is paused. Return to full screen to go on." : "Please switch to full screen to begin."),
+    button)));
+}
+document.addEventListener("fullscreenchange", () => {
+  if (!study || !study.requirements || !study.requirements.fullscreen) return;
+  const at = currentTrial || { phase_index: Number(document.body.dataset.phaseIndex) || 0, trial_index: null };
+  const kind = document.fullscreenElement ? "fullscreen_enter" : "fullscreen_exit";
+  if (document.body.dataset.kind !== "thanks") {
+    api("POST", "/api/events", { kind, phase_index: at.phase_index, trial_index: at.trial_index, client_ms: Date.now() }, { retries: 3 }).catch(() => {});
+  }
+  if (document.fullscreenElement) {
+    const gate = fullscreenGate();
+    if (gate) gate.remove();
+    if (player) player.resume();
+  } else if (needsFullscreen()) {
+    if (player) player.pause();
+    showFullscreenGate(true);
+  }
+});
 
 function currentFps() {
   const f = Number(sessionStorage.getItem(FPS_KEY));
@@ -218,6 +290,10 @@ function render(state) {
   document.body.dataset.pilot = state.pilot ? "1" : "";
   document.getElementById("title").textContent = state.pilot ? `${study.title} (pilot run)` : study.title;
   document.body.dataset.kind = state.phase.kind;
+  document.body.dataset.phaseIndex = String(state.phase_index);
+  currentTrial = null;
+  if (needsFullscreen()) showFullscreenGate(false);
+  else if (fullscreenGate() && state.phase.kind === "thanks") fullscreenGate().remove();
   const page = {
     consent: consentPage, instructions: instructionsPage, familiarisation: familiarisationPage,
     training: trialPage, test: trialPage, rest: restPage, questionnaire: questionnairePage,
@@ -324,6 +400,7 @@ async function familiarisationPage(state) {
     if (items[k + 1]) loadSheet(items[k + 1].stimulus);
     player = new Player(canvas, sheet, currentFps());
     player.start();
+    if (fullscreenGate()) player.pause();
   };
   await draw();
 }
@@ -349,6 +426,7 @@ async function trialPage(state) {
     stopPlayer();
     if (t >= items.length) { await advance(state); return; }
     const item = items[t];
+    currentTrial = { phase_index: state.phase_index, trial_index: t };
     const canvas = h("canvas", { class: "stimulus", id: "stimulus", "data-stimulus": item.stimulus });
     const feedback = h("p", { class: "feedback", id: "feedback" });
     let answered = false;
@@ -407,6 +485,7 @@ async function trialPage(state) {
     if (items[t + 1]) loadSheet(items[t + 1].stimulus);
     player = new Player(canvas, sheet, currentFps(), phase.loop !== false);
     player.start(() => buttons.forEach((b) => { b.disabled = false; }));
+    if (fullscreenGate()) player.pause();
   };
   await runTrial();
 }
@@ -507,6 +586,7 @@ async function newSession() {
   if (Object.keys(extra).length) body.url_params = extra;
   const pilot = params.get("pilot");
   if (pilot) body.pilot = pilot;
+  if (clientInfo) body.client_info = clientInfo;
   let res;
   try {
     res = await api("POST", "/api/session", body);
@@ -543,8 +623,11 @@ async function refresh() {
       throw new Stopped();
     }
     if (e.status !== 401) throw e;
-    await newSession(); // unknown token (e.g. a new database): start afresh
-    state = await api("GET", "/api/state");
+    // unknown token (e.g. a new database): start afresh, browser checks first
+    token = null;
+    localStorage.removeItem(TOKEN_KEY);
+    await boot();
+    return;
   }
   // An answer given just before a reload or a lost connection is sent again first.
   const pending = loadPending();
@@ -558,7 +641,19 @@ async function refresh() {
 }
 
 async function boot() {
-  if (!token) await newSession();
+  if (!token) {
+    const info = await api("GET", "/api/study");
+    document.getElementById("title").textContent = info.title;
+    const checks = await browserChecks(info.requirements);
+    if (checks.why.length) {
+      // not counted: no session is made
+      show(h("h2", {}, "This browser cannot run the study"), ...checks.why.map((w) => h("p", { class: "check-failed" }, w)));
+      document.body.dataset.kind = "checks-failed";
+      return;
+    }
+    clientInfo = checks.info;
+    await newSession();
+  }
   await refresh();
 }
 

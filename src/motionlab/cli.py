@@ -11,7 +11,9 @@ import argparse
 import importlib
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -409,6 +411,11 @@ def cmd_afd(args: argparse.Namespace) -> None:
     log.info("wrote %d frames to %s (%s, seed %d)", writer.count, args.output, codec, args.seed)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """Signal handler: stop like Ctrl-C."""
+    raise KeyboardInterrupt
+
+
 def cmd_afd_dataset(args: argparse.Namespace) -> int:
     """motionlab afd-dataset SRC DST: a whole class-folder dataset, resumable."""
     from motionlab.afd_dataset import AFD5_CLASSES, DatasetProgress, make_afd_dataset
@@ -419,6 +426,11 @@ def cmd_afd_dataset(args: argparse.Namespace) -> int:
         classes = list(AFD5_CLASSES) if names in (["afd5"], ["ucf5"]) else names
     config = _afd_config(args)
     progress = None if args.quiet else DatasetProgress(sys.stderr, every=args.log_every)
+    # SIGTERM (kill, a job scheduler) stops the run like Ctrl-C: workers stopped, their
+    # unfinished outputs removed
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        old_term = signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = make_afd_dataset(
             args.src,
@@ -432,6 +444,8 @@ def cmd_afd_dataset(args: argparse.Namespace) -> int:
             progress=progress,
         )
     finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
         if progress is not None:
             progress.close()
     log.info(

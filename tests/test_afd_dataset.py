@@ -421,3 +421,21 @@ def test_workers_die_with_a_killed_parent(long_src, tmp_path):
     # the workers removed what they were writing; what remains is complete
     assert _temporaries(dst) == []
     _check_outputs(long_src, dst)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_dead_worker_stops_the_run_with_one_line(long_src, tmp_path):
+    dst = tmp_path / "dst"
+    proc, processes = _interrupt_mid_run(long_src, dst, 0)  # signal 0: nothing sent
+    workers = [p for p in processes if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    os.kill(workers[0], signal.SIGKILL)  # as the out-of-memory killer would
+    try:
+        status = proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read()
+    assert status == 1 and "Traceback" not in stderr
+    assert "error: a worker process died" in stderr.splitlines()[-1]
+    assert _survivors(processes, time.monotonic() + 2.0) == []
+    assert _temporaries(dst) == []
+    _check_outputs(long_src, dst)

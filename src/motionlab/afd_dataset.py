@@ -28,6 +28,7 @@ this scheme used the dataset seed for every video: all their videos share one no
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import json
 import logging
@@ -302,7 +303,7 @@ def _terminated(signum: int, frame: object) -> None:
 
 def _remove_temporaries_of(output: Path) -> None:
     """Delete the temporary siblings (``.NAME.tmp-*``) of one output; never ``output``."""
-    for tmp in output.parent.glob(f".{output.name}.tmp-*"):
+    for tmp in output.parent.glob(glob.escape(f".{output.name}.tmp-") + "*"):
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
@@ -588,12 +589,14 @@ def _execute_local(
     outputs they leave; videos already finished stay."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")  # no forked OpenCV/numba thread pools
     pool = ProcessPoolExecutor(
         workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
     )
     finished = False
+    futures: dict[Any, VideoJob] = {}
     try:
         # Workers are spawned by submit(): block SIGINT meanwhile so that they start with
         # it blocked (until they ignore it); a Ctrl-C now is delivered right after.
@@ -601,27 +604,42 @@ def _execute_local(
         if blocked:
             old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            pending = {pool.submit(_run_one, job, config) for job in jobs}
+            for job in jobs:
+                futures[pool.submit(_run_one, job, config)] = job
         finally:
             if blocked:
                 signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    # which video's worker died is not known: all pending ones fail
+                    raise MotionlabError(
+                        "a worker process died (killed, or out of memory?); the finished "
+                        "videos are kept, run again to make the rest"
+                    ) from None
         finished = True
     finally:
         if finished:
             pool.shutdown(wait=True)
         else:
-            _stop_pool(pool, jobs)
+            _stop_pool(pool, futures)
 
 
-def _stop_pool(pool: ProcessPoolExecutor, jobs: Sequence[VideoJob]) -> None:
+def _stop_pool(pool: ProcessPoolExecutor, futures: dict[Any, VideoJob]) -> None:
     """Stop a pool now: cancel what has not started, SIGTERM the workers (SIGKILL after
-    1 s), wait for them, and remove the temporary outputs of the jobs."""
+    1 s), wait for them, and remove the temporary outputs of the jobs that had started."""
     processes = list(getattr(pool, "_processes", {}).values())  # no public API before 3.14
     pool.shutdown(wait=False, cancel_futures=True)
+    # not cancelled and not succeeded: running, or failed with the pool (a dead worker)
+    started = [
+        job
+        for f, job in futures.items()
+        if not f.cancelled() and (not f.done() or f.exception() is not None)
+    ]
     for proc in processes:
         if proc.is_alive():
             proc.terminate()
@@ -631,10 +649,33 @@ def _stop_pool(pool: ProcessPoolExecutor, jobs: Sequence[VideoJob]) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join(1.0)
+    _remove_temporaries_of_jobs(started)
+
+
+def _remove_temporaries_of_jobs(jobs: Sequence[VideoJob]) -> None:
+    """Delete the temporary outputs (``.NAME.tmp-*``) of ``jobs``, reading each folder
+    once (fast for thousands of jobs); other files are never touched."""
+    names: dict[Path, set[str]] = {}
     for job in jobs:
         for out in (job.output, job.flow_output):
             if out is not None:
-                _remove_temporaries_of(out)
+                names.setdefault(out.parent, set()).add(out.name)
+    for folder, wanted in names.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if (
+                name.startswith(".")
+                and ".tmp-" in name
+                and name[1 : name.rindex(".tmp-")] in wanted
+            ):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    Path(entry.path).unlink(missing_ok=True)
 
 
 def ray_safe_environment() -> dict[str, str]:

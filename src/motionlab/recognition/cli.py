@@ -281,7 +281,7 @@ def _parse_splits(text: str) -> list[int]:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from motionlab.atomic import atomic_file, refuse_overwrite_input
 
-    refuse_overwrite_input(args.json, args.checkpoint, args.data, args.csv, args.flow_cache)
+    refuse_overwrite_input(args.json, *args.checkpoint, args.data, args.csv, args.flow_cache)
     _threads(args)
     from motionlab.recognition.data import ClipDataset
     from motionlab.recognition.train import check_flow_source, evaluate, load_checkpoint

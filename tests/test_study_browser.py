@@ -19,6 +19,7 @@ import shutil
 import socket
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +31,14 @@ pytest.importorskip("playwright", reason="needs Playwright: pip install playwrig
 
 import uvicorn
 from playwright import sync_api
+from sqlalchemy import select
 
 from motionlab.study.config import load_config
 from motionlab.study.export import export_tables
 from motionlab.study.server import create_app
 from motionlab.study.simulate import truth_map
 from motionlab.study.stimuli import Catalogue
-from motionlab.study.storage import Store
+from motionlab.study.storage import PhaseLog, Store
 from motionlab.video import read_video
 
 from conftest import write_short_study
@@ -65,18 +67,21 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _serve(tmp_path, study_stimuli, *, rest=2, extra=""):
-    """A short study (``extra`` TOML appended) under uvicorn on a free loopback port."""
-    path = write_short_study(tmp_path, study_stimuli, rest=rest)
-    if extra:
-        text = path.read_text()
-        cut = text.index("[[phases]]")
-        path.write_text(text[:cut] + extra + "\n" + text[cut:])
+def _serve(tmp_path, study_stimuli, *, rest=2, extra="", config_path=None, port=None):
+    """A short study (``extra`` TOML appended; or the study file ``config_path``) under
+    uvicorn on a free loopback port (or ``port``)."""
+    path = config_path
+    if path is None:
+        path = write_short_study(tmp_path, study_stimuli, rest=rest)
+        if extra:
+            text = path.read_text()
+            cut = text.index("[[phases]]")
+            path.write_text(text[:cut] + extra + "\n" + text[cut:])
     config = load_config(path)
     store = Store(f"sqlite:///{tmp_path / 'study.db'}")
     catalogue = Catalogue(config, cache_dir=tmp_path / "cache")
     app = create_app(config, store, catalogue, admin_token=ADMIN)
-    port = _free_port()
+    port = port or _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -123,14 +128,15 @@ def page(tmp_path):
 class Shots:
     """Screenshots of each page, kept in MOTIONLAB_STUDY_SCREENSHOTS when it is set."""
 
-    def __init__(self, page, folder: Path) -> None:
+    def __init__(self, page, folder: Path, prefix: str = "study") -> None:
         self.page = page
+        self.prefix = prefix
         self.folder = Path(os.environ.get("MOTIONLAB_STUDY_SCREENSHOTS") or folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.taken: list[Path] = []
 
     def __call__(self, name: str) -> None:
-        path = self.folder / f"study_{len(self.taken) + 1:02d}_{name}.png"
+        path = self.folder / f"{self.prefix}_{len(self.taken) + 1:02d}_{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         self.taken.append(path)
 
@@ -379,6 +385,7 @@ def test_browser_checks_refuse_a_small_window_and_count_no_one(tmp_path, study_s
     with _serve(tmp_path, study_stimuli, extra="[requirements]\nmin_width = 2000\n") as srv:
         page.goto(srv["url"] + "/?PROLIFIC_PID=small-window")
         page.wait_for_selector(".check-failed", timeout=15000)
+        Shots(page, tmp_path / "shots", prefix="checks")("failed")
         text = page.text_content("main")
         assert "900 x 760" in text and "2000 x 0" in text
         assert srv["store"].all_participants() == []  # not counted
@@ -436,4 +443,153 @@ def test_fullscreen_is_required_and_exits_are_recorded(tmp_path, study_stimuli, 
         assert (info["width"], info["height"]) == (900, 760) and info["refresh_hz"] > 20
         (trial,) = store.all_trials()
         assert trial.correct  # the key pressed while paused was not taken as the answer
+        assert page.errors == []
+
+
+THESIS_CLASSES = ["right", "left", "up", "down", "still"]
+
+
+@pytest.fixture(scope="module")
+def thesis_stimuli(tmp_path_factory):
+    """5 classes x 22 clips x (rgb, afd): enough for the thesis preset (4 + 18 per class).
+    The demo has four motions; the fifth class ("still") reuses the "right" clips."""
+    from motionlab.study.demo import make_demo_stimuli
+
+    folder = tmp_path_factory.mktemp("thesis_stimuli")
+    make_demo_stimuli(
+        folder, classes=tuple(THESIS_CLASSES[:4]), per_class=22, frames=8, size=(64, 48)
+    )
+    for source in ("rgb", "afd"):
+        shutil.copytree(folder / source / "right", folder / source / "still")
+    return folder
+
+
+def test_whole_thesis_study_in_chromium(tmp_path, thesis_stimuli, page):
+    """The exact §4.3 protocol (preset = "thesis": 4 training + 18 test clips per class and
+    modality, a five-minute rest) with what an online study adds: a Prolific link, keyboard
+    answers only, one attention check per test phase, full screen with one exit, and the
+    redirect back to the platform; then the export and the report."""
+    from motionlab.study.analysis import load_from_db, write_report
+
+    port = _free_port()
+    root = thesis_stimuli.as_posix()
+    config_path = tmp_path / "thesis.toml"
+    config_path.write_text(
+        f"""
+[study]
+title = "Thesis protocol"
+classes = {json.dumps(THESIS_CLASSES)}
+preset = "thesis"
+completion_code = "C0DE42"
+completion_url = "http://127.0.0.1:{port}/healthz?cc={{code}}"
+
+[stimuli.rgb]
+root = "{root}/rgb"
+pattern = "{{class}}/*.mkv"
+
+[stimuli.afd]
+root = "{root}/afd"
+pattern = "{{class}}/*.mkv"
+
+[stimuli.catch]
+root = "{root}/rgb"
+pattern = "{{class}}/*.mkv"
+
+[attention]
+source = "catch"
+per_test_phase = 1
+
+[requirements]
+fullscreen = true
+min_width = 640
+"""
+    )
+    with _serve(tmp_path, None, config_path=config_path, port=port) as srv:
+        store, truth = srv["store"], srv["truth"]
+        shot = Shots(page, tmp_path / "shots", prefix="thesis")
+        page.goto(srv["url"] + "/?PROLIFIC_PID=thesis-1&STUDY_ID=st&SESSION_ID=se")
+        page.wait_for_selector("#fullscreen-gate", timeout=20000)
+        shot("fullscreen_gate")
+        page.click("#fullscreen")
+        page.wait_for_selector("#fullscreen-gate", state="detached")
+
+        _kind(page, "instructions")  # (i) the slide show: no consent page in the exact protocol
+        for _ in range(4):
+            page.click("#next")
+
+        def answer_all(n: int, *, feedback: bool, exit_at: int | None = None) -> None:
+            for t in range(n):
+                key = _ready_trial(page, f"Clip {t + 1} of {n}")
+                if t == exit_at:
+                    page.evaluate("document.exitFullscreen()")
+                    page.wait_for_selector("#fullscreen-gate", timeout=5000)
+                    shot("fullscreen_left")
+                    page.click("#fullscreen")
+                    page.wait_for_selector("#fullscreen-gate", state="detached")
+                if t == 0 and feedback and not shot.taken[1:]:
+                    shot("training_keys")
+                page.keyboard.press(str(THESIS_CLASSES.index(truth[key]) + 1))
+                if feedback:
+                    page.wait_for_selector("#feedback:not(:empty)")
+                    page.click("#next")
+
+        _kind(page, "training")  # (ii) 20 RGB clips with the answer shown
+        answer_all(20, feedback=True)
+        _kind(page, "test")  # (iii) 90 RGB clips + 1 attention check, each looping
+        answer_all(91, feedback=False, exit_at=30)
+        _kind(page, "rest")  # (iv) five minutes: the server holds the participant there
+        assert page.is_disabled("#next")
+        with store.session() as s:  # let the five minutes pass
+            log = s.scalars(select(PhaseLog).where(PhaseLog.phase_name == "rest")).one()
+            log.started_ms -= 300_000
+        page.reload()
+        page.click("#fullscreen")  # a reload leaves full screen
+        page.wait_for_selector("#next:not([disabled])", timeout=10000)
+        page.click("#next")
+        _kind(page, "training")  # (v) AFD training
+        answer_all(20, feedback=True)
+        _kind(page, "test")  # (vi) AFD test
+        answer_all(91, feedback=False)
+        _kind(page, "questionnaire")  # (vii)
+        for name, value in [
+            ("colour_vision_deficiency", "no"),
+            ("short_sighted", "no"),
+            ("owns_glasses", "no"),
+            ("wearing_glasses", "no"),
+            ("sees_monitor_sharply", "yes"),
+            ("familiarity_computer_vision", "3"),
+            ("familiarity_action_recognition", "3"),
+            *[(f"difficulty_{i}", "2") for i in range(5)],
+        ]:
+            page.check(f'input[name="{name}"][value="{value}"]')
+        page.click("#submit")
+        _kind(page, "thanks")
+        assert page.text_content("#code") == "C0DE42"
+        page.wait_for_url("**/healthz?cc=C0DE42", timeout=10000)  # back to the platform
+
+        trials = store.all_trials()
+        assert len(trials) == 2 * (20 + 91)
+        by_phase = Counter((t.phase_name, t.attention_check) for t in trials)
+        assert by_phase == {
+            ("training-rgb", False): 20,
+            ("test-rgb", False): 90,
+            ("test-rgb", True): 1,
+            ("training-afd", False): 20,
+            ("test-afd", False): 90,
+            ("test-afd", True): 1,
+        }
+        assert all(t.response == "key" and t.correct for t in trials)
+        assert [(e.kind, e.trial_index) for e in store.all_events()][1:3] == [
+            ("fullscreen_exit", 30),
+            ("fullscreen_enter", 30),
+        ]
+        (p,) = store.all_participants()
+        assert p.external_id == "thesis-1" and p.completed_ms is not None
+        assert json.loads(p.url_params) == {"SESSION_ID": "se", "STUDY_ID": "st"}
+        plan = json.loads(p.plan)
+        assert [ph["seconds"] for ph in plan["phases"] if ph["kind"] == "rest"] == [300]
+        records, questionnaires = load_from_db(srv["store"].url)
+        files = write_report(records, tmp_path / "report", questionnaires=questionnaires)
+        report = files["markdown"].read_text()
+        assert "0 of 1 participants with checks scored below" in report
         assert page.errors == []

@@ -203,7 +203,10 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
             )
         what = f"{args.noise} noise" if with_noise else replacement.kind
         bar = _progress(total, f"obfuscate ({what})", not args.quiet, unit="frame")
-        writer = VideoWriter(args.output, fps=reader.rate, codec=codec, metadata=meta)
+        writer = VideoWriter(
+            args.output, fps=reader.rate, codec=codec, metadata=meta, source=reader,
+            keep_audio=args.keep_audio,
+        )  # fmt: skip
         sal_writer = None
         if sal_path is not None:
             sal_codec = afd_codec_for(sal_path, None)
@@ -267,7 +270,10 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     }
     with VideoReader(args.input, **_reader_kwargs(args)) as reader:
         bar = _progress(reader.info.num_frames, args.method, not args.quiet, unit="frame")
-        with VideoWriter(args.output, fps=reader.rate, codec=args.codec, metadata=meta) as writer:
+        with VideoWriter(
+            args.output, fps=reader.rate, codec=args.codec, metadata=meta, source=reader,
+            keep_audio=args.keep_audio,
+        ) as writer:  # fmt: skip
             for frame in reader:
                 writer.write(fn(frame))
                 bar.update()
@@ -515,7 +521,7 @@ def cmd_privacy_eval(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``obfuscate``, ``baseline``, ``templates`` and ``privacy-eval``."""
-    from motionlab.cli import _add_noise_args, _add_reader_args
+    from motionlab.cli import _add_keep_audio_arg, _add_noise_args, _add_reader_args
 
     p = sub.add_parser(
         "obfuscate",
@@ -570,6 +576,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="also write the saliency maps (white = hidden) as FOLDER/ of PNGs or a video",
     )
     p.add_argument("--codec", help="raw, ffv1, x264rgb (lossless), h264 (lossy); default by suffix")
+    _add_keep_audio_arg(p, "voices identify people and are not obfuscated")
     g = p.add_argument_group("optical flow of the noise")
     g.add_argument("--flow", default="dis", help="flow method (default dis)")
     g.add_argument(
@@ -601,6 +608,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--native-size", action="store_true", help="pixelate/blur at the input size, not 224x224"
     )
     p.add_argument("--codec", help="h264 (default for .mp4), ffv1, x264rgb, raw")
+    _add_keep_audio_arg(p, "voices identify people and are not obfuscated")
     _add_reader_args(p)
     p.set_defaults(func=cmd_baseline)
 

@@ -38,7 +38,7 @@ def make_video(
 ) -> np.ndarray | None:
     """A lossless video (FFV1 in mkv, libx264rgb in mp4) with frames at ``pts`` (in
     ``time_base``; default 10 frames at 10 fps), optionally rotated and with one mono audio
-    stream (a 440 Hz sine over the video's duration). Returns the audio samples."""
+    stream (a chirp over the video's duration). Returns the audio samples."""
     pts = list(range(10)) if pts is None else pts
     mp4 = path.suffix == ".mp4"
     samples = None
@@ -60,8 +60,8 @@ def make_video(
             c.mux(v.encode(vf))
             if a is not None and k == len(pts) - 1:  # the audio, in 50 ms chunks
                 total = round(float((pts[-1] + 1) * time_base) * audio_rate)
-                n = np.arange(total)
-                samples = (np.sin(2 * np.pi * 440 * n / audio_rate) * 8000).astype(np.int16)
+                t_s = np.arange(total) / audio_rate  # a chirp: no shift looks like another
+                samples = (np.sin(2 * np.pi * (200 + 300 * t_s) * t_s) * 8000).astype(np.int16)
                 chunk = audio_rate // 20
                 for i in range(0, total, chunk):
                     af = av.AudioFrame.from_ndarray(

@@ -560,9 +560,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "baselines; mask (the region's mean colour, weighted by the saliency); colour "
         "(--colour, black)",
     )
-    g.add_argument("--block", type=int, help="pixelate: block side in pixels (16)")
-    g.add_argument("--blur-kernel", type=int, help="blur: odd Gaussian kernel size (21)")
-    g.add_argument("--blur-sigma", type=float, help="blur: Gaussian sigma in pixels (10)")
+    g.add_argument("--block", type=int, metavar="PX", help="pixelate: block side in pixels (16)")
+    g.add_argument(
+        "--blur-kernel", type=int, metavar="K", help="blur: odd Gaussian kernel size (21)"
+    )
+    g.add_argument(
+        "--blur-sigma", type=float, metavar="SIGMA", help="blur: Gaussian sigma in pixels (10)"
+    )
     g.add_argument("--colour", metavar="R,G,B", help="colour: the fill, 0..255 each (0,0,0)")
     g.add_argument(
         "--native-size",

@@ -85,6 +85,16 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_keep_audio_arg(p: argparse.ArgumentParser, why: str) -> None:
+    p.add_argument(
+        "--keep-audio",
+        action="store_true",
+        help="copy the input's audio streams into the output (transcoded where the output "
+        f"container cannot hold the codec); default off: {why}. Timestamps (variable "
+        "frame rates), frame rate and rotation of the input are always kept",
+    )
+
+
 def _reader_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"start": args.start, "stop": args.stop, "size": args.resize, "fps": args.fps}
 
@@ -402,7 +412,14 @@ def cmd_afd(args: argparse.Namespace) -> None:
             )
         bar = _progress(total, f"afd ({config.mode})", not args.quiet, unit="frame")
         with (
-            VideoWriter(args.output, fps=reader.rate, codec=codec, metadata=meta) as writer,
+            VideoWriter(
+                args.output,
+                fps=reader.rate,
+                codec=codec,
+                metadata=meta,
+                source=reader,
+                keep_audio=args.keep_audio,
+            ) as writer,
             write_in_background(writer.write) as put,  # encode while the next frame is made
         ):
             for step in afd_steps(reader, config=config, estimator=estimator):
@@ -604,6 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gif", action="store_true", help="also write OUT.gif (a preview)")
     p.add_argument("--gif-frames", type=int, default=100, help="frames in the GIF (default 100)")
     p.add_argument("--codec", help="raw, ffv1, x264rgb (lossless), h264 (lossy); default by suffix")
+    _add_keep_audio_arg(p, "an appearance-free video shows motion only")
     _add_flow_args(p)
     _add_reader_args(p)
     p.set_defaults(func=cmd_afd)

@@ -258,3 +258,98 @@ def test_split_line_parsing_by_hand() -> None:
     assert ds.split_file_name("train", 3) == "trainlist03.txt"
     with pytest.raises(MotionlabError, match="subset"):
         ds.split_file_name("val", 1)
+
+
+# -- person-disjoint splits ----------------------------------------------------------------
+
+# KTH's split, typed in from the head of 00sequences.txt
+# (https://www.csc.kth.se/cvap/actions/00sequences.txt), independently of motionlab.datasets
+KTH_TRAIN = {11, 12, 13, 14, 15, 16, 17, 18}
+KTH_VAL = {19, 20, 21, 23, 24, 25, 1, 4}
+KTH_TEST = {22, 2, 3, 5, 6, 7, 8, 9, 10}
+KTH_ACTIONS = ("boxing", "handclapping", "handwaving", "jogging", "running", "walking")
+
+
+def _kth_tree(root: Path, persons=range(1, 26), scenarios=(1, 2, 3, 4)) -> Path:
+    """KTH sorted into action folders: ``boxing/person01_boxing_d1_uncomp.avi`` (empty files:
+    listing and splitting never open a video)."""
+    for action in KTH_ACTIONS:
+        (root / action).mkdir(parents=True, exist_ok=True)
+        for p in persons:
+            for d in scenarios:
+                (root / action / f"person{p:02d}_{action}_d{d}_uncomp.avi").touch()
+    return root
+
+
+def _persons(samples) -> set[int]:
+    return {int(s.person) for s in samples}
+
+
+def test_kth_split_is_the_published_one(tmp_path: Path) -> None:
+    root = _kth_tree(tmp_path / "kth")
+    samples, classes = data.folder_samples(root)
+    assert classes == list(KTH_ACTIONS) and len(samples) == 600
+    train, val, test = data.split_by_person(samples, ds.kth_person_split())
+    assert (_persons(train), _persons(val), _persons(test)) == (KTH_TRAIN, KTH_VAL, KTH_TEST)
+    assert (len(train), len(val), len(test)) == (8 * 24, 8 * 24, 9 * 24)
+    paths = [{s.path for s in part} for part in (train, val, test)]
+    assert not (paths[0] & paths[1] or paths[0] & paths[2] or paths[1] & paths[2])
+    for s in train + val + test:  # the person is the one in the file name, the label its folder
+        assert s.path.name.startswith(f"person{int(s.person):02d}_")
+        assert classes[s.label] == s.path.parent.name
+
+
+def test_person_split_from_a_csv(tmp_path: Path) -> None:
+    """Persons spelled three ways in the tables; every video of a person lands in the
+    person's part, and no person is in two parts."""
+    root = tmp_path / "data"
+    rows = []
+    for person in ("p1", "person02", "3", "04", "ann"):
+        for action in ("wave", "jump"):
+            rel = f"{action}/{person}_{action}.mp4"
+            _touch(root / rel)
+            rows.append(f"{rel},{action},{person}\n")
+    (root / "metadata.csv").write_text("path,action,who\n" + "".join(rows))
+    table = tmp_path / "split.csv"
+    table.write_text("who,part\n2,train\nann,train\nperson3,val\n4,test\np1,test\n")
+    parts = ds.read_person_split(table, person_column="who", part_column="part")
+    assert parts == {"2": "train", "ann": "train", "3": "val", "4": "test", "p1": "test"}
+    samples, _ = data.csv_samples(root / "metadata.csv", person_column="who")
+    train, val, test = data.split_by_person(samples, parts)
+    assert {s.person for s in train} == {"2", "ann"} and {s.person for s in val} == {"3"}
+    assert {s.person for s in test} == {"4", "p1"}
+    assert sum(map(len, (train, val, test))) == 10
+    seen = [{s.person for s in part} for part in (train, val, test)]
+    assert not (seen[0] & seen[1] or seen[0] & seen[2] or seen[1] & seen[2])
+    # one row per video with the part of each: the same table
+    table.write_text("path,who,part\na,02,train\nb,2,train\nc,3,val\nd,4,test\n")
+    assert ds.read_person_split(table, person_column="who", part_column="part") == {
+        "2": "train", "3": "val", "4": "test"
+    }  # fmt: skip
+
+
+def test_person_split_bad_input(tmp_path: Path) -> None:
+    table = tmp_path / "split.csv"
+    table.write_text("person,split\n1,train\n2,test\n")
+    with pytest.raises(MotionlabError, match="no column subject"):
+        ds.read_person_split(table, person_column="subject")
+    table.write_text("person,split\n1,train\n2,test\n01,val\n")
+    with pytest.raises(MotionlabError, match=r":4: person 1 is in two parts \(train and val\)"):
+        ds.read_person_split(table)
+    table.write_text("person,split\n1,train\n2,holdout\n")
+    with pytest.raises(MotionlabError, match="'holdout' is not train, val or test"):
+        ds.read_person_split(table)
+    table.write_text("person,split\n1,train\n2,val\n")
+    with pytest.raises(MotionlabError, match="no person in the test part"):
+        ds.read_person_split(table)
+    with pytest.raises(MotionlabError, match="no such split CSV"):
+        ds.read_person_split(tmp_path / "none.csv")
+    # a part whose persons have no video; a video without a person
+    root = _kth_tree(tmp_path / "kth", persons=(11, 22))
+    samples, _ = data.folder_samples(root)
+    with pytest.raises(MotionlabError, match=r"no videos for the val part \(persons 1, 4, 19"):
+        data.split_by_person(samples, ds.kth_person_split())
+    _touch(root / "boxing" / "v_Boxing_g01_c01.avi")
+    samples, _ = data.folder_samples(root)
+    with pytest.raises(MotionlabError, match="1 video"):
+        data.split_by_person(samples, ds.kth_person_split())

@@ -261,6 +261,29 @@ def subset_by_person(samples: Sequence[Sample], persons: Sequence[str]) -> list[
     return [s for s in samples if s.person in wanted]
 
 
+def split_by_person(
+    samples: Sequence[Sample], table: dict[str, str]
+) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """(train, val, test) of a person-disjoint split (:func:`motionlab.datasets.split_by_person`).
+
+    A sample's person is its ``person`` (from a metadata CSV) or else read from a KTH file
+    name (``person04_boxing_d2_uncomp.avi``); the returned samples carry it, in
+    :func:`motionlab.datasets.person_id` spelling, so that :func:`hold_out_validation`
+    keeps persons whole. ``table`` maps persons to ``train``/``val``/``test``
+    (:func:`motionlab.datasets.kth_person_split`, :func:`motionlab.datasets.read_person_split`);
+    samples of persons it does not name are left out. ``val`` is empty when the table
+    names no validation person.
+    """
+    persons = [
+        datasets.person_id(s.person) if s.person is not None else datasets.kth_person(s.path)
+        for s in samples
+    ]
+    parts = datasets.split_by_person(persons, table)
+    tagged = [Sample(s.path, s.label, p) for s, p in zip(samples, persons, strict=True)]
+    train, val, test = ([tagged[i] for i in parts[part]] for part in datasets.PARTS)
+    return train, val, test
+
+
 # --------------------------------------------------------------------------------------
 # temporal sampling
 

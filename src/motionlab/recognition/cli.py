@@ -312,7 +312,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     # The test list is not even handed to training: early stopping and best.pt are
     # decided on the split's validation persons or on a part held out of the training list.
     train_s, val_s, _test_s, classes = _datasets(args)
-    if val_s is None:
+    held_out = val_s is None
+    if held_out:
         fit_s, val_s = hold_out_validation(
             train_s, fraction=config.val_fraction, seed=config.seed
         )  # fmt: skip
@@ -335,7 +336,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(
             f"{result.stopped}; best epoch {result.best_epoch} (val loss "
             f"{result.best_val_loss:.4f}); last val top-1 {100 * last['val_top1']:.1f} % "
-            f"(validation held out of the training list; test: `motionlab evaluate`)"
+            f"(validation {'held out of the training list' if held_out else 'persons'}; "
+            "test: `motionlab evaluate`)"
         )
     return 0
 

@@ -46,18 +46,18 @@ from typing import Any
 
 import numpy as np
 
-from motionlab import __version__
+from motionlab import __version__, datasets
 from motionlab.afd import AFDConfig, afd_steps
 from motionlab.atomic import atomic_file
+from motionlab.datasets import SPLIT_FOLDER as SPLIT_FOLDER  # re-exported for old imports
+from motionlab.datasets import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported for old imports
 from motionlab.errors import MotionlabError
-from motionlab.video import IMAGE_SUFFIXES, VideoReader, VideoWriter, afd_codec_for
+from motionlab.video import VideoReader, VideoWriter, afd_codec_for
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 AFD5_CLASSES = ("JumpingJack", "Lunges", "PullUps", "PushUps", "Swing")
 """The five UCF101 classes of AFD5 / UCF5."""
-SPLIT_FOLDER = "ucfTrainTestlist"
 MANIFEST = "afd_dataset.json"
 FLOW_BOUND = 20.0
 """Flow saved with ``save_flow`` is clipped to +-FLOW_BOUND px and quantised to 8 bits."""
@@ -109,12 +109,6 @@ class DatasetResult:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def _is_video(path: Path) -> bool:
-    if path.is_dir():
-        return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
-    return path.suffix.lower() in VIDEO_SUFFIXES
-
-
 def output_paths(
     source: Path, src_root: Path, dst_root: Path, *, save_flow: bool
 ) -> tuple[Path, Path | None]:
@@ -146,20 +140,21 @@ def find_jobs(
     """
     if not src.is_dir():
         raise MotionlabError(f"{src}: no such dataset folder")
-    class_dirs = sorted(p for p in src.iterdir() if p.is_dir() and p.name != SPLIT_FOLDER)
+    names = datasets.list_classes(src)
     if classes is not None:
-        names = {p.name for p in class_dirs}
         missing = [c for c in classes if c not in names]
         if missing:
             raise MotionlabError(
                 f"{src}: no class folder {', '.join(missing)} (it has {len(names)} classes)"
             )
-        class_dirs = [p for p in class_dirs if p.name in set(classes)]
+        names = [name for name in names if name in set(classes)]
     jobs = []
-    for class_dir in class_dirs:
-        for video in sorted(class_dir.iterdir()):
-            if video.name.startswith(".") or not _is_video(video):
-                continue
+    for name in names:
+        # frame folders are videos here; hidden names are our own temporaries; a flow
+        # video of an earlier --save-flow run in SRC is a video like any other
+        for video in datasets.list_videos(
+            src / name, frame_folders=True, hidden=False, flow_files=True
+        ):
             out, flow = output_paths(video, src, dst, save_flow=save_flow)
             key = video.relative_to(src).as_posix()
             jobs.append(VideoJob(video, out, flow, key, video_seed(seed, key)))
@@ -339,14 +334,6 @@ def remove_temporaries(dst: Path) -> int:
     return removed
 
 
-def _split_line_class(line: str) -> str | None:
-    """Class of a split-file line: ``Class/video.avi [label]`` or ``index Class``."""
-    words = line.strip().split()
-    if not words:
-        return None
-    return words[0].split("/")[0] if "/" in words[0] else words[-1]
-
-
 def copy_split_files(src: Path, dst: Path, classes: Sequence[str] | None) -> list[Path]:
     """Copy ``*.txt`` split files (top of SRC and ``ucfTrainTestlist/``), keeping only lines
     of the chosen classes (lines are ``Class/video ...`` or ``index Class``)."""
@@ -356,7 +343,7 @@ def copy_split_files(src: Path, dst: Path, classes: Sequence[str] | None) -> lis
         target = dst / path.relative_to(src)
         lines = path.read_text().splitlines(keepends=True)
         if classes is not None:
-            lines = [line for line in lines if _split_line_class(line) in set(classes)]
+            lines = [line for line in lines if datasets.split_line_class(line) in set(classes)]
         with atomic_file(target) as tmp:
             tmp.write_text("".join(lines))
         copied.append(target)

@@ -8,7 +8,10 @@ with every condition computed on the fly from the RGB test videos (no AFD copy o
 
 - ``tiny3d_flow``: a 3D CNN on optical flow (uses motion only);
 - ``tiny2d``: a per-frame 2D CNN whose frame features are averaged over time (cannot use
-  temporal order).
+  temporal order); on these actions it has nothing to learn (single frames do not show the
+  action), so it is also trained on the *identity* of the actor in the same videos
+  (``identity/<actor>/...``, every fourth video in name order held out), where appearance
+  is all there is: the appearance model of the diagnostic.
 
     PYTHONPATH=src python benchmarks/diagnose_synth.py --seconds 90
 
@@ -34,7 +37,7 @@ from motionlab.recognition.zoo import get_spec
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "davis2016"
 FLIP_ONLY = AugmentStrength(min_scale=1.0, brightness=0.0, contrast=0.0, hue=0.0, flip=0.5)
-MODELS = ("tiny3d_flow", "tiny2d")
+MODELS = (("tiny3d_flow", "synth"), ("tiny2d", "synth"), ("tiny2d", "identity"))
 
 
 def main() -> None:
@@ -63,13 +66,16 @@ def run(work: Path, args: argparse.Namespace) -> None:
             num_frames=args.frames, size=(args.video_size, args.video_size), seed=args.seed,
         )  # fmt: skip
         make_synth_actions(root, config, davis_root=SHARED)
-    train_s, classes = ucf101_samples(root, subset="train")
-    test_s, _ = ucf101_samples(root, subset="test")
-    print(f"{len(train_s)} training videos, {len(test_s)} test videos (held-out actors)")
+    identity_view(root, work / "identity")
     flow = FlowSource(method="farneback", options=())
-    for name in MODELS:
+    for name, task in MODELS:
+        data = work / task
+        train_s, classes = ucf101_samples(data, subset="train")
+        test_s, _ = ucf101_samples(data, subset="test")
+        print(f"\n{name} on {task}: {len(train_s)} training videos, {len(test_s)} test videos, "
+              f"{len(classes)} classes")  # fmt: skip
         spec = get_spec(name).with_input(frames=8, size=args.input_size)
-        out = work / "runs" / name
+        out = work / "runs" / f"{name}_{task}"
         if not (out / "last.pt").exists():
             tr = ClipDataset(train_s, spec.streams, train=True, seed=args.seed,
                              schedule=(FLIP_ONLY,), flow=flow, cache_videos=True)  # fmt: skip
@@ -81,15 +87,30 @@ def run(work: Path, args: argparse.Namespace) -> None:
             print(f"trained {name}: {result.seconds:.0f} s, {len(result.history)} epochs "
                   f"(data {load:.0f} s)", flush=True)  # fmt: skip
         argv = [
-            "-q", "diagnose", "--model", str(out / "last.pt"), "--data", str(root),
+            "-q", "diagnose", "--model", str(out / "last.pt"), "--data", str(data),
             "--flow-method", "farneback", "--afd-flow-method", "farneback",
             "--bootstrap", str(args.bootstrap), "--threads", "1",
-            "--out", str(work / "diagnose" / name),
+            "--out", str(work / "diagnose" / f"{name}_{task}"),
         ]  # fmt: skip
         tic = time.time()
         print(f"\n$ motionlab {' '.join(argv)}", flush=True)
         motionlab(argv)
         print(f"(diagnose took {time.time() - tic:.0f} s)", flush=True)
+
+
+def identity_view(root: Path, view: Path) -> None:
+    """The same videos classified by actor: ``view/<actor>/<video>`` (symbolic links),
+    every fourth video of an actor in the test list."""
+    if view.exists():
+        return
+    train, test = [], []
+    for k, video in enumerate(sorted(root.glob("*/*.avi"), key=lambda p: p.name)):
+        actor = video.stem.split("_")[-2]  # Class_a03_v012 -> a03
+        (view / actor).mkdir(parents=True, exist_ok=True)
+        (view / actor / video.name).symlink_to(video.resolve())
+        (test if k % 4 == 0 else train).append(f"{actor}/{video.name}")
+    (view / "trainlist01.txt").write_text("\n".join(train) + "\n")
+    (view / "testlist01.txt").write_text("\n".join(test) + "\n")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import importlib
 import os
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +267,8 @@ def load_any_model(
         the weights' classifier).
     input_spec : InputSpec, optional
         For TorchScript, hub and entry-point models (default :class:`InputSpec`); for a
-        zoo model only ``frames``, ``size`` (and ``rate``) change its stream.
+        zoo model only ``frames``, ``size`` and ``rate`` apply (to its first stream; other
+        streams keep their published ratios to it, ``ModelSpec.with_input``).
     device : str
 
     Raises
@@ -342,6 +343,8 @@ def _load_zoo(
     spec = get_spec(ref.target)
     if input_spec is not None:
         spec = spec.with_input(frames=input_spec.frames, size=input_spec.size)
+        first = replace(spec.streams[0], rate=input_spec.rate)
+        spec = replace(spec, streams=(first, *spec.streams[1:]))
     state = read_state_dict(weights)
     k = len(classes) if classes is not None else num_classes
     if k is None:

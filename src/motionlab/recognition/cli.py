@@ -490,6 +490,13 @@ def _load_model(args: argparse.Namespace, classes: list[str] | None = None) -> A
             "motionlab checkpoint records its own"
         )
     spec = _input_spec(args) if ref.kind != "zoo" or spec_given else None
+    if ref.kind == "zoo" and spec_given:  # unset values keep the zoo model's own
+        from motionlab.recognition.anymodel import InputSpec
+        from motionlab.recognition.zoo import get_spec
+
+        own = get_spec(ref.target).streams[0]
+        spec = InputSpec(frames=args.frames or own.frames, rate=args.rate or own.rate,
+                         size=args.size or own.size)  # fmt: skip
     return load_any_model(
         ref, weights=args.weights, classes=names,
         num_classes=len(classes) if classes is not None and names is None else None,

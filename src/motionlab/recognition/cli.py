@@ -569,7 +569,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     _threads(args)
     import numpy as np
 
-    from motionlab.recognition.anymodel import label_map, score_dataset
+    from motionlab.recognition.anymodel import label_map, parse_model_ref, score_dataset
     from motionlab.recognition.diagnose import (
         diagnosis_rows,
         format_diagnosis,
@@ -583,8 +583,14 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     from motionlab.recognition.metrics import confusion_matrix
     from motionlab.recognition.train import check_flow_source
 
-    samples, classes = _test_samples(args.data, args.split)
-    loaded = _load_model(args, classes)
+    # the model first (a crafted checkpoint is refused before anything else is read); a
+    # zoo architecture takes its class count from the dataset
+    if parse_model_ref(args.model).kind == "zoo":
+        samples, classes = _test_samples(args.data, args.split)
+        loaded = _load_model(args, classes)
+    else:
+        loaded = _load_model(args)
+        samples, classes = _test_samples(args.data, args.split)
     lmap = label_map(classes, loaded.classes, loaded.outputs)
     labels = np.array([s.label for s in samples])
     targets = lmap[labels]

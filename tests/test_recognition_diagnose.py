@@ -52,10 +52,10 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Five test videos (one per class) of 8 frames at 32 px."""
+    """Five test videos (one per class; ten for training) of 8 frames at 32 px."""
     root = tmp_path_factory.mktemp("synth")
     config = SynthConfig(
-        videos_per_class=2, actors=2, test_actors=1, num_frames=8, size=(32, 32), davis=False
+        videos_per_class=3, actors=3, test_actors=1, num_frames=8, size=(32, 32), davis=False
     )
     make_synth_actions(root, config)
     return root
@@ -328,7 +328,8 @@ def test_diagnose_hub_entry_parsing_and_error(synth, capsys, monkeypatch) -> Non
     monkeypatch.setattr(torch.hub, "load", lambda repo, entry, **kw: build_model("tiny2d", 5))
     rc, stdout, err = _run(["diagnose", "--model", "hub:a/b:c", "--frames", "4", "--size", "32",
                             *args], capsys)  # fmt: skip
-    assert rc == 0, err and "hub:a/b:c" in stdout
+    assert rc == 0, err
+    assert "hub:a/b:c" in stdout
 
 
 def test_diagnose_refuses_weights_of_another_architecture_or_class_count(
@@ -348,6 +349,22 @@ def test_diagnose_refuses_weights_of_another_architecture_or_class_count(
     rc, _, err = _run(["diagnose", "--model", "tiny2d", "--weights", str(seven), "--conditions",
                        "rgb,upside-down", *args], capsys)  # fmt: skip
     _one_line_error(rc, err, "--conditions takes distinct names")
+    rc, _, err = _run(["diagnose", "--model", "tiny2d", "--weights", str(seven), "--level",
+                       "95", *args], capsys)  # fmt: skip
+    _one_line_error(rc, err, "--level must be in (0, 1)")
+
+
+def test_train_on_afd_made_on_the_fly(synth, tmp_path, capsys) -> None:
+    run = tmp_path / "run"
+    rc, _, err = _run(["train", "--arch", "tiny2d", "--data", str(synth), "--out", str(run),
+                       "--condition", "afd", "--afd-seed", "3", "--epochs", "1",
+                       "--steps-per-epoch", "1", "--batch-size", "2", "--frames", "2",
+                       "--size", "24", "--threads", "1"], capsys)  # fmt: skip
+    assert rc == 0, err
+    assert (run / "best.pt").is_file()
+    rc, _, err = _run(["evaluate", str(run / "best.pt"), "--data", str(synth), "--condition",
+                       "afd", "--flow-cache", str(tmp_path), "--threads", "1"], capsys)  # fmt: skip
+    _one_line_error(rc, err, "--flow-cache holds the RGB videos' flow")
 
 
 def test_predict_top_k_with_names_from_the_checkpoint_or_a_file(synth, tmp_path, capsys) -> None:

@@ -566,6 +566,8 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         )
     if args.bootstrap < 1:
         raise MotionlabError(f"--bootstrap must be >= 1, got {args.bootstrap}")
+    if not 0.0 < args.level < 1.0:
+        raise MotionlabError(f"--level must be in (0, 1), got {args.level}")
     _threads(args)
     import numpy as np
 

@@ -242,6 +242,16 @@ def test_cli_train_evaluate_diagnose(synth, tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "top-1" in out and "JumpingJack" in out
     assert np.array(__import__("json").loads(js.read_text())["confusion"]).sum() == 5
+    # --condition afd: AFD clips made on the fly from the RGB videos score exactly as the
+    # stored AFD tree of the same dataset seed
+    on_disk, on_the_fly = tmp_path / "disk.json", tmp_path / "fly.json"
+    assert main(["-q", "evaluate", str(run / "best.pt"), "--data", str(afd),
+                 "--json", str(on_disk), *common]) == 0  # fmt: skip
+    assert main(["-q", "evaluate", str(run / "best.pt"), "--data", str(synth), "--condition",
+                 "afd", "--afd-seed", "1", "--json", str(on_the_fly), *common]) == 0  # fmt: skip
+    a, b = (__import__("json").loads(p.read_text()) for p in (on_disk, on_the_fly))
+    assert a["loss"] == b["loss"] and a["confusion"] == b["confusion"]
+    capsys.readouterr()
     assert main(["-q", "diagnose", "--model", str(run / "best.pt"), "--rgb", str(synth),
                  "--afd", str(afd), "-k", "2", "--min-accuracy", "0", *common]) == 0  # fmt: skip
     out = capsys.readouterr().out

@@ -53,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a zoo model on a class-folder dataset")
     p.add_argument("--arch", required=True, help="model name (see `motionlab models`)")
     _add_data_args(p)
+    _add_condition_args(p)
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, log.csv)")
     p.add_argument(
         "--recipe", default="thesis",
@@ -91,16 +92,42 @@ def register(sub: argparse._SubParsersAction) -> None:
         "mean over the three splits)",
     )  # fmt: skip
     _add_data_args(p, arch_streams=False)
+    _add_condition_args(p)
     p.add_argument("--json", type=Path, help="write the results (confusion matrix...) here")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
-        "diagnose", help="motion reliance: accuracy on RGB vs appearance-free video, Δ"
-    )
-    p.add_argument("--model", type=Path, required=True, help="checkpoint of `motionlab train`")
-    p.add_argument("--rgb", type=Path, required=True, help="RGB dataset root (UCF101 layout)")
-    p.add_argument("--afd", type=Path, required=True, help="its AFD version (afd-dataset)")
+        "diagnose",
+        help="does a model use motion? top-1 on rgb / afd / static / shuffled video, Δ, "
+        "bootstrap intervals (any model)",
+        description="Score a video classifier on a dataset's test videos under conditions "
+        "computed on the fly from the RGB videos: rgb; afd (appearance-free video, our "
+        "default mode) and afd-first-frame (the published mode); static (one frame "
+        "repeated: appearance only); shuffled (the clip's frames permuted: appearance "
+        "without temporal order). Prints top-1 per condition and class with percentile "
+        "bootstrap intervals over videos and Δ vs rgb; --out writes CSV, JSON and a PNG.",
+    )  # fmt: skip
+    _add_model_args(p)
+    p.add_argument(
+        "--data", "--rgb", dest="data", type=Path, required=True,
+        help="RGB dataset root (class folders; the test list of --split when split files "
+        "exist, else every video)",
+    )  # fmt: skip
+    p.add_argument(
+        "--afd", type=Path,
+        help="a stored AFD tree of the dataset (afd-dataset) to read the afd condition from "
+        "instead of computing it on the fly",
+    )  # fmt: skip
     p.add_argument("--split", type=int, default=1, help="split whose test list is used")
+    p.add_argument(
+        "--conditions", default=",".join(_diagnose_conditions()),
+        help="comma-separated, of: " + ", ".join(_diagnose_conditions()) + " (default all)",
+    )  # fmt: skip
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level (0.95)")
+    p.add_argument(
+        "--out", type=Path, help="folder for diagnose.csv, diagnose.json and diagnose.png"
+    )  # fmt: skip
     p.add_argument(
         "-k", type=int, default=5,
         help="classes to pick by inter-class entropy (the AFD5 criterion, §4.2; default 5)",
@@ -108,6 +135,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-accuracy", type=float, default=0.5)
     _add_runtime_args(p)
     p.set_defaults(func=_cmd_diagnose)
+
+    p = sub.add_parser("predict", help="top-k classes of one video (any model)")
+    p.add_argument("video", type=Path, help="a video file or frame folder")
+    _add_model_args(p)
+    p.add_argument("--top", "-k", dest="top", type=int, default=5, help="classes shown (5)")
+    p.add_argument(
+        "--condition", default="rgb", choices=_diagnose_conditions(),
+        help="what the model is shown (default rgb)",
+    )  # fmt: skip
+    _add_runtime_args(p)
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("synth-actions", help="generate the synthetic motion-only action dataset")
     p.add_argument("out", type=Path, help="output folder (class folders, metadata.csv, splits)")
@@ -137,6 +175,74 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
         "--allow-flow-mismatch", action="store_true",
         help="run a flow model on flow made another way than in training (method, options) "
         "with a warning instead of an error",
+    )  # fmt: skip
+
+
+def _diagnose_conditions() -> tuple[str, ...]:
+    return ("rgb", "afd", "afd-first-frame", "static", "shuffled")
+
+
+def _floats3(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) == 1:
+        values = values * 3
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected r,g,b (0..1 units) or one value, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model (any video classifier; docs/recognition.md)")
+    g.add_argument(
+        "--model", required=True,
+        help="a checkpoint of `motionlab train`; a zoo name with --weights; a TorchScript file "
+        "(runs the code it holds); hub:owner/repo:entry (downloads and runs the repository's "
+        "hubconf.py); or module:function returning an nn.Module",
+    )  # fmt: skip
+    g.add_argument("--weights", type=Path, help="state dict of a zoo model (strict)")
+    g.add_argument("--classes", type=Path, help="names of the model's outputs, one per line")
+    g.add_argument("--frames", type=int, help="input frames T (default 8; zoo: its own)")
+    g.add_argument("--rate", type=int, help="frame stride r (default 2; zoo: its own)")
+    g.add_argument("--size", type=int, help="input crop side S in px (default 112; zoo: its own)")
+    g.add_argument("--mean", type=_floats3, help="input mean r,g,b in 0..1 (default 0.45)")
+    g.add_argument("--std", type=_floats3, help="input std r,g,b in 0..1 (default 0.225)")
+    g.add_argument("--channel-order", choices=("rgb", "bgr"), default="rgb")
+    g.add_argument(
+        "--afd-seed", type=int, default=0,
+        help="AFD dataset seed (afd-dataset --seed); each video's noise seed is a hash of it "
+        "and the video's path relative to the dataset root",
+    )  # fmt: skip
+    g.add_argument(
+        "--afd-flow-cache", type=Path,
+        help="read the AFD's forward flow from this afd-dataset --save-flow cache",
+    )  # fmt: skip
+    g.add_argument(
+        "--afd-flow-method", default="dis",
+        help="flow method that animates the AFD noise (afd-dataset --method; default dis, "
+        "preset fast)",
+    )  # fmt: skip
+
+
+def _add_condition_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("condition")
+    g.add_argument(
+        "--condition", choices=("rgb", "afd"), default="rgb",
+        help="rgb (default) or afd: appearance-free clips made on the fly from the RGB "
+        "videos (no AFD copy on disk; same frames as `afd-dataset --seed AFD_SEED`)",
+    )  # fmt: skip
+    g.add_argument("--afd-mode", default="advect", help="AFD mode with --condition afd")
+    g.add_argument("--afd-seed", type=int, default=0, help="AFD dataset seed (default 0)")
+    g.add_argument(
+        "--afd-flow-cache", type=Path,
+        help="read the AFD's forward flow from this afd-dataset --save-flow cache",
+    )  # fmt: skip
+    g.add_argument(
+        "--afd-flow-method", default="dis",
+        help="flow method that animates the AFD noise (afd-dataset --method; default dis, "
+        "preset fast)",
     )  # fmt: skip
 
 
@@ -245,6 +351,23 @@ def _flow_source(args: argparse.Namespace, root: Path) -> Any:
     )  # fmt: skip
 
 
+def _afd_source(args: argparse.Namespace, root: Path, mode: str) -> Any:
+    """The on-the-fly AFD source of ``--condition afd`` (None for rgb): AFD settings as
+    ``afd-dataset`` defaults them, dataset seed ``--afd-seed``, per-video seeds."""
+    if getattr(args, "condition", "afd") == "rgb":
+        return None
+    from motionlab.afd import AFDConfig
+    from motionlab.afd_stream import AFDSource
+
+    if args.flow_cache is not None:
+        raise MotionlabError(
+            "--flow-cache holds the RGB videos' flow; with --condition afd a flow stream "
+            "estimates flow from the AFD frames (use --afd-flow-cache for the AFD's own flow)"
+        )
+    config = AFDConfig(mode=mode, seed=args.afd_seed, flow_method=args.afd_flow_method)
+    return AFDSource(root, config, flow_cache=args.afd_flow_cache)
+
+
 def _flow_options(method: str) -> tuple[tuple[str, Any], ...]:
     return (("preset", "fast"),) if method == "dis" else ()
 
@@ -322,11 +445,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         fit_s = train_s
         log.info("validation: the %d videos of the split's validation persons", len(val_s))
     flow = _flow_source(args, args.data)
+    afd = _afd_source(args, args.data, args.afd_mode)
     tr = ClipDataset(
         fit_s, spec.streams, train=True, flow=flow, seed=config.seed,
-        augment_step=config.augment_step,
+        augment_step=config.augment_step, condition=args.condition, afd=afd,
     )  # fmt: skip
-    va = ClipDataset(val_s, spec.streams, train=False, flow=flow, seed=config.seed)
+    va = ClipDataset(
+        val_s, spec.streams, train=False, flow=flow, seed=config.seed,
+        condition=args.condition, afd=afd,
+    )  # fmt: skip
     result = train(
         spec, tr, va, args.out, classes=classes, config=config, pretrained=args.pretrained,
         weights=args.weights, resume=not args.no_resume, progress=not args.quiet,
@@ -384,7 +511,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             raise MotionlabError(f"{args.data} has classes {classes}, {path} {ckpt['classes']}")
         flow = _flow_source(args, args.data)
         check_flow_source(ckpt, spec, flow, allow=args.allow_flow_mismatch, where=str(path))
-        ds = ClipDataset(test_s, spec.streams, train=False, flow=flow)
+        ds = ClipDataset(
+            test_s, spec.streams, train=False, flow=flow, condition=args.condition,
+            afd=_afd_source(args, args.data, args.afd_mode),
+        )  # fmt: skip
         res = evaluate(
             model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
             workers=args.workers, device=args.device, progress=not args.quiet,
@@ -421,59 +551,224 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_spec(args: argparse.Namespace) -> Any:
+    from motionlab.recognition.anymodel import InputSpec
+
+    base = InputSpec()
+    return InputSpec(
+        frames=args.frames or base.frames, rate=args.rate or base.rate,
+        size=args.size or base.size, mean=args.mean or base.mean, std=args.std or base.std,
+        channel_order=args.channel_order,
+    )  # fmt: skip
+
+
+def _load_model(args: argparse.Namespace, classes: list[str] | None = None) -> Any:
+    from motionlab.recognition.anymodel import load_any_model, parse_model_ref, read_class_names
+
+    ref = parse_model_ref(args.model)
+    names = read_class_names(args.classes) if args.classes is not None else None
+    spec_given = any(x is not None for x in (args.frames, args.rate, args.size))
+    if ref.kind in ("checkpoint",) and (spec_given or args.mean or args.std):
+        raise MotionlabError(
+            "--frames/--rate/--size/--mean/--std describe a foreign model's input; a "
+            "motionlab checkpoint records its own"
+        )
+    spec = _input_spec(args) if ref.kind != "zoo" or spec_given else None
+    if ref.kind == "zoo" and spec_given:  # unset values keep the zoo model's own
+        from motionlab.recognition.anymodel import InputSpec
+        from motionlab.recognition.zoo import get_spec
+
+        own = get_spec(ref.target).streams[0]
+        spec = InputSpec(frames=args.frames or own.frames, rate=args.rate or own.rate,
+                         size=args.size or own.size)  # fmt: skip
+    return load_any_model(
+        ref, weights=args.weights, classes=names,
+        num_classes=len(classes) if classes is not None and names is None else None,
+        input_spec=spec, device=args.device,
+    )  # fmt: skip
+
+
+def _test_samples(root: Path, split: int) -> tuple[list[Any], list[str]]:
+    """The test list of ``split`` when the dataset has split files, else every video."""
+    from motionlab.recognition import data
+
+    if not root.is_dir():
+        raise MotionlabError(f"{root}: no such dataset folder")
+    name = f"testlist0{split}.txt"
+    if (root / name).is_file() or (root / data.SPLIT_FOLDER / name).is_file():
+        return data.ucf101_samples(root, split=split, subset="test")
+    return data.folder_samples(root)
+
+
+def _condition_dataset(
+    args: argparse.Namespace, loaded: Any, samples: list[Any], condition: str
+) -> Any:
+    """The clips of ``condition`` (a diagnose condition) for ``loaded``'s streams."""
+    from motionlab.recognition.data import ClipDataset, FlowSource, ucf101_samples
+
+    plain_flow = FlowSource(method=args.flow_method, options=_flow_options(args.flow_method))
+    if condition == "rgb":
+        return ClipDataset(samples, loaded.streams, train=False, flow=_flow_source(args, args.data),
+                           seed=args.seed)  # fmt: skip
+    if condition == "afd" and getattr(args, "afd", None) is not None:
+        stored, _ = ucf101_samples(args.afd, split=args.split, subset="test")
+        if [s.path.relative_to(args.afd).with_suffix("") for s in stored] != [
+            s.path.relative_to(args.data).with_suffix("") for s in samples
+        ]:
+            raise MotionlabError(f"{args.afd} does not hold the test videos of {args.data}")
+        return ClipDataset(stored, loaded.streams, train=False, flow=plain_flow, seed=args.seed)
+    if condition in ("afd", "afd-first-frame"):
+        mode = "advect" if condition == "afd" else "first-frame"
+        from motionlab.afd import AFDConfig
+        from motionlab.afd_stream import AFDSource
+
+        afd = AFDSource(
+            args.data, AFDConfig(mode=mode, seed=args.afd_seed, flow_method=args.afd_flow_method),
+            flow_cache=args.afd_flow_cache if mode == "advect" else None,
+        )  # fmt: skip
+        return ClipDataset(samples, loaded.streams, train=False, flow=plain_flow,
+                           seed=args.seed, condition="afd", afd=afd)  # fmt: skip
+    return ClipDataset(samples, loaded.streams, train=False, flow=plain_flow, seed=args.seed,
+                       condition=condition)  # fmt: skip
+
+
 def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from motionlab.atomic import atomic_file, refuse_overwrite_input
+
+    refuse_overwrite_input(
+        args.out, args.data, args.afd, args.weights, args.classes, args.flow_cache,
+        writes=("diagnose.csv", "diagnose.json", "diagnose.png"),
+    )  # fmt: skip
+    if Path(args.model).exists():
+        refuse_overwrite_input(args.out, Path(args.model), writes=("diagnose.*",))
+    conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
+    bad = [c for c in conditions if c not in _diagnose_conditions()]
+    if bad or not conditions or len(set(conditions)) != len(conditions):
+        raise MotionlabError(
+            f"--conditions takes distinct names of {', '.join(_diagnose_conditions())}, "
+            f"got {args.conditions!r}"
+        )
+    if args.bootstrap < 1:
+        raise MotionlabError(f"--bootstrap must be >= 1, got {args.bootstrap}")
+    if not 0.0 < args.level < 1.0:
+        raise MotionlabError(f"--level must be in (0, 1), got {args.level}")
     _threads(args)
     import numpy as np
 
-    from motionlab.recognition.data import ClipDataset, FlowSource, ucf101_samples
+    from motionlab.recognition.anymodel import label_map, parse_model_ref, score_dataset
     from motionlab.recognition.diagnose import (
+        diagnosis_rows,
+        format_diagnosis,
         format_reliance_table,
         inter_class_entropy,
+        plot_diagnosis,
         reliance_row,
         reorder_confusion,
         select_by_entropy,
     )
-    from motionlab.recognition.train import check_flow_source, evaluate, load_checkpoint
+    from motionlab.recognition.metrics import confusion_matrix
+    from motionlab.recognition.train import check_flow_source
 
-    model, spec, ckpt = load_checkpoint(args.model, device=args.device)
-    classes = list(ckpt["classes"])
-    datasets = {}
-    for kind, root in (("rgb", args.rgb), ("afd", args.afd)):
-        samples, found = ucf101_samples(root, split=args.split, subset="test")
-        if found != classes:
-            raise MotionlabError(f"{root} has classes {found}, the checkpoint {classes}")
-        # The AFD side always estimates flow from the AFD video itself (as the thesis
-        # does); a flow cache of the RGB videos would hand the model the original motion.
-        flow = (
-            _flow_source(args, root)
-            if kind == "rgb"
-            else FlowSource(method=args.flow_method, options=_flow_options(args.flow_method))
-        )
-        check_flow_source(
-            ckpt, spec, flow, allow=args.allow_flow_mismatch, where=f"{args.model} ({kind})"
+    # the model first (a crafted checkpoint is refused before anything else is read); a
+    # zoo architecture takes its class count from the dataset
+    if parse_model_ref(args.model).kind == "zoo":
+        samples, classes = _test_samples(args.data, args.split)
+        loaded = _load_model(args, classes)
+    else:
+        loaded = _load_model(args)
+        samples, classes = _test_samples(args.data, args.split)
+    lmap = label_map(classes, loaded.classes, loaded.outputs)
+    labels = np.array([s.label for s in samples])
+    targets = lmap[labels]
+    predictions: dict[str, np.ndarray] = {}
+    for condition in conditions:
+        ds = _condition_dataset(args, loaded, samples, condition)
+        if loaded.checkpoint is not None and loaded.spec is not None:
+            check_flow_source(loaded.checkpoint, loaded.spec, ds.flow,
+                              allow=args.allow_flow_mismatch,
+                              where=f"{args.model} ({condition})")  # fmt: skip
+        scores = score_dataset(
+            loaded.model, ds, batch_size=args.eval_batch_size, workers=args.workers,
+            device=args.device, progress=not args.quiet, desc=condition,
         )  # fmt: skip
-        datasets[kind] = ClipDataset(samples, spec.streams, train=False, flow=flow)
-    results = {}
-    for kind, ds in datasets.items():
-        results[kind] = evaluate(
-            model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
-            workers=args.workers, device=args.device, progress=not args.quiet,
-        )  # fmt: skip
-    row = reliance_row(spec.name, results["rgb"].top1, results["afd"].top1)
-    print(format_reliance_table([row]))
-    cm = results["rgb"].confusion
-    order = reorder_confusion(cm, seed=args.seed)
-    print("class order (Thoma 2017):", " ".join(classes[i] for i in order))
-    k = min(args.k, len(classes))
-    try:
-        picked = select_by_entropy(cm, k, min_accuracy=args.min_accuracy)
-        entropy = inter_class_entropy(cm)
-        print(f"{k} classes of highest inter-class entropy (accuracy >= "
-              f"{args.min_accuracy:.0%}; §4.2):",
-              " ".join(f"{classes[i]} ({entropy[i]:.2f} bit)" for i in picked))  # fmt: skip
-    except MotionlabError as exc:
-        print(f"no most-confused set: {exc}", file=sys.stderr)
-    log.debug("per-class RGB accuracy %s", np.round(results["rgb"].per_class, 3))
+        predictions[condition] = scores.argmax(axis=1)
+    correct = {c: p == targets for c, p in predictions.items()}
+    reference = "rgb" if "rgb" in correct else None
+    rows = diagnosis_rows(correct, labels, classes, reference=reference,
+                          n_boot=args.bootstrap, level=args.level, seed=args.seed)  # fmt: skip
+    chance = 1.0 / len(classes)
+    print(f"{loaded.name} on {args.data} ({len(samples)} test videos, {len(classes)} classes; "
+          f"{args.bootstrap} bootstrap resamples over videos)")  # fmt: skip
+    print(format_diagnosis(rows, chance=chance, level=args.level))
+    if "rgb" in correct and "afd" in correct:
+        print()
+        print(format_reliance_table([reliance_row(
+            loaded.name, float(correct["rgb"].mean()), float(correct["afd"].mean())
+        )]))  # fmt: skip
+    if "rgb" in predictions and np.array_equal(lmap, np.arange(len(classes))):
+        inside = predictions["rgb"] < len(classes)
+        cm = confusion_matrix(labels[inside], predictions["rgb"][inside], len(classes))
+        order = reorder_confusion(cm, seed=args.seed)
+        print("class order (Thoma 2017):", " ".join(classes[i] for i in order))
+        k = min(args.k, len(classes))
+        try:
+            picked = select_by_entropy(cm, k, min_accuracy=args.min_accuracy)
+            entropy = inter_class_entropy(cm)
+            print(f"{k} classes of highest inter-class entropy (accuracy >= "
+                  f"{args.min_accuracy:.0%}; §4.2):",
+                  " ".join(f"{classes[i]} ({entropy[i]:.2f} bit)" for i in picked))  # fmt: skip
+        except MotionlabError as exc:
+            print(f"no most-confused set: {exc}", file=sys.stderr)
+    if args.out is not None:
+        from motionlab.recognition.diagnose import write_diagnosis_csv
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_diagnosis_csv(rows, args.out / "diagnose.csv")
+        record = {
+            "model": args.model, "name": loaded.name, "kind": loaded.kind,
+            "data": str(args.data), "classes": classes, "conditions": conditions,
+            "bootstrap": args.bootstrap, "level": args.level, "seed": args.seed,
+            "afd_seed": args.afd_seed, "chance": chance, "rows": rows,
+            "videos": [
+                {"path": str(s.path.relative_to(args.data)), "label": classes[s.label],
+                 **{c: int(predictions[c][i]) for c in conditions}}
+                for i, s in enumerate(samples)
+            ],
+        }  # fmt: skip
+        with atomic_file(args.out / "diagnose.json") as tmp:
+            tmp.write_text(json.dumps(record, indent=2) + "\n")
+        plot_diagnosis(rows, args.out / "diagnose.png", chance=chance,
+                       title=f"{loaded.name}: top-1 by condition")  # fmt: skip
+        print(f"wrote {args.out / 'diagnose.csv'}, diagnose.json, diagnose.png")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    _threads(args)
+    import numpy as np
+    import torch
+
+    from motionlab.recognition.data import Sample
+
+    if not args.video.exists():
+        raise MotionlabError(f"{args.video}: no such video")
+    if args.top < 1:
+        raise MotionlabError(f"--top must be >= 1, got {args.top}")
+    loaded = _load_model(args)
+    args.data = args.video.parent
+    args.afd = None
+    args.split = 1
+    ds = _condition_dataset(args, loaded, [Sample(args.video, 0)], args.condition)
+    inputs, _ = ds[0]
+    with torch.no_grad():
+        scores = loaded.model(*(x[None].to(args.device) for x in inputs)).float()[0]
+    probs = torch.softmax(scores, 0).cpu().numpy()
+    order = np.argsort(-scores.cpu().numpy(), kind="stable")[: args.top]
+    names = loaded.classes
+    print(f"{args.video} ({loaded.name}, {args.condition}):")
+    for rank, j in enumerate(order, 1):
+        name = names[j] if names is not None else f"class {j}"
+        print(f"{rank:>3}. {name:<28} score {float(scores[j]):+9.3f}  softmax {probs[j]:.3f}")
     return 0
 
 

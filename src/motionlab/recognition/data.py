@@ -450,6 +450,62 @@ def flow_to_tensor_layout(flows: np.ndarray, size: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------
+# conditions of the motion-reliance diagnostic
+
+CONDITIONS = ("rgb", "afd", "static", "shuffled")
+"""What a model can be shown of a video (:class:`ClipDataset` ``condition``)."""
+
+
+def condition_seed(seed: int, video: str | os.PathLike[str]) -> int:
+    """The seed of a video's ``shuffled`` permutation: a stable hash of ``seed`` and the
+    video's file name (:func:`motionlab.afd_dataset.video_seed`)."""
+    from motionlab.afd_dataset import video_seed
+
+    return video_seed(seed, f"shuffle:{Path(video).name}")
+
+
+def shuffle_permutation(n: int, seed: int) -> np.ndarray:
+    """A permutation of ``n`` frames that moves every frame when it can (a derangement for
+    n >= 2, drawn by rejection from ``default_rng(seed).permutation``): a shuffled clip
+    keeps no frame where it was. (n,) int64."""
+    rng = np.random.default_rng(seed)
+    for _ in range(1000):
+        perm = rng.permutation(n)
+        if n < 2 or not (perm == np.arange(n)).any():
+            return perm
+    return np.roll(np.arange(n), 1)  # unreachable in practice (P(reject) ~ 1 - 1/e)
+
+
+def condition_indices(condition: str, idx: np.ndarray, perm: np.ndarray | None) -> np.ndarray:
+    """Frame indices an RGB stream reads under ``condition`` for the sampled ``idx``:
+    ``idx`` (rgb, afd), the middle one repeated (static), ``idx[perm]`` (shuffled)."""
+    if condition == "static":
+        return np.full_like(idx, idx[len(idx) // 2])
+    if condition == "shuffled":
+        assert perm is not None
+        return idx[perm]
+    return idx
+
+
+def condition_pairs(
+    condition: str, idx: np.ndarray, perm: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame pairs ``(first, second)`` a flow stream reads under ``condition`` for the
+    sampled pair starts ``idx``: ``(idx, idx + 1)`` (rgb, afd); the middle frame with
+    itself (static: zero motion); for shuffled, the frames ``idx`` and ``idx[-1] + 1``
+    (the clip's T + 1 frames) permuted by ``perm`` (length T + 1), paired with their
+    successor in the shuffled order."""
+    if condition == "static":
+        mid = np.full_like(idx, idx[len(idx) // 2])
+        return mid, mid
+    if condition == "shuffled":
+        assert perm is not None
+        order = np.concatenate([idx, idx[-1:] + 1])[perm]
+        return order[:-1], order[1:]
+    return idx, idx + 1
+
+
+# --------------------------------------------------------------------------------------
 # the dataset
 
 
@@ -601,6 +657,19 @@ class ClipDataset:
         Keep every decoded video (and its estimated flow) in memory, per worker process:
         for small datasets such as the synthetic benchmark, where decoding and flow would
         cost more than the model.
+    condition : {"rgb", "afd", "static", "shuffled"}
+        What the model is shown of each video (:data:`CONDITIONS`; the motion-reliance
+        diagnostic compares them): ``rgb`` the video; ``afd`` its appearance-free version
+        made on the fly by ``afd`` (no AFD copy on disk; flow streams then estimate flow
+        from the AFD frames, as the thesis does); ``static`` one frame, the clip's middle
+        sampled frame, repeated (appearance only; flow is zero); ``shuffled`` the clip's
+        sampled frames in a random order (appearance without temporal order; a flow
+        stream gets the flow between consecutive frames of the shuffled sequence). The
+        permutation is seeded per video by :func:`condition_seed` (``seed`` and the file
+        name), the same in every epoch and worker.
+    afd : AFDSource, optional
+        The on-the-fly AFD source (:class:`motionlab.afd_stream.AFDSource`); required by
+        ``condition="afd"``.
     """
 
     def __init__(
@@ -614,9 +683,24 @@ class ClipDataset:
         augment_step: int = 20,
         schedule: Sequence[AugmentStrength] = SCHEDULE,
         cache_videos: bool = False,
+        condition: str = "rgb",
+        afd: Any = None,
     ) -> None:
         if not samples:
             raise MotionlabError("no samples")
+        if condition not in CONDITIONS:
+            raise MotionlabError(
+                f"unknown condition {condition!r}; choose one of {', '.join(CONDITIONS)}"
+            )
+        if condition == "afd" and afd is None:
+            raise MotionlabError("condition 'afd' needs an AFD source (AFDSource)")
+        if condition != "rgb" and flow.cache is not None:
+            raise MotionlabError(
+                f"a flow cache holds the flow of the RGB videos; condition {condition!r} "
+                "estimates flow from what the model is shown (leave out the flow cache)"
+            )
+        self.condition = condition
+        self.afd = afd
         self.samples = list(samples)
         self.streams = tuple(streams)
         self.train = train
@@ -670,23 +754,38 @@ class ClipDataset:
                 pairs=stream.kind == "flow",
             )  # fmt: skip
             if stream.kind == "rgb":
+                idx = condition_indices(self.condition, idx, self._perm(sample, len(idx)))
                 x = self._rgb(sample.path, idx, stream.size, rng)
             else:
-                x = flow_to_tensor_layout(self._flows(sample.path, idx), stream.size)
+                first, second = condition_pairs(
+                    self.condition, idx, self._perm(sample, len(idx) + 1)
+                )
+                x = flow_to_tensor_layout(self._flows(sample.path, first, second), stream.size)
             inputs.append(torch.from_numpy(x))
         return inputs, sample.label
+
+    def _perm(self, sample: Sample, n: int) -> np.ndarray | None:
+        """The permutation of a clip of ``n`` frames under ``shuffled`` (None otherwise)."""
+        if self.condition != "shuffled":
+            return None
+        return shuffle_permutation(n, condition_seed(self.seed, sample.path))
 
     def _video(self, path: Path) -> np.ndarray:
         """The whole decoded video ``(T, H, W, 3)``, from the in-memory cache."""
         if path not in self._cache:
             from motionlab.video import read_video
 
-            self._cache[path] = read_video(path)
+            if self.condition == "afd":
+                self._cache[path] = self.afd.video(path)
+            else:
+                self._cache[path] = read_video(path)
         return self._cache[path]
 
     def _frames(self, path: Path, idx: np.ndarray) -> np.ndarray:
         if self.cache_videos:
             return self._video(path)[idx]
+        if self.condition == "afd":
+            return self.afd.frames(path, idx)
         return _read_frames(path, idx)
 
     def _rgb(self, path: Path, idx: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -702,8 +801,16 @@ class ClipDataset:
             clip = _crop_resize(clip, centre_box(h, w), size)
         return rgb_to_tensor_layout(clip)
 
-    def _flows(self, path: Path, idx: np.ndarray) -> np.ndarray:
-        """``(T, H, W, 2)`` forward flows of pairs (t, t+1) for t in ``idx``."""
+    def _flows(self, path: Path, idx: np.ndarray, second: np.ndarray | None = None) -> np.ndarray:
+        """``(T, H, W, 2)`` forward flows of pairs (t, t+1) for t in ``idx``; of pairs
+        ``(idx[j], second[j])`` when ``second`` is given and not ``idx + 1``."""
+        if second is not None and not np.array_equal(second, idx + 1):
+            from motionlab.flow import get_estimator
+
+            estimator = get_estimator(self.flow.method, **dict(self.flow.options))
+            frames = self._frames(path, np.concatenate([idx, second]))
+            k = len(idx)
+            return np.stack(estimator.estimate_pairs(list(frames[:k]), list(frames[k:])))
         if self.flow.cache is not None:
             from motionlab.afd_dataset import dequantize_flow
 

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -271,3 +274,227 @@ def most_confused(
         rest = [c for c in eligible if c not in chosen]
         chosen.append(max(rest, key=lambda c: score([*chosen, c])))
     return sorted(chosen)
+
+
+# --------------------------------------------------------------------------------------
+# the diagnostic for any model: conditions, bootstrap intervals, table, files, plot
+
+DIAGNOSE_CONDITIONS = ("rgb", "afd", "afd-first-frame", "static", "shuffled")
+"""Conditions of ``motionlab diagnose``: the video; its AFD version (our ``advect`` mode);
+its AFD version in the published first-frame mode; one frame repeated (appearance only);
+the clip's frames permuted (appearance without temporal order). All are computed on the
+fly from the RGB videos."""
+
+
+def bootstrap_indices(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_boot, n)`` indices of resamples with replacement of ``n`` items."""
+    return rng.integers(0, n, size=(n_boot, n))
+
+
+def bootstrap_accuracy(
+    correct: dict[str, np.ndarray],
+    *,
+    reference: str | None = "rgb",
+    n_boot: int = 1000,
+    level: float = 0.95,
+    rng: np.random.Generator | None = None,
+) -> dict[str, dict[str, float | None]]:
+    """Top-1 of every condition and its change from ``reference``, with percentile
+    bootstrap confidence intervals over videos.
+
+    One set of ``n_boot`` resamples of the videos (with replacement) is drawn and used
+    for every condition, so the intervals of Δ are paired: Δ_b = mean over resample b of
+    ``correct[c] - correct[reference]``. The interval is the ``(1 - level) / 2`` and
+    ``(1 + level) / 2`` percentiles of the resampled statistic (``numpy.percentile``,
+    linear interpolation). All correct gives [1, 1]; a condition identical to the
+    reference gives Δ = 0 with [0, 0].
+
+    Parameters
+    ----------
+    correct : dict of condition -> (N,) bool ndarray
+        Whether the model's top-1 was right on each of the same N videos.
+    reference : str or None
+        The condition Δ is taken from (None: no Δ).
+    n_boot : int
+        Resamples (>= 1).
+    level : float in (0, 1)
+    rng : numpy Generator
+
+    Returns
+    -------
+    dict of condition -> dict
+        ``n``, ``top1``, ``ci_low``, ``ci_high`` (0..1) and ``delta``, ``delta_low``,
+        ``delta_high`` (None for the reference itself and when there is none).
+    """
+    if n_boot < 1:
+        raise MotionlabError(f"bootstrap resamples must be >= 1, got {n_boot}")
+    if not 0.0 < level < 1.0:
+        raise MotionlabError(f"confidence level must be in (0, 1), got {level}")
+    arrays = {c: np.asarray(v, dtype=np.float64) for c, v in correct.items()}
+    sizes = {len(v) for v in arrays.values()}
+    if len(sizes) != 1 or 0 in sizes:
+        raise MotionlabError("every condition needs the same, non-zero number of videos")
+    if reference is not None and reference not in arrays:
+        raise MotionlabError(f"the reference condition {reference!r} was not run")
+    n = sizes.pop()
+    rng = rng if rng is not None else np.random.default_rng(0)
+    idx = bootstrap_indices(n, n_boot, rng)
+    q = (100 * (1 - level) / 2, 100 * (1 + level) / 2)
+    out: dict[str, dict[str, float | None]] = {}
+    for c, v in arrays.items():
+        boot = v[idx].mean(axis=1)
+        lo, hi = np.percentile(boot, q)
+        row: dict[str, float | None] = {
+            "n": float(n), "top1": float(v.mean()), "ci_low": float(lo), "ci_high": float(hi),
+            "delta": None, "delta_low": None, "delta_high": None,
+        }  # fmt: skip
+        if reference is not None and c != reference:
+            d = v - arrays[reference]
+            dlo, dhi = np.percentile(d[idx].mean(axis=1), q)
+            row |= {"delta": float(d.mean()), "delta_low": float(dlo), "delta_high": float(dhi)}
+        out[c] = row
+    return out
+
+
+def diagnosis_rows(
+    correct: dict[str, np.ndarray],
+    labels: np.ndarray,
+    classes: Sequence[str],
+    *,
+    reference: str | None = "rgb",
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Rows of the diagnostic: all videos (``scope="all"``), then every class.
+
+    The bootstrap of the ``all`` rows resamples all videos (generator
+    ``default_rng([seed, 0])``); a class's rows resample that class's videos only
+    (``default_rng([seed, 1 + class index])``), so a row's interval does not depend on
+    which other classes were evaluated. A class without videos is left out.
+
+    Returns
+    -------
+    list of dict
+        ``scope``, ``condition`` and the fields of :func:`bootstrap_accuracy`.
+    """
+    labels = np.asarray(labels)
+    rows = []
+    scopes: list[tuple[str, np.ndarray, int]] = [("all", np.ones(len(labels), bool), 0)]
+    scopes += [(name, labels == k, 1 + k) for k, name in enumerate(classes)]
+    for scope, mask, stream in scopes:
+        if not mask.any():
+            continue
+        stats = bootstrap_accuracy(
+            {c: np.asarray(v)[mask] for c, v in correct.items()}, reference=reference,
+            n_boot=n_boot, level=level, rng=np.random.default_rng([seed, stream]),
+        )  # fmt: skip
+        for c in correct:
+            rows.append({"scope": scope, "condition": c, **stats[c]})
+    return rows
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.1f}"
+
+
+def format_diagnosis(rows: Sequence[dict[str, Any]], *, chance: float, level: float = 0.95) -> str:
+    """The diagnostic as text: one line per condition over all videos (top-1, interval,
+    Δ vs the reference and its interval), then top-1 per class and condition."""
+    ci = f"{round(100 * level)} % CI"
+    lines = [
+        f"{'condition':<16} {'top-1 %':>8} {ci:>14} {'Δ vs rgb':>9} {ci:>15}",
+    ]
+    overall = [r for r in rows if r["scope"] == "all"]
+    for r in overall:
+        interval = f"[{_pct(r['ci_low'])}, {_pct(r['ci_high'])}]"
+        if r["delta"] is None:
+            delta, dint = "", ""
+        else:
+            delta = f"{100 * r['delta']:+.1f}"
+            dint = f"[{100 * r['delta_low']:+.1f}, {100 * r['delta_high']:+.1f}]"
+        top = _pct(r["top1"])
+        lines.append(f"{r['condition']:<16} {top:>8} {interval:>14} {delta:>9} {dint:>15}")
+    lines.append(f"(chance {100 * chance:.1f} %; {int(overall[0]['n'])} videos)")
+    conditions = [r["condition"] for r in overall]
+    scopes = [s for s in dict.fromkeys(r["scope"] for r in rows) if s != "all"]
+    if scopes:
+        lines.append("")
+        lines.append(f"{'top-1 % per class':<20} " + " ".join(f"{c:>15}" for c in conditions))
+        table = {(r["scope"], r["condition"]): r for r in rows}
+        for s in scopes:
+            cells = [_pct(table[(s, c)]["top1"]) for c in conditions]
+            n = int(table[(s, conditions[0])]["n"])
+            lines.append(f"{s[:14] + f' ({n})':<20} " + " ".join(f"{x:>15}" for x in cells))
+    return "\n".join(lines)
+
+
+CSV_FIELDS = (
+    "scope", "condition", "n", "top1", "ci_low", "ci_high", "delta", "delta_low", "delta_high",
+)  # fmt: skip
+
+
+def write_diagnosis_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> None:
+    """The rows as CSV (:data:`CSV_FIELDS`; accuracies in 0..1, empty where undefined)."""
+    import csv
+
+    from motionlab.atomic import atomic_file
+
+    with atomic_file(Path(path)) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(CSV_FIELDS))
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: ("" if r[k] is None else r[k]) for k in CSV_FIELDS})
+
+
+def plot_diagnosis(
+    rows: Sequence[dict[str, Any]], path: str | os.PathLike[str], *, chance: float, title: str
+) -> None:
+    """A PNG: top-1 per condition with its interval (all videos, left) and per class
+    (right), chance as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from motionlab.atomic import atomic_file
+
+    overall = [r for r in rows if r["scope"] == "all"]
+    conditions = [r["condition"] for r in overall]
+    scopes = [s for s in dict.fromkeys(r["scope"] for r in rows) if s != "all"]
+    table = {(r["scope"], r["condition"]): r for r in rows}
+    fig, axes = plt.subplots(
+        1, 2, figsize=(4 + 1.2 * max(len(scopes), 3), 3.6),
+        gridspec_kw={"width_ratios": [1, max(len(scopes), 1) / 2]},
+    )  # fmt: skip
+    x = np.arange(len(conditions))
+    top = np.array([100 * r["top1"] for r in overall])
+    err = np.array([
+        [100 * (r["top1"] - r["ci_low"]) for r in overall],
+        [100 * (r["ci_high"] - r["top1"]) for r in overall],
+    ])  # fmt: skip
+    colours = [f"C{i}" for i in range(len(conditions))]
+    axes[0].bar(x, top, yerr=err, color=colours, capsize=3)
+    axes[0].set_xticks(x, conditions, rotation=30, ha="right")
+    axes[0].set_ylabel("top-1 %")
+    axes[0].set_title("all videos")
+    width = 0.8 / max(len(conditions), 1)
+    xs = np.arange(len(scopes))
+    for i, c in enumerate(conditions):
+        vals = [100 * table[(s, c)]["top1"] for s in scopes]
+        lo = [100 * (table[(s, c)]["top1"] - table[(s, c)]["ci_low"]) for s in scopes]
+        hi = [100 * (table[(s, c)]["ci_high"] - table[(s, c)]["top1"]) for s in scopes]
+        axes[1].bar(xs + (i - (len(conditions) - 1) / 2) * width, vals, width,
+                    yerr=[lo, hi], color=colours[i], label=c, capsize=2)  # fmt: skip
+    axes[1].set_xticks(xs, scopes, rotation=30, ha="right")
+    axes[1].set_title("per class")
+    axes[1].legend(fontsize=7, ncol=len(conditions), loc="upper center",
+                   bbox_to_anchor=(0.5, -0.35))  # fmt: skip
+    for ax in axes:
+        ax.axhline(100 * chance, color="k", ls="--", lw=0.8)
+        ax.set_ylim(0, 105)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_file(Path(path)) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)

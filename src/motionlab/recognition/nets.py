@@ -133,3 +133,34 @@ class Tiny3D(nn.Module):
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return self.proj(self.dropout(self.pool(self.features(clip)).flatten(1)))
+
+
+class Tiny2D(nn.Module):
+    """A small per-frame 2D CNN whose frame features are averaged over time (not a thesis
+    model): the same four blocks as :class:`Tiny3D` with 1×3×3 kernels and no temporal
+    stride, so no layer mixes frames, then the mean over frames and space, dropout, linear.
+
+    ``(B, C, T, H, W) -> (B, K)``. Its output does not change when the frames of a clip
+    are permuted: it cannot use temporal order, only what the frames show (the
+    "appearance model" of the motion-reliance diagnostic, docs/recognition.md).
+    """
+
+    def __init__(self, num_classes: int, *, in_channels: int = 3, width: int = 16) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = in_channels
+        for mult in (1, 2, 4, 8):
+            c_out = width * mult
+            layers += [
+                nn.Conv3d(c_in, c_out, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False),
+                nn.BatchNorm3d(c_out),
+                nn.ReLU(inplace=True),
+            ]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool3d(1)
+        self.dropout = nn.Dropout(0.3)
+        self.proj = nn.Linear(c_in, num_classes)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.dropout(self.pool(self.features(clip)).flatten(1)))

@@ -503,6 +503,12 @@ def _tiny3d_builder(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Mod
     return Tiny3D(num_classes, in_channels=streams[0].channels)
 
 
+def _tiny2d_builder(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
+    from motionlab.recognition.nets import Tiny2D
+
+    return Tiny2D(num_classes, in_channels=streams[0].channels)
+
+
 def _e2s_tiny_builder(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
     from motionlab.recognition.nets import E2SX3D, Tiny3D
 
@@ -612,6 +618,12 @@ def _ensure_registered() -> None:
     for name, streams, builder, text in [
         ("tiny3d", (rgb("rgb", 8, 2, 64),), _tiny3d_builder, "small 3D CNN on RGB (CPU)"),
         ("tiny3d_flow", (rgb("flow", 8, 2, 64),), _tiny3d_builder, "small 3D CNN on flow (CPU)"),
+        (
+            "tiny2d",
+            (rgb("rgb", 8, 2, 64),),
+            _tiny2d_builder,
+            "small per-frame 2D CNN, frame features averaged (no temporal order; CPU)",
+        ),
         (
             "e2s_tiny",
             (rgb("rgb", 8, 2, 64), rgb("flow", 8, 2, 64)),

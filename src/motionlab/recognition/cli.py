@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from motionlab.cli import int_type, number_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -48,18 +49,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "relaxing every 20 epochs, at most 80 epochs) or adamw (AdamW, weight decay 0.05, 60 "
         "epochs); the options below override single settings",
     )  # fmt: skip
-    p.add_argument("--epochs", type=int, help="at most this many epochs (thesis: 80)")
-    p.add_argument("--batch-size", type=int, help="clips per batch (default 8)")
-    p.add_argument("--lr", type=float, help="learning rate (thesis: 3e-4)")
+    p.add_argument("--epochs", type=int_type(1), help="at most this many epochs (thesis: 80)")
+    p.add_argument("--batch-size", type=int_type(1), help="clips per batch (default 8)")
+    p.add_argument("--lr", type=number_type(0, low_open=True), help="learning rate (thesis: 3e-4)")
     p.add_argument("--optimizer", choices=("adamw", "adam"), help="thesis: adam")
-    p.add_argument("--weight-decay", type=float, help="thesis: 0")
-    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (10)")
+    p.add_argument("--weight-decay", type=number_type(0), help="thesis: 0")
+    p.add_argument("--patience", type=int_type(1), help="early-stopping patience in epochs (10)")
     p.add_argument(
-        "--val-fraction", type=float,
+        "--val-fraction", type=number_type(0, 1, low_open=True),
         help="share of each class's groups of the TRAINING list held out for early stopping "
         "and the choice of best.pt (default 0.1); the test list is never used in training",
     )  # fmt: skip
-    p.add_argument("--steps-per-epoch", type=int, help="cap batches per epoch (quick runs)")
+    p.add_argument("--steps-per-epoch", type=int_type(1), help="cap batches per epoch (quick runs)")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
     w = p.add_mutually_exclusive_group()
@@ -90,10 +91,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--afd", type=Path, required=True, help="its AFD version (afd-dataset)")
     p.add_argument("--split", type=int, default=1, help="split whose test list is used")
     p.add_argument(
-        "-k", type=int, default=5,
+        "-k", type=int_type(1), default=5,
         help="classes to pick by inter-class entropy (the AFD5 criterion, §4.2; default 5)",
     )  # fmt: skip
-    p.add_argument("--min-accuracy", type=float, default=0.5)
+    p.add_argument("--min-accuracy", type=number_type(0, 1), default=0.5)
     _add_runtime_args(p)
     p.set_defaults(func=_cmd_diagnose)
 
@@ -115,12 +116,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
-    p.add_argument("--workers", type=int, default=0, help="decoding worker processes")
-    p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy CPU)")
+    p.add_argument("--workers", type=int_type(0), default=0, help="decoding worker processes")
+    p.add_argument(
+        "--threads", type=int_type(1), help="torch CPU threads (1 is fastest on a busy CPU)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--flow-cache", type=Path, help="flow cache of `afd-dataset --save-flow`")
     p.add_argument("--flow-method", default="dis", help="flow method when no cache (default dis)")
-    p.add_argument("--eval-batch-size", type=int, default=8)
+    p.add_argument("--eval-batch-size", type=int_type(1), default=8)
     p.add_argument(
         "--allow-flow-mismatch", action="store_true",
         help="run a flow model on flow made another way than in training (method, options) "
@@ -140,8 +143,10 @@ def _add_data_args(p: argparse.ArgumentParser, *, arch_streams: bool = True) -> 
     g.add_argument("--label-column", default="action", help="CSV column to classify")
     g.add_argument("--test-persons", default="", help="comma-separated person ids (CSV)")
     if arch_streams:
-        g.add_argument("--frames", type=int, help="frames of the first stream (small runs)")
-        g.add_argument("--size", type=int, help="crop size of the first stream (small runs)")
+        g.add_argument("--frames", type=int_type(1), help="frames of the first stream (small runs)")
+        g.add_argument(
+            "--size", type=int_type(1), help="crop size of the first stream (small runs)"
+        )
     _add_runtime_args(p)
 
 
@@ -281,7 +286,7 @@ def _parse_splits(text: str) -> list[int]:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from motionlab.atomic import atomic_file, refuse_overwrite_input
 
-    refuse_overwrite_input(args.json, args.checkpoint, args.data, args.csv, args.flow_cache)
+    refuse_overwrite_input(args.json, *args.checkpoint, args.data, args.csv, args.flow_cache)
     _threads(args)
     from motionlab.recognition.data import ClipDataset
     from motionlab.recognition.train import check_flow_source, evaluate, load_checkpoint
@@ -396,10 +401,15 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from motionlab.atomic import refuse_overwrite_input
+    from motionlab.atomic import (
+        check_output_target,
+        refuse_overwrite_input,
+        removing_new_empty_folders,
+    )
     from motionlab.recognition.synth_actions import SynthConfig, make_synth_actions
 
     refuse_overwrite_input(args.out, None if args.no_davis else args.davis)
+    check_output_target(args.out, directory=True)
     config = SynthConfig(
         videos_per_class=args.videos_per_class, actors=args.actors,
         test_actors=args.test_actors, num_frames=args.frames, size=args.size,
@@ -414,6 +424,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             bar.n = done
             bar.refresh()
 
-        meta = make_synth_actions(args.out, config, davis_root=args.davis, progress=progress)
+        with removing_new_empty_folders(args.out):
+            meta = make_synth_actions(args.out, config, davis_root=args.davis, progress=progress)
     print(f"wrote {meta}")
     return 0

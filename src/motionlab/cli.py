@@ -2,7 +2,9 @@
 
 Every failure caused by input (missing or corrupt files, bad options) prints one line,
 ``motionlab: error: ...``, and exits with status 1; usage errors exit with 2 (argparse);
-Ctrl-C exits with 130. Outputs are written atomically, so a failed run leaves none, and an
+Ctrl-C exits with 130. An exception no command foresaw is reported the same way, naming
+the command's input files (:func:`unexpected_error`); ``-v`` prints its traceback first.
+An OS error on an output's hidden temporary names the output (:func:`os_error_line`). Outputs are written atomically, so a failed run leaves none, and an
 output that is one of the command's inputs (same path, a link to it, a hard link, a path
 through ``..``) is refused before any work (:func:`motionlab.atomic.refuse_overwrite_input`).
 """
@@ -19,6 +21,7 @@ import os
 import re
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -718,6 +721,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    if not args.verbose:  # libraries' notes to their developers (torch.jit...) are noise here
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=level, format="motionlab: %(message)s", stream=sys.stderr)
     try:
         status = args.func(args)

@@ -225,12 +225,22 @@ def _count(spec: Any) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from motionlab.atomic import refuse_overwrite_input
+    from motionlab.atomic import (
+        check_output_target,
+        refuse_overwrite_input,
+        removing_new_empty_folders,
+    )
 
     refuse_overwrite_input(
         args.out, args.data, args.csv, args.weights, args.flow_cache,
         writes=("*.pt", "log.csv", "config.json"),
     )  # fmt: skip
+    check_output_target(args.out, directory=True)
+    with removing_new_empty_folders(args.out):  # a run that fails at once leaves no folder
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     _threads(args)
     from motionlab.recognition.data import ClipDataset, hold_out_validation
     from motionlab.recognition.train import get_recipe, train

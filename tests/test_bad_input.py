@@ -75,6 +75,7 @@ class Row:
     fsize: int | None = None
     exec: bool = False
     raw_argv: tuple[bytes, ...] = field(default=())  # replaces argv (non-UTF-8 names)
+    slow: bool = False  # only with -m slow (exec rows of torch/web commands: 5-15 s each)
 
     @property
     def user(self) -> bool:
@@ -504,9 +505,9 @@ def _rows() -> list[Row]:
     )
     add(Row("afd/exec-missing", "afd {I}/nosuch.mkv -o o.mkv", names=("nosuch.mkv",), exec=True))
     add(Row("evaluate/exec-text", "evaluate {I}/text.pt --data {I}/ds_good", names=("text.pt",),
-            exec=True, heavy=True))  # fmt: skip
+            exec=True, heavy=True, slow=True))  # fmt: skip
     add(Row("study-export/exec-nosuch", "study export --config {I}/nosuch.toml -o e",
-            names=("nosuch.toml",), exec=True))  # fmt: skip
+            names=("nosuch.toml",), exec=True, slow=True))  # fmt: skip
     return rows
 
 
@@ -851,7 +852,9 @@ def check_row(row: Row, res: dict) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("row", ROWS, ids=_ids)
+@pytest.mark.parametrize(
+    "row", [pytest.param(r, marks=pytest.mark.slow) if r.slow else r for r in ROWS], ids=_ids
+)
 def test_bad_input(row: Row, bad_input_results: dict) -> None:
     reason = _skip_reason(row)
     if reason:

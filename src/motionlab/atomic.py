@@ -205,8 +205,8 @@ def removing_new_empty_folders(folder: PathLike) -> Iterator[None]:
     """On an exception, remove the folders the block made below ``folder`` and left empty.
 
     For resumable jobs that write many atomic files into a folder tree (``synth-actions``,
-    ``study demo``): finished files are kept for the next run, but a failure (a full disk,
-    Ctrl-C) leaves no empty class folders behind, and no ``folder`` at all if the block
+    ``study demo``, ``train``): finished files are kept for the next run, but a failure (a
+    full disk, Ctrl-C) leaves no empty class folders behind, and no ``folder`` at all if the block
     created it and nothing in it was finished. Folders that existed before are never
     removed; a folder that holds anything is never removed.
     """

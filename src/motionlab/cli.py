@@ -4,9 +4,10 @@ Every failure caused by input (missing or corrupt files, bad options) prints one
 ``motionlab: error: ...``, and exits with status 1; usage errors exit with 2 (argparse);
 Ctrl-C exits with 130. An exception no command foresaw is reported the same way, naming
 the command's input files (:func:`unexpected_error`); ``-v`` prints its traceback first.
-An OS error on an output's hidden temporary names the output (:func:`os_error_line`). Outputs are written atomically, so a failed run leaves none, and an
-output that is one of the command's inputs (same path, a link to it, a hard link, a path
-through ``..``) is refused before any work (:func:`motionlab.atomic.refuse_overwrite_input`).
+An OS error on an output's hidden temporary names the output (:func:`os_error_line`).
+Outputs are written atomically, so a failed run leaves none, and an output that is one of
+the command's inputs (same path, a link to it, a hard link, a path through ``..``) is
+refused before any work (:func:`motionlab.atomic.refuse_overwrite_input`).
 """
 
 from __future__ import annotations

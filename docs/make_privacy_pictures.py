@@ -1,10 +1,13 @@
 """Make the privacy pictures in docs/images from ../shared/data (skips what is absent).
 
 Run: ``PYTHONPATH=src .venv/bin/python docs/make_privacy_pictures.py`` (writes
-docs/images/privacy_face.jpg and docs/images/privacy_body.jpg).
+docs/images/privacy_face.jpg and docs/images/privacy_body.jpg from ../shared/data, and
+docs/images/privacy_replace.jpg from an image bundled with scikit-image; ``--replace`` makes
+only the last, which needs no data).
 
-Each picture: the frame, its saliency per template (red, landmarks matcher), the
-obfuscated frame (motion noise), the i.i.d.-noise ablation and two baselines.
+Face and body pictures: the frame, its saliency per template (red, landmarks matcher), the
+obfuscated frame (motion noise), the i.i.d.-noise ablation and two baselines. The
+replacement picture: one frame with each ``--replace`` inside the same soft face mask.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from motionlab.privacy import get_baseline, get_matcher, noise_range_of, obfuscate_steps
+from motionlab.privacy import (
+    REPLACEMENTS,
+    Replacement,
+    get_baseline,
+    get_matcher,
+    noise_range_of,
+    obfuscate_steps,
+)
 from motionlab.privacy.obfuscate import ObfuscationConfig
 from motionlab.privacy.pictures import grid, label, overlay
 from motionlab.video import VideoReader
@@ -63,7 +73,47 @@ def panel(
     print(f"wrote {out} ({picture.shape[1]}x{picture.shape[0]})")
 
 
+def panning_clip(image: np.ndarray, *, frames: int, size: int, step: int) -> list[np.ndarray]:
+    """A camera pan over ``image``: ``frames`` crops of ``size`` x ``size`` pixels, each
+    ``step`` pixels right of and half a step below the last (so the noise has motion)."""
+    return [
+        np.ascontiguousarray(
+            image[t * step // 2 : t * step // 2 + size, t * step : t * step + size]
+        )
+        for t in range(frames)
+    ]
+
+
+def replacements_panel(out: Path, *, tile: int = 200) -> None:
+    """The replacements side by side on a bundled image: original, saliency, and each
+    ``--replace`` inside the same soft mask of the face templates (last frame of a pan)."""
+    from skimage.data import astronaut  # public domain (NASA), bundled with scikit-image
+
+    frames = panning_clip(astronaut(), frames=12, size=320, step=3)
+    matcher = get_matcher("landmarks")
+    templates = ("forehead", "hair", "eyes", "cheek", "lips")
+    nr = noise_range_of(frames)
+    named = []
+    for kind in REPLACEMENTS:
+        config = ObfuscationConfig(templates, noise_range=nr, replace=Replacement(kind))
+        *_, last = obfuscate_steps(frames, matcher=matcher, config=config)
+        if not named:
+            gray = np.repeat((last.saliency * 255).round().astype(np.uint8)[..., None], 3, 2)
+            named += [(last.source, "original"), (gray, "saliency S")]
+        named.append((last.output, f"--replace {kind}"))
+    matcher.close()
+    named.append((get_baseline("blur-strong")(frames[-1]), "baseline blur (frame)"))
+    small = [cv2.resize(im, (tile, tile), interpolation=cv2.INTER_AREA) for im, _ in named]
+    tiles = [label(im, text) for im, (_, text) in zip(small, named, strict=True)]
+    picture = grid(tiles, columns=4)
+    cv2.imwrite(str(out), picture[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    print(f"wrote {out} ({picture.shape[1]}x{picture.shape[0]}, {out.stat().st_size} bytes)")
+
+
 def main() -> int:
+    replacements_panel(OUT / "privacy_replace.jpg")
+    if "--replace" in sys.argv[1:]:
+        return 0
     if not DATA.exists():
         print(f"needs {DATA}", file=sys.stderr)
         return 1

@@ -60,7 +60,9 @@ def sample_report() -> None:
         config = with_rest(load_config(config_path), 0)
         url = f"sqlite:///{Path(tmp) / 'study.db'}"
         catalogue = Catalogue(config, cache_dir=Path(tmp) / "cache")
-        app = create_app(config, Store(url), catalogue, admin_token=secrets.token_urlsafe(24))
+        app = create_app(
+            config, Store(url), catalogue, admin_token=secrets.token_urlsafe(24), limits=None
+        )
         with TestClient(app) as client:
             simulate_study(client, 10, seed=0)
         trials, questionnaires = load_from_db(url)

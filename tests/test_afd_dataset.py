@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
-from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
 
 from motionlab import MotionlabError
-from motionlab.afd import AFDConfig
+from motionlab.afd import AFDConfig, make_afd
 from motionlab.afd_dataset import (
     FLOW_BOUND,
     MANIFEST,
+    DatasetProgress,
     dequantize_flow,
     find_jobs,
     make_afd_dataset,
     quantize_flow,
     read_flow_video,
+    video_seed,
 )
 from motionlab.flow import estimate
 from motionlab.synthetic import sample_video_frames
-from motionlab.video import probe, read_video, write_video
+from motionlab.video import probe, read_metadata, read_video, write_video
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def make_dataset(root: Path) -> Path:
@@ -85,7 +96,7 @@ def test_resume_after_interruption(src, tmp_path):
     dst = tmp_path / "dst"
     calls = []
 
-    def interrupt_after_first(done: int, total: int) -> None:
+    def interrupt_after_first(done: int, total: int, frames: int) -> None:
         calls.append(done)
         if done == 1:
             raise KeyboardInterrupt
@@ -122,11 +133,83 @@ def test_resume_after_interruption(src, tmp_path):
 
 
 def test_workers_give_the_same_result(src, tmp_path):
-    one, two = tmp_path / "one", tmp_path / "two"
+    one, again, two = tmp_path / "one", tmp_path / "again", tmp_path / "two"
     make_afd_dataset(src, one, classes=["JumpingJack"])
+    make_afd_dataset(src, again, classes=["JumpingJack"])
     make_afd_dataset(src, two, classes=["JumpingJack"], workers=2)
-    for p in one.rglob("*.avi"):
-        np.testing.assert_array_equal(read_video(p), read_video(two / p.relative_to(one)))
+    made = sorted(one.rglob("*.avi"))
+    assert len(made) == 2
+    for p in made:  # byte-identical files, made twice, with 1 and 2 workers
+        rel = p.relative_to(one)
+        assert p.read_bytes() == (again / rel).read_bytes() == (two / rel).read_bytes()
+    assert (one / MANIFEST).read_text().split('"seconds"')[0] == (
+        (two / MANIFEST).read_text().split('"seconds"')[0]
+    )
+
+
+def test_video_seed_is_a_stable_hash_of_seed_and_path():
+    digest = hashlib.blake2b(b"7:Lunges/v_Lunges_g01_c01.avi", digest_size=8).digest()
+    expected = int.from_bytes(digest, "big") >> 1
+    assert video_seed(7, "Lunges/v_Lunges_g01_c01.avi") == expected
+    assert video_seed(7, PurePosixPath("Lunges/v_Lunges_g01_c01.avi")) == expected
+    # pinned: the same on every machine and Python run (no salted hash())
+    assert video_seed(0, "A/v.avi") == 0x0D58FEE372D892DB
+    seeds = {video_seed(s, p) for s in (0, 1) for p in ("A/v.avi", "A/w.avi", "B/v.avi")}
+    assert len(seeds) == 6 and all(0 <= s < 2**63 for s in seeds)
+    np.random.default_rng(max(seeds))  # numpy takes it
+
+
+def test_each_video_has_its_own_noise_field(src, tmp_path):
+    dst = tmp_path / "dst"
+    make_afd_dataset(src, dst, config=AFDConfig(seed=5), classes=["JumpingJack"])
+    a = read_video(dst / "JumpingJack" / "v_JumpingJack_g01_c01.avi")
+    b = read_video(dst / "JumpingJack" / "v_JumpingJack_g02_c01.avi")
+    # independent i.i.d. uniform 8-bit noise: 1/256 = 0.4 % of the values agree
+    assert (a[0] == b[0]).mean() < 0.02
+    manifest = json.loads((dst / MANIFEST).read_text())
+    assert manifest["afd"]["seed"] == 5  # the dataset seed
+    for key, video in (("v_JumpingJack_g01_c01.avi", a), ("v_JumpingJack_g02_c01.avi", b)):
+        key = f"JumpingJack/{key}"
+        seed = manifest["seeds"][key]
+        assert seed == video_seed(5, key)
+        # the recorded seed reproduces the video with the single-video function
+        np.testing.assert_array_equal(video, np.stack(list(make_afd(src / key, seed=seed))))
+
+
+def test_resuming_needs_the_same_settings_and_seed_scheme(src, tmp_path):
+    dst = tmp_path / "dst"
+    make_afd_dataset(src, dst, classes=["Other"])
+    with pytest.raises(MotionlabError, match="other AFD settings"):
+        make_afd_dataset(src, dst, classes=["Other"], config=AFDConfig(seed=1))
+    manifest = json.loads((dst / MANIFEST).read_text())
+    del manifest["seed_scheme"], manifest["seeds"]  # as written by older versions
+    (dst / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(MotionlabError, match=r"older motionlab .* same noise field"):
+        make_afd_dataset(src, dst, classes=["Other"])
+
+
+def test_progress_lines_for_logs():
+    out = io.StringIO()
+    now = [0.0]
+    report = DatasetProgress(out, tty=False, every=2, clock=lambda: now[0])
+    report(4, 10, 0)  # 4 done by an earlier run
+    now[0] = 3.0
+    report(5, 10, 30)  # no line: not a multiple of 2
+    now[0] = 6.0
+    report(6, 10, 60)  # 2 videos in 6 s: 4 left take 12 s
+    now[0] = 9.0
+    report(10, 10, 100)  # the last one always gets a line
+    assert out.getvalue() == (
+        "afd-dataset: 4/10 videos, 0.0 frames/s, ETA ?\n"
+        "afd-dataset: 6/10 videos, 10.0 frames/s, ETA 0:00:12\n"
+        "afd-dataset: 10/10 videos, 11.1 frames/s, ETA 0:00:00\n"
+    )
+    tty = io.StringIO()
+    bar = DatasetProgress(tty, tty=True, clock=lambda: now[0])
+    bar(0, 3, 0)
+    bar(3, 3, 30)
+    bar.close()
+    assert "\r" in tty.getvalue() and "3/3" in tty.getvalue()  # a bar, redrawn
 
 
 def test_ray_executor_on_a_local_instance(src, tmp_path):
@@ -146,8 +229,13 @@ def test_frame_folders_and_other_suffixes(tmp_path):
     write_video(src / "A" / "clip.webm.mkv", sample_video_frames(3, size=(40, 32)), fps=25)
     jobs = find_jobs(src, tmp_path / "dst")
     assert [j.output.name for j in jobs] == ["clip.webm.mkv", "clip_frames"]
-    make_afd_dataset(src, tmp_path / "dst")
+    make_afd_dataset(src, tmp_path / "dst", config=AFDConfig(seed=3))
     assert probe(tmp_path / "dst" / "A" / "clip_frames").num_frames == 4
+    # each video's own metadata records its seed (AVI files keep no custom tags)
+    for key in ("A/clip.webm.mkv", "A/clip_frames"):
+        record = json.loads(read_metadata(tmp_path / "dst" / key)["motionlab"])
+        assert record["afd"]["seed"] == video_seed(3, key)
+        assert record["dataset_seed"] == 3 and record["video"] == key
 
 
 def test_bad_dataset_arguments(src, tmp_path):
@@ -177,3 +265,177 @@ def test_config_is_recorded(src, tmp_path):
     text = (tmp_path / "d" / MANIFEST).read_text()
     assert '"mode": "iid"' in text and '"seed": 42' in text
     assert os.path.exists(tmp_path / "d" / "Other" / "v_Other_g01_c01.avi")
+
+
+# --- interrupts: Ctrl-C and a killed parent, with worker processes -----------------
+
+LONG_VIDEOS, LONG_FRAMES = 5, 80
+
+
+@pytest.fixture(scope="module")
+def long_src(tmp_path_factory) -> Path:
+    """Five 160x120 videos of 80 frames (a panning noise texture): about 0.4 s each."""
+    src = tmp_path_factory.mktemp("long") / "src"
+    rng = np.random.default_rng(0)
+    for i in range(LONG_VIDEOS):
+        texture = rng.integers(0, 256, (120 + LONG_FRAMES, 160 + LONG_FRAMES, 3), np.uint8)
+        frames = (texture[t : t + 120, t : t + 160] for t in range(LONG_FRAMES))
+        path = src / "A" / f"v{i}.avi"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_video(path, frames, fps=25)
+    return src
+
+
+def _start(src: Path, dst: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    return subprocess.Popen(
+        [sys.executable, "-m", "motionlab", "afd-dataset", src, dst, "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as in a terminal
+    )
+
+
+def _descendants(pid: int) -> list[int]:
+    """Processes below ``pid``, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _survivors(pids: list[int], deadline: float) -> list[int]:
+    """The processes of ``pids`` still alive at ``deadline`` (time.monotonic); they are
+    killed then, so that a failing test leaves nothing running."""
+    while (alive := [p for p in pids if _alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    return alive
+
+
+def _temporaries(dst: Path) -> list[Path]:
+    return list(dst.rglob(".*.tmp-*"))
+
+
+def _interrupt_mid_run(
+    src: Path, dst: Path, sig: int, *, group: bool = False
+) -> tuple[subprocess.Popen[str], list[int]]:
+    """Start the command; once a video is finished and another is being written, send
+    ``sig`` to the parent (``kill -INT``), or to its whole process group (``group``: what
+    Ctrl-C in a terminal does); return the process and its descendants just before."""
+    proc = _start(src, dst)
+    deadline = time.monotonic() + 60
+    while not (_temporaries(dst) and list(dst.rglob("v*.avi"))):
+        if proc.poll() is not None:
+            pytest.fail(f"finished before it could be interrupted: {proc.stderr.read()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("no video was finished within 60 s")
+        time.sleep(0.01)
+    workers = _descendants(proc.pid)
+    assert len(workers) >= 2  # the pool (and multiprocessing's resource tracker)
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    return proc, workers
+
+
+def _check_outputs(src: Path, dst: Path) -> list[Path]:
+    """Every output that looks finished is complete; return them."""
+    made = sorted(dst.rglob("v*.avi"))
+    for path in made:
+        assert probe(path).num_frames == LONG_FRAMES, path
+    assert not (dst / MANIFEST).exists()  # only a finished run writes the manifest
+    return made
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(
+    "target",
+    [
+        "parent",
+        pytest.param("group", marks=pytest.mark.slow),
+        pytest.param("sigterm", marks=pytest.mark.slow),
+    ],
+)
+def test_ctrl_c_stops_the_workers_at_once_and_a_rerun_resumes(long_src, tmp_path, target):
+    """Ctrl-C as ``kill -INT`` of the command (``parent``) or of its process group (a
+    terminal), and SIGTERM of the command, which is handled the same way."""
+    dst = tmp_path / "dst"
+    sig = signal.SIGTERM if target == "sigterm" else signal.SIGINT
+    proc, workers = _interrupt_mid_run(long_src, dst, sig, group=target == "group")
+    sent = time.monotonic()
+    try:
+        status = proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    stopped = time.monotonic() - sent
+    stderr = proc.stderr.read()
+    assert status != 0 and "interrupted" in stderr and "Traceback" not in stderr
+    assert stopped < 2.0, f"ran on for {stopped:.1f} s after {sig.name}"
+    assert _survivors(workers, sent + 2.0) == []
+    assert _temporaries(dst) == []
+    made = _check_outputs(long_src, dst)
+    assert 1 <= len(made) < LONG_VIDEOS
+    if target != "parent":
+        return  # the rerun is the same as after a SIGINT to the parent alone
+    stamps = {p: p.stat().st_mtime_ns for p in made}
+    # the rerun skips what was finished and makes the rest; its log has no bar redraws
+    rerun = _start(long_src, dst)
+    _, stderr = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, stderr
+    assert f"{len(made)} already done" in stderr
+    assert f"afd-dataset: {LONG_VIDEOS}/{LONG_VIDEOS} videos" in stderr and "\r" not in stderr
+    assert {p: p.stat().st_mtime_ns for p in made} == stamps
+    assert len(sorted(dst.rglob("v*.avi"))) == LONG_VIDEOS and _temporaries(dst) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_die_with_a_killed_parent(long_src, tmp_path):
+    dst = tmp_path / "dst"
+    proc, workers = _interrupt_mid_run(long_src, dst, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert _survivors(workers, time.monotonic() + 2.0) == [], "workers outlived their parent"
+    # the workers removed what they were writing; what remains is complete
+    assert _temporaries(dst) == []
+    _check_outputs(long_src, dst)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_dead_worker_stops_the_run_with_one_line(long_src, tmp_path):
+    dst = tmp_path / "dst"
+    proc, processes = _interrupt_mid_run(long_src, dst, 0)  # signal 0: nothing sent
+    workers = [p for p in processes if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    os.kill(workers[0], signal.SIGKILL)  # as the out-of-memory killer would
+    try:
+        status = proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read()
+    assert status == 1 and "Traceback" not in stderr
+    assert "error: a worker process died" in stderr.splitlines()[-1]
+    assert _survivors(processes, time.monotonic() + 2.0) == []
+    assert _temporaries(dst) == []
+    _check_outputs(long_src, dst)

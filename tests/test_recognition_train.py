@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -376,3 +377,67 @@ def test_ddp_on_cpu_with_torchrun(synth, tmp_path) -> None:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2
     assert all(0.0 <= float(r["train_top1"]) <= 1.0 for r in rows)
+
+
+def _kth_videos(root, persons=(11, 12, 1, 4, 22, 2, 3), actions=("boxing", "walking")):
+    """A tiny KTH tree with real videos: ``boxing/person11_boxing_d1_uncomp.avi``."""
+    from motionlab.synthetic import sample_video_frames
+    from motionlab.video import write_video
+
+    for i, action in enumerate(actions):
+        for p in persons:
+            frames = sample_video_frames(6, size=(24, 24), seed=100 * i + p)
+            write_video(root / action / f"person{p:02d}_{action}_d1_uncomp.avi", frames, fps=25)
+    return root
+
+
+def test_cli_kth_person_split(tmp_path, capsys) -> None:
+    """`--split kth` needs no lists: training sees the training persons, validation (early
+    stopping, best.pt) the validation persons, evaluate the test persons."""
+    import json
+
+    data = _kth_videos(tmp_path / "kth")
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--arch", "tiny3d", "--data", str(data), "--out", str(run),
+                 "--split", "kth", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size",
+                 "4", "--frames", "2", "--size", "16", "--threads", "1"]) == 0  # fmt: skip
+    val = {Path(p).name for p in json.loads((run / "config.json").read_text())["validation"]}
+    assert val == {
+        f"person{p:02d}_{a}_d1_uncomp.avi" for p in (1, 4) for a in ("boxing", "walking")
+    }
+    js = tmp_path / "eval.json"
+    assert main(["-q", "evaluate", str(run / "best.pt"), "--data", str(data), "--split", "KTH",
+                 "--json", str(js), "--threads", "1"]) == 0  # fmt: skip
+    record = json.loads(js.read_text())
+    assert record["split"] == "kth" and record["clips"] == 6  # persons 2, 3, 22; two actions
+
+
+def test_cli_person_split_errors(tmp_path, capsys) -> None:
+    """Bad person splits: one line on stderr, exit 1, before anything is trained."""
+    data = tmp_path / "kth"
+    for action in ("boxing", "walking"):  # listing never opens a video: empty files do
+        for p in (11, 22):
+            (data / action).mkdir(parents=True, exist_ok=True)
+            (data / action / f"person{p:02d}_{action}_d1_uncomp.avi").touch()
+    table = tmp_path / "split.csv"
+    base = ["train", "--arch", "tiny3d", "--data", str(data), "--out", str(tmp_path / "run")]
+
+    def fails(*extra: str, match: str) -> None:
+        assert main([*base, *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("motionlab: error: ") and err.count("\n") == 1, err
+        assert match in err, err
+
+    fails("--split", "kth", match="no videos for the val part (persons 1, 4, 19, 20, 21, 23")
+    table.write_text("person,split\n11,train\n22,test\nperson11,test\n")
+    fails("--split-csv", str(table), match="person 11 is in two parts (train and test)")
+    table.write_text("person,split\n11,train\n22,test\n")
+    fails("--split-csv", str(table), "--person-column", "actor", match="no column actor")
+    fails("--split-csv", str(table), "--split", "kth", match="two splits")
+    fails("--split-csv", str(table), "--test-persons", "22", match="--test-persons and")
+    table.write_text("person,split\n11,train\n23,test\n")
+    fails("--split-csv", str(table), match="no videos for the test part (persons 23)")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(SystemExit) as exit_:
+        main([*base, "--split", "ucf"])
+    assert exit_.value.code == 2 and "or kth, got 'ucf'" in capsys.readouterr().err

@@ -4,6 +4,8 @@ malformed bodies, duplicates): always a 4xx, never a 500."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import threading
 import time
@@ -16,13 +18,15 @@ pytest.importorskip("fastapi", reason="needs the study extra: pip install 'motio
 pytest.importorskip("sqlalchemy", reason="needs the study extra: pip install 'motionlab[study]'")
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from motionlab.errors import MotionlabError
 from motionlab.study.config import load_config
 from motionlab.study.export import export_tables
 from motionlab.study.server import MAX_BODY, create_app
 from motionlab.study.simulate import simulate_participant, truth_map
 from motionlab.study.stimuli import Catalogue
-from motionlab.study.storage import Store
+from motionlab.study.storage import Participant, Store
 
 from conftest import write_short_study
 
@@ -483,3 +487,303 @@ def test_simulated_participants(study):
     assert len({r.participant for r in results}) == 3
     fetched = simulate_participant(study, seed=9, fetch_stimuli=True)
     assert fetched.bytes_fetched > 18 * 64 * 48 * 3  # every clip's sheet, 8 frames of noise
+
+
+def test_phase_view_says_whether_clips_loop(tmp_path, study_stimuli):
+    """Thesis §4.3: each test video repeats until answered; the page learns it from the view."""
+    path = write_short_study(tmp_path, study_stimuli, rest=0)
+    text = path.read_text()
+    first_test = text.index('kind = "test"')
+    path.write_text(text[:first_test] + "loop = false\n" + text[first_test:])
+    config = load_config(path)
+    store = Store(f"sqlite:///{tmp_path / 'loop.db'}")
+    app = create_app(config, store, Catalogue(config, cache_dir=tmp_path / "c"), admin_token=ADMIN)
+    with TestClient(app) as client:
+        client.truth = truth_map(Catalogue(config, cache_dir=tmp_path / "c"))
+        headers, state = start(client)
+        state = to_kind(client, headers, state, "training")
+        assert state["phase"]["loop"] is True
+        state = to_kind(client, headers, state, "test")
+        assert state["phase"]["loop"] is False
+    store.close()
+
+
+def test_key_responses_are_stored_and_exported(study):
+    headers, state = start(study)
+    assert state["study"]["keys"] == ["1", "2", "3"]
+    state = to_kind(study, headers, state, "training")
+    res, _ = answer(study, headers, state, 0, response="key")
+    assert res.status_code == 200, res.text
+    res, _ = answer(study, headers, state, 1)
+    assert res.status_code == 200, res.text
+    res, _ = answer(study, headers, state, 2, response="voice")
+    assert res.status_code == 422
+    assert [t.response for t in study.store.all_trials()] == ["key", "click"]
+    rows = list(csv.DictReader(io.StringIO(export_tables(study.store)["trials"])))
+    assert [r["response"] for r in rows] == ["key", "click"]
+
+
+def test_database_of_an_older_version_gains_the_response_column(tmp_path):
+    """A study started before answers recorded their input keeps its rows and goes on."""
+    import sqlalchemy
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Store(url).close()
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("ALTER TABLE trials DROP COLUMN response"))
+        cols = [r[1] for r in conn.execute(sqlalchemy.text("PRAGMA table_info(trials)"))]
+    engine.dispose()
+    assert "response" not in cols
+    store = Store(url)
+    try:
+        assert store.all_trials() == []  # the query names the column: it must exist again
+    finally:
+        store.close()
+
+
+def test_recruitment_link_parameters_and_one_start_per_id(study):
+    """Prolific links carry PROLIFIC_PID, STUDY_ID and SESSION_ID: the id starts once, the
+    rest is stored with the participant and exported."""
+    body = {"external_id": "5f0c1d2e3a", "url_params": {"STUDY_ID": "s-1", "SESSION_ID": "x.9"}}
+    assert study.post("/api/session", json=body).status_code == 200
+    again = study.post("/api/session", json=body)
+    assert again.status_code == 409 and "already started" in again.text
+    assert study.post("/api/session", json={}).status_code == 200  # no id: no limit
+    assert study.post("/api/session", json={}).status_code == 200
+    for bad in (
+        {"url_params": {"STUDY_ID": "<script>"}},
+        {"url_params": {"1x": "a"}},
+        {"url_params": {f"K{i}": "v" for i in range(17)}},
+        {"url_params": {"STUDY_ID": 5}},
+    ):
+        assert study.post("/api/session", json=bad).status_code == 422, bad
+    rows = list(csv.DictReader(io.StringIO(export_tables(study.store)["participants"])))
+    assert len(rows) == 3
+    (prolific,) = [r for r in rows if r["external_id"] == "5f0c1d2e3a"]
+    assert json.loads(prolific["url_params"]) == {"SESSION_ID": "x.9", "STUDY_ID": "s-1"}
+
+
+def test_completion_url_carries_the_code(tmp_path, study_stimuli):
+    path = write_short_study(tmp_path, study_stimuli, rest=0)
+    text = path.read_text().replace(
+        'title = "Short test study"',
+        'title = "Short test study"\ncompletion_code = "C0 DE"\n'
+        'completion_url = "https://app.example.org/submissions/complete?cc={code}"',
+    )
+    path.write_text(text)
+    config = load_config(path)
+    store = Store(f"sqlite:///{tmp_path / 'done.db'}")
+    catalogue = Catalogue(config, cache_dir=tmp_path / "c")
+    with TestClient(create_app(config, store, catalogue, admin_token=ADMIN)) as client:
+        client.truth = truth_map(catalogue)
+        headers, state = start(client)
+        state = to_kind(client, headers, state, "thanks")
+        assert state["phase"]["completion_code"] == "C0 DE"
+        assert state["phase"]["completion_url"] == (
+            "https://app.example.org/submissions/complete?cc=C0%20DE"
+        )
+    store.close()
+
+
+def _limited_app(tmp_path, study_stimuli, lines):
+    path = write_short_study(tmp_path, study_stimuli, rest=0)
+    text = path.read_text().replace(
+        'title = "Short test study"', 'title = "Short test study"\n' + "\n".join(lines)
+    )
+    path.write_text(text)
+    config = load_config(path)
+    store = Store(f"sqlite:///{tmp_path / 'limits.db'}")
+    catalogue = Catalogue(config, cache_dir=tmp_path / "c")
+    return config, store, catalogue
+
+
+def test_sessions_expire(tmp_path, study_stimuli):
+    config, store, catalogue = _limited_app(tmp_path, study_stimuli, ["expire_minutes = 30"])
+    with TestClient(create_app(config, store, catalogue, admin_token=ADMIN)) as client:
+        headers, _ = start(client)
+        assert client.get("/api/state", headers=headers).status_code == 200
+        with store.session() as s:  # the session started 31 minutes ago
+            p = s.scalars(select(Participant)).one()
+            p.created_ms -= 31 * 60_000
+        res = client.get("/api/state", headers=headers)
+        assert res.status_code == 410 and "expired" in res.text
+        assert (
+            client.post("/api/advance", json={"phase_index": 0}, headers=headers).status_code == 410
+        )
+        summary = client.get("/api/admin/summary", headers=auth(ADMIN)).json()
+        assert (summary["expired"], summary["in_progress"]) == (1, 0)
+        with store.session() as s:  # 29 minutes: still running
+            p = s.scalars(select(Participant)).one()
+            p.created_ms += 2 * 60_000
+        assert client.get("/api/state", headers=headers).status_code == 200
+    store.close()
+
+
+def test_study_closes_after_n_complete_participants(tmp_path, study_stimuli):
+    config, store, catalogue = _limited_app(tmp_path, study_stimuli, ["max_participants = 1"])
+    with TestClient(create_app(config, store, catalogue, admin_token=ADMIN)) as client:
+        client.truth = truth_map(catalogue)
+        headers, state = start(client)
+        other, _ = start(client)  # a second participant under way may still finish
+        to_kind(client, headers, state, "thanks")
+        summary = client.get("/api/admin/summary", headers=auth(ADMIN)).json()
+        assert (summary["completed"], summary["in_progress"], summary["open"]) == (1, 1, False)
+        res = client.post("/api/session", json={})
+        assert res.status_code == 403 and "closed" in res.text
+        assert client.get("/api/state", headers=other).status_code == 200
+    store.close()
+
+
+def test_pilot_link_runs_a_short_study_marked_as_pilot(study, tmp_path):
+    from motionlab.study.analysis import _records, read_csv_text, summarise
+    from motionlab.study.server import pilot_token
+
+    assert study.post("/api/session", json={"pilot": "0" * 32}).status_code == 403
+    res = study.post("/api/session", json={"pilot": pilot_token(ADMIN)})
+    assert res.status_code == 200, res.text
+    headers = auth(res.json()["token"])
+    state = study.get("/api/state", headers=headers).json()
+    assert state["pilot"] is True
+    state = to_kind(study, headers, state, "test")
+    assert len(state["phase"]["items"]) == 3  # one per class (the full study has 2 per class)
+    to_kind(study, headers, state, "thanks")
+    summary = study.get("/api/admin/summary", headers=auth(ADMIN)).json()
+    assert summary["pilot"] == 1
+    rows = read_csv_text(export_tables(study.store)["trials"])
+    assert rows and all(r["pilot"] == "1" for r in rows)
+    trials = _records(rows, "trials.csv")
+    with pytest.raises(MotionlabError, match="only pilot answers"):
+        summarise(trials)
+    assert summarise(trials, include_pilot=True).n_trials == len(rows)
+
+
+def test_attention_checks_are_stored_flagged_and_exclude(tmp_path, study_stimuli):
+    path = write_short_study(tmp_path, study_stimuli, rest=0)
+    text = path.read_text().replace(
+        "[stimuli.afd]",
+        f'[stimuli.catch]\nroot = "{study_stimuli.as_posix()}/rgb"\npattern = "{{class}}/*.mkv"\n\n'
+        '[attention]\nsource = "catch"\nper_test_phase = 1\n\n[stimuli.afd]',
+    )
+    path.write_text(text)
+    config = load_config(path)
+    store = Store(f"sqlite:///{tmp_path / 'att.db'}")
+    catalogue = Catalogue(config, cache_dir=tmp_path / "c")
+    with TestClient(create_app(config, store, catalogue, admin_token=ADMIN)) as client:
+        client.truth = truth_map(catalogue)
+        headers, state = start(client)
+        state = to_kind(client, headers, state, "test")
+        assert len(state["phase"]["items"]) == 3 * 2 + 1  # the catch clip is not marked
+        # answer the catch trial wrong, everything else right
+        plan = store.participant(1).plan_dict()
+        phase = plan["phases"][state["phase_index"]]
+        for t, item in enumerate(phase["items"]):
+            wrong = next(c for c in ("right", "left", "up") if c != item["truth"])
+            choice = wrong if item.get("attention_check") else item["truth"]
+            assert answer(client, headers, state, t, choice=choice)[0].status_code == 200
+        summary = client.get("/api/admin/summary", headers=auth(ADMIN)).json()
+        assert summary["excluded"] == 1 and summary["rows"][0]["attention"] == 0.0
+    rows = list(csv.DictReader(io.StringIO(export_tables(store)["trials"])))
+    flagged = [r for r in rows if r["attention_check"] == "1"]
+    assert len(flagged) == 1 and flagged[0]["correct"] == "0"
+    assert flagged[0]["stimulus"].startswith("catch/")
+    store.close()
+
+
+def test_rate_limiter_by_hand():
+    """burst 2, 1 token/s: two at once, then one per second; the wait is what is missing."""
+    from motionlab.study.server import RateLimiter
+
+    lim = RateLimiter(burst=2, per_second=1.0)
+    assert [lim.take("a", 0.0) for _ in range(3)] == [0.0, 0.0, 1.0]
+    assert lim.take("a", 0.5) == 0.5  # half a token back
+    assert lim.take("a", 1.0) == 0.0  # a whole one now
+    assert lim.take("b", 1.0) == 0.0  # keys are separate
+    assert lim.take("a", 100.0) == 0.0 and lim.take("a", 100.0) == 0.0  # refilled to the burst only
+    assert lim.take("a", 100.0) == 1.0
+
+
+def test_sessions_and_answers_are_rate_limited(tmp_path, study_stimuli):
+    from motionlab.study.server import RateLimits
+
+    config = load_config(write_short_study(tmp_path, study_stimuli, rest=0))
+    store = Store(f"sqlite:///{tmp_path / 'rl.db'}")
+    catalogue = Catalogue(config, cache_dir=tmp_path / "c")
+    limits = RateLimits(
+        sessions_burst=3, sessions_per_minute=1, answers_burst=2, answers_per_second=0.01
+    )
+    app = create_app(config, store, catalogue, admin_token=ADMIN, limits=limits)
+    with TestClient(app) as client, TestClient(app, client=("other-client", 1)) as other:
+        client.truth = truth_map(catalogue)
+        assert [client.post("/api/session", json={}).status_code for _ in range(3)] == [200] * 3
+        res = client.post("/api/session", json={})
+        assert res.status_code == 429 and int(res.headers["retry-after"]) >= 1
+        assert other.post("/api/session", json={}).status_code == 200  # another address
+        tok = other.post("/api/session", json={}).json()["token"]
+        headers = auth(tok)
+        state = to_kind(
+            client, headers, client.get("/api/state", headers=headers).json(), "training"
+        )
+        assert answer(client, headers, state, 0)[0].status_code == 200
+        assert answer(client, headers, state, 1)[0].status_code == 200
+        res, _ = answer(client, headers, state, 2)
+        assert res.status_code == 429 and "too many answers" in res.text
+    assert len(store.all_participants()) == 5
+    store.close()
+
+
+def test_requirements_are_checked_and_events_exported(tmp_path, study_stimuli):
+    path = write_short_study(tmp_path, study_stimuli, rest=0)
+    text = path.read_text()
+    cut = text.index("[[phases]]")
+    req = (
+        "[requirements]\nmin_width = 800\nmin_height = 600\nmin_refresh_hz = 50\n"
+        "fullscreen = true\n\n"
+    )
+    path.write_text(text[:cut] + req + text[cut:])
+    config = load_config(path)
+    store = Store(f"sqlite:///{tmp_path / 'req.db'}")
+    app = create_app(config, store, Catalogue(config, cache_dir=tmp_path / "c"), admin_token=ADMIN)
+    good = {"width": 1280, "height": 800, "refresh_hz": 59.9, "webgl": False}
+    with TestClient(app) as client:
+        info = client.get("/api/study").json()  # before any session: no token needed
+        assert info["requirements"] == {
+            "min_width": 800,
+            "min_height": 600,
+            "min_refresh_hz": 50.0,
+            "webgl": False,
+            "fullscreen": True,
+        }
+        for client_info, why in (
+            (None, "did not run"),
+            ({**good, "width": 640}, "640x800"),
+            ({**good, "refresh_hz": 30.0}, "about 30 times"),
+        ):
+            res = client.post(
+                "/api/session", json={"client_info": client_info} if client_info else {}
+            )
+            assert res.status_code == 422 and why in res.text, res.text
+        assert store.all_participants() == []  # failed checks are not counted
+        res = client.post("/api/session", json={"client_info": good})
+        assert res.status_code == 200, res.text
+        headers = auth(res.json()["token"])
+        event = {"kind": "fullscreen_exit", "phase_index": 0, "trial_index": None, "client_ms": 1}
+        assert client.post("/api/events", json=event, headers=headers).status_code == 200
+        assert (
+            client.post(
+                "/api/events", json={**event, "phase_index": 3}, headers=headers
+            ).status_code
+            == 409
+        )
+        assert (
+            client.post("/api/events", json={**event, "kind": "blur"}, headers=headers).status_code
+            == 422
+        )
+        summary = client.get("/api/admin/summary", headers=auth(ADMIN)).json()
+        assert summary["rows"][0]["fullscreen_exits"] == 1
+    tables = export_tables(store)
+    (row,) = list(csv.DictReader(io.StringIO(tables["participants"])))
+    assert row["fullscreen_exits"] == "1" and json.loads(row["client_info"])["width"] == 1280
+    (ev,) = list(csv.DictReader(io.StringIO(tables["events"])))
+    assert ev["kind"] == "fullscreen_exit" and ev["phase_index"] == "0" and ev["trial_index"] == ""
+    store.close()

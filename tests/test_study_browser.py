@@ -12,11 +12,14 @@ the reason otherwise. Set ``MOTIONLAB_CHROMIUM`` to use another Chromium binary 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import socket
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +31,14 @@ pytest.importorskip("playwright", reason="needs Playwright: pip install playwrig
 
 import uvicorn
 from playwright import sync_api
+from sqlalchemy import select
 
 from motionlab.study.config import load_config
 from motionlab.study.export import export_tables
 from motionlab.study.server import create_app
 from motionlab.study.simulate import truth_map
 from motionlab.study.stimuli import Catalogue
-from motionlab.study.storage import Store
+from motionlab.study.storage import PhaseLog, Store
 from motionlab.video import read_video
 
 from conftest import write_short_study
@@ -62,14 +66,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path, study_stimuli):
-    """The short study under uvicorn on a free loopback port."""
-    config = load_config(write_short_study(tmp_path, study_stimuli, rest=2))
+@contextlib.contextmanager
+def _serve(tmp_path, study_stimuli, *, rest=2, extra="", config_path=None, port=None):
+    """A short study (``extra`` TOML appended; or the study file ``config_path``) under
+    uvicorn on a free loopback port (or ``port``)."""
+    path = config_path
+    if path is None:
+        path = write_short_study(tmp_path, study_stimuli, rest=rest)
+        if extra:
+            text = path.read_text()
+            cut = text.index("[[phases]]")
+            path.write_text(text[:cut] + extra + "\n" + text[cut:])
+    config = load_config(path)
     store = Store(f"sqlite:///{tmp_path / 'study.db'}")
     catalogue = Catalogue(config, cache_dir=tmp_path / "cache")
     app = create_app(config, store, catalogue, admin_token=ADMIN)
-    port = _free_port()
+    port = port or _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -78,16 +90,25 @@ def server(tmp_path, study_stimuli):
         if time.time() > deadline or not thread.is_alive():
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
-    yield {
-        "url": f"http://127.0.0.1:{port}",
-        "store": store,
-        "catalogue": catalogue,
-        "truth": truth_map(catalogue),
-        "config": config,
-    }
-    srv.should_exit = True
-    thread.join(10)
-    store.close()
+    try:
+        yield {
+            "url": f"http://127.0.0.1:{port}",
+            "store": store,
+            "catalogue": catalogue,
+            "truth": truth_map(catalogue),
+            "config": config,
+        }
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        store.close()
+
+
+@pytest.fixture
+def server(tmp_path, study_stimuli):
+    """The short study under uvicorn on a free loopback port."""
+    with _serve(tmp_path, study_stimuli) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -107,16 +128,20 @@ def page(tmp_path):
 class Shots:
     """Screenshots of each page, kept in MOTIONLAB_STUDY_SCREENSHOTS when it is set."""
 
-    def __init__(self, page, folder: Path) -> None:
+    def __init__(self, page, folder: Path, prefix: str = "study") -> None:
         self.page = page
+        self.prefix = prefix
         self.folder = Path(os.environ.get("MOTIONLAB_STUDY_SCREENSHOTS") or folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.taken: list[Path] = []
 
     def __call__(self, name: str) -> None:
-        path = self.folder / f"study_{len(self.taken) + 1:02d}_{name}.png"
+        path = self.folder / f"{self.prefix}_{len(self.taken) + 1:02d}_{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         self.taken.append(path)
+
+
+CLASSES = ["right", "left", "up"]  # the short study's classes, in order
 
 
 def _kind(page, kind: str) -> None:
@@ -155,7 +180,8 @@ def test_study_in_chromium(server, page, tmp_path):
     truth, store = server["truth"], server["store"]
     shot = Shots(page, tmp_path / "shots")
 
-    page.goto(server["url"] + "/?pid=browser-test")
+    # a recruitment platform's link (Prolific's parameters)
+    page.goto(server["url"] + "/?PROLIFIC_PID=browser-test&STUDY_ID=st-1&SESSION_ID=se-1")
     _kind(page, "consent")
     assert page.is_disabled("#consent")
     shot("consent")
@@ -213,7 +239,13 @@ def test_study_in_chromium(server, page, tmp_path):
     assert _ready_trial(page, "Clip 3 of 6") == key2  # resumed at the same trial
     for t in range(2, 6):
         key = _ready_trial(page, f"Clip {t + 1} of 6")
-        _choose(page, truth[key])
+        if t in (3, 4):  # keyboard answers: keys 1..3 stand for right, left, up
+            assert page.text_content(f'button.choice[data-choice="{truth[key]}"] kbd') == str(
+                CLASSES.index(truth[key]) + 1
+            )
+            page.keyboard.press(str(CLASSES.index(truth[key]) + 1))
+        else:
+            _choose(page, truth[key])
 
     _kind(page, "rest")
     shot("rest")
@@ -307,6 +339,14 @@ def test_study_in_chromium(server, page, tmp_path):
     page.reload()  # stays at the end
     _kind(page, "thanks")
 
+    # the same participant id in another browser profile cannot start again
+    other = page.context.browser.new_context()
+    second = other.new_page()
+    second.goto(server["url"] + "/?PROLIFIC_PID=browser-test&STUDY_ID=st-1&SESSION_ID=se-2")
+    second.wait_for_selector("#refused", timeout=15000)
+    assert "already started" in second.text_content("#refused")
+    other.close()
+
     # the admin dashboard
     page.goto(server["url"] + f"/admin#token={ADMIN}")
     page.wait_for_selector("table tbody tr")
@@ -325,6 +365,8 @@ def test_study_in_chromium(server, page, tmp_path):
     assert all(t.frames_shown >= 1 and t.rt_ms > 0 for t in trials)
     assert sum(not t.correct for t in trials) == 1  # the one deliberate mistake
     assert {t.stimulus_key for t in test_rgb[:3]} == {key0, key1, key2}
+    assert [t.response for t in test_rgb] == ["click"] * 3 + ["key"] * 2 + ["click"]
+    assert all(t.correct and 0 < t.rt_ms < 10000 for t in test_rgb[3:5])
     afd = [t for t in trials if t.phase_name == "test-afd"]
     assert [t.trial_index for t in afd] == list(range(6))  # resent answers stored once
     assert afd[0].fps == 10 and all(t.modality == "afd" for t in afd)
@@ -332,7 +374,222 @@ def test_study_in_chromium(server, page, tmp_path):
     assert all(abs(t.client_ms - t.server_ms) < 60_000 and t.server_ms <= now for t in trials)
     (participant,) = store.all_participants()
     assert participant.external_id == "browser-test" and participant.completed_ms
+    assert json.loads(participant.url_params) == {"SESSION_ID": "se-1", "STUDY_ID": "st-1"}
     assert len(store.all_questionnaires()) == 1
     rows = export_tables(store)["trials"].strip().splitlines()
     assert len(rows) == 19
     assert len(shot.taken) == 11
+
+
+def test_browser_checks_refuse_a_small_window_and_count_no_one(tmp_path, study_stimuli, page):
+    with _serve(tmp_path, study_stimuli, extra="[requirements]\nmin_width = 2000\n") as srv:
+        page.goto(srv["url"] + "/?PROLIFIC_PID=small-window")
+        page.wait_for_selector(".check-failed", timeout=15000)
+        Shots(page, tmp_path / "shots", prefix="checks")("failed")
+        text = page.text_content("main")
+        assert "900 x 760" in text and "2000 x 0" in text
+        assert srv["store"].all_participants() == []  # not counted
+        assert page.errors == []
+
+
+def _frame(page) -> int:
+    return int(page.get_attribute("#stimulus", "data-frame"))
+
+
+def test_fullscreen_is_required_and_exits_are_recorded(tmp_path, study_stimuli, page):
+    extra = "[requirements]\nfullscreen = true\nmin_width = 400\nmin_refresh_hz = 20\n"
+    with _serve(tmp_path, study_stimuli, extra=extra) as srv:
+        store, truth = srv["store"], srv["truth"]
+        page.goto(srv["url"] + "/?pid=fs")
+        page.wait_for_selector("#fullscreen-gate", timeout=15000)
+        assert "full screen" in page.text_content("#fullscreen-gate")
+        page.click("#fullscreen")
+        page.wait_for_selector("#fullscreen-gate", state="detached")
+        assert page.evaluate("!!document.fullscreenElement")
+        _kind(page, "consent")
+        page.check("#agree")
+        page.click("#consent")
+        _kind(page, "instructions")
+        page.click("#next")
+        page.click("#next")
+        _kind(page, "familiarisation")
+        for _ in range(3):
+            page.wait_for_selector("#stimulus[data-frame]")
+            page.click("#next")
+        _kind(page, "training")
+        key = _ready_trial(page, "Clip 1 of 3")
+        page.evaluate("document.exitFullscreen()")
+        page.wait_for_selector("#fullscreen-gate", timeout=5000)
+        assert "You left full screen" in page.text_content("#fullscreen-gate")
+        held = _frame(page)
+        page.wait_for_timeout(400)  # 10 frames at 25 fps: the clip is paused
+        assert _frame(page) == held
+        page.keyboard.press(str(CLASSES.index(truth[key]) + 1))  # keys do nothing meanwhile
+        page.click("#fullscreen")
+        page.wait_for_selector("#fullscreen-gate", state="detached")
+        page.wait_for_function(
+            "h => document.getElementById('stimulus').dataset.frame !== h", arg=str(held)
+        )
+        _choose(page, truth[key])
+        page.wait_for_selector("#feedback:not(:empty)")
+        events = [(e.kind, e.trial_index) for e in store.all_events()]
+        assert events == [
+            ("fullscreen_enter", None),
+            ("fullscreen_exit", 0),
+            ("fullscreen_enter", 0),
+        ]
+        (p,) = store.all_participants()
+        info = json.loads(p.client_info)
+        assert (info["width"], info["height"]) == (900, 760) and info["refresh_hz"] > 20
+        (trial,) = store.all_trials()
+        assert trial.correct  # the key pressed while paused was not taken as the answer
+        assert page.errors == []
+
+
+THESIS_CLASSES = ["right", "left", "up", "down", "still"]
+
+
+@pytest.fixture(scope="module")
+def thesis_stimuli(tmp_path_factory):
+    """5 classes x 22 clips x (rgb, afd): enough for the thesis preset (4 + 18 per class).
+    The demo has four motions; the fifth class ("still") reuses the "right" clips."""
+    from motionlab.study.demo import make_demo_stimuli
+
+    folder = tmp_path_factory.mktemp("thesis_stimuli")
+    make_demo_stimuli(
+        folder, classes=tuple(THESIS_CLASSES[:4]), per_class=22, frames=8, size=(64, 48)
+    )
+    for source in ("rgb", "afd"):
+        shutil.copytree(folder / source / "right", folder / source / "still")
+    return folder
+
+
+def test_whole_thesis_study_in_chromium(tmp_path, thesis_stimuli, page):
+    """The exact §4.3 protocol (preset = "thesis": 4 training + 18 test clips per class and
+    modality, a five-minute rest) with what an online study adds: a Prolific link, keyboard
+    answers only, one attention check per test phase, full screen with one exit, and the
+    redirect back to the platform; then the export and the report."""
+    from motionlab.study.analysis import load_from_db, write_report
+
+    port = _free_port()
+    root = thesis_stimuli.as_posix()
+    config_path = tmp_path / "thesis.toml"
+    config_path.write_text(
+        f"""
+[study]
+title = "Thesis protocol"
+classes = {json.dumps(THESIS_CLASSES)}
+preset = "thesis"
+completion_code = "C0DE42"
+completion_url = "http://127.0.0.1:{port}/healthz?cc={{code}}"
+
+[stimuli.rgb]
+root = "{root}/rgb"
+pattern = "{{class}}/*.mkv"
+
+[stimuli.afd]
+root = "{root}/afd"
+pattern = "{{class}}/*.mkv"
+
+[stimuli.catch]
+root = "{root}/rgb"
+pattern = "{{class}}/*.mkv"
+
+[attention]
+source = "catch"
+per_test_phase = 1
+
+[requirements]
+fullscreen = true
+min_width = 640
+"""
+    )
+    with _serve(tmp_path, None, config_path=config_path, port=port) as srv:
+        store, truth = srv["store"], srv["truth"]
+        shot = Shots(page, tmp_path / "shots", prefix="thesis")
+        page.goto(srv["url"] + "/?PROLIFIC_PID=thesis-1&STUDY_ID=st&SESSION_ID=se")
+        page.wait_for_selector("#fullscreen-gate", timeout=20000)
+        shot("fullscreen_gate")
+        page.click("#fullscreen")
+        page.wait_for_selector("#fullscreen-gate", state="detached")
+
+        _kind(page, "instructions")  # (i) the slide show: no consent page in the exact protocol
+        for _ in range(4):
+            page.click("#next")
+
+        def answer_all(n: int, *, feedback: bool, exit_at: int | None = None) -> None:
+            for t in range(n):
+                key = _ready_trial(page, f"Clip {t + 1} of {n}")
+                if t == exit_at:
+                    page.evaluate("document.exitFullscreen()")
+                    page.wait_for_selector("#fullscreen-gate", timeout=5000)
+                    shot("fullscreen_left")
+                    page.click("#fullscreen")
+                    page.wait_for_selector("#fullscreen-gate", state="detached")
+                if t == 0 and feedback and not shot.taken[1:]:
+                    shot("training_keys")
+                page.keyboard.press(str(THESIS_CLASSES.index(truth[key]) + 1))
+                if feedback:
+                    page.wait_for_selector("#feedback:not(:empty)")
+                    page.click("#next")
+
+        _kind(page, "training")  # (ii) 20 RGB clips with the answer shown
+        answer_all(20, feedback=True)
+        _kind(page, "test")  # (iii) 90 RGB clips + 1 attention check, each looping
+        answer_all(91, feedback=False, exit_at=30)
+        _kind(page, "rest")  # (iv) five minutes: the server holds the participant there
+        assert page.is_disabled("#next")
+        with store.session() as s:  # let the five minutes pass
+            log = s.scalars(select(PhaseLog).where(PhaseLog.phase_name == "rest")).one()
+            log.started_ms -= 300_000
+        page.reload()
+        page.click("#fullscreen")  # a reload leaves full screen
+        page.wait_for_selector("#next:not([disabled])", timeout=10000)
+        page.click("#next")
+        _kind(page, "training")  # (v) AFD training
+        answer_all(20, feedback=True)
+        _kind(page, "test")  # (vi) AFD test
+        answer_all(91, feedback=False)
+        _kind(page, "questionnaire")  # (vii)
+        for name, value in [
+            ("colour_vision_deficiency", "no"),
+            ("short_sighted", "no"),
+            ("owns_glasses", "no"),
+            ("wearing_glasses", "no"),
+            ("sees_monitor_sharply", "yes"),
+            ("familiarity_computer_vision", "3"),
+            ("familiarity_action_recognition", "3"),
+            *[(f"difficulty_{i}", "2") for i in range(5)],
+        ]:
+            page.check(f'input[name="{name}"][value="{value}"]')
+        page.click("#submit")
+        _kind(page, "thanks")
+        assert page.text_content("#code") == "C0DE42"
+        page.wait_for_url("**/healthz?cc=C0DE42", timeout=10000)  # back to the platform
+
+        trials = store.all_trials()
+        assert len(trials) == 2 * (20 + 91)
+        by_phase = Counter((t.phase_name, t.attention_check) for t in trials)
+        assert by_phase == {
+            ("training-rgb", False): 20,
+            ("test-rgb", False): 90,
+            ("test-rgb", True): 1,
+            ("training-afd", False): 20,
+            ("test-afd", False): 90,
+            ("test-afd", True): 1,
+        }
+        assert all(t.response == "key" and t.correct for t in trials)
+        assert [(e.kind, e.trial_index) for e in store.all_events()][1:3] == [
+            ("fullscreen_exit", 30),
+            ("fullscreen_enter", 30),
+        ]
+        (p,) = store.all_participants()
+        assert p.external_id == "thesis-1" and p.completed_ms is not None
+        assert json.loads(p.url_params) == {"SESSION_ID": "se", "STUDY_ID": "st"}
+        plan = json.loads(p.plan)
+        assert [ph["seconds"] for ph in plan["phases"] if ph["kind"] == "rest"] == [300]
+        records, questionnaires = load_from_db(srv["store"].url)
+        files = write_report(records, tmp_path / "report", questionnaires=questionnaires)
+        report = files["markdown"].read_text()
+        assert "0 of 1 participants with checks scored below" in report
+        assert page.errors == []

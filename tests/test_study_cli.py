@@ -28,6 +28,7 @@ from motionlab.study.analysis import (
     write_report,
 )
 from motionlab.study.export import TRIAL_COLUMNS
+from motionlab.study.server import pilot_token
 
 from conftest import write_short_study
 
@@ -148,11 +149,12 @@ def test_serve_prints_links_and_runs(tmp_path, study_stimuli):
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        lines = [proc.stdout.readline() for _ in range(4)]
+        lines = [proc.stdout.readline() for _ in range(5)]
         text = "".join(lines)
         assert f"participant: http://127.0.0.1:{port}/" in text
         token = re.search(r"admin token: (\S+)", text).group(1)
         assert f"/admin#token={token}" in text and len(token) >= 24
+        assert f"pilot:       http://127.0.0.1:{port}/?pilot={pilot_token(token)}" in text
         base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 30
         while True:
@@ -233,3 +235,41 @@ def test_read_trials_roundtrip(tmp_path):
         w.writerow(row)
     (t,) = read_trials(path)
     assert t.correct and t.rt_ms == 12.5 and t.loops == 2
+
+
+def test_attention_check_exclusion_rule_by_hand():
+    """Two participants; B misses one of two catch trials. Catch trials never count; with the
+    rule at 1.0 B is excluded, at 0.5 B is kept."""
+    from motionlab.study.analysis import TrialRecord, summarise
+
+    def rec(p, truth, choice, check=False):
+        return TrialRecord(
+            p,
+            "test-rgb",
+            "test",
+            "rgb",
+            "s",
+            truth,
+            choice,
+            truth == choice,
+            900.0,
+            25.0,
+            1,
+            attention_check=check,
+        )
+
+    trials = [
+        rec("A", "x", "x"),
+        rec("A", "y", "x"),
+        rec("A", "x", "x", check=True),
+        rec("B", "x", "x"),
+        rec("B", "y", "y"),
+        rec("B", "x", "y", check=True),
+        rec("B", "y", "y", check=True),
+    ]
+    strict = summarise(trials, ["x", "y"])
+    assert strict.excluded == ["B"] and strict.attention == {"A": (1.0, 1), "B": (0.5, 2)}
+    assert strict.participants == ["A"] and strict.modality_accuracy["rgb"][0] == 0.5  # 1 of 2
+    lenient = summarise(trials, ["x", "y"], min_attention=0.5)
+    assert lenient.excluded == [] and lenient.modality_accuracy["rgb"][0] == 0.75  # 3 of 4
+    assert lenient.n_trials == 4  # the three catch trials are not analysed

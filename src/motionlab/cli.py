@@ -20,7 +20,9 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Sequence
@@ -111,6 +113,16 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resize", type=_size, metavar="WxH", help="resize frames, e.g. 320x240")
     g.add_argument(
         "--fps", type=_positive_float, help="frame rate of a frame-folder input (default 25)"
+    )
+
+
+def _add_keep_audio_arg(p: argparse.ArgumentParser, why: str) -> None:
+    p.add_argument(
+        "--keep-audio",
+        action="store_true",
+        help="copy the input's audio streams into the output (transcoded where the output "
+        f"container cannot hold the codec); default off: {why}. Timestamps (variable "
+        "frame rates), frame rate and rotation of the input are always kept",
     )
 
 
@@ -312,7 +324,13 @@ def _rgb(text: str) -> tuple[float, float, float]:
 
 def _add_noise_args(p: argparse.ArgumentParser, *, per_video: bool) -> None:
     g = p.add_argument_group("noise")
-    g.add_argument("--seed", type=int_type(0), default=0, help="noise seed (default 0)")
+    seed_help = (
+        "noise seed (default 0)"
+        if per_video
+        else "dataset seed (default 0); each video's noise seed is a hash of it and the "
+        "video's path relative to SRC (recorded in DST/afd_dataset.json)"
+    )
+    g.add_argument("--seed", type=int_type(0), default=0, help=seed_help)
     g.add_argument("--grayscale", action="store_true", help="one noise channel, repeated")
     choices = ("full", "video") if per_video else ("full",)
     g.add_argument(
@@ -448,7 +466,14 @@ def cmd_afd(args: argparse.Namespace) -> None:
             check_flow_size(args.input, *_frame_size(reader))
         bar = _progress(total, f"afd ({config.mode})", not args.quiet, unit="frame")
         with (
-            VideoWriter(args.output, fps=reader.rate, codec=codec, metadata=meta) as writer,
+            VideoWriter(
+                args.output,
+                fps=reader.rate,
+                codec=codec,
+                metadata=meta,
+                source=reader,
+                keep_audio=args.keep_audio,
+            ) as writer,
             write_in_background(writer.write) as put,  # encode while the next frame is made
         ):
             for step in afd_steps(reader, config=config, estimator=estimator):
@@ -471,9 +496,14 @@ def cmd_afd(args: argparse.Namespace) -> None:
     log.info("wrote %d frames to %s (%s, seed %d)", writer.count, args.output, codec, args.seed)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """Signal handler: stop like Ctrl-C."""
+    raise KeyboardInterrupt
+
+
 def cmd_afd_dataset(args: argparse.Namespace) -> int:
     """motionlab afd-dataset SRC DST: a whole class-folder dataset, resumable."""
-    from motionlab.afd_dataset import AFD5_CLASSES, make_afd_dataset
+    from motionlab.afd_dataset import AFD5_CLASSES, DatasetProgress, make_afd_dataset
     from motionlab.atomic import check_output_target, refuse_overwrite_input
 
     # DST mirrors SRC's class folders: SRC equal to DST, or inside it, would be overwritten
@@ -485,25 +515,29 @@ def cmd_afd_dataset(args: argparse.Namespace) -> int:
         names = [c.strip() for c in args.subset.split(",") if c.strip()]
         classes = list(AFD5_CLASSES) if names in (["afd5"], ["ucf5"]) else names
     config = _afd_config(args)
-    bar = _progress(None, "afd-dataset", not args.quiet, unit="video")
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    result = make_afd_dataset(
-        args.src,
-        args.dst,
-        config=config,
-        classes=classes,
-        save_flow=args.save_flow,
-        workers=args.workers,
-        executor=args.executor,
-        ray_address=args.ray_address,
-        progress=progress,
-    )
-    bar.close()
+    progress = None if args.quiet else DatasetProgress(sys.stderr, every=args.log_every)
+    # SIGTERM (kill, a job scheduler) stops the run like Ctrl-C: workers stopped, their
+    # unfinished outputs removed
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        old_term = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = make_afd_dataset(
+            args.src,
+            args.dst,
+            config=config,
+            classes=classes,
+            save_flow=args.save_flow,
+            workers=args.workers,
+            executor=args.executor,
+            ray_address=args.ray_address,
+            progress=progress,
+        )
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+        if progress is not None:
+            progress.close()
     log.info(
         "%d videos: %d made, %d already done, %d failed",
         result.total,
@@ -644,6 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--gif-frames", type=int_type(1), default=100, help="frames in the GIF (default 100)"
     )
     p.add_argument("--codec", help="raw, ffv1, x264rgb (lossless), h264 (lossy); default by suffix")
+    _add_keep_audio_arg(p, "an appearance-free video shows motion only")
     _add_flow_args(p)
     _add_reader_args(p)
     p.set_defaults(func=cmd_afd)
@@ -670,6 +705,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also store each video's forward flow as <stem>.flow.mkv (8-bit, +-20 px)",
     )
     p.add_argument("--workers", type=int, default=1, help="parallel videos (default 1)")
+    p.add_argument(
+        "--log-every",
+        type=int,
+        metavar="N",
+        help="when stderr is not a terminal: a progress line every N videos "
+        "(default: 1%% of the videos)",
+    )
     p.add_argument(
         "--executor",
         choices=("local", "ray"),

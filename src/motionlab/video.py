@@ -18,6 +18,13 @@ their names. Writers produce
 Every output is written under a temporary name and renamed when complete
 (:mod:`motionlab.atomic`).
 
+A writer given the reader of its source (``VideoWriter(..., source=reader)``) keeps what
+the frames alone lose: the source's timestamps (each output frame gets the presentation
+time of the source frame it was made from, so variable frame rates survive), its rotation
+(the display matrix), and, with ``keep_audio=True``, its audio streams (copied, or
+transcoded where the output container cannot hold the codec). What an output type cannot
+keep is said in a warning.
+
 Examples
 --------
 >>> import numpy as np, tempfile, pathlib
@@ -36,6 +43,7 @@ import logging
 import os
 import re
 import shutil
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -201,6 +209,17 @@ class VideoReader:
     fps : float, optional
         Frame rate of a frame folder (default 25); ignored for videos.
 
+    Attributes
+    ----------
+    time_base : Fraction or None
+        Time base of the video stream (seconds per pts tick); None for frame folders.
+    rotation : int
+        Counter-clockwise rotation in degrees, in (-180, 180], that a player applies to the
+        frames (the display matrix, or the ``rotate`` tag of older files); the frames are
+        yielded as stored, unrotated. 0 for frame folders.
+    audio_streams : int
+        Number of audio streams in the source (none are decoded by the reader).
+
     Yields
     ------
     frame : (H, W, 3) uint8 ndarray
@@ -238,6 +257,10 @@ class VideoReader:
         self._first: np.ndarray | None = None
         self._iter: Iterator[np.ndarray] | None = None
         self._info: VideoInfo | None = None
+        self._pts: deque[int | None] = deque()
+        self.time_base: Fraction | None = None
+        self.rotation = 0
+        self.audio_streams = 0
         self._open()
 
     # -- opening ---------------------------------------------------------------------
@@ -296,6 +319,8 @@ class VideoReader:
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         self._stream = stream
+        self.time_base = stream.time_base
+        self.audio_streams = len(self._container.streams.audio)
         self._iter = self._decode(stream)
         try:
             self._first = next(self._iter)
@@ -319,6 +344,9 @@ class VideoReader:
                 if self.stop is not None and index >= self.stop:
                     return
                 if index >= self.start:
+                    if index == self.start:
+                        self.rotation = _rotation_of(frame, stream)
+                    self._pts.append(frame.pts)
                     yield _resize(frame.to_ndarray(format="rgb24"), self.size)
                 index += 1
         except av.FFmpegError as exc:
@@ -351,6 +379,15 @@ class VideoReader:
             return Fraction(self.fps).limit_denominator(1001)
         return self._rate
 
+    def pop_pts(self) -> int | None:
+        """Presentation timestamp (in :attr:`time_base` ticks) of the oldest frame yielded
+        and not yet popped; None for frame folders, frames without one, or none left.
+
+        A writer that makes one output frame per source frame, in order, pops one per frame
+        written (``VideoWriter(..., source=reader)``), even while the reader runs ahead.
+        """
+        return self._pts.popleft() if self._pts else None
+
     @property
     def frame_size(self) -> tuple[int, int]:
         """(width, height) of the frames yielded."""
@@ -382,6 +419,20 @@ class VideoReader:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _rotation_of(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> int:
+    """Counter-clockwise display rotation in degrees, (-180, 180]: the frame's display
+    matrix, else the stream's ``rotate`` tag (clockwise degrees, older files)."""
+    degrees = 0.0
+    with contextlib.suppress(Exception):  # no display matrix, or one PyAV cannot read
+        degrees = float(frame.rotation or 0)
+    if not degrees:
+        tag = stream.metadata.get("rotate")
+        with contextlib.suppress(TypeError, ValueError):
+            degrees = -float(tag) if tag is not None else 0.0
+    d = round(degrees) % 360
+    return d - 360 if d > 180 else d
 
 
 def _ffmpeg_reason(exc: av.FFmpegError) -> str:
@@ -501,6 +552,20 @@ class VideoWriter:
     metadata : dict of str, optional
         Provenance stored with the output: container tags of a video file, or
         ``metadata.json`` inside a PNG folder (read back with :func:`read_metadata`).
+    source : VideoReader, optional
+        The reader of the video the frames are made from, one output frame per source
+        frame, in order. The output then keeps the source's timestamps (frame ``k`` gets
+        the pts of the ``k``-th frame the reader yielded, in the source's time base, minus
+        that of the first frame when the reader starts later than frame 0) and rotation
+        (display matrix). AVI keeps one frame per ``1/fps`` tick: timestamps are rounded to
+        that grid, and it records no rotation; a PNG folder keeps neither (a warning says
+        so). Missing or non-increasing source timestamps continue at the nominal rate (a
+        warning says so).
+    keep_audio : bool
+        Copy the audio streams of ``source`` (needs ``source``), packet by packet, trimmed
+        to the frames read; a codec the output container cannot hold is transcoded (AAC in
+        mp4/mov, FLAC in mkv, PCM in avi) and a warning says so. Without it, a source with
+        audio gets a warning that the output has none.
 
     Notes
     -----
@@ -517,6 +582,8 @@ class VideoWriter:
         crf: int = 18,
         preset: str = "medium",
         metadata: dict[str, str] | None = None,
+        source: VideoReader | None = None,
+        keep_audio: bool = False,
     ) -> None:
         self.path = Path(path)
         self.metadata = dict(metadata or {})
@@ -532,8 +599,41 @@ class VideoWriter:
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
         self._pad = (0, 0)
+        if keep_audio and source is None:
+            raise MotionlabError("keep_audio needs the source's reader (source=reader)")
+        self._source, self.keep_audio = source, keep_audio
+        self._tb: Fraction | None = None  # time base of the pts copied from the source
+        self._grid = False  # AVI: pts rounded to ticks of 1 / fps
+        self._offset: int | None = None  # source pts subtracted (a reader that starts late)
+        self._last_pts: int | None = None
+        self._pts_warned = False
+        self._end = 0.0  # output time (s) at which the last frame written ends
+        self._audio: _AudioPass | None = None
         self._tmp = temp_sibling(self.path, directory=self.codec == "png")
         self._done = False
+        if source is not None:
+            self._announce(source)
+
+    def _announce(self, source: VideoReader) -> None:
+        """Warn about what this output cannot keep of ``source`` (before any work)."""
+        avi = self.path.suffix.lower() == ".avi"
+        if source.audio_streams and not self.keep_audio:
+            log.warning(
+                "%s has %d audio stream(s); %s will have no audio (keep_audio=True, "
+                "--keep-audio, copies it)", source.source, source.audio_streams, self.path,
+            )  # fmt: skip
+        elif source.audio_streams and self.codec == "png":
+            log.warning(
+                "%s: a folder of PNG frames holds no audio; the %d audio stream(s) of %s are "
+                "not kept (write a video file to keep them)",
+                self.path, source.audio_streams, source.source,
+            )  # fmt: skip
+        if source.rotation and (avi or self.codec == "png"):
+            log.warning(
+                "%s: %s records no rotation; %s is shown turned by %d degrees, the output "
+                "is stored unturned (write .mkv or .mp4 to keep it)",
+                self.path, "AVI" if avi else "a PNG folder", source.source, source.rotation,
+            )  # fmt: skip
 
     def write(self, frame: np.ndarray) -> None:
         """Append one RGB ``(H, W, 3)`` uint8 frame; every frame must have one size."""
@@ -563,9 +663,43 @@ class VideoWriter:
                 frame = np.pad(frame, ((0, self._pad[1]), (0, self._pad[0]), (0, 0)), "edge")
             assert self._container is not None and self._stream is not None
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            if self._tb is not None:
+                vf.pts, vf.time_base = self._next_pts(), self._tb
             for packet in self._stream.encode(vf):
                 self._container.mux(packet)
+            if self._source is not None:
+                start = self.count / float(self.fps) if vf.pts is None else float(vf.pts * self._tb)
+                self._end = start + 1 / float(self.fps)
+                if self._audio is not None:  # interleave: the audio up to this frame
+                    self._audio.feed(until=start)
         self.count += 1
+
+    def _next_pts(self) -> int:
+        """Output pts of the next frame: the source's, shifted, checked to increase."""
+        assert self._source is not None and self._tb is not None
+        raw, src_tb = self._source.pop_pts(), self._source.time_base
+        assert src_tb is not None
+        if self._offset is None:
+            self._offset = raw if raw is not None and self._source.start > 0 else 0
+            if self._audio is not None:
+                self._audio.offset = float(self._offset * src_tb)
+        want = None
+        if raw is not None:
+            want = round((raw - self._offset) * src_tb / self._tb)
+        if want is None or (self._last_pts is not None and want <= self._last_pts):
+            step = max(1, round(1 / (Fraction(self.fps) * self._tb)))
+            nxt = 0 if self._last_pts is None else self._last_pts + step
+            if not self._pts_warned:  # once per output
+                log.warning(
+                    "%s: source frame %d has %s; it and any such later frame are given the "
+                    "next time at the nominal rate%s", self.path, self.count,
+                    "no timestamp" if raw is None else "a timestamp not after the previous one",
+                    " (AVI holds one frame per 1/fps tick)" if self._grid else "",
+                )  # fmt: skip
+                self._pts_warned = True
+            want = nxt
+        self._last_pts = want
+        return want
 
     def _open_stream(self, w: int, h: int) -> None:
         rate = self.fps if isinstance(self.fps, Fraction) else Fraction(self.fps)
@@ -573,6 +707,10 @@ class VideoWriter:
         options = {}
         if self.metadata and self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
             options["movflags"] = "+use_metadata_tags"  # keep custom tags in mp4/mov
+        if self.keep_audio and self._source is not None and self._source.audio_streams:
+            # audio packets before time 0 (AAC priming from mp4: pts -1024) must not shift
+            # every stream, the video included, as mkv's default would (tested)
+            options["avoid_negative_ts"] = "disabled"
         self._container = av.open(str(self._tmp), mode="w", options=options)
         self._container.metadata.update(self.metadata)
         if self.codec == "h264":
@@ -595,6 +733,25 @@ class VideoWriter:
             stream.options = {"level": "3", "slices": "4", "threads": "2"}
         stream.width, stream.height = w + self._pad[0], h + self._pad[1]
         self._stream = stream
+        if self._source is not None:
+            self._keep_from_source(stream, rate)
+
+    def _keep_from_source(self, stream: av.video.stream.VideoStream, rate: Fraction) -> None:
+        """Time base, rotation and audio streams of the source, set before the header."""
+        src = self._source
+        assert src is not None and self._container is not None
+        avi = self.path.suffix.lower() == ".avi"
+        if src.time_base is not None:
+            if avi:  # AVI: one frame per tick of 1/rate
+                self._grid, self._tb = True, 1 / rate
+            else:
+                self._tb = src.time_base
+                stream.time_base = src.time_base
+                stream.codec_context.time_base = src.time_base
+        if src.rotation and not avi:
+            stream.set_display_rotation(src.rotation)
+        if self.keep_audio and src.audio_streams:
+            self._audio = _AudioPass(src.source, self._container, label=str(self.path))
 
     def close(self) -> None:
         """Finish encoding and rename the output onto ``path``.
@@ -614,6 +771,10 @@ class VideoWriter:
                 assert self._stream is not None
                 for packet in self._stream.encode(None):
                     self._container.mux(packet)
+                if self._audio is not None:  # the rest, up to the end of the frames read
+                    trimmed = self._source is not None and self._source.stop is not None
+                    self._audio.finish(end=self._end if trimmed else None)
+                    self._audio = None
                 self._container.close()
                 self._container = None
         except BaseException:
@@ -634,6 +795,9 @@ class VideoWriter:
             self._discard()
 
     def _discard(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
         if self._container is not None:
             with contextlib.suppress(av.FFmpegError):
                 self._container.close()
@@ -660,6 +824,94 @@ class VideoWriter:
     def __del__(self) -> None:  # an abandoned writer must not leave temporary files
         if not getattr(self, "_done", True):
             self.abort()
+
+
+_AUDIO_FALLBACK = {".mp4": "aac", ".mov": "aac", ".m4v": "aac", ".mkv": "flac", ".avi": "pcm_s16le"}
+"""Audio codec an output suffix gets when it cannot hold the source's codec."""
+
+
+class _AudioPass:
+    """The audio streams of a source file, muxed into an output beside its video in time
+    order: copied packet by packet, or decoded and re-encoded where the output container
+    cannot hold the codec (:data:`_AUDIO_FALLBACK`).
+
+    ``offset`` (seconds) is subtracted from every timestamp; packets that then start before
+    0 or at/after the ``end`` given to :meth:`finish` are dropped (trimmed outputs).
+    """
+
+    def __init__(self, source: Path, output: av.container.OutputContainer, *, label: str):
+        self._in = av.open(str(source))
+        self._output = output
+        streams = list(self._in.streams.audio)
+        supported = output.supported_codecs
+        self._map: dict[int, tuple[av.stream.Stream, bool]] = {}
+        suffix = Path(label).suffix.lower()
+        for s in streams:
+            name = s.codec_context.name
+            if name in supported:
+                self._map[s.index] = (output.add_stream_from_template(s), False)
+                continue
+            target = _AUDIO_FALLBACK.get(suffix, "aac")
+            out = output.add_stream(target, rate=s.rate)
+            out.layout = s.layout.name
+            self._map[s.index] = (out, True)
+            log.warning(
+                "%s: the container cannot hold %s audio (stream %d of %s): transcoded to %s",
+                label, name, s.index, source, target,
+            )  # fmt: skip
+        self._streams = streams
+        self._packets = self._in.demux(*streams)
+        self._held: av.Packet | None = None
+        self.offset = 0.0
+
+    def feed(self, until: float | None, end: float | None = None) -> None:
+        """Mux the packets that start before ``until`` (output seconds; None: all)."""
+        while True:
+            pkt, self._held = self._held or next(self._packets, None), None
+            if pkt is None:
+                return
+            if pkt.size == 0 or pkt.time_base is None:  # end-of-stream flush packet
+                continue
+            ts = pkt.pts if pkt.pts is not None else pkt.dts
+            t = -self.offset if ts is None else float(ts * pkt.time_base) - self.offset
+            if until is not None and t >= until:
+                self._held = pkt
+                return
+            t_end = t + float((pkt.duration or 0) * pkt.time_base)
+            if (self.offset > 0 and t_end <= 1e-6) or (end is not None and t >= end - 1e-6):
+                continue  # ends before the first frame read, or starts after the last
+            self._mux(pkt)
+
+    def _mux(self, pkt: av.Packet) -> None:
+        out, transcode = self._map[pkt.stream.index]
+        shift = round(self.offset / pkt.time_base)
+        if not transcode:
+            if pkt.pts is not None:
+                pkt.pts -= shift
+            if pkt.dts is not None:
+                pkt.dts -= shift
+            pkt.stream = out
+            self._output.mux(pkt)
+            return
+        for frame in pkt.stream.decode(pkt):
+            if frame.pts is not None:
+                frame.pts -= shift
+            self._output.mux(out.encode(frame))
+
+    def finish(self, *, end: float | None) -> None:
+        """Mux the rest (up to ``end`` seconds if given), flush the encoders, close."""
+        self.feed(None, end=end)
+        for s in self._streams:
+            out, transcode = self._map[s.index]
+            if transcode:
+                for frame in s.decode(None):
+                    self._output.mux(out.encode(frame))
+                self._output.mux(out.encode(None))
+        self.close()
+
+    def close(self) -> None:
+        """Close the source (safe to call twice)."""
+        self._in.close()
 
 
 def write_video(

@@ -2,7 +2,8 @@
 
 Matchers give soft saliency maps of named privacy attributes (forehead, hair, eyes,
 cheek, lips, hand, arm, torso, legs); :func:`obfuscate` replaces those regions by noise
-animated with the video's optical flow (eq. 5.5); :mod:`~motionlab.privacy.baselines`
+animated with the video's optical flow (eq. 5.5), or by a baseline inside the same mask
+(:mod:`~motionlab.privacy.replace`); :mod:`~motionlab.privacy.baselines`
 holds the naive baselines of Table 5.2 and :mod:`~motionlab.privacy.metrics` the
 privacy/utility trade-off ``f_lambda`` (eq. 5.6).
 """
@@ -18,15 +19,18 @@ from motionlab.privacy.obfuscate import (
     obfuscate,
     obfuscate_steps,
 )
+from motionlab.privacy.replace import REPLACEMENTS, Replacement, replacement_frame
 
 __all__ = [
     "ATTRIBUTES",
     "BASELINES",
     "BODY_ATTRIBUTES",
     "FACE_ATTRIBUTES",
+    "REPLACEMENTS",
     "Matcher",
     "ObfuscationConfig",
     "ObfuscationStep",
+    "Replacement",
     "blend",
     "blur",
     "combine_maps",
@@ -39,4 +43,5 @@ __all__ = [
     "obfuscate_steps",
     "parse_names",
     "pixelate",
+    "replacement_frame",
 ]

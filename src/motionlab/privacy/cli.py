@@ -121,6 +121,45 @@ def _selected(args: argparse.Namespace, matcher: Any) -> tuple[str, ...]:
 # obfuscate
 
 
+def _colour(text: str) -> tuple[int, int, int]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise MotionlabError(f"--colour: expected R,G,B such as 0,0,0, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def _replacement(args: argparse.Namespace) -> Any:
+    """The ``Replacement`` of ``--replace`` and its settings; options of another kind fail."""
+    from motionlab.privacy.baselines import WORK_SIZE
+    from motionlab.privacy.replace import Replacement
+
+    kind = args.replace
+    Replacement(kind)  # an unknown name fails first, with the list of names
+    owners = {
+        "--block": ("pixelate", args.block),
+        "--blur-kernel": ("blur", args.blur_kernel),
+        "--blur-sigma": ("blur", args.blur_sigma),
+        "--colour": ("colour", args.colour),
+        "--native-size": ("blur or pixelate", args.native_size or None),
+    }
+    for option, (owner, value) in owners.items():
+        if value is not None and kind not in owner.split(" or "):
+            raise MotionlabError(f"{option} applies to --replace {owner}, not {kind}")
+    settings: dict[str, Any] = {"work_size": None if args.native_size else WORK_SIZE}
+    if args.block is not None:
+        settings["block"] = args.block
+    if args.blur_kernel is not None:
+        settings["kernel"] = args.blur_kernel
+    if args.blur_sigma is not None:
+        settings["sigma"] = args.blur_sigma
+    if args.colour is not None:
+        settings["colour"] = _colour(args.colour)
+    return Replacement(kind, **settings)
+
+
 def cmd_obfuscate(args: argparse.Namespace) -> int:
     """motionlab obfuscate INPUT -o OUT --templates ..."""
     from motionlab.atomic import refuse_overwrite_input
@@ -129,13 +168,16 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         refuse_overwrite_input(out, args.input, args.library, args.weights)
     from motionlab.cli import _noise_range, _progress, _reader_kwargs
     from motionlab.flow import get_estimator
+    from motionlab.noise import NoiseRange
     from motionlab.pipeline import write_in_background
     from motionlab.privacy.obfuscate import ObfuscationConfig, obfuscate_steps
     from motionlab.privacy.pictures import saliency_to_gray
     from motionlab.video import LOSSLESS_CODECS, VideoReader, VideoWriter, afd_codec_for
 
+    replacement = _replacement(args)
+    with_noise = replacement.kind == "noise"
     codec = afd_codec_for(args.output, args.codec)
-    if codec not in LOSSLESS_CODECS:
+    if codec not in LOSSLESS_CODECS and with_noise:
         log.warning("H.264 (yuv420p) is lossy: it smears the noise; use .mkv or --codec x264rgb")
     matcher = _build_matcher(args)
     names = _selected(args, matcher)
@@ -144,13 +186,14 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         names,
         noise=args.noise,
         seed=args.seed,
-        noise_range=_noise_range(args),
+        noise_range=_noise_range(args) if with_noise else NoiseRange(),
         flow_method=args.flow,
         flow_options=flow_options,
+        replace=replacement,
     )
     afd = config.afd_config()
     estimator = None
-    if afd.directions != "none":
+    if afd.directions != "none" and with_noise:
         estimator = get_estimator(afd.flow_method, **afd.resolved_flow_options)
     record = {
         "version": __version__,
@@ -167,12 +210,17 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         sal_path += "/"  # a name without suffix is a folder of PNGs
     with VideoReader(args.input, **_reader_kwargs(args)) as reader:
         total = reader.info.num_frames
-        if total < 2:
+        if total < 2 and with_noise:
             raise MotionlabError(
-                f"{args.input}: obfuscation needs at least two frames, it has {total}"
+                f"{args.input}: obfuscation with noise needs at least two frames, it has "
+                f"{total} (--replace blur, pixelate, mask or colour work on one)"
             )
-        bar = _progress(total, f"obfuscate ({args.noise} noise)", not args.quiet, unit="frame")
-        writer = VideoWriter(args.output, fps=reader.rate, codec=codec, metadata=meta)
+        what = f"{args.noise} noise" if with_noise else replacement.kind
+        bar = _progress(total, f"obfuscate ({what})", not args.quiet, unit="frame")
+        writer = VideoWriter(
+            args.output, fps=reader.rate, codec=codec, metadata=meta, source=reader,
+            keep_audio=args.keep_audio,
+        )  # fmt: skip
         sal_writer = None
         if sal_path is not None:
             sal_codec = afd_codec_for(sal_path, None)
@@ -195,7 +243,10 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         finally:
             matcher.close()
         bar.close()
-    log.info("wrote %d frames to %s (%s, seed %d)", writer.count, args.output, codec, args.seed)
+    log.info(
+        "wrote %d frames to %s (%s, %s)", writer.count, args.output, codec,
+        f"seed {args.seed}" if with_noise else replacement.kind,
+    )  # fmt: skip
     if sal_path is not None:
         log.info("wrote the saliency maps to %s", sal_path)
     return 0
@@ -235,7 +286,10 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     }
     with VideoReader(args.input, **_reader_kwargs(args)) as reader:
         bar = _progress(reader.info.num_frames, args.method, not args.quiet, unit="frame")
-        with VideoWriter(args.output, fps=reader.rate, codec=args.codec, metadata=meta) as writer:
+        with VideoWriter(
+            args.output, fps=reader.rate, codec=args.codec, metadata=meta, source=reader,
+            keep_audio=args.keep_audio,
+        ) as writer:  # fmt: skip
             for frame in reader:
                 writer.write(fn(frame))
                 bar.update()
@@ -482,7 +536,7 @@ def cmd_privacy_eval(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``obfuscate``, ``baseline``, ``templates`` and ``privacy-eval``."""
-    from motionlab.cli import _add_noise_args, _add_reader_args
+    from motionlab.cli import _add_keep_audio_arg, _add_noise_args, _add_reader_args
 
     p = sub.add_parser(
         "obfuscate",
@@ -510,12 +564,38 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="motion (default): noise carried by the flow; first-frame: the published AFD "
         "warping; iid: fresh noise every frame (the ablation, no motion)",
     )
+    g = p.add_argument_group("replacement inside the mask")
+    g.add_argument(
+        "--replace",
+        default="noise",
+        metavar="noise|blur|pixelate|mask|colour",
+        help="what replaces the salient pixels, blended with the same soft mask: noise "
+        "(default, the thesis's motion-consistent noise); blur (Gaussian, kernel 21, sigma "
+        "10), pixelate (16x16 blocks), both on the frame rescaled to 224x224 and back as the "
+        "baselines; mask (the region's mean colour, weighted by the saliency); colour "
+        "(--colour, black)",
+    )
+    g.add_argument("--block", type=int, metavar="PX", help="pixelate: block side in pixels (16)")
+    g.add_argument(
+        "--blur-kernel", type=int, metavar="K", help="blur: odd Gaussian kernel size (21)"
+    )
+    g.add_argument(
+        "--blur-sigma", type=float, metavar="SIGMA", help="blur: Gaussian sigma in pixels (10)"
+    )
+    g.add_argument("--colour", metavar="R,G,B", help="colour: the fill, 0..255 each (0,0,0)")
+    g.add_argument(
+        "--native-size",
+        action="store_true",
+        help="blur/pixelate at the input size, not at 224x224 (sizes above are then pixels "
+        "of the input)",
+    )
     p.add_argument(
         "--save-saliency",
         metavar="PATH",
         help="also write the saliency maps (white = hidden) as FOLDER/ of PNGs or a video",
     )
     p.add_argument("--codec", help="raw, ffv1, x264rgb (lossless), h264 (lossy); default by suffix")
+    _add_keep_audio_arg(p, "voices identify people and are not obfuscated")
     g = p.add_argument_group("optical flow of the noise")
     g.add_argument("--flow", default="dis", help="flow method (default dis)")
     g.add_argument(
@@ -547,6 +627,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--native-size", action="store_true", help="pixelate/blur at the input size, not 224x224"
     )
     p.add_argument("--codec", help="h264 (default for .mp4), ffv1, x264rgb, raw")
+    _add_keep_audio_arg(p, "voices identify people and are not obfuscated")
     _add_reader_args(p)
     p.set_defaults(func=cmd_baseline)
 

@@ -15,6 +15,11 @@ Noise modes (``ObfuscationConfig.noise``): ``motion`` (default; the AFD ``advect
 noise carried by the forward flow, every frame i.i.d.), ``first-frame`` (the published
 AFD warping of one noise frame), ``iid`` (fresh noise every frame: the ablation of thesis
 Fig. 5.8, which destroys the motion inside the region).
+
+Replacements (``ObfuscationConfig.replace``, :mod:`motionlab.privacy.replace`): the noise is
+the default; blur, pixelation, the region's mean colour or a fixed colour can take its
+place inside the same soft mask (``O_t = I_t + S_t (R_t - I_t)``), to compare the naive
+baselines with the noise on the same region. Those need no optical flow.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from motionlab.flow.estimators import DEFAULT_METHOD
 from motionlab.noise import NoiseRange, video_mean_std_stream
 from motionlab.privacy.attributes import parse_names
 from motionlab.privacy.matchers import DEFAULT_MATCHER, Matcher, get_matcher
+from motionlab.privacy.replace import Replacement, replacement_frame
 
 NOISE_MODES: dict[str, str] = {"motion": "advect", "first-frame": "first-frame", "iid": "iid"}
 """Obfuscation noise mode -> AFD mode of :mod:`motionlab.afd`."""
@@ -92,6 +98,9 @@ class ObfuscationConfig:
         Optical flow that animates the noise (default DIS, AFD's ``fast`` preset).
     flow_options : dict
         Settings of the flow method.
+    replace : Replacement
+        What is blended into the salient pixels: the noise (default; the settings above
+        apply to it only) or a baseline inside the mask (:mod:`motionlab.privacy.replace`).
     """
 
     templates: tuple[str, ...]
@@ -100,6 +109,7 @@ class ObfuscationConfig:
     noise_range: NoiseRange = field(default_factory=NoiseRange)
     flow_method: str = DEFAULT_METHOD
     flow_options: dict[str, Any] = field(default_factory=dict)
+    replace: Replacement = field(default_factory=Replacement)
 
     def __post_init__(self) -> None:
         if self.noise not in NOISE_MODES:
@@ -120,11 +130,14 @@ class ObfuscationConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form, for provenance records."""
+        """Plain-JSON form, for provenance records (noise settings only with the noise)."""
+        if self.replace.kind != "noise":
+            return {"templates": list(self.templates), "replace": self.replace.to_dict()}
         return {
             "templates": list(self.templates),
             "noise": self.noise,
             "afd": self.afd_config().to_dict(),
+            "replace": self.replace.to_dict(),
         }
 
 
@@ -142,7 +155,8 @@ class ObfuscationStep:
     saliency : (H, W) float32 ndarray
         Combined saliency S_t in [0, 1].
     noise : (H, W, 3) uint8 ndarray
-        Noise frame N_t.
+        Replacement frame: the noise frame N_t, or R_t of another
+        :class:`~motionlab.privacy.replace.Replacement`.
     output : (H, W, 3) uint8 ndarray
         Obfuscated frame O_t.
     """
@@ -155,6 +169,13 @@ class ObfuscationStep:
     output: np.ndarray
 
 
+def _plain_steps(frames: Iterable[np.ndarray]) -> Iterator[AFDStep]:
+    """Frames as steps without flow or noise (their ``afd`` is the frame itself)."""
+    for t, frame in enumerate(frames):
+        frame = check_frame(frame, name=f"frame {t}")
+        yield AFDStep(t, frame, None, frame)
+
+
 def obfuscate_steps(
     frames: Iterable[np.ndarray],
     *,
@@ -163,25 +184,36 @@ def obfuscate_steps(
     estimator: FlowEstimator | None = None,
     ahead: int = 2,
 ) -> Iterator[ObfuscationStep]:
-    """Stream the obfuscation of ``frames`` (at least two), one step per frame.
+    """Stream the obfuscation of ``frames`` (at least two for the noise), one step per frame.
 
     Flow is estimated in a background thread. The matcher runs ``ahead`` frames ahead
     (:meth:`Matcher.submit`: in a thread of its own, or in its own threads): it matches
     frames t + 1 ... t + ahead while frame t's noise is rendered and blended here; it
     still sees every frame in order. ``ahead=0`` runs everything one step after the other.
-    Memory is bounded (a few frames). The steps are identical either way.
+    Memory is bounded (a few frames). The steps are identical either way. Replacements
+    other than the noise need no flow (``estimator`` is not used).
     """
     if ahead < 0:
         raise MotionlabError(f"ahead must be >= 0, got {ahead}")
     names = matcher.check_names(config.templates)
     matcher.reset()
-    steps = afd_steps(frames, config=config.afd_config(), estimator=estimator)
+    replace = config.replace
+    if replace.kind == "noise":
+        steps: Iterator[AFDStep] = afd_steps(
+            frames, config=config.afd_config(), estimator=estimator
+        )
+    else:  # no flow, no noise: each frame stands alone
+        steps = _plain_steps(frames)
 
     def finish(step: AFDStep, maps: np.ndarray) -> ObfuscationStep:
         saliency = matcher.saliency(maps)
+        if replace.kind == "noise":
+            other = step.afd
+        else:
+            other = replacement_frame(step.source, saliency, replace)
         return ObfuscationStep(
-            step.index, step.source, maps, saliency, step.afd,
-            blend(step.source, step.afd, saliency),
+            step.index, step.source, maps, saliency, other,
+            blend(step.source, other, saliency),
         )  # fmt: skip
 
     if ahead == 0:
@@ -220,6 +252,7 @@ def obfuscate(
     seed: int = 0,
     noise_range: NoiseRange | None = None,
     flow: str = DEFAULT_METHOD,
+    replace: str | Replacement = "noise",
     **flow_options: Any,
 ) -> Iterator[np.ndarray]:
     """Yield the obfuscated frames of a video, one at a time.
@@ -240,17 +273,23 @@ def obfuscate(
         given as an iterable are collected in memory first.
     flow : str
         Optical-flow method; ``**flow_options`` are its settings.
+    replace : str or Replacement
+        ``"noise"`` (default), ``"blur"``, ``"pixelate"``, ``"mask"``, ``"colour"`` with
+        their default settings, or a :class:`~motionlab.privacy.replace.Replacement`.
 
     Yields
     ------
     (H, W, 3) uint8 ndarray
     """
+    replacement = Replacement(replace) if isinstance(replace, str) else replace
     m = get_matcher(matcher) if isinstance(matcher, str) else matcher
     text = templates if isinstance(templates, str) else ",".join(templates)
     names = parse_names(text, known=m.template_names)  # groups and presets (sbu, kth, ipn)
     is_path = isinstance(video_or_frames, (str, os.PathLike))
     if not is_path:
         video_or_frames = [check_frame(f) for f in video_or_frames]  # type: ignore[union-attr]
+    if noise_range is None and replacement.kind != "noise":
+        noise_range = NoiseRange()  # unused: no noise is made
     if noise_range is None:
         if is_path:
             from motionlab.video import VideoReader
@@ -261,7 +300,7 @@ def obfuscate(
             noise_range = noise_range_of(video_or_frames)  # type: ignore[arg-type]
     config = ObfuscationConfig(
         names, noise=noise, seed=seed, noise_range=noise_range,
-        flow_method=flow, flow_options=dict(flow_options),
+        flow_method=flow, flow_options=dict(flow_options), replace=replacement,
     )  # fmt: skip
     if is_path:
         from motionlab.video import VideoReader

@@ -31,6 +31,18 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _split(text: str) -> int | str:
+    """``--split``: a UCF101 split number, or ``kth`` (KTH's published person split)."""
+    if text.strip().lower() == "kth":
+        return "kth"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a split number (1, 2, 3) or kth, got {text!r}"
+        ) from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the recognition sub-commands to the ``motionlab`` parser."""
     p = sub.add_parser("models", help="list the model zoo (sampling f×r, input size, parameters)")
@@ -134,11 +146,30 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
 def _add_data_args(p: argparse.ArgumentParser, *, arch_streams: bool = True) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data", type=Path, required=True, help="dataset root (UCF101 layout)")
-    g.add_argument("--split", type=int, default=1, help="UCF101 split 1..3 (default 1)")
+    g.add_argument(
+        "--split", type=_split, default=1, metavar="1|2|3|kth",
+        help="UCF101 split 1..3 (default 1), or kth: KTH's published person split (training "
+        "persons 11-18, validation 19-21, 23-25, 1, 4, test 2, 3, 5-10, 22), persons read "
+        "from the file names personXX_action_dY_uncomp.avi or from --csv",
+    )  # fmt: skip
+    g.add_argument(
+        "--split-csv", type=Path, metavar="FILE",
+        help="person-disjoint split: a CSV whose rows give a person (--person-column) and "
+        "a part (--part-column: train, val or test), one row per person or per video; every "
+        "video of a person goes to that person's part, and no person may be in two parts",
+    )  # fmt: skip
+    g.add_argument(
+        "--person-column", default="person", metavar="NAME",
+        help="column of the person ids in --split-csv and --csv (default person)",
+    )  # fmt: skip
+    g.add_argument(
+        "--part-column", default="split", metavar="NAME",
+        help="column of the parts in --split-csv (default split)",
+    )  # fmt: skip
     g.add_argument(
         "--csv", type=Path,
         help="KTH-style metadata CSV (path,action,person) instead of split files; "
-        "--test-persons picks the held-out persons",
+        "--test-persons, --split kth or --split-csv picks the held-out persons",
     )  # fmt: skip
     g.add_argument("--label-column", default="action", help="CSV column to classify")
     g.add_argument("--test-persons", default="", help="comma-separated person ids (CSV)")
@@ -150,16 +181,53 @@ def _add_data_args(p: argparse.ArgumentParser, *, arch_streams: bool = True) -> 
     _add_runtime_args(p)
 
 
+def _person_table(args: argparse.Namespace, split: int | str) -> dict[str, str] | None:
+    """The person -> part table of ``--split kth`` or ``--split-csv``; None for neither."""
+    from motionlab import datasets
+
+    if args.split_csv is None and split != "kth":
+        return None
+    if args.split_csv is not None and split == "kth":
+        raise MotionlabError("--split kth and --split-csv are two splits: give one of them")
+    if args.test_persons:
+        raise MotionlabError("--test-persons and a person split (--split kth, --split-csv) "
+                             "both choose the test persons: give one of them")  # fmt: skip
+    if args.csv is not None and args.label_column == args.person_column:
+        raise MotionlabError(
+            f"--label-column {args.label_column} with a person-disjoint split: the test "
+            "persons are never seen in training, so persons cannot be classes"
+        )
+    if split == "kth":
+        return datasets.kth_person_split()
+    return datasets.read_person_split(
+        args.split_csv, person_column=args.person_column, part_column=args.part_column
+    )
+
+
 def _datasets(
-    args: argparse.Namespace, split: int | None = None
-) -> tuple[list[Any], list[Any], list[str]]:
+    args: argparse.Namespace, split: int | str | None = None
+) -> tuple[list[Any], list[Any] | None, list[Any], list[str]]:
+    """(train, val, test, classes) of the data options; ``val`` is None where the split
+    has no validation part (training then holds one out of ``train``)."""
     from motionlab.recognition import data
 
     split = args.split if split is None else split
+    table = _person_table(args, split)
+    if table is not None:
+        if args.csv is not None:
+            samples, classes = data.csv_samples(
+                args.csv, root=args.data, label_column=args.label_column,
+                person_column=args.person_column,
+            )  # fmt: skip
+        else:
+            samples, classes = data.folder_samples(args.data)
+        train, val, test = data.split_by_person(samples, table)
+        return train, val or None, test, classes
     if args.csv is not None:
         samples, classes = data.csv_samples(
-            args.csv, root=args.data, label_column=args.label_column
-        )
+            args.csv, root=args.data, label_column=args.label_column,
+            person_column=args.person_column,
+        )  # fmt: skip
         test_persons = [p for p in args.test_persons.split(",") if p]
         if not test_persons:
             raise MotionlabError("--csv needs --test-persons (e.g. --test-persons 7,8,9)")
@@ -167,10 +235,10 @@ def _datasets(
         train = [s for s in samples if s not in set(test)]
         if not test or not train:
             raise MotionlabError(f"--test-persons {args.test_persons} leaves an empty split")
-        return train, test, classes
-    train, classes = data.ucf101_samples(args.data, split=split, subset="train")
-    test, _ = data.ucf101_samples(args.data, split=split, subset="test")
-    return train, test, classes
+        return train, None, test, classes
+    train, classes = data.ucf101_samples(args.data, split=int(split), subset="train")
+    test, _ = data.ucf101_samples(args.data, split=int(split), subset="test")
+    return train, None, test, classes
 
 
 def _flow_source(args: argparse.Namespace, root: Path) -> Any:
@@ -232,7 +300,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
 
     refuse_overwrite_input(
-        args.out, args.data, args.csv, args.weights, args.flow_cache,
+        args.out, args.data, args.csv, args.split_csv, args.weights, args.flow_cache,
         writes=("*.pt", "log.csv", "config.json"),
     )  # fmt: skip
     check_output_target(args.out, directory=True)
@@ -257,10 +325,17 @@ def _train(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
     )  # fmt: skip
     # The test list is not even handed to training: early stopping and best.pt are
-    # decided on a validation part held out of the training list.
-    train_s, _test_s, classes = _datasets(args)
-    fit_s, val_s = hold_out_validation(train_s, fraction=config.val_fraction, seed=config.seed)
-    log.info("validation: %d of the %d training videos held out", len(val_s), len(train_s))
+    # decided on the split's validation persons or on a part held out of the training list.
+    train_s, val_s, _test_s, classes = _datasets(args)
+    held_out = val_s is None
+    if held_out:
+        fit_s, val_s = hold_out_validation(
+            train_s, fraction=config.val_fraction, seed=config.seed
+        )  # fmt: skip
+        log.info("validation: %d of the %d training videos held out", len(val_s), len(train_s))
+    else:
+        fit_s = train_s
+        log.info("validation: the %d videos of the split's validation persons", len(val_s))
     flow = _flow_source(args, args.data)
     tr = ClipDataset(
         fit_s, spec.streams, train=True, flow=flow, seed=config.seed,
@@ -276,7 +351,8 @@ def _train(args: argparse.Namespace) -> int:
         print(
             f"{result.stopped}; best epoch {result.best_epoch} (val loss "
             f"{result.best_val_loss:.4f}); last val top-1 {100 * last['val_top1']:.1f} % "
-            f"(validation held out of the training list; test: `motionlab evaluate`)"
+            f"(validation {'held out of the training list' if held_out else 'persons'}; "
+            "test: `motionlab evaluate`)"
         )
     return 0
 
@@ -296,13 +372,19 @@ def _parse_splits(text: str) -> list[int]:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from motionlab.atomic import atomic_file, refuse_overwrite_input
 
-    refuse_overwrite_input(args.json, *args.checkpoint, args.data, args.csv, args.flow_cache)
+    refuse_overwrite_input(
+        args.json, *args.checkpoint, args.data, args.csv, args.split_csv, args.flow_cache
+    )  # fmt: skip
     _threads(args)
     from motionlab.recognition.data import ClipDataset
     from motionlab.recognition.train import check_flow_source, evaluate, load_checkpoint
 
-    if args.splits is not None and args.csv is not None:
-        raise MotionlabError("--splits applies to UCF101-style split files, not to --csv")
+    if args.splits is not None and (
+        args.csv is not None or args.split_csv is not None or args.split == "kth"
+    ):
+        raise MotionlabError(
+            "--splits applies to UCF101-style split files, not to --csv, --split-csv or --split kth"
+        )
     splits = _parse_splits(args.splits) if args.splits is not None else [args.split]
     if len(args.checkpoint) != len(splits):
         raise MotionlabError(
@@ -312,7 +394,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     records = []
     for path, split in zip(args.checkpoint, splits, strict=True):
         model, spec, ckpt = load_checkpoint(path, device=args.device)
-        _, test_s, classes = _datasets(args, split)
+        _, _, test_s, classes = _datasets(args, split)
         if list(classes) != list(ckpt["classes"]):
             raise MotionlabError(f"{args.data} has classes {classes}, {path} {ckpt['classes']}")
         flow = _flow_source(args, args.data)
@@ -327,8 +409,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
               f"loss {res.loss:.4f}  ({len(res.labels)} clips)")  # fmt: skip
         for name, acc in zip(classes, res.per_class, strict=True):
             print(f"  {name:<24} {100 * acc:5.1f} %")
+        # the split a score is on: a UCF101 split number, "kth", or the split CSV
+        split_name = str(args.split_csv) if args.split_csv is not None else split
         records.append({
-            "checkpoint": str(path), "split": split, "top1": res.top1, "top5": res.top5,
+            "checkpoint": str(path), "split": split_name, "top1": res.top1, "top5": res.top5,
             "loss": res.loss, "clips": len(res.labels),
             "per_class": [None if a != a else a for a in res.per_class.tolist()],
             "confusion": res.confusion.tolist(),

@@ -32,11 +32,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from motionlab import datasets
+from motionlab.datasets import SPLIT_FOLDER as SPLIT_FOLDER  # re-exported for old imports
+from motionlab.datasets import VIDEO_SUFFIXES
+from motionlab.datasets import read_class_index as read_class_index  # re-exported
 from motionlab.errors import MotionlabError
 from motionlab.recognition.zoo import StreamSpec
 
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
-SPLIT_FOLDER = "ucfTrainTestlist"
 RGB_MEAN = 0.45
 RGB_STD = 0.225
 FLOW_BOUND = 20.0
@@ -52,36 +54,7 @@ class Sample:
 
 
 # --------------------------------------------------------------------------------------
-# annotation parsers
-
-
-def _split_file(root: Path, name: str) -> Path:
-    for folder in (root, root / SPLIT_FOLDER):
-        if (folder / name).is_file():
-            return folder / name
-    raise MotionlabError(
-        f"{root}: no split file {name} (looked in {root} and {root / SPLIT_FOLDER}); "
-        "a UCF101-style tree needs classInd.txt, trainlistNN.txt and testlistNN.txt"
-    )
-
-
-def read_class_index(root: Path) -> list[str]:
-    """Class names in label order: from ``classInd.txt`` (``index Class``, 1-based) if
-    present, else the sorted class folders of ``root``."""
-    root = Path(root)
-    try:
-        path = _split_file(root, "classInd.txt")
-    except MotionlabError:
-        classes = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != SPLIT_FOLDER)
-        if not classes:
-            raise MotionlabError(f"{root}: no class folders") from None
-        return classes
-    pairs = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    try:
-        ordered = sorted((int(i), c) for i, c in pairs)
-    except ValueError:
-        raise MotionlabError(f"{path}: lines must be 'index Class'") from None
-    return [c for _, c in ordered]
+# annotation parsers (the layouts themselves are read by motionlab.datasets)
 
 
 def ucf101_samples(
@@ -114,13 +87,9 @@ def ucf101_samples(
     classes = read_class_index(root)
     present = [c for c in classes if (root / c).is_dir()]
     index = {c: k for k, c in enumerate(present)}
-    listing = _split_file(root, f"{subset}list0{split}.txt")
+    listing = datasets.find_split_file(root, datasets.split_file_name(subset, split))
     samples = []
-    for line in listing.read_text().splitlines():
-        words = line.split()
-        if not words:
-            continue
-        rel = words[0].replace("\\", "/")
+    for rel, _label in datasets.read_split_file(listing):
         cls = rel.split("/")[0]
         if cls not in index:
             continue
@@ -187,9 +156,8 @@ def folder_samples(root: str | os.PathLike[str]) -> tuple[list[Sample], list[str
     classes = read_class_index(root)
     samples = []
     for k, c in enumerate(classes):
-        for p in sorted((root / c).iterdir()) if (root / c).is_dir() else []:
-            if p.suffix.lower() in VIDEO_SUFFIXES and ".flow." not in p.name:
-                samples.append(Sample(p, k))
+        for p in datasets.list_videos(root / c):  # hidden names included, as always
+            samples.append(Sample(p, k))
     if not samples:
         raise MotionlabError(f"{root}: no videos in class folders")
     return samples, classes
@@ -291,6 +259,29 @@ def subset_by_person(samples: Sequence[Sample], persons: Sequence[str]) -> list[
     """The samples of the given persons (KTH-style person splits)."""
     wanted = set(persons)
     return [s for s in samples if s.person in wanted]
+
+
+def split_by_person(
+    samples: Sequence[Sample], table: dict[str, str]
+) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """(train, val, test) of a person-disjoint split (:func:`motionlab.datasets.split_by_person`).
+
+    A sample's person is its ``person`` (from a metadata CSV) or else read from a KTH file
+    name (``person04_boxing_d2_uncomp.avi``); the returned samples carry it, in
+    :func:`motionlab.datasets.person_id` spelling, so that :func:`hold_out_validation`
+    keeps persons whole. ``table`` maps persons to ``train``/``val``/``test``
+    (:func:`motionlab.datasets.kth_person_split`, :func:`motionlab.datasets.read_person_split`);
+    samples of persons it does not name are left out. ``val`` is empty when the table
+    names no validation person.
+    """
+    persons = [
+        datasets.person_id(s.person) if s.person is not None else datasets.kth_person(s.path)
+        for s in samples
+    ]
+    parts = datasets.split_by_person(persons, table)
+    tagged = [Sample(s.path, s.label, p) for s, p in zip(samples, persons, strict=True)]
+    train, val, test = ([tagged[i] for i in parts[part]] for part in datasets.PARTS)
+    return train, val, test
 
 
 # --------------------------------------------------------------------------------------

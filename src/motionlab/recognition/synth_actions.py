@@ -47,6 +47,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from motionlab import datasets
 from motionlab.atomic import atomic_file
 from motionlab.errors import MotionlabError
 from motionlab.synthetic import smooth_texture
@@ -364,8 +365,8 @@ def make_synth_actions(
     davis = davis_backgrounds(davis_root) if config.davis else []
     actors = [make_actor(p, seed=config.seed) for p in range(config.actors)]
     rows: list[dict[str, object]] = []
-    train: list[str] = []
-    test: list[str] = []
+    train: list[tuple[str, int | None]] = []  # UCF101 style: train lines carry the label,
+    test: list[tuple[str, int | None]] = []  # test lines do not
     total = len(ACTIONS) * config.videos_per_class
     done = 0
     for label, action in enumerate(ACTIONS, start=1):
@@ -391,7 +392,7 @@ def make_synth_actions(
                  "pan_x": round(params.pan[0], 3), "pan_y": round(params.pan[1], 3)}
             )  # fmt: skip
             is_test = actor.person >= config.actors - config.test_actors
-            (test if is_test else train).append(f"{rel} {label}" if not is_test else rel)
+            (test if is_test else train).append((rel, None) if is_test else (rel, label))
             done += 1
             if progress:
                 progress(done, total)
@@ -399,12 +400,12 @@ def make_synth_actions(
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    with atomic_file(out / "classInd.txt") as tmp:
-        tmp.write_text("".join(f"{k} {a}\n" for k, a in enumerate(ACTIONS, start=1)))
-    with atomic_file(out / "trainlist01.txt") as tmp:
-        tmp.write_text("".join(f"{line}\n" for line in train))
-    with atomic_file(out / "testlist01.txt") as tmp:
-        tmp.write_text("".join(f"{line}\n" for line in test))
+    with atomic_file(out / datasets.CLASS_INDEX) as tmp:
+        tmp.write_text(datasets.format_class_index(list(ACTIONS)))
+    with atomic_file(out / datasets.split_file_name("train", 1)) as tmp:
+        tmp.write_text(datasets.format_split_file(train))
+    with atomic_file(out / datasets.split_file_name("test", 1)) as tmp:
+        tmp.write_text(datasets.format_split_file(test))
     record = asdict(config) | {"davis_backgrounds": [str(p) for p in davis]}
     with atomic_file(out / "synth_actions.json") as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")

@@ -557,18 +557,20 @@ def train(
             ckpt = {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                **plain({
-                    "spec": spec_to_dict(spec),
-                    "classes": list(classes),
-                    "config": asdict(config),
-                    "epoch": epoch,
-                    "history": result.history,
-                    "best_epoch": result.best_epoch,
-                    "best_val_loss": result.best_val_loss,
-                    "bad_epochs": stopper.bad_epochs,
-                    "flow_source": flow_record,
-                    "validation": validation,
-                }),
+                **plain(
+                    {
+                        "spec": spec_to_dict(spec),
+                        "classes": list(classes),
+                        "config": asdict(config),
+                        "epoch": epoch,
+                        "history": result.history,
+                        "best_epoch": result.best_epoch,
+                        "best_val_loss": result.best_val_loss,
+                        "bad_epochs": stopper.bad_epochs,
+                        "flow_source": flow_record,
+                        "validation": validation,
+                    }
+                ),
             }
             with atomic_file(out / LAST) as tmp:
                 torch.save(ckpt, tmp)

@@ -46,6 +46,8 @@ class TrialRecord:
     rt_ms: float
     fps: float
     loops: int
+    pilot: bool = False
+    attention_check: bool = False
 
 
 # the columns read_trials needs (motionlab study export writes more)
@@ -72,6 +74,8 @@ def _records(rows: Iterable[dict[str, str]], where: str) -> list[TrialRecord]:
                     rt_ms=float(r["rt_ms"]),
                     fps=float(r["fps"]),
                     loops=int(r["loops"]),
+                    pilot=r.get("pilot", "") in ("1", "True", "true"),
+                    attention_check=r.get("attention_check", "") in ("1", "True", "true"),
                 )
             )
         except (KeyError, ValueError) as exc:
@@ -172,18 +176,55 @@ class Summary:
     rt_correct_wrong: dict[str, dict[str, tuple[list[float], list[float]]]] = field(
         default_factory=dict
     )
+    # participant -> (attention-check accuracy, number of checks), for those who had checks
+    attention: dict[str, tuple[float, int]] = field(default_factory=dict)
+    # participants left out: attention-check accuracy below the threshold
+    excluded: list[str] = field(default_factory=list)
+    min_attention: float = 1.0
+    kinds: Counter = field(default_factory=Counter)  # answers analysed per phase kind
 
 
-def summarise(trials: list[TrialRecord], classes: list[str] | None = None) -> Summary:
-    """Compute the report's measures. Accuracy and confusions use the test phases only."""
+def summarise(
+    trials: list[TrialRecord],
+    classes: list[str] | None = None,
+    *,
+    include_pilot: bool = False,
+    min_attention: float = 1.0,
+) -> Summary:
+    """Compute the report's measures. Accuracy and confusions use the test phases only.
+
+    Answers of pilot runs are left out unless ``include_pilot``. Attention checks (catch
+    trials) never count towards the accuracies; a participant whose attention-check accuracy
+    is below ``min_attention`` is left out entirely (the exclusion rule; participants without
+    checks are kept).
+    """
     if not trials:
         raise MotionlabError("no trials to analyse")
+    if not include_pilot:
+        real = [t for t in trials if not t.pilot]
+        if not real:
+            raise MotionlabError("only pilot answers to analyse; pass --include-pilot to use them")
+        trials = real
+    checks: dict[str, list[bool]] = defaultdict(list)
+    for t in trials:
+        if t.attention_check:
+            checks[t.participant].append(t.correct)
+    attention = {p: (float(np.mean(v)), len(v)) for p, v in sorted(checks.items())}
+    excluded = sorted(p for p, (acc, _) in attention.items() if acc < min_attention)
+    trials = [t for t in trials if not t.attention_check and t.participant not in excluded]
+    if not trials:
+        raise MotionlabError(
+            f"every participant failed the attention checks (accuracy < {min_attention}); "
+            "nothing left to analyse"
+        )
     if classes is None:
         classes = sorted({t.truth for t in trials} | {t.choice for t in trials})
     test = [t for t in trials if t.kind == "test"]
     modalities = list(dict.fromkeys(t.modality for t in trials))  # in the order of the phases
     participants = sorted({t.participant for t in trials})
     s = Summary(classes, modalities, participants, len(trials))
+    s.attention, s.excluded, s.min_attention = attention, excluded, min_attention
+    s.kinds = Counter(t.kind for t in trials)
     for m in modalities:
         tm = [t for t in test if t.modality == m]
         if not tm:
@@ -449,20 +490,25 @@ def write_report(
     predictions: ModelPredictions | None = None,
     classes: list[str] | None = None,
     title: str = "Human perception study: report",
+    include_pilot: bool = False,
+    min_attention: float = 1.0,
 ) -> dict[str, Path]:
     """Write the figures, ``report.md`` and ``report.html`` into ``out_dir``.
+
+    Pilot runs' answers are left out unless ``include_pilot``; participants below
+    ``min_attention`` on the attention checks are excluded (see :func:`summarise`).
 
     Returns
     -------
     dict
         Name -> path of everything written.
     """
-    s = summarise(trials, classes)
+    s = summarise(trials, classes, include_pilot=include_pilot, min_attention=min_attention)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     blocks: list[tuple] = [("h", 1, title)]
-    kinds = Counter(t.kind for t in trials)
+    kinds = s.kinds
     blocks.append(
         (
             "p",
@@ -473,6 +519,25 @@ def write_report(
         )
     )
 
+    if s.attention:
+        blocks.append(("h", 2, "Attention checks"))
+        blocks.append(
+            (
+                "p",
+                f"Catch trials (clips with a known answer) are not counted in any accuracy. "
+                f"{len(s.excluded)} of {len(s.attention)} participants with checks scored below "
+                f"{_pct(s.min_attention)} on them and are excluded from everything below.",
+            )
+        )
+        blocks.append(
+            _table(
+                ["participant", "attention-check accuracy", "checks", "excluded"],
+                [
+                    [p, _pct(acc), n, "yes" if p in s.excluded else ""]
+                    for p, (acc, n) in s.attention.items()
+                ],
+            )
+        )
     blocks.append(("h", 2, "Accuracy per modality"))
     blocks.append(
         _table(

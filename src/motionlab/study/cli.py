@@ -73,7 +73,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from motionlab.study.config import load_config, with_rest
-    from motionlab.study.server import create_app, default_allowed_hosts
+    from motionlab.study.server import (
+        RateLimits,
+        create_app,
+        default_allowed_hosts,
+        pilot_token,
+    )
     from motionlab.study.stimuli import Catalogue
     from motionlab.study.storage import Store
 
@@ -93,13 +98,26 @@ def cmd_serve(args: argparse.Namespace) -> None:
         catalogue.prepare()
     hosts = args.allowed_host or default_allowed_hosts(args.host, args.public_url)
     store = Store(url)
-    app = create_app(config, store, catalogue, admin_token=token, allowed_hosts=hosts)
+    for name in ("sessions_per_minute", "answers_per_second"):
+        value = getattr(args, name)
+        if not 0 <= value < float("inf"):  # also NaN
+            raise MotionlabError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+    limits = RateLimits(
+        sessions_burst=max(1, round(2 * args.sessions_per_minute)),
+        sessions_per_minute=args.sessions_per_minute,
+        answers_burst=max(1, round(6 * args.answers_per_second)),
+        answers_per_second=args.answers_per_second,
+    )
+    app = create_app(
+        config, store, catalogue, admin_token=token, allowed_hosts=hosts, limits=limits
+    )
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = args.public_url.rstrip("/") if args.public_url else f"http://{shown_host}:{args.port}"
     print(f"study:       {config.title} ({len(catalogue)} stimuli, database {_redact(url)})")
     print(f"participant: {base}/")
     print(f"admin:       {base}/admin#token={token}")
     print(f"admin token: {token}")
+    print(f"pilot:       {base}/?pilot={pilot_token(token)}  (shortened, marked pilot)")
     print(f"hosts:       {', '.join(hosts)} (other Host headers get 400)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
 
@@ -147,10 +165,18 @@ def cmd_report(args: argparse.Namespace) -> None:
         inputs.append(args.config)
     refuse_overwrite_input(args.output, *inputs, writes=analysis.REPORT_FILES)
     classes = None
+    min_attention = 1.0
     if args.config:
         from motionlab.study.config import load_config
 
-        classes = list(load_config(args.config).classes)
+        config = load_config(args.config)
+        classes = list(config.classes)
+        if config.attention is not None:
+            min_attention = config.attention.min_accuracy
+    if args.min_attention is not None:
+        if not 0 <= args.min_attention <= 1:
+            raise MotionlabError(f"--min-attention must be in 0..1, got {args.min_attention}")
+        min_attention = args.min_attention
     questionnaires = None
     if args.trials:
         trials = analysis.read_trials(args.trials)
@@ -161,7 +187,13 @@ def cmd_report(args: argparse.Namespace) -> None:
         trials, questionnaires = analysis.load_from_db(_db_url(args))
     preds = analysis.read_predictions(args.model_predictions) if args.model_predictions else None
     files = analysis.write_report(
-        trials, args.output, questionnaires=questionnaires, predictions=preds, classes=classes
+        trials,
+        args.output,
+        questionnaires=questionnaires,
+        predictions=preds,
+        classes=classes,
+        include_pilot=args.include_pilot,
+        min_attention=min_attention,
     )
     log.info("wrote %s and %s", files["markdown"], files["html"])
 
@@ -201,6 +233,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         Store(_db_url(args)),
         Catalogue(config, cache_dir=cache),
         admin_token=secrets.token_urlsafe(24),
+        limits=None,  # simulated participants, in process: no one to protect the server from
     )
     with TestClient(app) as client:
         results = simulate_study(client, args.participants, seed=args.seed)
@@ -233,6 +266,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int_type(0, 65535), default=8000, help="port (default 8000)")
     p.add_argument("--admin-token", help=f"admin token (default: ${ADMIN_TOKEN_ENV} or a new one)")
     p.add_argument("--public-url", help="base URL participants use, if behind a proxy")
+    p.add_argument(
+        "--sessions-per-minute",
+        type=float,
+        default=30.0,
+        help="new sessions per client address and minute, bursts of twice that (default 30; "
+        "0: no limit)",
+    )
+    p.add_argument(
+        "--answers-per-second",
+        type=float,
+        default=5.0,
+        help="answers per participant and second, bursts of 6x that (default 5; 0: no limit)",
+    )
     p.add_argument(
         "--allowed-host",
         action="append",
@@ -273,6 +319,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model-predictions",
         type=Path,
         help="CSV truth,prediction[,modality]: the model's confusion matrix too",
+    )
+    p.add_argument(
+        "--include-pilot",
+        action="store_true",
+        help="use pilot runs' answers too (default: left out)",
+    )
+    p.add_argument(
+        "--min-attention",
+        type=float,
+        help="exclude participants below this attention-check accuracy, 0..1 (default: the "
+        "config's [attention] min_accuracy, else 1.0)",
     )
     p.add_argument("-o", "--output", required=True, type=Path, help="output folder")
     p.set_defaults(func=cmd_report)

@@ -14,15 +14,20 @@ A study is described by a TOML file (see ``docs/study.md``)::
     root = "afd5"
     pattern = "{class}/*.avi"
 
-    [[phases]]                    # optional: without phases, the thesis's protocol
+    [[phases]]                    # optional: without phases, a preset protocol
     kind = "training"
     source = "rgb"
     per_class = 4
 
-Without ``[[phases]]`` the protocol of the thesis (§4.3, appendix A.2) is used, with the
-sources ``rgb`` and ``afd``: consent, instructions, familiarisation (one looping example per
-class), training on RGB with the answer shown (4 per class), test on RGB, a 5-minute rest,
-training on AFD, test on AFD, questionnaire, thank-you. See :func:`thesis_phases`.
+Without ``[[phases]]`` a preset protocol over the sources ``rgb`` and ``afd`` is used
+(``[study] preset``):
+
+* ``"standard"`` (the default for new studies): consent, instructions, familiarisation (one
+  looping example per class), training on RGB with the answer shown (4 per class), test on
+  RGB (every remaining clip), a 5-minute rest, training on AFD, test on AFD,
+  questionnaire, thank-you. See :func:`standard_phases`.
+* ``"thesis"``: the seven phases of thesis §4.3 exactly, and nothing else (no consent
+  page, no familiarisation), 90 test videos per modality. See :func:`thesis_phases`.
 """
 
 from __future__ import annotations
@@ -70,6 +75,21 @@ DEFAULT_INSTRUCTIONS = (
     "Some clips show only moving noise: every single frame is random dots, and the action "
     "is visible only in the motion. Look at how the dots move together.",
 )
+#: The slide show of the thesis protocol (§4.3 (i)): the task, the videos, the menu. No
+#: familiarisation is announced: the exact protocol has none.
+THESIS_INSTRUCTIONS = (
+    "You will see a series of short videos, one at a time, and a menu of actions below "
+    "each video. Choose the action that the person in the video performs.",
+    "Each video repeats until you make your choice; take as much time as you like.",
+    "First you train on normal videos: after each choice the menu shows the right answer. "
+    "Then you are tested on normal videos, without the answer.",
+    "After a five-minute break the same follows with noise videos: every single frame is "
+    "random dots, and the action is visible only in how the dots move together.",
+)
+#: Presets for a study file without ``[[phases]]`` (``[study] preset = ...``).
+PRESETS = ("standard", "thesis")
+#: Test videos per modality in the thesis's study (§4.3 (iii) and (vi)).
+THESIS_TEST_VIDEOS = 90
 DEFAULT_THANKS = "Thank you for taking part! Your answers have been stored. You may close this tab."
 
 
@@ -106,7 +126,10 @@ class Phase:
     ``per_class`` is the number of stimuli per class of a stimulus phase; None takes all
     that remain. With ``disjoint`` (the default) the stimuli a phase uses are not used again
     by a later phase of the same source for the same participant. ``feedback`` shows the
-    right answer after each choice (training). ``seconds`` is a rest's length.
+    right answer after each choice (training). ``loop`` repeats a clip until the participant
+    answers (thesis §4.3: "each video repeats until the participant makes their
+    selection"); without it the clip plays once and its last frame stays on screen.
+    ``seconds`` is a rest's length.
     """
 
     name: str
@@ -118,6 +141,7 @@ class Phase:
     seconds: int = 0
     title: str = ""
     text: tuple[str, ...] = ()
+    loop: bool = True
 
     @property
     def has_trials(self) -> bool:
@@ -126,6 +150,52 @@ class Phase:
     @property
     def has_stimuli(self) -> bool:
         return self.kind in STIMULUS_KINDS
+
+
+@dataclass(frozen=True)
+class AttentionChecks:
+    """Catch trials: clips with a known answer mixed into every test phase.
+
+    ``source`` names a ``[stimuli.NAME]`` table whose class folders give each clip's known
+    answer (pick clips anyone attending gets right). ``per_test_phase`` clips go into each
+    test phase at random positions, none shown twice to a participant. They are stored and
+    exported like other answers with ``attention_check`` set, left out of the accuracies, and
+    a participant whose attention-check accuracy is below ``min_accuracy`` is excluded
+    from the report (and counted as excluded on the admin page).
+    """
+
+    source: str
+    per_test_phase: int = 1
+    min_accuracy: float = 1.0
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What a participant's browser and screen must offer, checked before consent.
+
+    A participant who fails a check sees which one and why, and no session is made (they
+    are not counted). ``min_width``/``min_height``: the browser window's inner size, CSS
+    pixels. ``min_refresh_hz``: the display's refresh rate, estimated from 30
+    ``requestAnimationFrame`` intervals (a 25 fps clip needs at least 50 Hz to show every
+    frame for a whole number of refreshes). ``webgl``: WebGL available (canvas 2D always
+    is). ``fullscreen``: the study runs in full screen; each exit is recorded (time, phase,
+    trial) and the clip is paused until full screen returns.
+    """
+
+    min_width: int = 0
+    min_height: int = 0
+    min_refresh_hz: float = 0.0
+    webgl: bool = False
+    fullscreen: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "min_width": self.min_width,
+            "min_height": self.min_height,
+            "min_refresh_hz": self.min_refresh_hz,
+            "webgl": self.webgl,
+            "fullscreen": self.fullscreen,
+        }
 
 
 @dataclass(frozen=True)
@@ -141,6 +211,19 @@ class StudyConfig:
     fps_max: float = 40.0
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: One key per class (same order): pressing it answers like a click on that class.
+    keys: tuple[str, ...] = ()
+    #: Minutes after which an unfinished session expires (0: never).
+    expire_minutes: int = 0
+    #: The study closes to new participants once this many have completed it (0: never).
+    max_participants: int = 0
+    #: Rotate the trial blocks (RGB first / AFD first) and the class-to-key mapping over
+    #: participants in a balanced scheme (:func:`motionlab.study.protocol.counterbalance`).
+    counterbalance: bool = False
+    #: Catch trials in the test phases (None: none).
+    attention: AttentionChecks | None = None
+    #: Browser and screen checks before consent, full screen.
+    requirements: Requirements = Requirements()
 
     def phase_index(self, name: str) -> int:
         for i, phase in enumerate(self.phases):
@@ -149,19 +232,11 @@ class StudyConfig:
         raise KeyError(name)
 
 
-def thesis_phases(*, rest_seconds: int = 300, training_per_class: int = 4) -> tuple[Phase, ...]:
-    """The protocol of the thesis's study (§4.3, appendix A.2) over sources rgb and afd."""
+def _trial_phases(
+    *, rest_seconds: int, training_per_class: int, test_per_class: int | None
+) -> tuple[Phase, ...]:
+    """Training and test on rgb, a rest, training and test on afd (shared by the presets)."""
     return (
-        Phase("consent", "consent", title="Consent", text=DEFAULT_CONSENT),
-        Phase("instructions", "instructions", title="Instructions", text=DEFAULT_INSTRUCTIONS),
-        Phase(
-            "familiarisation",
-            "familiarisation",
-            source="rgb",
-            per_class=1,
-            title="The actions",
-            disjoint=True,
-        ),
         Phase(
             "training-rgb",
             "training",
@@ -170,7 +245,9 @@ def thesis_phases(*, rest_seconds: int = 300, training_per_class: int = 4) -> tu
             feedback=True,
             title="Training (normal videos)",
         ),
-        Phase("test-rgb", "test", source="rgb", title="Test (normal videos)"),
+        Phase(
+            "test-rgb", "test", source="rgb", per_class=test_per_class, title="Test (normal videos)"
+        ),
         Phase("rest", "rest", seconds=rest_seconds, title="Break"),
         Phase(
             "training-afd",
@@ -180,9 +257,80 @@ def thesis_phases(*, rest_seconds: int = 300, training_per_class: int = 4) -> tu
             feedback=True,
             title="Training (noise videos)",
         ),
-        Phase("test-afd", "test", source="afd", title="Test (noise videos)"),
+        Phase(
+            "test-afd", "test", source="afd", per_class=test_per_class, title="Test (noise videos)"
+        ),
         Phase("questionnaire", "questionnaire", title="Questionnaire"),
         Phase("thanks", "thanks", title="Thank you", text=(DEFAULT_THANKS,)),
+    )
+
+
+def _consent_phase() -> Phase:
+    return Phase("consent", "consent", title="Consent", text=DEFAULT_CONSENT)
+
+
+def standard_phases(
+    *, rest_seconds: int = 300, training_per_class: int = 4, consent: bool = True
+) -> tuple[Phase, ...]:
+    """The default protocol for new studies, over sources rgb and afd.
+
+    The thesis's phases (§4.3) with a consent page and a familiarisation phase (one labelled,
+    looping example per class) added, and every clip not used in training tested. Consent
+    is on by default: a study with paid participants needs their informed consent on
+    record, which the thesis collected on paper ("informed and consented ... in written and
+    signed manner"), outside the software.
+    """
+    return (
+        *((_consent_phase(),) if consent else ()),
+        Phase("instructions", "instructions", title="Instructions", text=DEFAULT_INSTRUCTIONS),
+        Phase("familiarisation", "familiarisation", source="rgb", per_class=1, title="The actions"),
+        *_trial_phases(
+            rest_seconds=rest_seconds, training_per_class=training_per_class, test_per_class=None
+        ),
+    )
+
+
+def thesis_phases(
+    *,
+    n_classes: int = 5,
+    rest_seconds: int = 300,
+    training_per_class: int = 4,
+    test_videos: int = THESIS_TEST_VIDEOS,
+    consent: bool = False,
+) -> tuple[Phase, ...]:
+    """The protocol of the thesis's study (§4.3), exactly, over sources rgb and afd.
+
+    (i) a slide show explaining the task; (ii) training on RGB, ``training_per_class`` (4)
+    videos per class with the correct answer shown, in random order; (iii) test on
+    ``test_videos`` (90) RGB videos, each repeating until answered; (iv) a rest of
+    ``rest_seconds`` (300 s, five minutes); (v) training on AFD as in (ii); (vi) test on
+    ``test_videos`` AFD videos as in (iii); (vii) the questionnaire (Fig. A.4). A thank-you
+    page closes the session (the app needs a last page; it asks nothing).
+
+    The text does not say how the 90 test videos spread over the classes; we take the same
+    number from each class (18 for the five classes of UCF5/AFD5), so ``test_videos`` must
+    be a multiple of ``n_classes``. ``consent=True`` puts a consent page first (a deviation
+    from the exact protocol: the thesis took consent on paper).
+
+    Raises
+    ------
+    MotionlabError
+        ``test_videos`` is not a positive multiple of ``n_classes``.
+    """
+    if n_classes < 1 or test_videos < n_classes or test_videos % n_classes:
+        raise MotionlabError(
+            f"the thesis preset tests {test_videos} videos per modality, the same number per "
+            f"class, which {n_classes} classes cannot share evenly; set [study] test_videos "
+            "to a multiple of the number of classes, or use preset = 'standard'"
+        )
+    return (
+        *((_consent_phase(),) if consent else ()),
+        Phase("instructions", "instructions", title="Instructions", text=THESIS_INSTRUCTIONS),
+        *_trial_phases(
+            rest_seconds=rest_seconds,
+            training_per_class=training_per_class,
+            test_per_class=test_videos // n_classes,
+        ),
     )
 
 
@@ -290,6 +438,7 @@ def _parse_phase(table: Any, where: str) -> Phase:
         per_class = 1
     feedback = _take(table, "feedback", bool, where) if "feedback" in table else kind == "training"
     disjoint = _take(table, "disjoint", bool, where) if "disjoint" in table else True
+    loop = _take(table, "loop", bool, where) if "loop" in table else True
     default_seconds = 300 if kind == "rest" else 0
     seconds = _take(table, "seconds", int, where) if "seconds" in table else default_seconds
     if not 0 <= seconds <= 24 * 3600:
@@ -310,9 +459,65 @@ def _parse_phase(table: Any, where: str) -> Phase:
         raise _err(where, f"a {kind} phase needs source = 'name of a [stimuli.NAME] table'")
     if kind not in STIMULUS_KINDS and (source is not None or per_class is not None):
         raise _err(where, f"a {kind} phase takes no source or per_class")
+    if kind not in STIMULUS_KINDS and not loop:
+        raise _err(where, f"a {kind} phase shows no clips: loop applies to clip phases only")
     if table:
         raise _err(where, f"unknown keys {sorted(table)}")
-    return Phase(name, kind, source, per_class, feedback, disjoint, seconds, title, text)
+    return Phase(name, kind, source, per_class, feedback, disjoint, seconds, title, text, loop)
+
+
+def _parse_attention(
+    table: Any, sources: dict[str, StimulusSource], where: str
+) -> AttentionChecks | None:
+    if table is None:
+        return None
+    where = f"{where} [attention]"
+    if not isinstance(table, dict):
+        raise _err(where, "must be a table with source = 'name of a [stimuli.NAME] table'")
+    table = dict(table)
+    if "source" not in table:
+        raise _err(where, "needs source = 'name of a [stimuli.NAME] table'")
+    source = _take(table, "source", str, where)
+    if source not in sources:
+        raise _err(where, f"source {source!r} is not one of {sorted(sources)}")
+    per = _take(table, "per_test_phase", int, where) if "per_test_phase" in table else 1
+    if not 1 <= per <= 100:
+        raise _err(where, f"per_test_phase must be 1..100, got {per}")
+    low = table.pop("min_accuracy", 1.0)
+    if isinstance(low, bool) or not isinstance(low, int | float) or not 0 <= low <= 1:
+        raise _err(where, f"min_accuracy must be a number in 0..1, got {low!r}")
+    if table:
+        raise _err(where, f"unknown keys {sorted(table)}")
+    return AttentionChecks(source, per, float(low))
+
+
+def _parse_requirements(table: Any, where: str) -> Requirements:
+    if table is None:
+        return Requirements()
+    where = f"{where} [requirements]"
+    if not isinstance(table, dict):
+        raise _err(
+            where, "must be a table (min_width, min_height, min_refresh_hz, webgl, fullscreen)"
+        )
+    table = dict(table)
+    out: dict[str, Any] = {}
+    for key in ("min_width", "min_height"):
+        if key in table:
+            value = _take(table, key, int, where)
+            if not 0 <= value <= 10_000:
+                raise _err(where, f"{key} must be 0..10000 CSS pixels, got {value}")
+            out[key] = value
+    if "min_refresh_hz" in table:
+        value = table.pop("min_refresh_hz")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 500:
+            raise _err(where, f"min_refresh_hz must be a number in 0..500, got {value!r}")
+        out["min_refresh_hz"] = float(value)
+    for key in ("webgl", "fullscreen"):
+        if key in table:
+            out[key] = _take(table, key, bool, where)
+    if table:
+        raise _err(where, f"unknown keys {sorted(table)}")
+    return Requirements(**out)
 
 
 def _check_protocol(phases: tuple[Phase, ...], sources: dict[str, StimulusSource], where: str):
@@ -335,6 +540,31 @@ def _check_protocol(phases: tuple[Phase, ...], sources: dict[str, StimulusSource
         raise _err(where, "exactly one 'thanks' phase, the last")
     if sum(p.kind == "questionnaire" for p in phases) > 1:
         raise _err(where, "at most one questionnaire phase")
+
+
+#: Keys that are never answer keys: the browser and the page use them.
+_RESERVED_KEYS = {" ", "Tab", "Enter", "Escape"}
+
+
+def _parse_keys(value: Any, classes: list[str], where: str) -> tuple[str, ...]:
+    """``[study] keys``: one key per class, in class order; ``[]`` turns keys off.
+
+    Default: the digits 1..n for up to nine classes (none for more). Keys are
+    ``KeyboardEvent.key`` values: single characters compared case-insensitively.
+    """
+    if value is None:
+        return tuple(str(i + 1) for i in range(len(classes))) if len(classes) <= 9 else ()
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise _err(where, "keys must be a list of single characters, one per class")
+    if value and len(value) != len(classes):
+        raise _err(where, f"keys has {len(value)} entries for {len(classes)} classes")
+    keys = tuple(k.lower() for k in value)
+    bad = [k for k in keys if len(k) != 1 or not k.isprintable() or k in _RESERVED_KEYS]
+    if bad:
+        raise _err(where, f"keys must be single printable characters other than space, got {bad}")
+    if len(set(keys)) != len(keys):
+        raise _err(where, f"keys must differ (case-insensitively), got {list(value)}")
+    return keys
 
 
 def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = None) -> StudyConfig:
@@ -377,15 +607,49 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
             where,
             f"need 0 < fps min <= default <= max <= 120, got {fps_min}, {fps_default}, {fps_max}",
         )
+    preset_given = "preset" in study
+    preset = study.pop("preset", "standard")
+    if preset not in PRESETS:
+        raise _err(where, f"preset must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}")
+    protocol_keys = {"rest_seconds", "training_per_class", "consent", "test_videos"}
+    given = sorted(protocol_keys & set(study))
     rest_seconds = study.pop("rest_seconds", 300)
     training_per_class = study.pop("training_per_class", 4)
-    if not isinstance(rest_seconds, int) or not 0 <= rest_seconds <= 86400:
+    consent = study.pop("consent", preset == "standard")
+    test_videos = study.pop("test_videos", THESIS_TEST_VIDEOS)
+    for key, value in (("rest_seconds", rest_seconds), ("training_per_class", training_per_class)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _err(where, f"{key} must be an integer, got {value!r}")
+    if not 0 <= rest_seconds <= 86400:
         raise _err(where, f"rest_seconds must be 0..86400, got {rest_seconds!r}")
-    if not isinstance(training_per_class, int) or not 1 <= training_per_class <= 1000:
+    if not 1 <= training_per_class <= 1000:
         raise _err(where, f"training_per_class must be 1..1000, got {training_per_class!r}")
+    if not isinstance(consent, bool):
+        raise _err(where, f"consent must be true or false, got {consent!r}")
+    if isinstance(test_videos, bool) or not isinstance(test_videos, int) or test_videos < 1:
+        raise _err(where, f"test_videos must be a positive integer, got {test_videos!r}")
+    if preset != "thesis" and "test_videos" in given:
+        raise _err(where, "test_videos applies to preset = 'thesis' only")
+    keys = _parse_keys(study.pop("keys", None), classes, where)
+    limits = {}
+    for key, top in (("expire_minutes", 7 * 24 * 60), ("max_participants", 1_000_000)):
+        value = study.pop(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+            raise _err(where, f"{key} must be an integer in 0..{top} (0: no limit), got {value!r}")
+        limits[key] = value
+    counterbalance = study.pop("counterbalance", False)
+    if not isinstance(counterbalance, bool):
+        raise _err(where, f"counterbalance must be true or false, got {counterbalance!r}")
     extra = {}
     if "completion_code" in study:
         extra["completion_code"] = str(study.pop("completion_code"))
+    if "completion_url" in study:
+        url = study.pop("completion_url")
+        if not isinstance(url, str) or not re.match(r"^https?://[^\s<>\"']+$", url):
+            raise _err(where, f"completion_url must be an http(s) URL, got {url!r}")
+        if "{code}" in url and "completion_code" not in extra:
+            raise _err(where, "completion_url uses {code}: set completion_code too")
+        extra["completion_url"] = url
     if study:
         raise _err(where, f"unknown [study] keys {sorted(study)}")
 
@@ -396,10 +660,32 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         name: _parse_source(name, table, base_dir, f"{where} [stimuli.{name}]")
         for name, table in stimuli.items()
     }
+    attention = _parse_attention(data.pop("attention", None), sources, where)
+    requirements = _parse_requirements(data.pop("requirements", None), where)
     raw_phases = data.pop("phases", None)
-    if raw_phases is None:
-        phases = thesis_phases(rest_seconds=rest_seconds, training_per_class=training_per_class)
+    if raw_phases is None and preset == "thesis":
+        try:
+            phases = thesis_phases(
+                n_classes=len(classes),
+                rest_seconds=rest_seconds,
+                training_per_class=training_per_class,
+                test_videos=test_videos,
+                consent=consent,
+            )
+        except MotionlabError as exc:
+            raise _err(where, str(exc)) from None
+    elif raw_phases is None:
+        phases = standard_phases(
+            rest_seconds=rest_seconds, training_per_class=training_per_class, consent=consent
+        )
     else:
+        if given or preset_given:
+            raise _err(
+                where,
+                f"{', '.join(given + ['preset'] * preset_given)} configure a preset protocol "
+                "and would be ignored beside [[phases]]; set seconds and per_class on the "
+                "phases themselves instead",
+            )
         if not isinstance(raw_phases, list):
             raise _err(where, "phases must be an array of tables ([[phases]])")
         phases = tuple(
@@ -418,6 +704,11 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         fps_max=fps_max,
         path=path,
         extra=extra,
+        keys=keys,
+        counterbalance=counterbalance,
+        attention=attention,
+        requirements=requirements,
+        **limits,
     )
 
 

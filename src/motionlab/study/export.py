@@ -3,9 +3,11 @@ participants and phase times.
 
 ``trials.csv`` columns: participant, external_id, seed, phase_index, phase, kind, modality,
 trial_index, stimulus, truth, choice, correct (0/1), rt_ms, loops, frames_shown, fps,
-client_time, server_time (ISO 8601, UTC, milliseconds). Response times are measured in the
-browser from the first displayed frame (``requestAnimationFrame`` timestamp) to the click
-(``performance.now`` time base).
+client_time, server_time (ISO 8601, UTC, milliseconds), response (``click`` or ``key``),
+pilot (0/1: a pilot run's answer), attention_check (0/1: a catch trial).
+Response times are measured in the browser from the first displayed frame
+(``requestAnimationFrame`` timestamp) to the click or key press (the event's ``timeStamp``;
+both on the ``performance.now`` time base).
 
 Every table is written by the :mod:`csv` module in RFC 4180 form (rows end in CRLF; a cell
 holding a comma, a quote, a CR or an LF is quoted), so free text such as a participant's
@@ -22,6 +24,7 @@ import csv
 import io
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +51,9 @@ TRIAL_COLUMNS = (
     "fps",
     "client_time",
     "server_time",
+    "response",
+    "pilot",
+    "attention_check",
 )
 QUESTIONNAIRE_COLUMNS = (
     "participant",
@@ -73,7 +79,7 @@ def iso(ms: int | None) -> str:
 
 
 #: The tables of an export, written as ``<name>.csv``.
-TABLES = ("trials", "questionnaires", "participants", "phases")
+TABLES = ("trials", "questionnaires", "participants", "phases", "events")
 #: First characters that make a spreadsheet evaluate a cell (OWASP's CSV injection list).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -125,6 +131,9 @@ def export_tables(store) -> dict[str, str]:
                 "fps": t.fps,
                 "client_time": iso(t.client_ms),
                 "server_time": iso(t.server_ms),
+                "response": t.response,
+                "pilot": bool(p.pilot),
+                "attention_check": bool(t.attention_check),
             }
         )
     questionnaires = []
@@ -140,6 +149,8 @@ def export_tables(store) -> dict[str, str]:
                 "server_time": iso(q.server_ms),
             }
         )
+    events = store.all_events()
+    exits = Counter(e.participant_id for e in events if e.kind == "fullscreen_exit")
     pcols = (
         "participant",
         "external_id",
@@ -149,6 +160,10 @@ def export_tables(store) -> dict[str, str]:
         "consent",
         "completed",
         "user_agent",
+        "url_params",
+        "pilot",
+        "client_info",
+        "fullscreen_exits",
     )
     prow = [
         {
@@ -160,6 +175,10 @@ def export_tables(store) -> dict[str, str]:
             "consent": iso(p.consent_ms),
             "completed": iso(p.completed_ms),
             "user_agent": p.user_agent,
+            "url_params": p.url_params,  # JSON: the link's STUDY_ID, SESSION_ID, ...
+            "pilot": bool(p.pilot),
+            "client_info": p.client_info,  # JSON: window size, refresh rate, WebGL
+            "fullscreen_exits": exits.get(p.id, 0),
         }
         for p in participants.values()
     ]
@@ -182,11 +201,26 @@ def export_tables(store) -> dict[str, str]:
         "questionnaires": to_csv(QUESTIONNAIRE_COLUMNS, questionnaires),
         "participants": to_csv(pcols, prow),
         "phases": to_csv(phcols, phrows),
+        "events": to_csv(
+            ("participant", "kind", "phase_index", "trial_index", "client_time", "server_time"),
+            [
+                {
+                    "participant": participants[e.participant_id].public_id,
+                    "kind": e.kind,
+                    "phase_index": e.phase_index,
+                    "trial_index": "" if e.trial_index is None else e.trial_index,
+                    "client_time": iso(e.client_ms),
+                    "server_time": iso(e.server_ms),
+                }
+                for e in events
+            ],
+        ),
     }
 
 
 def export_study(db_url: str, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write ``trials.csv``, ``questionnaires.csv``, ``participants.csv`` and ``phases.csv``
+    """Write ``trials.csv``, ``questionnaires.csv``, ``participants.csv``, ``phases.csv`` and
+    ``events.csv`` (full-screen exits and returns)
     into ``out_dir`` (each atomically); return their paths.
 
     The database must exist and hold a study (it is never created here): a missing SQLite

@@ -27,16 +27,20 @@ another site cannot reach the server through DNS rebinding.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import logging
 import secrets
 import socket
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,7 +48,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import BaseModel, ConfigDict, Field
 
 from motionlab import __version__
-from motionlab.study.config import StudyConfig
+from motionlab.study.config import Phase, Requirements, StudyConfig
 from motionlab.study.export import export_tables
 from motionlab.study.protocol import make_plan, new_seed
 from motionlab.study.stimuli import Catalogue
@@ -76,8 +80,58 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+_PARAM_NAME = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")]
+_PARAM_VALUE = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:@\-]{0,128}$")]
+
+
+class ClientInfo(_Body):
+    """What the page measured before the session (see :class:`Requirements`)."""
+
+    width: int = Field(ge=0, le=100_000)
+    height: int = Field(ge=0, le=100_000)
+    refresh_hz: float = Field(ge=0, le=1000, allow_inf_nan=False)
+    webgl: bool
+    screen_width: int = Field(0, ge=0, le=100_000)
+    screen_height: int = Field(0, ge=0, le=100_000)
+    pixel_ratio: float = Field(1.0, ge=0, le=100, allow_inf_nan=False)
+
+
+class EventBody(_Body):
+    kind: Literal["fullscreen_exit", "fullscreen_enter"]
+    phase_index: int = Field(ge=0, le=10_000)
+    trial_index: int | None = Field(None, ge=0, le=1_000_000)
+    client_ms: int = Field(ge=0, le=10**14)
+
+
+def failed_requirements(req: Requirements, info: ClientInfo | None) -> list[str]:
+    """Why a browser does not meet ``req`` (empty: it does). Mirrors the page's own check."""
+    if info is None:
+        needed = req.min_width or req.min_height or req.min_refresh_hz or req.webgl
+        return ["the browser checks did not run (reload the page)"] if needed else []
+    why = []
+    if info.width < req.min_width or info.height < req.min_height:
+        why.append(
+            f"the window is {info.width}x{info.height} pixels; the study needs at least "
+            f"{req.min_width}x{req.min_height}"
+        )
+    if info.refresh_hz < req.min_refresh_hz:
+        why.append(
+            f"the screen refreshes about {info.refresh_hz:.0f} times a second; the study "
+            f"needs {req.min_refresh_hz:.0f}"
+        )
+    if req.webgl and not info.webgl:
+        why.append("the browser has no WebGL")
+    return why
+
+
 class SessionBody(_Body):
+    """A new participant: the id from the link (``PROLIFIC_PID`` or ``pid``) and the link's
+    other parameters (``STUDY_ID``, ``SESSION_ID``, ...), stored as given."""
+
     external_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@\-]{1,128}$")
+    url_params: dict[_PARAM_NAME, _PARAM_VALUE] = Field(default_factory=dict, max_length=16)
+    pilot: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    client_info: ClientInfo | None = None
 
 
 class PhaseBody(_Body):
@@ -99,6 +153,7 @@ class TrialBody(_Body):
     fps: float = Field(gt=0, le=1000, allow_inf_nan=False)
     client_ms: int = Field(ge=0, le=10**14)
     submission_id: str = Field(pattern=r"^[A-Za-z0-9\-]{8,64}$")
+    response: Literal["click", "key"] = "click"
 
 
 YesNo = Literal["yes", "no"]
@@ -135,9 +190,19 @@ class StudyApp:
         self.store = store
         self.catalogue = catalogue
         self.admin_token = admin_token
-        self.phase_names = [p.name for p in config.phases]
+        #: The secret of the pilot link: derived from the admin token, so only whoever holds
+        #: that can hand out pilot links, and a participant cannot shorten their own study.
+        self.pilot_token = pilot_token(admin_token)
+        self._by_name = {p.name: p for p in config.phases}
         self._plans: dict[int, dict[str, Any]] = {}
         self._plans_lock = threading.Lock()
+
+    def phases(self, p: Participant) -> list[Phase]:
+        """The participant's phases, in the participant's order (see :func:`make_plan`)."""
+        return self.plan(p)["_phases"]
+
+    def phase_names(self, p: Participant) -> list[str]:
+        return self.plan(p)["_names"]
 
     def plan(self, p: Participant) -> dict[str, Any]:
         with self._plans_lock:
@@ -145,11 +210,22 @@ class StudyApp:
         if plan is None:
             plan = p.plan_dict()
             plan["keys"] = {i["stimulus"] for ph in plan["phases"] for i in ph["items"]}
+            # the participant's phases in their order, with their (pilot: shortened) rests
+            plan["_phases"] = [
+                replace(self._by_name[ph["name"]], seconds=ph["seconds"]) for ph in plan["phases"]
+            ]
+            plan["_names"] = [ph["name"] for ph in plan["phases"]]
+            plan.setdefault("answer_keys", list(self.config.keys))  # plans of older versions
             with self._plans_lock:
                 if len(self._plans) > 10_000:
                     self._plans.clear()
                 self._plans[p.id] = plan
         return plan
+
+
+def pilot_token(admin_token: str) -> str:
+    """The ``?pilot=`` value of the pilot link (HMAC-SHA256 of the admin token, 128 bits)."""
+    return hmac.new(admin_token.encode(), b"motionlab pilot link", "sha256").hexdigest()[:32]
 
 
 class _TooLarge(Exception):
@@ -297,7 +373,18 @@ def participant(
     p = state.store.participant_by_token(token)
     if p is None:
         raise HTTPException(401, "unknown session token; start a new session")
+    if _expired(p, state.config):
+        raise HTTPException(
+            410, f"this session expired {state.config.expire_minutes} minutes after it started"
+        )
     return p
+
+
+def _expired(p: Participant, config: StudyConfig, now: int | None = None) -> bool:
+    """An unfinished session older than ``expire_minutes`` (never when that is 0)."""
+    if not config.expire_minutes or p.completed_ms is not None:
+        return False
+    return (now_ms() if now is None else now) - p.created_ms > config.expire_minutes * 60_000
 
 
 def admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -312,6 +399,62 @@ def admin(request: Request, authorization: Annotated[str | None, Header()] = Non
 Me = Annotated[Participant, Depends(participant)]
 
 
+class RateLimiter:
+    """Token buckets per key: ``burst`` requests at once, refilled at ``per_second``.
+
+    In memory and per process (the server runs one process); thread-safe. Keys that have
+    been idle long enough to be full again are dropped, so memory stays bounded.
+    """
+
+    def __init__(self, *, burst: int, per_second: float) -> None:
+        if burst < 1 or per_second <= 0:
+            raise ValueError("a rate limit needs burst >= 1 and a positive rate")
+        self.burst, self.rate = float(burst), float(per_second)
+        self._buckets: dict[Any, tuple[float, float]] = {}  # key -> (tokens, time)
+        self._lock = threading.Lock()
+
+    def take(self, key: Any, now: float | None = None) -> float:
+        """Take one token for ``key``: 0.0 if allowed, else the seconds until one is free."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, then = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - then) * self.rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return (1.0 - tokens) / self.rate
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > 100_000:  # forget the keys that are full again
+                full = self.burst / self.rate
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full}
+            return 0.0
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Per-client request limits of the study server.
+
+    ``sessions_*``: new participants per client address (a lab or a campus behind one
+    address starts many: the burst allows a whole group at once). ``answers_*``: answers
+    per participant (a person answers at most a few clips a second). A rate of 0 turns that
+    limit off.
+    """
+
+    sessions_burst: int = 60
+    sessions_per_minute: float = 30.0
+    answers_burst: int = 30
+    answers_per_second: float = 5.0
+
+
+def _limited(limiter: RateLimiter, key: Any, what: str) -> None:
+    wait = limiter.take(key)
+    if wait > 0:
+        raise HTTPException(
+            429,
+            f"too many {what}; retry in {wait:.1f} s",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+
+
 def create_app(
     config: StudyConfig,
     store: Store,
@@ -320,13 +463,23 @@ def create_app(
     admin_token: str,
     allowed_hosts: Sequence[str] | None = None,
     max_body: int = MAX_BODY,
+    limits: RateLimits | None = RateLimits(),
 ) -> FastAPI:
     """The ASGI app of one study (run it with uvicorn, or test it with TestClient).
 
     ``allowed_hosts`` (see :class:`HostGuard`; None accepts any ``Host``) and ``max_body``
-    (bytes; larger request bodies get 413) limit what requests are served.
+    (bytes; larger request bodies get 413) limit what requests are served; ``limits``
+    (:class:`RateLimits`; None: no limit) bounds new sessions per client address and answers
+    per participant (HTTP 429 with ``Retry-After``; the page waits and resends).
     """
     state = StudyApp(config, store, catalogue, admin_token)
+    session_limit = answer_limit = None
+    if limits is not None and limits.sessions_per_minute > 0:
+        session_limit = RateLimiter(
+            burst=limits.sessions_burst, per_second=limits.sessions_per_minute / 60
+        )
+    if limits is not None and limits.answers_per_second > 0:
+        answer_limit = RateLimiter(burst=limits.answers_burst, per_second=limits.answers_per_second)
     app = FastAPI(
         title=f"motionlab study: {config.title}",
         version=__version__,
@@ -386,16 +539,52 @@ def create_app(
     # -- participant API ---------------------------------------------------------
     @app.post("/api/session")
     def start_session(request: Request, body: SessionBody | None = None) -> dict[str, Any]:
+        if session_limit is not None:
+            _limited(session_limit, request.client.host if request.client else "", "new sessions")
+        # Participants already under way may still finish: the study can end a few over.
+        if config.max_participants and store.n_completed() >= config.max_participants:
+            raise HTTPException(
+                403, f"the study is closed: {config.max_participants} participants completed it"
+            )
+        why = failed_requirements(config.requirements, body.client_info if body else None)
+        if why:
+            raise HTTPException(422, "; ".join(why))
+        pilot = body is not None and body.pilot is not None
+        if pilot and not secrets.compare_digest(body.pilot, state.pilot_token):
+            raise HTTPException(403, "not a valid pilot link")
         seed = new_seed()
-        plan = make_plan(config, catalogue, seed)
+        plan = make_plan(config, catalogue, seed, order=store.n_participants(), pilot=pilot)
         new = store.create_participant(
             seed=seed,
             plan=plan,
             external_id=body.external_id if body else None,
             user_agent=request.headers.get("user-agent", ""),
+            url_params=body.url_params if body else None,
+            pilot=pilot,
+            client_info=body.client_info.model_dump() if body and body.client_info else None,
         )
         log.info("participant %s started", new.participant.public_id)
         return {"token": new.token, "participant": new.participant.public_id}
+
+    @app.get("/api/study")
+    def study_info() -> dict[str, Any]:
+        """What the page needs before a session: the title and the browser requirements."""
+        return {"title": config.title, "requirements": config.requirements.to_dict()}
+
+    @app.post("/api/events")
+    def event(body: EventBody, me: Me) -> dict[str, Any]:
+        if answer_limit is not None:
+            _limited(answer_limit, me.id, "requests")
+        if body.phase_index != me.phase_index:
+            raise HTTPException(409, "not the participant's current phase")
+        store.add_event(
+            me.id,
+            body.kind,
+            phase_index=body.phase_index,
+            trial_index=body.trial_index,
+            client_ms=body.client_ms,
+        )
+        return {"stored": True}
 
     @app.get("/api/state")
     def get_state(me: Me) -> dict[str, Any]:
@@ -403,24 +592,27 @@ def create_app(
 
     @app.post("/api/consent")
     def consent(body: ConsentBody, me: Me) -> dict[str, Any]:
-        _expect_kind(state, body.phase_index, "consent")
+        _expect_kind(state, me, body.phase_index, "consent")
         if me.phase_index == body.phase_index:
             store.set_consent(me.id)
-        store.advance(me.id, body.phase_index, phase_names=state.phase_names)
+        store.advance(me.id, body.phase_index, phase_names=state.phase_names(me))
         return _state(state, store.participant(me.id))
 
     @app.post("/api/advance")
     def advance(body: PhaseBody, me: Me) -> dict[str, Any]:
         i = body.phase_index
-        if i >= len(config.phases):
-            raise HTTPException(422, f"phase_index must be < {len(config.phases)}")
+        n = len(state.phases(me))
+        if i >= n:
+            raise HTTPException(422, f"phase_index must be < {n}")
         if me.phase_index == i:
             _check_can_leave(state, me, i)
-        store.advance(me.id, i, phase_names=state.phase_names)
+        store.advance(me.id, i, phase_names=state.phase_names(me))
         return _state(state, store.participant(me.id))
 
     @app.post("/api/trials")
     def submit_trial(body: TrialBody, me: Me) -> dict[str, Any]:
+        if answer_limit is not None:
+            _limited(answer_limit, me.id, "answers")
         plan = state.plan(me)
         if body.phase_index >= len(plan["phases"]):
             raise HTTPException(422, "no such phase")
@@ -455,6 +647,8 @@ def create_app(
             fps=body.fps,
             client_ms=body.client_ms,
             submission_id=body.submission_id,
+            response=body.response,
+            attention_check=bool(item.get("attention_check")),
         )
         out: dict[str, Any] = {
             "stored": True,
@@ -470,7 +664,7 @@ def create_app(
     def questionnaire(body: QuestionnaireBody, me: Me) -> dict[str, Any]:
         if set(body.difficulty) != set(config.classes):
             raise HTTPException(422, "difficulty needs one rating (1-3) for each class")
-        i = next((k for k, p in enumerate(config.phases) if p.kind == "questionnaire"), None)
+        i = next((k for k, p in enumerate(state.phases(me)) if p.kind == "questionnaire"), None)
         if i is None:
             raise HTTPException(404, "this study has no questionnaire")
         if me.phase_index < i:
@@ -478,7 +672,7 @@ def create_app(
         answers = body.model_dump()
         answers["difficulty"] = json.dumps(answers["difficulty"], sort_keys=True)
         stored = store.save_questionnaire(me.id, answers)
-        store.advance(me.id, i, phase_names=state.phase_names)
+        store.advance(me.id, i, phase_names=state.phase_names(me))
         out = _state(state, store.participant(me.id))
         out["duplicate"] = not stored
         return out
@@ -527,13 +721,14 @@ def create_app(
 # helpers
 
 
-def _expect_kind(state: StudyApp, i: int, kind: str) -> None:
-    if i >= len(state.config.phases) or state.config.phases[i].kind != kind:
+def _expect_kind(state: StudyApp, me: Participant, i: int, kind: str) -> None:
+    phases = state.phases(me)
+    if i >= len(phases) or phases[i].kind != kind:
         raise HTTPException(422, f"phase {i} is not a {kind} phase")
 
 
 def _check_can_leave(state: StudyApp, me: Participant, i: int) -> None:
-    phase = state.config.phases[i]
+    phase = state.phases(me)[i]
     if phase.kind == "consent" and me.consent_ms is None:
         raise HTTPException(409, "consent first (POST /api/consent)")
     if phase.kind in ("training", "test"):
@@ -557,7 +752,8 @@ def _state(state: StudyApp, me: Participant | None) -> dict[str, Any]:
     config = state.config
     plan = state.plan(me)
     i = me.phase_index
-    phase = config.phases[i]
+    phases = state.phases(me)
+    phase = phases[i]
     planned = plan["phases"][i]
     view: dict[str, Any] = {
         "name": phase.name,
@@ -565,6 +761,7 @@ def _state(state: StudyApp, me: Participant | None) -> dict[str, Any]:
         "title": phase.title,
         "text": list(phase.text),
         "feedback": phase.feedback,
+        "loop": phase.loop,
         "modality": phase.source,
     }
     if phase.kind == "familiarisation":
@@ -578,17 +775,26 @@ def _state(state: StudyApp, me: Participant | None) -> dict[str, Any]:
         started = state.store.phase_started_ms(me.id, i) or now_ms()
         view["seconds"] = phase.seconds
         view["remaining_ms"] = max(0, phase.seconds * 1000 - (now_ms() - started))
-    elif phase.kind == "thanks" and "completion_code" in config.extra:
-        view["completion_code"] = config.extra["completion_code"]
+    elif phase.kind == "thanks":
+        code = config.extra.get("completion_code")
+        if code is not None:
+            view["completion_code"] = code
+        if "completion_url" in config.extra:
+            view["completion_url"] = config.extra["completion_url"].replace(
+                "{code}", quote(code or "", safe="")
+            )
     return {
         "study": {
             "title": config.title,
             "classes": list(config.classes),
             "fps": {"min": config.fps_min, "max": config.fps_max, "default": config.fps_default},
+            "keys": plan["answer_keys"],
+            "requirements": config.requirements.to_dict(),
         },
         "participant": me.public_id,
+        "pilot": bool(plan.get("pilot")),
         "phase_index": i,
-        "phases": [{"name": p.name, "kind": p.kind, "title": p.title} for p in config.phases],
+        "phases": [{"name": p.name, "kind": p.kind, "title": p.title} for p in phases],
         "phase": view,
     }
 
@@ -597,6 +803,7 @@ def _summary(state: StudyApp) -> dict[str, Any]:
     store = state.store
     trials = store.all_trials()
     participants = store.all_participants()
+    now = now_ms()
     per: dict[int, list] = {}
     for t in trials:
         per.setdefault(t.participant_id, []).append(t)
@@ -607,21 +814,39 @@ def _summary(state: StudyApp) -> dict[str, Any]:
             {
                 "participant": p.public_id,
                 "external_id": p.external_id,
-                "phase": state.phase_names[p.phase_index],
+                "phase": state.phase_names(p)[p.phase_index],
                 "trials": len(ts),
                 "accuracy": (sum(t.correct for t in ts) / len(ts)) if ts else None,
                 "created_ms": p.created_ms,
                 "completed": p.completed_ms is not None,
+                "expired": _expired(p, state.config, now),
+                "pilot": p.pilot,
             }
+        )
+    exits = Counter(e.participant_id for e in store.all_events() if e.kind == "fullscreen_exit")
+    checks = state.config.attention
+    for row, p in zip(rows, participants, strict=True):
+        row["fullscreen_exits"] = exits.get(p.id, 0)
+        got = [t.correct for t in per.get(p.id, []) if t.attention_check]
+        row["attention"] = sum(got) / len(got) if got else None
+        row["excluded"] = bool(
+            checks is not None and got and sum(got) / len(got) < checks.min_accuracy
         )
     by_modality: dict[str, list[bool]] = {}
     for t in trials:
-        if t.phase_kind == "test":
+        if t.phase_kind == "test" and not t.attention_check:
             by_modality.setdefault(t.modality, []).append(t.correct)
     return {
         "title": state.config.title,
         "participants": len(participants),
         "completed": sum(p.completed_ms is not None for p in participants),
+        "expired": sum(r["expired"] for r in rows),
+        "pilot": sum(r["pilot"] for r in rows),
+        "excluded": sum(r["excluded"] for r in rows),
+        "in_progress": sum(not r["completed"] and not r["expired"] for r in rows),
+        "max_participants": state.config.max_participants,
+        "open": not state.config.max_participants
+        or sum(p.completed_ms is not None for p in participants) < state.config.max_participants,
         "trials": len(trials),
         "test_accuracy": {m: sum(v) / len(v) for m, v in sorted(by_modality.items())},
         "rows": rows,

@@ -147,6 +147,16 @@ class Catalogue:
                     )
                 if phase.disjoint:
                     needed[key] = used + (phase.per_class or have - used)
+        checks = self.config.attention
+        if checks is not None:
+            n_tests = sum(p.kind == "test" for p in self.config.phases)
+            have = sum(len(v) for v in self.by_source[checks.source].values())
+            if have < n_tests * checks.per_test_phase:
+                raise MotionlabError(
+                    f"attention checks: source {checks.source!r} has {have} clips, but "
+                    f"{n_tests} test phases x {checks.per_test_phase} need "
+                    f"{n_tests * checks.per_test_phase}; add clips or lower per_test_phase"
+                )
 
     def __len__(self) -> int:
         return len(self.by_key)

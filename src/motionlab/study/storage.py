@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterator
@@ -72,9 +73,31 @@ class Participant(Base):
     consent_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     completed_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     user_agent: Mapped[str] = mapped_column(String(512), default="")
+    #: Parameters of the participant's link (recruitment platforms: STUDY_ID, SESSION_ID,
+    #: ...), as JSON.
+    url_params: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    #: The browser checks' measurements at the start (window size, refresh rate, ...), JSON.
+    client_info: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    #: A pilot run (shortened phases): kept out of the report unless asked for.
+    pilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     def plan_dict(self) -> dict[str, Any]:
         return json.loads(self.plan)
+
+
+class Event(Base):
+    """Something that happened to a participant's session besides answers (full-screen
+    exits and returns), with the client's and the server's clock."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    phase_index: Mapped[int] = mapped_column(Integer)
+    trial_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    client_ms: Mapped[int] = mapped_column(BigInteger)
+    server_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class PhaseLog(Base):
@@ -116,6 +139,47 @@ class Trial(Base):
     client_ms: Mapped[int] = mapped_column(BigInteger)
     server_ms: Mapped[int] = mapped_column(BigInteger)
     submission_id: Mapped[str] = mapped_column(String(64))
+    #: How the answer was given: "click" (or touch) on a class button, or "key".
+    response: Mapped[str] = mapped_column(String(8), default="click", server_default="click")
+    #: A catch trial (a clip with a known answer; :class:`~motionlab.study.config.AttentionChecks`).
+    attention_check: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+#: Columns added after a table's first release: (table, column, SQL type and default).
+#: :meth:`Store.__init__` adds any that an existing database lacks, so a study that was
+#: started with an older motionlab keeps its answers and goes on.
+_ADDED_COLUMNS = (
+    ("trials", "response", "VARCHAR(8) NOT NULL DEFAULT 'click'"),
+    ("participants", "url_params", "TEXT NOT NULL DEFAULT '{}'"),
+    ("participants", "pilot", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    ("trials", "attention_check", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    ("participants", "client_info", "TEXT NOT NULL DEFAULT '{}'"),
+)
+#: One participant id (a recruitment platform's, e.g. PROLIFIC_PID) starts the study once.
+#: NULLs (no id given) may repeat, in SQLite and PostgreSQL alike.
+_UNIQUE_EXTERNAL_ID = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS ux_participants_external_id ON participants (external_id)"
+)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    from sqlalchemy import text
+
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table, column, ddl in _ADDED_COLUMNS:
+            have = {c["name"] for c in inspector.get_columns(table)}
+            if column not in have:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(_UNIQUE_EXTERNAL_ID))
+    except IntegrityError:
+        # a database of an older version in which one id started twice: keep its data; new
+        # duplicates are still refused by create_participant's check
+        logging.getLogger(__name__).warning(
+            "participant ids repeat in this database; cannot add the unique index"
+        )
 
 
 class Questionnaire(Base):
@@ -261,6 +325,7 @@ class Store:
         try:
             if create:
                 Base.metadata.create_all(self.engine)
+                _add_missing_columns(self.engine)
             else:
                 found = set(inspect(self.engine).get_table_names())
         except Exception as exc:
@@ -275,6 +340,15 @@ class Store:
                     f"{redact(url)} is not a motionlab study database (no table "
                     f"{', '.join(missing)})"
                 )
+            # a study database of an older version: add the columns this one reads
+            try:
+                _add_missing_columns(self.engine)
+            except Exception as exc:
+                self.engine.dispose()
+                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise MotionlabError(
+                    f"cannot bring {redact(url)} up to this version's columns: {msg}"
+                ) from None
         # Reads use plain transactions; writes are marked so SQLite begins them IMMEDIATE.
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
@@ -298,7 +372,17 @@ class Store:
         plan: dict[str, Any],
         external_id: str | None = None,
         user_agent: str = "",
+        url_params: dict[str, str] | None = None,
+        pilot: bool = False,
+        client_info: dict[str, Any] | None = None,
     ) -> NewParticipant:
+        """A new participant at phase 0, with a fresh token.
+
+        Raises
+        ------
+        Conflict
+            ``external_id`` has already started the study (a participant id starts once).
+        """
         token = secrets.token_urlsafe(32)
         t = now_ms()
         p = Participant(
@@ -310,19 +394,49 @@ class Store:
             phase_index=0,
             created_ms=t,
             user_agent=user_agent[:512],
+            url_params=json.dumps(url_params or {}, sort_keys=True),
+            pilot=pilot,
+            client_info=json.dumps(client_info or {}, sort_keys=True),
         )
-        with self.session() as s:
-            s.add(p)
-            s.flush()
-            s.add(
-                PhaseLog(
-                    participant_id=p.id,
-                    phase_index=0,
-                    phase_name=plan["phases"][0]["name"],
-                    started_ms=t,
+        taken = Conflict(f"participant id {external_id!r} has already started this study")
+        try:
+            with self.session() as s:
+                if (
+                    external_id is not None
+                    and s.execute(
+                        select(Participant.id).where(Participant.external_id == external_id)
+                    ).first()
+                ):
+                    raise taken
+                s.add(p)
+                s.flush()
+                s.add(
+                    PhaseLog(
+                        participant_id=p.id,
+                        phase_index=0,
+                        phase_name=plan["phases"][0]["name"],
+                        started_ms=t,
+                    )
                 )
-            )
+        except IntegrityError:
+            # a concurrent start with the same id won the race (the unique index); a token
+            # or public id collision (2^-128) would land here too and is equally refused
+            raise taken from None
         return NewParticipant(p, token)
+
+    def n_participants(self) -> int:
+        """How many participants have started the study."""
+        with self.sessions() as s:
+            return s.scalar(select(func.count()).select_from(Participant))
+
+    def n_completed(self) -> int:
+        """How many participants have completed the study."""
+        with self.sessions() as s:
+            return s.scalar(
+                select(func.count())
+                .select_from(Participant)
+                .where(Participant.completed_ms.is_not(None))
+            )
 
     def participant_by_token(self, token: str) -> Participant | None:
         if not token or len(token) > 256:
@@ -509,6 +623,25 @@ class Store:
     def all_questionnaires(self) -> list[Questionnaire]:
         with self.sessions() as s:
             return list(s.scalars(select(Questionnaire).order_by(Questionnaire.participant_id)))
+
+    def add_event(
+        self, pid: int, kind: str, *, phase_index: int, trial_index: int | None, client_ms: int
+    ) -> None:
+        with self.session() as s:
+            s.add(
+                Event(
+                    participant_id=pid,
+                    kind=kind,
+                    phase_index=phase_index,
+                    trial_index=trial_index,
+                    client_ms=client_ms,
+                    server_ms=now_ms(),
+                )
+            )
+
+    def all_events(self) -> list[Event]:
+        with self.sessions() as s:
+            return list(s.scalars(select(Event).order_by(Event.participant_id, Event.id)))
 
     def all_phase_logs(self) -> list[PhaseLog]:
         with self.sessions() as s:

@@ -44,7 +44,10 @@ async function load() {
   document.getElementById("title").textContent = `Dashboard: ${s.title}`;
   const stats = h("div", { class: "stats" },
     h("div", { class: "stat" }, h("b", {}, s.participants), "participants"),
-    h("div", { class: "stat" }, h("b", {}, s.completed), "completed"),
+    h("div", { class: "stat" }, h("b", {}, s.completed), s.max_participants ? `completed of ${s.max_participants}` : "completed"),
+    h("div", { class: "stat" }, h("b", {}, s.in_progress), "in progress"),
+    h("div", { class: "stat" }, h("b", {}, s.expired), "expired"),
+    h("div", { class: "stat", id: "open" }, h("b", {}, s.open ? "open" : "closed"), "to new participants"),
     h("div", { class: "stat" }, h("b", {}, s.trials), "answers stored"),
     h("div", { class: "stat" }, h("b", {}, s.questionnaires), "questionnaires"),
     ...Object.entries(s.test_accuracy).map(([m, a]) => h("div", { class: "stat" }, h("b", {}, pct(a)), `test accuracy, ${m}`)),
@@ -53,10 +56,10 @@ async function load() {
     h("td", {}, r.participant), h("td", {}, r.external_id || ""), h("td", {}, r.phase),
     h("td", {}, r.trials), h("td", {}, pct(r.accuracy)),
     h("td", {}, new Date(r.created_ms).toISOString().replace("T", " ").slice(0, 19)),
-    h("td", {}, r.completed ? "yes" : "")));
+    h("td", {}, r.completed ? "yes" : r.expired ? "expired" : "")));
   main.replaceChildren(
     stats,
-    h("div", { class: "row" }, ["trials", "questionnaires", "participants", "phases"].map((t) =>
+    h("div", { class: "row" }, ["trials", "questionnaires", "participants", "phases", "events"].map((t) =>
       h("button", { onclick: () => download(t) }, `${t}.csv`))),
     h("table", {}, h("thead", {}, h("tr", {}, ["participant", "external id", "phase", "answers", "accuracy", "started (UTC)", "completed"].map((c) => h("th", {}, c)))),
       h("tbody", {}, rows)),

@@ -15,6 +15,7 @@ const FPS_KEY = "motionlab.study.fps";
 
 let token = localStorage.getItem(TOKEN_KEY);
 let study = null; // the "study" part of the last state
+let clientInfo = null; // the browser checks' measurements, sent with a new session
 const sheets = new Map(); // stimulus key -> Promise<{info, bitmap}>
 
 // -- small helpers ----------------------------------------------------------------------
@@ -49,8 +50,9 @@ class HttpError extends Error {
   constructor(status, detail) { super(`${status}: ${detail}`); this.status = status; this.detail = detail; }
 }
 
-// fetch with the session token; network errors and 5xx are retried with back-off
-// (forever for writes, which are idempotent on the server), 4xx are thrown.
+// fetch with the session token; network errors, 5xx and 429 (rate limit: wait as told) are
+// retried with back-off (forever for writes, which are idempotent on the server), other 4xx
+// are thrown.
 async function api(method, path, body, { retries = Infinity } = {}) {
   let delay = 300;
   for (let attempt = 0; ; attempt++) {
@@ -69,13 +71,18 @@ async function api(method, path, body, { retries = Infinity } = {}) {
     } catch (err) {
       res = null;
     }
-    if (res && res.status < 500) {
+    if (res && res.status < 500 && res.status !== 429) {
       status("");
       const data = (res.headers.get("content-type") || "").includes("json") ? await res.json() : await res.text();
       if (!res.ok) throw new HttpError(res.status, data && data.detail ? JSON.stringify(data.detail) : data);
       return data;
     }
     if (attempt >= retries) throw new HttpError(res ? res.status : 0, "no connection");
+    if (res && res.status === 429) {
+      const after = Number(res.headers.get("retry-after")) || 1;
+      await sleep(after * 1000);
+      continue;
+    }
     status("Connection problem — retrying…");
     await sleep(delay);
     delay = Math.min(delay * 2, 5000);
@@ -116,8 +123,10 @@ function loadSheet(key) {
 class Player {
   // Plays a frame sheet in a loop on `canvas` at `fps`. Frame n of the loop is shown from
   // t0 + n * 1000 / fps on (t0: the rAF timestamp of the first frame). A change of fps
-  // keeps the current frame and continues from it at the new rate.
-  constructor(canvas, sheet, fps) {
+  // keeps the current frame and continues from it at the new rate. With loop = false the
+  // clip plays once and its last frame stays on screen.
+  constructor(canvas, sheet, fps, loop = true) {
+    this.loop = loop;
     this.canvas = canvas;
     this.info = sheet.info;
     this.bitmap = sheet.bitmap;
@@ -141,7 +150,8 @@ class Player {
   position(ts) { return this.anchorFrame + Math.floor(((ts - this.anchorTs) * this.fps) / 1000); }
   tick(ts) {
     if (this.anchorTs === null) this.anchorTs = ts;
-    const abs = Math.max(this.position(ts), this.shown < 0 ? 0 : this.shown);
+    let abs = Math.max(this.position(ts), this.shown < 0 ? 0 : this.shown);
+    if (!this.loop) abs = Math.min(abs, this.info.frames - 1);
     if (abs !== this.shown) {
       const i = abs % this.info.frames;
       const r = Math.floor(i / this.info.cols), c = i % this.info.cols;
@@ -167,10 +177,86 @@ class Player {
   }
   get loops() { return Math.max(0, Math.floor(this.shown / this.info.frames)); }
   stop() { if (this.raf !== null) cancelAnimationFrame(this.raf); this.raf = null; }
+  // Hold the current frame (full screen left); resume() goes on from it.
+  pause() { if (this.raf !== null) { this.stop(); this.paused = true; } }
+  resume() {
+    if (!this.paused) return;
+    this.paused = false;
+    this.anchorFrame = Math.max(this.shown, 0);
+    this.anchorTs = null; // the next frame's timestamp
+    this.raf = requestAnimationFrame((ts) => this.tick(ts));
+  }
 }
 
 let player = null;
 function stopPlayer() { if (player) player.stop(); player = null; }
+
+// The answer keys of the trial on screen (null elsewhere): one listener for the page, the
+// current trial's handler swapped in and out.
+let keyHandler = null;
+document.addEventListener("keydown", (e) => { if (keyHandler && !fullscreenGate()) keyHandler(e); });
+
+// -- browser checks and full screen --------------------------------------------------------
+// Measured before the session: window size, refresh rate (30 animation frames), WebGL.
+function measureRefresh(frames = 30) {
+  return new Promise((resolve) => {
+    const t = [];
+    const f = (ts) => { t.push(ts); if (t.length <= frames) requestAnimationFrame(f); else resolve((1000 * frames) / (t[frames] - t[0])); };
+    requestAnimationFrame(f);
+  });
+}
+async function browserChecks(req) {
+  let webgl = false;
+  try { webgl = Boolean(document.createElement("canvas").getContext("webgl")); } catch (e) { webgl = false; }
+  const info = {
+    width: window.innerWidth, height: window.innerHeight, refresh_hz: Math.round(10 * await measureRefresh()) / 10,
+    webgl, screen_width: screen.width || 0, screen_height: screen.height || 0, pixel_ratio: window.devicePixelRatio || 1,
+  };
+  const why = [];
+  if (info.width < req.min_width || info.height < req.min_height) {
+    why.push(`Your browser window is ${info.width} x ${info.height} pixels; this study needs at least ${req.min_width} x ${req.min_height}. Make the window larger (or use a larger screen) and reload.`);
+  }
+  if (info.refresh_hz < req.min_refresh_hz) {
+    why.push(`Your screen shows about ${Math.round(info.refresh_hz)} images a second; this study needs ${req.min_refresh_hz}. Close other programs or use another screen, and reload.`);
+  }
+  if (req.webgl && !info.webgl) why.push("Your browser does not support WebGL, which this study needs. Try another browser.");
+  return { info, why };
+}
+
+// Full screen: the page learns from state.study.requirements whether the study requires it.
+let currentTrial = null; // {phase_index, trial_index} of the clip on screen
+function fullscreenGate() { return document.getElementById("fullscreen-gate"); }
+function needsFullscreen() {
+  return study && study.requirements && study.requirements.fullscreen && !document.fullscreenElement
+    && document.body.dataset.kind !== "thanks";
+}
+function showFullscreenGate(left) {
+  if (fullscreenGate()) return;
+  const button = h("button", {
+    class: "primary", id: "fullscreen",
+    onclick: () => document.documentElement.requestFullscreen().catch(() => {}),
+  }, left ? "Return to full screen" : "Enter full screen");
+  document.body.append(h("div", { id: "fullscreen-gate", class: "gate" }, h("div", {},
+    h("h2", {}, left ? "You left full screen" : "This study runs in full screen"),
+    h("p", {}, left ? "The clip is paused. Return to full screen to go on." : "Please switch to full screen to begin."),
+    button)));
+}
+document.addEventListener("fullscreenchange", () => {
+  if (!study || !study.requirements || !study.requirements.fullscreen) return;
+  const at = currentTrial || { phase_index: Number(document.body.dataset.phaseIndex) || 0, trial_index: null };
+  const kind = document.fullscreenElement ? "fullscreen_enter" : "fullscreen_exit";
+  if (document.body.dataset.kind !== "thanks") {
+    api("POST", "/api/events", { kind, phase_index: at.phase_index, trial_index: at.trial_index, client_ms: Date.now() }, { retries: 3 }).catch(() => {});
+  }
+  if (document.fullscreenElement) {
+    const gate = fullscreenGate();
+    if (gate) gate.remove();
+    if (player) player.resume();
+  } else if (needsFullscreen()) {
+    if (player) player.pause();
+    showFullscreenGate(true);
+  }
+});
 
 function currentFps() {
   const f = Number(sessionStorage.getItem(FPS_KEY));
@@ -195,13 +281,19 @@ function fpsSlider() {
 // -- pages --------------------------------------------------------------------------------
 function render(state) {
   stopPlayer();
+  keyHandler = null;
   study = state.study;
   document.title = study.title;
-  document.getElementById("title").textContent = study.title;
   const n = state.phases.length;
   document.getElementById("progress-bar").style.width = `${(100 * state.phase_index) / Math.max(1, n - 1)}%`;
   document.body.dataset.phase = state.phase.name;
+  document.body.dataset.pilot = state.pilot ? "1" : "";
+  document.getElementById("title").textContent = state.pilot ? `${study.title} (pilot run)` : study.title;
   document.body.dataset.kind = state.phase.kind;
+  document.body.dataset.phaseIndex = String(state.phase_index);
+  currentTrial = null;
+  if (needsFullscreen()) showFullscreenGate(false);
+  else if (fullscreenGate() && state.phase.kind === "thanks") fullscreenGate().remove();
   const page = {
     consent: consentPage, instructions: instructionsPage, familiarisation: familiarisationPage,
     training: trialPage, test: trialPage, rest: restPage, questionnaire: questionnairePage,
@@ -211,9 +303,10 @@ function render(state) {
 }
 
 // A 409/422 means the page is behind the server (e.g. the study is open in a second tab
-// that has moved on): show where the participant really is.
+// that has moved on): show where the participant really is (or, after a 410, that the
+// session expired).
 async function resync(err) {
-  if (err instanceof HttpError && (err.status === 409 || err.status === 422)) {
+  if (err instanceof HttpError && (err.status === 409 || err.status === 410 || err.status === 422)) {
     await refresh();
     return;
   }
@@ -307,6 +400,7 @@ async function familiarisationPage(state) {
     if (items[k + 1]) loadSheet(items[k + 1].stimulus);
     player = new Player(canvas, sheet, currentFps());
     player.start();
+    if (fullscreenGate()) player.pause();
   };
   await draw();
 }
@@ -332,20 +426,32 @@ async function trialPage(state) {
     stopPlayer();
     if (t >= items.length) { await advance(state); return; }
     const item = items[t];
+    currentTrial = { phase_index: state.phase_index, trial_index: t };
     const canvas = h("canvas", { class: "stimulus", id: "stimulus", "data-stimulus": item.stimulus });
     const feedback = h("p", { class: "feedback", id: "feedback" });
     let answered = false;
-    const buttons = study.classes.map((c) =>
-      h("button", { class: "choice", "data-choice": c, disabled: true, onclick: (e) => choose(c, e) }, c));
-    const choose = async (choice, event) => {
+    const keys = study.keys || [];
+    const buttons = study.classes.map((c, i) =>
+      h("button", { class: "choice", "data-choice": c, disabled: true, onclick: (e) => choose(c, e, "click") },
+        ...(keys[i] ? [h("kbd", { class: "key" }, keys[i].toUpperCase()), " "] : []), c));
+    // A key press answers like a click; its response time comes from the key event.
+    keyHandler = (e) => {
+      if (e.repeat || e.ctrlKey || e.altKey || e.metaKey) return;
+      const i = keys.indexOf(String(e.key).toLowerCase());
+      if (i < 0 || buttons[i].disabled) return;
+      e.preventDefault();
+      choose(study.classes[i], e, "key");
+    };
+    const choose = async (choice, event, response) => {
       if (answered || !player || player.firstTs === null) return;
       answered = true;
+      keyHandler = null;
       const clickTs = event && event.timeStamp > 0 ? event.timeStamp : performance.now();
       const answer = {
         phase_index: state.phase_index, trial_index: t, stimulus: item.stimulus, choice,
         rt_ms: Math.max(0, clickTs - player.firstTs), loops: player.loops,
         frames_shown: player.framesShown, fps: player.fps, client_ms: Date.now(),
-        submission_id: uuid(),
+        submission_id: uuid(), response,
       };
       buttons.forEach((b) => { b.disabled = true; });
       let res;
@@ -377,8 +483,9 @@ async function trialPage(state) {
     );
     const sheet = await loadSheet(item.stimulus);
     if (items[t + 1]) loadSheet(items[t + 1].stimulus);
-    player = new Player(canvas, sheet, currentFps());
+    player = new Player(canvas, sheet, currentFps(), phase.loop !== false);
     player.start(() => buttons.forEach((b) => { b.disabled = false; }));
+    if (fullscreenGate()) player.pause();
   };
   await runTrial();
 }
@@ -458,15 +565,48 @@ function thanksPage(state) {
     h("h2", {}, state.phase.title),
     ...state.phase.text.map((t) => h("p", { id: "thanks" }, t)),
     state.phase.completion_code ? h("p", {}, "Completion code: ", h("b", { id: "code" }, state.phase.completion_code)) : null,
+    state.phase.completion_url ? h("p", {}, h("a", { id: "complete", href: state.phase.completion_url }, "Return to the recruitment site")) : null,
   );
+  // A recruitment platform (Prolific, ...) learns of the completion from this redirect.
+  if (state.phase.completion_url) setTimeout(() => { location.href = state.phase.completion_url; }, 1500);
 }
 
 // -- start ------------------------------------------------------------------------------
 async function newSession() {
+  // The participant id from the link: Prolific's PROLIFIC_PID, or pid; the link's other
+  // parameters (STUDY_ID, SESSION_ID, ...) are stored with the participant.
   const params = new URLSearchParams(location.search);
-  const pid = params.get("pid");
+  const pid = params.get("PROLIFIC_PID") || params.get("pid");
   const body = pid && /^[A-Za-z0-9_.:@-]{1,128}$/.test(pid) ? { external_id: pid } : {};
-  const res = await api("POST", "/api/session", body);
+  const extra = {};
+  for (const [k, v] of params) {
+    if (k === "PROLIFIC_PID" || k === "pid" || k === "pilot" || Object.keys(extra).length >= 16) continue;
+    if (/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(k) && /^[A-Za-z0-9_.:@-]{0,128}$/.test(v)) extra[k] = v;
+  }
+  if (Object.keys(extra).length) body.url_params = extra;
+  const pilot = params.get("pilot");
+  if (pilot) body.pilot = pilot;
+  if (clientInfo) body.client_info = clientInfo;
+  let res;
+  try {
+    res = await api("POST", "/api/session", body);
+  } catch (e) {
+    if (e.status === 409) {
+      show(h("h2", {}, "Already started"),
+        h("p", { id: "refused" }, "This participant id has already started the study, in another browser or tab. Please continue there; each person takes part once."));
+      throw new Stopped();
+    }
+    if (e.status === 403 && pilot) {
+      show(h("h2", {}, "Not a pilot link"), h("p", { id: "refused" }, "Ask the experimenter for the pilot link."));
+      throw new Stopped();
+    }
+    if (e.status === 403) {
+      show(h("h2", {}, "The study is closed"),
+        h("p", { id: "refused" }, "It has all the participants it needs. Thank you for your interest."));
+      throw new Stopped();
+    }
+    throw e;
+  }
   token = res.token;
   localStorage.setItem(TOKEN_KEY, token);
   localStorage.removeItem(PENDING_KEY);
@@ -477,9 +617,17 @@ async function refresh() {
   try {
     state = await api("GET", "/api/state");
   } catch (e) {
+    if (e.status === 410) {
+      show(h("h2", {}, "Session expired"),
+        h("p", { id: "refused" }, "This session ran past the study's time limit and has ended. Your answers so far are stored."));
+      throw new Stopped();
+    }
     if (e.status !== 401) throw e;
-    await newSession(); // unknown token (e.g. a new database): start afresh
-    state = await api("GET", "/api/state");
+    // unknown token (e.g. a new database): start afresh, browser checks first
+    token = null;
+    localStorage.removeItem(TOKEN_KEY);
+    await boot();
+    return;
   }
   // An answer given just before a reload or a lost connection is sent again first.
   const pending = loadPending();
@@ -493,11 +641,27 @@ async function refresh() {
 }
 
 async function boot() {
-  if (!token) await newSession();
+  if (!token) {
+    const info = await api("GET", "/api/study");
+    document.getElementById("title").textContent = info.title;
+    const checks = await browserChecks(info.requirements);
+    if (checks.why.length) {
+      // not counted: no session is made
+      show(h("h2", {}, "This browser cannot run the study"), ...checks.why.map((w) => h("p", { class: "check-failed" }, w)));
+      document.body.dataset.kind = "checks-failed";
+      return;
+    }
+    clientInfo = checks.info;
+    await newSession();
+  }
   await refresh();
 }
 
+// Thrown when the page has said all there is to say (nothing more to do, no error to show).
+class Stopped extends Error {}
+
 window.addEventListener("unhandledrejection", (e) => {
+  if (e.reason instanceof Stopped) return;
   status(`Something went wrong (${e.reason && e.reason.message ? e.reason.message : e.reason}). Reload the page to continue where you left off.`);
 });
 boot();

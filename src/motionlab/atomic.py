@@ -200,6 +200,34 @@ def atomic_dir(path: PathLike) -> Iterator[Path]:
     commit_dir(tmp, path)
 
 
+@contextlib.contextmanager
+def removing_new_empty_folders(folder: PathLike) -> Iterator[None]:
+    """On an exception, remove the folders the block made below ``folder`` and left empty.
+
+    For resumable jobs that write many atomic files into a folder tree (``synth-actions``,
+    ``study demo``, ``train``): finished files are kept for the next run, but a failure (a
+    full disk, Ctrl-C) leaves no empty class folders behind, and no ``folder`` at all if the block
+    created it and nothing in it was finished. Folders that existed before are never
+    removed; a folder that holds anything is never removed.
+    """
+    folder = Path(folder)
+    existed = os.path.lexists(folder)
+    before = {p for p in folder.rglob("*") if p.is_dir()} if folder.is_dir() else set()
+    try:
+        yield
+    except BaseException:
+        if folder.is_dir() and not folder.is_symlink():
+            made = [p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()]
+            for p in sorted(made, key=lambda q: len(q.parts), reverse=True):
+                if p not in before:
+                    with contextlib.suppress(OSError):  # not empty: keep
+                        p.rmdir()
+            if not existed:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        raise
+
+
 def commit_dir(tmp: Path, path: Path) -> None:
     """Move a finished temporary folder ``tmp`` onto ``path`` (see :func:`atomic_dir`).
 

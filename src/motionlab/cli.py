@@ -2,20 +2,29 @@
 
 Every failure caused by input (missing or corrupt files, bad options) prints one line,
 ``motionlab: error: ...``, and exits with status 1; usage errors exit with 2 (argparse);
-Ctrl-C exits with 130. Outputs are written atomically, so a failed run leaves none, and an
-output that is one of the command's inputs (same path, a link to it, a hard link, a path
-through ``..``) is refused before any work (:func:`motionlab.atomic.refuse_overwrite_input`).
+Ctrl-C exits with 130. An exception no command foresaw is reported the same way, naming
+the command's input files (:func:`unexpected_error`); ``-v`` prints its traceback first.
+An OS error on an output's hidden temporary names the output (:func:`os_error_line`).
+Outputs are written atomically, so a failed run leaves none, and an output that is one of
+the command's inputs (same path, a link to it, a hard link, a path through ``..``) is
+refused before any work (:func:`motionlab.atomic.refuse_overwrite_input`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import logging
+import math
+import os
+import re
 import signal
 import sys
 import threading
+import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +54,8 @@ def number_type(
     low: float | None = None, high: float | None = None, *, low_open: bool = False
 ) -> Any:
     """An argparse ``type`` accepting a float in [low, high] (``(low, high]`` with
-    ``low_open``; ``None`` leaves a side unbounded); NaN is always refused."""
+    ``low_open``; ``None`` leaves a side unbounded); NaN and infinities are always
+    refused."""
     if low is not None and high is not None:
         what = f"a number in {'(' if low_open else '['}{low:g}, {high:g}]"
     elif low is not None:
@@ -60,7 +70,7 @@ def number_type(
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        ok = value == value  # not NaN
+        ok = math.isfinite(value)  # NaN and +-inf are never a setting
         if low is not None:
             ok = ok and (value > low if low_open else value >= low)
         if high is not None:
@@ -73,6 +83,27 @@ def number_type(
 
 
 _positive_float = number_type(0, low_open=True)
+
+
+def int_type(low: int | None = None, high: int | None = None) -> Any:
+    """An argparse ``type`` accepting an integer in [low, high] (``None``: unbounded)."""
+    if low is not None and high is not None:
+        what = f"an integer in {low}..{high}"
+    elif low is not None:
+        what = f"an integer >= {low}"
+    else:
+        what = f"an integer <= {high}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _add_reader_args(p: argparse.ArgumentParser) -> None:
@@ -121,12 +152,12 @@ def _add_flow_args(p: argparse.ArgumentParser) -> None:
         help="RAFT checkpoint file: torchvision state dict or original RAFT .pth "
         "(default: torchvision's weights, downloaded on first use)",
     )
-    g.add_argument("--iters", type=int, help="RAFT refinement iterations (default 12)")
+    g.add_argument("--iters", type=int_type(1), help="RAFT refinement iterations (default 12)")
     g.add_argument("--device", help="RAFT device: cpu (default), cuda, cuda:1, ...")
     g.add_argument("--batch-size", type=int, default=1, help="RAFT pairs per forward pass")
     g.add_argument(
         "--upsample",
-        type=float,
+        type=number_type(1),
         help="resize frames by this factor (>= 1) before estimating, e.g. 2 for 320x240",
     )
 
@@ -149,6 +180,22 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.upsample is not None:
         opts["upsample"] = args.upsample
     return opts
+
+
+def check_flow_size(source: Any, width: int, height: int) -> None:
+    """Refuse frames too small for optical flow before any work, naming the input."""
+    from motionlab.flow.estimators import MIN_FLOW_SIDE
+
+    if min(width, height) < MIN_FLOW_SIDE:
+        raise MotionlabError(
+            f"{source}: frames are {width}x{height} pixels; optical flow needs at least "
+            f"{MIN_FLOW_SIDE}x{MIN_FLOW_SIDE} (enlarge them with --resize)"
+        )
+
+
+def _frame_size(reader: Any) -> tuple[int, int]:
+    """(width, height) of the frames a reader yields (after its resize)."""
+    return reader.size or (reader.info.width, reader.info.height)
 
 
 def _progress(total: int | None, desc: str, enabled: bool, unit: str = "pair") -> Any:
@@ -181,7 +228,7 @@ def cmd_flow(args: argparse.Namespace) -> None:
 def _flow_pair(args: argparse.Namespace, est: Any) -> None:
     from motionlab.atomic import atomic_file
     from motionlab.flow import flow_to_color, write_flo
-    from motionlab.video import read_image
+    from motionlab.video import read_image, write_image
 
     out = Path(args.output)
     if out.suffix.lower() != ".flo":
@@ -189,15 +236,19 @@ def _flow_pair(args: argparse.Namespace, est: Any) -> None:
     if args.png is not None and args.png.suffix.lower() != ".png":
         raise MotionlabError(f"{args.png}: --png needs a file name ending in .png")
     a, b = (read_image(p) for p in args.inputs)
+    for path, image in zip(args.inputs, (a, b), strict=True):
+        check_flow_size(path, image.shape[1], image.shape[0])
+    if a.shape != b.shape:
+        raise MotionlabError(
+            f"{args.inputs[1]}: is {b.shape[1]}x{b.shape[0]} pixels, {args.inputs[0]} is "
+            f"{a.shape[1]}x{a.shape[0]}: the images of a pair differ in size; resize one of them"
+        )
     flow = est(a, b)
     write_flo(out, flow)
     if args.png is not None:
-        import cv2
-
         color = flow_to_color(flow, max_flow=args.max_flow)
         with atomic_file(args.png) as tmp:
-            if not cv2.imwrite(str(tmp), color[:, :, ::-1]):
-                raise MotionlabError(f"{args.png}: could not write PNG")
+            write_image(tmp, color[:, :, ::-1])
     log.info("wrote %s", out)
 
 
@@ -218,6 +269,7 @@ def _flow_video(args: argparse.Namespace, est: Any) -> None:
             raise MotionlabError(
                 f"{args.inputs[0]}: optical flow needs at least two frames, the video has 1"
             )
+        check_flow_size(args.inputs[0], *_frame_size(reader))
         pairs = video_flow(
             reader, estimator=est, direction=args.direction, batch_size=args.batch_size
         )
@@ -265,7 +317,7 @@ def _rgb(text: str) -> tuple[float, float, float]:
         values = ()
     if len(values) == 1:
         values = values * 3
-    if len(values) != 3:
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"expected R,G,B (0..255) or one value, got {text!r}")
     return values  # type: ignore[return-value]
 
@@ -278,7 +330,7 @@ def _add_noise_args(p: argparse.ArgumentParser, *, per_video: bool) -> None:
         else "dataset seed (default 0); each video's noise seed is a hash of it and the "
         "video's path relative to SRC (recorded in DST/afd_dataset.json)"
     )
-    g.add_argument("--seed", type=int, default=0, help=seed_help)
+    g.add_argument("--seed", type=int_type(0), default=0, help=seed_help)
     g.add_argument("--grayscale", action="store_true", help="one noise channel, repeated")
     choices = ("full", "video") if per_video else ("full",)
     g.add_argument(
@@ -332,7 +384,7 @@ def _add_afd_args(p: argparse.ArgumentParser, *, per_video: bool) -> None:
     _add_noise_args(p, per_video=per_video)
     p.add_argument(
         "--density",
-        type=int,
+        type=int_type(1),
         default=1,
         help="advect: particles per pixel side (default 1; 2: finer sub-pixel motion, slower)",
     )
@@ -410,6 +462,8 @@ def cmd_afd(args: argparse.Namespace) -> None:
             raise MotionlabError(
                 f"{args.input}: an appearance-free video needs at least two frames, it has {total}"
             )
+        if estimator is not None:
+            check_flow_size(args.input, *_frame_size(reader))
         bar = _progress(total, f"afd ({config.mode})", not args.quiet, unit="frame")
         with (
             VideoWriter(
@@ -450,11 +504,12 @@ def _interrupt(signum: int, frame: object) -> None:
 def cmd_afd_dataset(args: argparse.Namespace) -> int:
     """motionlab afd-dataset SRC DST: a whole class-folder dataset, resumable."""
     from motionlab.afd_dataset import AFD5_CLASSES, DatasetProgress, make_afd_dataset
-    from motionlab.atomic import refuse_overwrite_input
+    from motionlab.atomic import check_output_target, refuse_overwrite_input
 
     # DST mirrors SRC's class folders: SRC equal to DST, or inside it, would be overwritten
     refuse_overwrite_input(args.dst, args.src, writes=("*",))
     refuse_overwrite_input(args.dst, args.weights)
+    check_output_target(args.dst, directory=True)
     classes = None
     if args.subset:
         names = [c.strip() for c in args.subset.split(",") if c.strip()]
@@ -619,7 +674,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_afd_args(p, per_video=True)
     p.add_argument("--triptych", action="store_true", help="write source | flow | AFD side by side")
     p.add_argument("--gif", action="store_true", help="also write OUT.gif (a preview)")
-    p.add_argument("--gif-frames", type=int, default=100, help="frames in the GIF (default 100)")
+    p.add_argument(
+        "--gif-frames", type=int_type(1), default=100, help="frames in the GIF (default 100)"
+    )
     p.add_argument("--codec", help="raw, ffv1, x264rgb (lossless), h264 (lossy); default by suffix")
     _add_keep_audio_arg(p, "an appearance-free video shows motion only")
     _add_flow_args(p)
@@ -675,7 +732,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=48, help="number of frames (default 48)")
     p.add_argument("--size", type=_size, default=(320, 240), metavar="WxH", help="320x240")
     p.add_argument("--fps", dest="fps_out", type=_positive_float, default=25.0, help="25")
-    p.add_argument("--seed", type=int, default=0, help="texture seed (default 0)")
+    p.add_argument("--seed", type=int_type(0), default=0, help="texture seed (default 0)")
     p.add_argument("--codec", help=_CODEC_HELP)
     p.set_defaults(func=cmd_sample_video)
 
@@ -707,19 +764,102 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    if not args.verbose:  # libraries' notes to their developers (torch.jit...) are noise here
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=level, format="motionlab: %(message)s", stream=sys.stderr)
     try:
         status = args.func(args)
     except MotionlabError as exc:
-        print(f"motionlab: error: {exc}", file=sys.stderr)
+        print(f"motionlab: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("motionlab: interrupted; no partial output was kept", file=sys.stderr)
         return 130
     except OSError as exc:  # e.g. permission denied, disk full, output folder is a file
-        print(f"motionlab: error: {exc}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        print(f"motionlab: error: {os_error_line(exc, args)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a library failed in a way we did not foresee: still one line
+        if args.verbose:
+            traceback.print_exc()
+        print(f"motionlab: error: {unexpected_error(exc, args)}", file=sys.stderr)
         return 1
     return int(status or 0)
+
+
+def _one_line(text: str, limit: int | None = None) -> str:
+    """``text`` on one line (line breaks become ``; ``), cut to ``limit`` characters."""
+    line = "; ".join(part.strip() for part in text.splitlines() if part.strip())
+    return line if limit is None or len(line) <= limit else line[: limit - 3] + "..."
+
+
+# ".NAME.tmp-XXXXXXXX[.suffix]": the hidden temporary of an output (motionlab.atomic)
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.tmp-[A-Za-z0-9_]+(\.[^.]*)?$")
+_WRITE_HINTS = {
+    errno.EFBIG: "the disk is full or a file size limit was reached",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+}
+
+
+def _output_names(args: argparse.Namespace) -> list[str]:
+    """The output names among a command's arguments."""
+    keys = ("output", "out", "dst", "json", "plot", "png", "save_saliency", "folder")
+    return [str(v) for k in keys if (v := getattr(args, k, None)) is not None]
+
+
+def os_error_line(exc: OSError, args: argparse.Namespace) -> str:
+    """One line for an operating-system error, naming the file the user knows.
+
+    A failure on an output's hidden temporary (``.NAME.tmp-XXXX``, or a file inside a
+    temporary folder) names the output ``NAME`` instead; a failed write without a file
+    name (a full disk, ``EFBIG`` past a file size limit) names the command's outputs.
+    """
+    reason = exc.strerror or _one_line(str(exc), 400)
+    name = None if exc.filename is None else os.fsdecode(exc.filename)
+    if name is not None:
+        path = Path(name)
+        for part in (path, *path.parents):
+            match = _TEMP_NAME.match(part.name)
+            if match:
+                name = str(part.parent / match["name"])
+                reason = f"cannot write the output: {reason}"
+                break
+    elif exc.errno in _WRITE_HINTS and _output_names(args):
+        name = ", ".join(_output_names(args))
+        reason = f"cannot write the output: {reason}"
+    hint = _WRITE_HINTS.get(exc.errno or 0)
+    if hint:
+        reason = f"{reason} ({hint})"
+    return f"{name}: {reason}" if name is not None else reason
+
+
+def _input_names(args: argparse.Namespace) -> list[str]:
+    """The file names among a command's arguments, inputs first (for an error line)."""
+    names: list[str] = []
+    for key in ("input", "inputs", "src", "checkpoint", "predictions", "results", "data",
+                "config", "db", "trials", "library", "image", "model", "rgb", "afd", "anchors",
+                "templates", "weights"):  # fmt: skip
+        value = getattr(args, key, None)
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str | Path) and str(v) and os.path.lexists(v):
+                names.append(str(v))
+    return names
+
+
+def unexpected_error(exc: BaseException, args: argparse.Namespace) -> str:
+    """The one-line report of an exception no command turned into a MotionlabError.
+
+    Names the command's input files (so the user knows what it was working on), the
+    exception's type and message, and how to get the traceback for a bug report.
+    """
+    names = _input_names(args)
+    where = f"{', '.join(names)}: " if names else ""
+    what = _one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 400)
+    hint = "" if args.verbose else " (run with -v for the traceback to report)"
+    return f"{where}unexpected failure: {what}{hint}"
 
 
 if __name__ == "__main__":

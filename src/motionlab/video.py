@@ -129,6 +129,27 @@ def list_frame_files(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted(files, key=_natural_key)
 
 
+def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
+    """Write an image in the format of ``path``'s suffix (PNG, JPEG, ...) as OpenCV does
+    (``(H, W, 3)`` arrays in BGR order, ``(H, W)`` grey, 8 or 16 bits for PNG).
+
+    The image is encoded in memory and written from Python, so a failed write (a full
+    disk, a read-only folder) raises :class:`OSError` naming the file, where
+    ``cv2.imwrite`` returns ``False`` (or lets libpng print to stderr) and is easy to
+    ignore. Write into an atomic temporary (:func:`motionlab.atomic.atomic_file`).
+
+    Raises
+    ------
+    MotionlabError
+        If the image cannot be encoded in that format.
+    """
+    path = Path(path)
+    ok, data = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(image))
+    if not ok:
+        raise MotionlabError(f"{path}: could not encode the image as {path.suffix or '.png'}")
+    path.write_bytes(data.tobytes())
+
+
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read one image file as an RGB ``(H, W, 3)`` ``uint8`` array.
 
@@ -139,7 +160,11 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise MotionlabError(f"{path}: no such file")
     if path.is_dir():
         raise MotionlabError(f"{path}: is a folder, expected an image file")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV allows
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "OpenCV error"
+        raise MotionlabError(f"{path}: cannot decode as an image ({reason})") from None
     if img is None:
         raise MotionlabError(f"{path}: cannot decode as an image (corrupt or unsupported)")
     return np.ascontiguousarray(img[:, :, ::-1])
@@ -627,8 +652,12 @@ class VideoWriter:
             )
         if self.codec == "png":
             out = self._tmp / f"{self.count:05d}.png"
-            if not cv2.imwrite(str(out), frame[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 3]):
-                raise MotionlabError(f"{out}: could not write PNG frame")
+            # encode in memory, write from Python: a failed write (full disk) raises an
+            # OSError naming the file instead of libpng printing to stderr
+            ok, data = cv2.imencode(".png", frame[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 3])
+            if not ok:
+                raise MotionlabError(f"{self.path}: could not encode frame {self.count} as PNG")
+            out.write_bytes(data.tobytes())
         else:
             if self._pad != (0, 0):
                 frame = np.pad(frame, ((0, self._pad[1]), (0, self._pad[0]), (0, 0)), "edge")

@@ -39,6 +39,7 @@ from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
 
 DEFAULT_METHOD = "dis"
+MIN_FLOW_SIDE = 8  # pixels: the smallest frame side the estimators accept
 
 
 def check_frame_pair(frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +50,7 @@ def check_frame_pair(frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarr
     out = []
     for name, frame in (("frame_a", frame_a), ("frame_b", frame_b)):
         frame = check_frame(frame, name=name, allow_gray=True)
-        if min(frame.shape[:2]) < 8:
+        if min(frame.shape[:2]) < MIN_FLOW_SIDE:
             raise MotionlabError(f"{name} is {frame.shape[1]}x{frame.shape[0]}: too small for flow")
         out.append(frame)
     if out[0].shape != out[1].shape:

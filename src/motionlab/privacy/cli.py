@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
 from motionlab import __version__
-from motionlab.cli import _size, number_type
+from motionlab.cli import _size, int_type, number_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -29,10 +30,23 @@ def _point(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(
             f"expected X,Y in pixels such as 160,80, got {text!r}"
         ) from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise argparse.ArgumentTypeError(f"expected finite X,Y in pixels, got {text!r}")
     return x, y
 
 
 _unit_float = number_type(0, 1)
+
+# what matplotlib writes from a suffix (motionlab.privacy.metrics saves by suffix)
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def check_plot_name(path: Path | str | None, option: str) -> None:
+    """Refuse a plot name whose suffix matplotlib cannot write, before any work."""
+    if path is not None and Path(path).suffix.lower() not in PLOT_SUFFIXES:
+        raise MotionlabError(
+            f"{path}: {option} writes a picture: give a name ending in " + ", ".join(PLOT_SUFFIXES)
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -250,6 +264,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from motionlab.video import VideoReader, VideoWriter
 
     refuse_overwrite_input(args.output, args.input)
+    with VideoReader(args.input, **_reader_kwargs(args)):
+        pass  # a missing or unreadable input fails here, before the segmenter model loads
     segmenter = None
     if args.method.startswith("mask"):
         from motionlab.privacy.landmarks import PersonSegmenter
@@ -389,11 +405,9 @@ def cmd_templates_list(args: argparse.Namespace) -> int:
 
 def cmd_templates_show(args: argparse.Namespace) -> int:
     """Write a picture of a template's saliency map over its source (or another) image."""
-    import cv2
-
     from motionlab.atomic import atomic_file, refuse_overwrite_input
     from motionlab.privacy.pictures import label, mark_point, overlay
-    from motionlab.video import read_image
+    from motionlab.video import read_image, write_image
 
     refuse_overwrite_input(args.output, args.library, args.image, args.weights)
     if Path(args.output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
@@ -424,8 +438,7 @@ def cmd_templates_show(args: argparse.Namespace) -> int:
     if point is not None:
         picture = mark_point(picture, *point)
     with atomic_file(args.output) as tmp:
-        if not cv2.imwrite(str(tmp), picture[:, :, ::-1]):
-            raise MotionlabError(f"{args.output}: could not write the picture")
+        write_image(tmp, picture[:, :, ::-1])
     log.info("wrote %s", args.output)
     return 0
 
@@ -468,6 +481,7 @@ def cmd_templates_similarity(args: argparse.Namespace) -> int:
     from motionlab.video import VideoReader
 
     refuse_overwrite_input(args.output, *args.inputs, args.library, args.weights)
+    check_plot_name(args.output, "-o")
     if args.every < 1:
         raise MotionlabError(f"--every must be >= 1, got {args.every}")
     matcher = _build_matcher(args)
@@ -506,6 +520,7 @@ def cmd_privacy_eval(args: argparse.Namespace) -> int:
     )
 
     refuse_overwrite_input(args.plot, *args.predictions)
+    check_plot_name(args.plot, "--plot")
     rows = [r for path in args.predictions for r in read_predictions(path)]
     scores = score_methods(rows)
     print(format_table(scores, lam=args.lam))
@@ -643,7 +658,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     t.add_argument("--library", required=True, type=Path, help="library file (created if missing)")
     t.add_argument("--replace", action="store_true", help="replace a template of that name")
-    t.add_argument("--layer", type=int, default=11, help="ViT block, 0-based (default 11: last)")
+    t.add_argument(
+        "--layer", type=int_type(0, 11), default=11, help="ViT block, 0-based (default 11: last)"
+    )
     t.add_argument("--facet", choices=("key", "query", "value", "token"), default="key")
     t.add_argument("--stride", type=int, default=4, help="patch stride in pixels (default 4)")
     t.add_argument("--load-size", type=int, default=224, help="short side fed to the ViT (224)")

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from motionlab.cli import int_type, number_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -61,18 +62,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "relaxing every 20 epochs, at most 80 epochs) or adamw (AdamW, weight decay 0.05, 60 "
         "epochs); the options below override single settings",
     )  # fmt: skip
-    p.add_argument("--epochs", type=int, help="at most this many epochs (thesis: 80)")
-    p.add_argument("--batch-size", type=int, help="clips per batch (default 8)")
-    p.add_argument("--lr", type=float, help="learning rate (thesis: 3e-4)")
+    p.add_argument("--epochs", type=int_type(1), help="at most this many epochs (thesis: 80)")
+    p.add_argument("--batch-size", type=int_type(1), help="clips per batch (default 8)")
+    p.add_argument("--lr", type=number_type(0, low_open=True), help="learning rate (thesis: 3e-4)")
     p.add_argument("--optimizer", choices=("adamw", "adam"), help="thesis: adam")
-    p.add_argument("--weight-decay", type=float, help="thesis: 0")
-    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (10)")
+    p.add_argument("--weight-decay", type=number_type(0), help="thesis: 0")
+    p.add_argument("--patience", type=int_type(1), help="early-stopping patience in epochs (10)")
     p.add_argument(
-        "--val-fraction", type=float,
+        "--val-fraction", type=number_type(0, 1, low_open=True),
         help="share of each class's groups of the TRAINING list held out for early stopping "
         "and the choice of best.pt (default 0.1); the test list is never used in training",
     )  # fmt: skip
-    p.add_argument("--steps-per-epoch", type=int, help="cap batches per epoch (quick runs)")
+    p.add_argument("--steps-per-epoch", type=int_type(1), help="cap batches per epoch (quick runs)")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
     w = p.add_mutually_exclusive_group()
@@ -118,28 +119,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a stored AFD tree of the dataset (afd-dataset) to read the afd condition from "
         "instead of computing it on the fly",
     )  # fmt: skip
-    p.add_argument("--split", type=int, default=1, help="split whose test list is used")
+    p.add_argument("--split", type=int_type(1), default=1, help="split whose test list is used")
     p.add_argument(
         "--conditions", default=",".join(_diagnose_conditions()),
         help="comma-separated, of: " + ", ".join(_diagnose_conditions()) + " (default all)",
     )  # fmt: skip
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
-    p.add_argument("--level", type=float, default=0.95, help="confidence level (0.95)")
+    p.add_argument(
+        "--bootstrap", type=int_type(1), default=1000, help="bootstrap resamples (1000)"
+    )
+    p.add_argument(
+        "--level", type=number_type(0, 1, low_open=True), default=0.95,
+        help="confidence level (0.95)",
+    )  # fmt: skip
     p.add_argument(
         "--out", type=Path, help="folder for diagnose.csv, diagnose.json and diagnose.png"
     )  # fmt: skip
     p.add_argument(
-        "-k", type=int, default=5,
+        "-k", type=int_type(1), default=5,
         help="classes to pick by inter-class entropy (the AFD5 criterion, §4.2; default 5)",
     )  # fmt: skip
-    p.add_argument("--min-accuracy", type=float, default=0.5)
+    p.add_argument("--min-accuracy", type=number_type(0, 1), default=0.5)
     _add_runtime_args(p)
     p.set_defaults(func=_cmd_diagnose)
 
     p = sub.add_parser("predict", help="top-k classes of one video (any model)")
     p.add_argument("video", type=Path, help="a video file or frame folder")
     _add_model_args(p)
-    p.add_argument("--top", "-k", dest="top", type=int, default=5, help="classes shown (5)")
+    p.add_argument("--top", "-k", dest="top", type=int_type(1), default=5, help="classes shown (5)")
     p.add_argument(
         "--condition", default="rgb", choices=_diagnose_conditions(),
         help="what the model is shown (default rgb)",
@@ -165,12 +171,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
-    p.add_argument("--workers", type=int, default=0, help="decoding worker processes")
-    p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy CPU)")
+    p.add_argument("--workers", type=int_type(0), default=0, help="decoding worker processes")
+    p.add_argument(
+        "--threads", type=int_type(1), help="torch CPU threads (1 is fastest on a busy CPU)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--flow-cache", type=Path, help="flow cache of `afd-dataset --save-flow`")
     p.add_argument("--flow-method", default="dis", help="flow method when no cache (default dis)")
-    p.add_argument("--eval-batch-size", type=int, default=8)
+    p.add_argument("--eval-batch-size", type=int_type(1), default=8)
     p.add_argument(
         "--allow-flow-mismatch", action="store_true",
         help="run a flow model on flow made another way than in training (method, options) "
@@ -204,9 +212,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     g.add_argument("--weights", type=Path, help="state dict of a zoo model (strict)")
     g.add_argument("--classes", type=Path, help="names of the model's outputs, one per line")
-    g.add_argument("--frames", type=int, help="input frames T (default 8; zoo: its own)")
-    g.add_argument("--rate", type=int, help="frame stride r (default 2; zoo: its own)")
-    g.add_argument("--size", type=int, help="input crop side S in px (default 112; zoo: its own)")
+    g.add_argument("--frames", type=int_type(1), help="input frames T (default 8; zoo: its own)")
+    g.add_argument("--rate", type=int_type(1), help="frame stride r (default 2; zoo: its own)")
+    g.add_argument(
+        "--size", type=int_type(8), help="input crop side S in px (default 112; zoo: its own)"
+    )
     g.add_argument("--mean", type=_floats3, help="input mean r,g,b in 0..1 (default 0.45)")
     g.add_argument("--std", type=_floats3, help="input std r,g,b in 0..1 (default 0.225)")
     g.add_argument("--channel-order", choices=("rgb", "bgr"), default="rgb")
@@ -277,8 +287,10 @@ def _add_data_args(p: argparse.ArgumentParser, *, arch_streams: bool = True) -> 
     g.add_argument("--label-column", default="action", help="CSV column to classify")
     g.add_argument("--test-persons", default="", help="comma-separated person ids (CSV)")
     if arch_streams:
-        g.add_argument("--frames", type=int, help="frames of the first stream (small runs)")
-        g.add_argument("--size", type=int, help="crop size of the first stream (small runs)")
+        g.add_argument("--frames", type=int_type(1), help="frames of the first stream (small runs)")
+        g.add_argument(
+            "--size", type=int_type(1), help="crop size of the first stream (small runs)"
+        )
     _add_runtime_args(p)
 
 
@@ -411,12 +423,22 @@ def _count(spec: Any) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from motionlab.atomic import refuse_overwrite_input
+    from motionlab.atomic import (
+        check_output_target,
+        refuse_overwrite_input,
+        removing_new_empty_folders,
+    )
 
     refuse_overwrite_input(
         args.out, args.data, args.csv, args.split_csv, args.weights, args.flow_cache,
         writes=("*.pt", "log.csv", "config.json"),
     )  # fmt: skip
+    check_output_target(args.out, directory=True)
+    with removing_new_empty_folders(args.out):  # a run that fails at once leaves no folder
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     _threads(args)
     from motionlab.recognition.data import ClipDataset, hold_out_validation
     from motionlab.recognition.train import get_recipe, train
@@ -775,10 +797,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from motionlab.atomic import refuse_overwrite_input
+    from motionlab.atomic import (
+        check_output_target,
+        refuse_overwrite_input,
+        removing_new_empty_folders,
+    )
     from motionlab.recognition.synth_actions import SynthConfig, make_synth_actions
 
     refuse_overwrite_input(args.out, None if args.no_davis else args.davis)
+    check_output_target(args.out, directory=True)
     config = SynthConfig(
         videos_per_class=args.videos_per_class, actors=args.actors,
         test_actors=args.test_actors, num_frames=args.frames, size=args.size,
@@ -793,6 +820,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             bar.n = done
             bar.refresh()
 
-        meta = make_synth_actions(args.out, config, davis_root=args.davis, progress=progress)
+        with removing_new_empty_folders(args.out):
+            meta = make_synth_actions(args.out, config, davis_root=args.davis, progress=progress)
     print(f"wrote {meta}")
     return 0

@@ -50,6 +50,13 @@ class TrialRecord:
     attention_check: bool = False
 
 
+# the columns read_trials needs (motionlab study export writes more)
+_NEEDED_TRIAL_COLUMNS = (
+    "participant", "phase", "kind", "modality", "stimulus", "truth", "choice", "correct",
+    "rt_ms", "fps", "loops",
+)  # fmt: skip
+
+
 def _records(rows: Iterable[dict[str, str]], where: str) -> list[TrialRecord]:
     out = []
     for n, r in enumerate(rows, start=2):
@@ -81,9 +88,21 @@ def read_trials(path: str | os.PathLike[str]) -> list[TrialRecord]:
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as f:
-            return _records(csv.DictReader(f), str(path))
+            reader = csv.DictReader(f)
+            missing = [c for c in _NEEDED_TRIAL_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise MotionlabError(
+                    f"{path}, line 1: not a trials export row (missing column(s) "
+                    f"{', '.join(missing)})"
+                )
+            records = _records(reader, str(path))
     except FileNotFoundError:
         raise MotionlabError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise MotionlabError(f"{path}: cannot read: {exc}") from None
+    if not records:
+        raise MotionlabError(f"{path}: no trials to analyse (the export holds no answers)")
+    return records
 
 
 def read_questionnaires(path: str | os.PathLike[str]) -> list[dict[str, str]]:
@@ -255,6 +274,8 @@ def read_predictions(path: str | os.PathLike[str]) -> ModelPredictions:
             rows = list(csv.DictReader(f))
     except FileNotFoundError:
         raise MotionlabError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise MotionlabError(f"{path}: cannot read: {exc}") from None
     if not rows or not {"truth", "prediction"} <= set(rows[0]):
         raise MotionlabError(f"{path}: needs a header with columns truth,prediction[,modality]")
     return ModelPredictions(

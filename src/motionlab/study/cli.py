@@ -13,6 +13,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from motionlab.cli import int_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -135,6 +136,10 @@ def cmd_export(args: argparse.Namespace) -> None:
     from motionlab.study.export import TABLES, export_study
 
     _need_file(args.config, "study config file")
+    if args.config:  # a broken config is a wrong file: say so, not "no database beside it"
+        from motionlab.study.config import load_config
+
+        load_config(args.config)
     url = _db_url(args)
     refuse_overwrite_input(args.output, *_db_inputs(args), writes=[f"{t}.csv" for t in TABLES])
     paths = export_study(url, args.output)
@@ -194,16 +199,19 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    from motionlab.atomic import check_output_target, removing_new_empty_folders
     from motionlab.study.demo import make_demo_study
 
-    path = make_demo_study(
-        args.folder,
-        per_class=args.per_class,
-        frames=args.frames,
-        size=args.size,
-        rest_seconds=args.rest_seconds,
-        seed=args.seed,
-    )
+    check_output_target(args.folder, directory=True)
+    with removing_new_empty_folders(args.folder):
+        path = make_demo_study(
+            args.folder,
+            per_class=args.per_class,
+            frames=args.frames,
+            size=args.size,
+            rest_seconds=args.rest_seconds,
+            seed=args.seed,
+        )
     print(f"wrote {path}; run: motionlab study serve --config {path}")
 
 
@@ -255,7 +263,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", required=True, type=Path, help="study.toml")
     p.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: study.db beside config)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=int_type(0, 65535), default=8000, help="port (default 8000)")
     p.add_argument("--admin-token", help=f"admin token (default: ${ADMIN_TOKEN_ENV} or a new one)")
     p.add_argument("--public-url", help="base URL participants use, if behind a proxy")
     p.add_argument(
@@ -286,7 +294,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="make frame sheets on first request instead of at start",
     )
-    p.add_argument("--rest-seconds", type=int, help="override the rest phases' length (pilots)")
+    p.add_argument(
+        "--rest-seconds", type=int_type(0), help="override the rest phases' length (pilots)"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = s.add_parser("export", help="write trials.csv, questionnaires.csv, ... from the database")
@@ -331,10 +341,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "appearance-free versions and a study.toml with the thesis's protocol.",
     )
     p.add_argument("folder", type=Path)
-    p.add_argument("--per-class", type=int, default=8, help="clips per class (default 8)")
+    p.add_argument("--per-class", type=int_type(1), default=8, help="clips per class (default 8)")
     p.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
     p.add_argument("--size", type=_size, default=(96, 72), metavar="WxH", help="96x72")
-    p.add_argument("--rest-seconds", type=int, default=20, help="rest length (default 20)")
+    p.add_argument("--rest-seconds", type=int_type(0), default=20, help="rest length (default 20)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
 
@@ -344,7 +354,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", required=True, type=Path)
     p.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: study.db beside config)")
-    p.add_argument("--participants", type=int, default=10)
+    p.add_argument("--participants", type=int_type(1), default=10)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_simulate)
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from motionlab.cli import number_type
+from motionlab.cli import check_flow_size, number_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -30,7 +30,7 @@ def _frame_names(source: Path, n: int) -> list[str]:
 def cmd_stvi(args: argparse.Namespace) -> int:
     """motionlab stvi INPUT --anchors MASKS -o OUT/."""
 
-    from motionlab.atomic import refuse_overwrite_input
+    from motionlab.atomic import check_output_target, refuse_overwrite_input
     from motionlab.cli import _estimator_options
     from motionlab.flow import get_estimator
     from motionlab.stvi.anchors import FolderMasks, anchor_indices, load_anchors
@@ -42,6 +42,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         args.output, args.input, args.anchors, args.weights,
         writes=("labels", "mask", "pictures", "labels.npz", "stvi.json"),
     )  # fmt: skip
+    check_output_target(args.output, directory=True)  # before minutes of work
     started = time.perf_counter()
     params = STVIParams(
         k=args.k,
@@ -57,6 +58,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     t_n, h, w = frames.shape[:3]
     if t_n < 2:
         raise MotionlabError(f"{args.input}: STVI needs at least two frames, got {t_n}")
+    check_flow_size(args.input, w, h)
     # mask files are named by the frame index of the input, so a --start offset applies
     every = anchor_indices(t_n, args.every)
 

@@ -17,16 +17,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from motionlab.atomic import atomic_dir
 from motionlab.errors import MotionlabError
 from motionlab.stvi.tubes import STVIResult
+from motionlab.video import write_image
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,8 @@ def write_result(
         (tmp / "labels").mkdir()
         (tmp / "mask").mkdir()
         for name, lab in zip(names, result.labels, strict=True):
-            if not cv2.imwrite(str(tmp / "labels" / f"{name}.png"), lab.astype(np.uint16)):
-                raise MotionlabError(f"{folder}: could not write label PNGs")
-            cv2.imwrite(str(tmp / "mask" / f"{name}.png"), (lab > 0).astype(np.uint8) * 255)
+            write_image(tmp / "labels" / f"{name}.png", lab.astype(np.uint16))
+            write_image(tmp / "mask" / f"{name}.png", (lab > 0).astype(np.uint8) * 255)
         np.savez_compressed(
             tmp / "labels.npz",
             labels=result.labels,
@@ -74,14 +74,51 @@ def write_result(
 
 
 def read_labels(folder: str | os.PathLike[str]) -> np.ndarray:
-    """The ``(T, H, W)`` int32 tube labels of a result folder (``labels.npz``)."""
+    """The ``(T, H, W)`` int32 tube labels of a result folder (``labels.npz``).
+
+    The array's header is checked before any memory is allocated: its dtype must be an
+    integer (or bool) type, its shape three-dimensional, and the bytes it claims must be
+    the bytes the file holds (a header claiming 100000x100000 frames is refused, not
+    allocated).
+
+    Raises
+    ------
+    MotionlabError
+        If the file is missing, not a NumPy ``.npz``, has no ``labels`` array, or the array
+        is not an integer ``(T, H, W)`` volume.
+    """
     path = Path(folder) / "labels.npz"
     if not path.is_file():
         raise MotionlabError(f"{folder}: not an STVI result (no labels.npz)")
     try:
-        with np.load(path) as data:
-            return data["labels"].astype(np.int32)
-    except (OSError, ValueError, KeyError) as exc:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                member = archive.getinfo("labels.npy")
+            except KeyError:
+                raise MotionlabError(
+                    f"{path}: unreadable STVI labels (no 'labels' array)"
+                ) from None
+            with archive.open(member) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                else:
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                if dtype.kind not in "iub" or len(shape) != 3:
+                    raise MotionlabError(
+                        f"{path}: STVI labels must be a (T, H, W) integer array, the file "
+                        f"holds {dtype} {shape}"
+                    )
+                claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                held = member.file_size - f.tell()
+                if claimed != held:
+                    raise MotionlabError(
+                        f"{path}: the labels header claims {shape} {dtype} ({claimed} bytes) "
+                        f"but the file holds {held} bytes (corrupt or truncated)"
+                    )
+                data = np.frombuffer(f.read(claimed), dtype=dtype)
+        return data.reshape(shape, order="F" if fortran else "C").astype(np.int32)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise MotionlabError(f"{path}: unreadable STVI labels ({exc})") from None
 
 
@@ -92,7 +129,7 @@ def write_pictures(folder: Path, frames: np.ndarray, labels: np.ndarray) -> None
     folder.mkdir(parents=True, exist_ok=True)
 
     def save(name: str, rgb: np.ndarray) -> None:
-        cv2.imwrite(str(folder / name), np.ascontiguousarray(rgb[..., ::-1]))
+        write_image(folder / name, rgb[..., ::-1])
 
     save("overlay.png", pictures.overlay_strip(frames, labels))
     if labels.max() > 0:

@@ -362,6 +362,12 @@ def _rows() -> list[Row]:
             "{I}/ds_good", names=("text.pt",), heavy=True))  # fmt: skip
     add(Row("diagnose/rgb-missing", "diagnose --model {I}/trunc.pt --rgb {I}/nosuch --afd "
             "{I}/ds_good", heavy=True))  # fmt: skip
+    add(Row("predict/video-missing", "predict {I}/nosuch.mkv --model {I}/text.pt",
+            names=("nosuch.mkv",), heavy=True))  # fmt: skip
+    add(Row("predict/model-text", "predict {I}/good.mkv --model {I}/text.pt",
+            names=("text.pt",), heavy=True))  # fmt: skip
+    add(Row("predict/top-zero", "predict {I}/good.mkv --model {I}/text.pt --top 0",
+            expect="usage", heavy=True))  # fmt: skip
     for case, data in (("missing", "nosuch"), ("empty", "ds_empty"), ("file", "text.mp4"),
                        ("text-videos", "ds_bad")):  # fmt: skip
         add(Row(f"train/data-{case}", f"train --arch x3d_xs --data {{I}}/{data} --out run "

@@ -28,7 +28,7 @@ Our constants for the automatic parameters (chosen on the 15 DAVIS 2016 sequence
   be clustered on its flow alone, a slow one on colour alone). beta = C_BETA / p95 is
   the value the constants were tuned with (main had tau = sigma / p95 and beta =
   C_BETA * tau / sigma), so it keeps the tuned balance of colour and motion; it is
-  C_BETA * C_TAU / tau, inversely proportional to tau (docs/stvi.md measures both).
+  C_BETA * C_TAU / tau, inversely proportional to tau (docs/stvi.md).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from motionlab.errors import MotionlabError
 C_SIGMA = 0.03
 C_ALPHA = 0.6
 C_BETA = 25.0
-C_TAU = 0.05
+C_TAU = 0.025
 """tau = C_TAU * p95(|F^|): frames per (pixel per frame)."""
 
 

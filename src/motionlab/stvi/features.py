@@ -26,9 +26,9 @@ Our constants for the automatic parameters (chosen on the 15 DAVIS 2016 sequence
   speed. The thesis reads "beta proportional to tau"; with tau proportional to p95 that
   would weight the flow channels by p95 * F^, quadratic in the speed (a fast object would
   be clustered on its flow alone, a slow one on colour alone). beta = C_BETA / p95 is
-  the value the constants were tuned with (main had tau = sigma / p95 and beta =
-  C_BETA * tau / sigma), so it keeps the tuned balance of colour and motion; it is
-  C_BETA * C_TAU / tau, inversely proportional to tau (docs/stvi.md).
+  what the earlier beta = C_BETA * tau / sigma gave with tau = sigma / p95 (where that
+  tau was not clipped), so it keeps the colour/motion balance C_BETA was tuned with; it
+  is C_BETA * C_TAU / tau, inversely proportional to tau (docs/stvi.md).
 """
 
 from __future__ import annotations

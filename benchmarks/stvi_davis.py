@@ -14,8 +14,13 @@ For every sequence in ``DAVIS/JPEGImages/480p`` (full 854x480 resolution) it run
 
 Each run happens in a fresh process so its peak resident memory can be reported.
 Prints Markdown tables (mean per method next to the thesis's row, then STVI per sequence).
+C_p is the label inconsistency of Sec. 6.4 with the whole object as the one ground-truth
+part (the shared data has no DAVIS Parts annotations): how much the object's split into
+tubes changes over time. ``--save-labels DIR`` keeps every label volume
+(``DIR/METHOD__ANCHORS__SEQ.npz``) for rescoring.
 
-    .venv/bin/python benchmarks/stvi_davis.py [--davis ../shared/data/davis2016]
+    .venv/bin/python benchmarks/stvi_davis.py [--davis ../shared/data/davis2016] \
+        [--methods stvi] [--anchors every20] [--save-labels DIR]
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DAVIS = ROOT.parent / "shared" / "data" / "davis2016"
 THESIS = {"ACC": 0.78, "UE": 0.03, "TEX": 0.93, "J": 0.66, "F": 0.68}
 METHODS = ("stvi", "stvi-literal", "slico", "slic3d")
+SETTINGS = {"every20": "⇓ every 20", "first": "first frame"}
 
 
 def _load(davis: Path, seq: str):
@@ -47,8 +53,15 @@ def _load(davis: Path, seq: str):
     return frames, gt, FolderMasks(davis / "Annotations" / "480p" / seq)
 
 
-def run_one(davis: Path, seq: str, method: str, scale: float) -> list[dict]:
-    """Both anchor settings of one method on one sequence (in a child process)."""
+def run_one(
+    davis: Path,
+    seq: str,
+    method: str,
+    scale: float,
+    settings: tuple[str, ...] = tuple(SETTINGS),
+    save: Path | None = None,
+) -> list[dict]:
+    """The anchor ``settings`` of one method on one sequence (in a child process)."""
     import cv2
 
     from motionlab.stvi.anchors import anchor_indices, load_anchors
@@ -58,20 +71,23 @@ def run_one(davis: Path, seq: str, method: str, scale: float) -> list[dict]:
 
     frames, gt, source = _load(davis, seq)
     t_n, h, w = frames.shape[:3]
-    settings = {"⇓ every 20": anchor_indices(t_n, 20), "first frame": [0]}
+    every = {"every20": anchor_indices(t_n, 20), "first": [0]}
+    chosen = {SETTINGS[key]: every[key] for key in settings}
     rows = []
     started = time.perf_counter()
     flows = compute_flows(frames, "dis", preset="medium")
     flow_s = time.perf_counter() - started
     segments = None
-    for name, indices in settings.items():
+    for name, indices in chosen.items():
         anchors = load_anchors(source, indices, (w, h))
         t0 = time.perf_counter()
         if method.startswith("stvi"):
             # stvi-literal: k SLIC clusters over the sub-volume, the thesis's step 6 read
             # literally (the default spreads about k over the object; docs/stvi.md)
             params = STVIParams(clusters=15) if method == "stvi-literal" else STVIParams()
-            labels = stvi(frames, anchors, flows=flows, params=params).labels
+            result = stvi(frames, anchors, flows=flows, params=params)
+            labels = result.labels
+            scales = {"sigma": result.scales.sigma, "tau": result.scales.tau}
         else:
             from motionlab.stvi import baselines
 
@@ -91,9 +107,15 @@ def run_one(davis: Path, seq: str, method: str, scale: float) -> list[dict]:
             labels = baselines.select_segments(
                 segments, anchors, boxes, 0.7, per_frame=method == "slico"
             )
+            scales = {"sigma": float("nan"), "tau": float("nan")}
         seconds = time.perf_counter() - t0 + flow_s
         row = {"method": method, "anchors": name, "sequence": seq, "seconds": seconds}
-        row.update(evaluate_labels(labels, gt))
+        # the object as the one ground-truth part: C_p of Sec. 6.4 (no DAVIS Parts here)
+        row.update(evaluate_labels(labels, gt, gt.astype(np.int32)))
+        row.update(scales)
+        if save is not None:
+            key = next(k for k, v in SETTINGS.items() if v == name)
+            np.savez_compressed(save / f"{method}__{key}__{seq}.npz", labels=labels)
         rows.append(row)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for row in rows:
@@ -106,28 +128,47 @@ def main() -> int:
     ap.add_argument("--davis", type=Path, default=DEFAULT_DAVIS)
     ap.add_argument("--sequences", nargs="+")
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument(
+        "--anchors",
+        nargs="+",
+        default=list(SETTINGS),
+        choices=list(SETTINGS),
+        help="anchor settings: every20 (the thesis's ⇓ rows), first (first frame only)",
+    )
     ap.add_argument("--baseline-scale", type=float, default=0.5)
+    ap.add_argument("--save-labels", type=Path, help="write each label volume here (.npz)")
     ap.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
     args = ap.parse_args()
     if not (args.davis / "JPEGImages" / "480p").is_dir():
         print(f"skipped: no DAVIS 2016 at {args.davis}", file=sys.stderr)
         return 0
     seqs = args.sequences or sorted(p.name for p in (args.davis / "JPEGImages" / "480p").iterdir())
+    if args.save_labels is not None:
+        args.save_labels.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     ctx = mp.get_context("spawn")
     for method in args.methods:
         for seq in seqs:
             with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-                got = pool.submit(run_one, args.davis, seq, method, args.baseline_scale).result()
+                got = pool.submit(
+                    run_one,
+                    args.davis,
+                    seq,
+                    method,
+                    args.baseline_scale,
+                    tuple(args.anchors),
+                    args.save_labels,
+                ).result()
             rows += got
             r = got[0]
             print(
                 f"{method:12s} {seq:20s} J {r['J']:.3f} F {r['F']:.3f} TEX {r['TEX']:.3f} "
-                f"{r['seconds']:.1f} s {r['peak_mb']:.0f} MB",
+                f"C_p {r['C_p']:.3f} tau {r['tau']:.2f} {r['seconds']:.1f} s "
+                f"{r['peak_mb']:.0f} MB",
                 file=sys.stderr,
                 flush=True,
             )
-    keys = ["ACC", "UE", "TEX", "J", "F", "M", "seconds", "peak_mb"]
+    keys = ["ACC", "UE", "TEX", "J", "F", "C_p", "M", "seconds", "peak_mb"]
     lines = [
         f"Mean over {len(seqs)} DAVIS 2016 sequences at 480p "
         "(`benchmarks/stvi_davis.py`; time includes DIS-medium flow):",
@@ -139,19 +180,20 @@ def main() -> int:
         + " |",
     ]
     for method in args.methods:
-        for setting in ("⇓ every 20", "first frame"):
+        for setting in (SETTINGS[key] for key in args.anchors):
             sel = [r for r in rows if r["method"] == method and r["anchors"] == setting]
             cells = [f"{np.mean([r[k] for r in sel]):.{0 if k == 'peak_mb' else 2}f}" for k in keys]
             lines.append(f"| {method} | {setting} | " + " | ".join(cells) + " |")
-    if "stvi" in args.methods:
+    if "stvi" in args.methods and "every20" in args.anchors:
         lines += ["", "STVI, anchors every 20 frames, per sequence:", ""]
+        seq_keys = [*keys, "sigma", "tau"]
         lines += [
-            "| sequence | frames | " + " | ".join(keys) + " |",
-            "|---|---|" + "---|" * len(keys),
+            "| sequence | frames | " + " | ".join(seq_keys) + " |",
+            "|---|---|" + "---|" * len(seq_keys),
         ]
         for r in rows:
             if r["method"] == "stvi" and r["anchors"] == "⇓ every 20":
-                cells = [f"{r[k]:.{0 if k == 'peak_mb' else 2}f}" for k in keys]
+                cells = [f"{r[k]:.{0 if k == 'peak_mb' else 2}f}" for k in seq_keys]
                 lines.append(f"| {r['sequence']} | {r['frames']} | " + " | ".join(cells) + " |")
     text = "\n".join(lines)
     print(text)

@@ -14,6 +14,7 @@ from motionlab.stvi.metrics import (
     boundary_f_frame,
     boundary_map,
     jaccard,
+    label_inconsistency,
     mean_tubes,
     segmentation_accuracy,
     temporal_extent,
@@ -31,6 +32,20 @@ def test_accuracy_by_hand():
     # half inside counts as inside
     labels = np.array([[[1, 1, 2, 2], [3, 3, 3, 3]]])
     assert segmentation_accuracy(labels, GT) == pytest.approx(1.0)
+
+
+def test_accuracy_ignores_background_label():
+    """Issue 16, defect 1: tubes cover 2 of 12 object pixels, label 0 the other 10."""
+    from motionlab.stvi.evaluate import evaluate_labels
+
+    gt = np.zeros((1, 3, 6), bool)
+    gt[0, :2, :] = True  # 12 object pixels
+    labels = np.zeros((1, 3, 6), int)
+    labels[0, 0, :2] = 4  # tube 4: 2 object pixels, nothing outside
+    assert segmentation_accuracy(labels, gt, background=0) == pytest.approx(1 / 6)
+    assert evaluate_labels(labels, gt)["ACC"] == pytest.approx(1 / 6)
+    # label 0 read as a supervoxel: 10 of its 16 voxels lie inside -> "covers" them too
+    assert segmentation_accuracy(labels, gt) == pytest.approx(1.0)
 
 
 def test_undersegmentation_by_hand():
@@ -139,8 +154,9 @@ def test_part_measures_by_hand():
     # part 1: J 1 / 1 tube; part 2: union of tubes 6, 7 = part 2 exactly -> J 1 / 2 tubes
     assert scores["J_p"] == pytest.approx((1.0 + 0.5) / 2)
     assert scores["F_p"] == pytest.approx((1.0 + 0.5) / 2)
-    # part 1 keeps label 5; part 2's dominant tube is 6, 6, 7 -> 1 change in 2 steps
-    assert scores["C_p"] == pytest.approx((0.0 + 0.5) / 2)
+    # part 1 keeps label 5: 0. Part 2 over tubes (6, 7): (2/3, 1/3), (2/3, 1/3), (0, 1);
+    # mean (4/9, 5/9); deviations 4/9, 4/9, 8/9 -> 16/9 over 3 frames = 16/27
+    assert scores["C_p"] == pytest.approx((0.0 + 16 / 27) / 2)
     # a tube with only 25 % of itself in a part does not model it
     labels2 = np.zeros((1, 1, 8), int)
     labels2[0, 0, :4] = 1
@@ -150,3 +166,30 @@ def test_part_measures_by_hand():
     assert part_scores(labels2, parts2)["J_p"] == 0.0
     with pytest.raises(MotionlabError, match="no parts"):
         part_scores(labels2, np.zeros_like(parts2))
+
+
+def test_label_inconsistency_by_hand():
+    """Issue 16, defect 2: C_p of Sec. 6.4, deviations summed over labels and frames."""
+    # 4 frames of 1 x 4, the part is the whole frame
+    part = np.ones((4, 1, 4), bool)
+    halves = np.tile(np.array([1, 1, 2, 2]), (4, 1, 1))  # two tubes 50/50 in every frame
+    assert label_inconsistency(halves, part) == 0.0
+    switch = np.ones((4, 1, 4), int)
+    switch[2:] = 2  # tube A (1) for two frames, then tube B (2)
+    # d_t = (1, 0), (1, 0), (0, 1), (0, 1); mean (1/2, 1/2); |1/2| + |1/2| = 1 per frame
+    assert label_inconsistency(switch, part) == pytest.approx(1.0)
+    # fractions of the part's area per frame: a part that grows, still split 50/50, is 0
+    growing = np.zeros((2, 1, 8), bool)
+    growing[0, 0, :2] = True
+    growing[1, 0, :8] = True
+    split = np.tile(np.array([1, 2, 1, 1, 2, 2, 1, 2]), (2, 1, 1))
+    assert label_inconsistency(split, growing) == 0.0
+    # label 0 is not a tube: a part losing its only tube half way deviates 0.5 per frame
+    lost = switch.copy()
+    lost[2:] = 0
+    assert label_inconsistency(lost, part) == pytest.approx(0.5)
+    # only the frames where the part is visible count
+    absent = np.concatenate([part, np.zeros((3, 1, 4), bool)])
+    assert label_inconsistency(np.concatenate([switch, switch[:3]]), absent) == 1.0
+    with pytest.raises(MotionlabError, match="never visible"):
+        label_inconsistency(switch, np.zeros_like(part))

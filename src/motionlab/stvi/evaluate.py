@@ -24,13 +24,13 @@ def evaluate_labels(
     """All measures of one sequence.
 
     ``labels``: (T, H, W) tube ids, 0 = not the object; ``gt``: (T, H, W) bool object
-    mask; ``parts``: optional (T, H, W) part ids. UE ignores label 0 (only tubes are
-    supervoxels), TEX is 0 when there is no tube.
+    mask; ``parts``: optional (T, H, W) part ids. ACC and UE ignore label 0 (only tubes
+    are supervoxels), TEX is 0 when there is no tube.
     """
     mask = labels > 0
     row: dict[str, float] = {
         "frames": labels.shape[0],
-        "ACC": metrics.segmentation_accuracy(labels, gt),
+        "ACC": metrics.segmentation_accuracy(labels, gt, background=0),
         "UE": metrics.undersegmentation_error(labels, gt, background=0),
         "TEX": metrics.temporal_extent(labels) if mask.any() else 0.0,
         "J": metrics.jaccard(mask, gt),

@@ -7,21 +7,28 @@
   not bleed into the object.
 * :func:`auto_parameters`: the "0-parameter" mode (step 8).
 
-Our constants for the automatic parameters (chosen on DAVIS 2016, see docs/stvi.md):
+Our constants for the automatic parameters (chosen on the 15 DAVIS 2016 sequences in
+../shared/data, see docs/stvi.md):
 
 * sigma = C_SIGMA * d / 2, d the mean diagonal of the object's box (pixels): the spatial
   scale grows with the object, so a person close to the camera and one far away are
-  smoothed alike relative to their size.
-* tau = sigma / p95(|F^|), clipped to [TAU_MIN, TAU_MAX] frames: the temporal scale in which
-  the fastest 5 % of the object (relative to the background) moves by sigma pixels, so
-  temporal smoothing blurs moving parts no more than spatial smoothing does.
-* alpha = C_ALPHA / sigma: weight of position (x, y in pixels, t in frames). The issue's
-  summary of the thesis reads "alpha proportional to sigma"; with positions in pixels that
-  would make tubes of larger objects *more* compact relative to their size, the opposite of
-  SLIC's m / S, so we deliberately use positions in units of sigma instead.
-* beta = C_BETA * tau / sigma: weight of the relative flow (pixels per frame), i.e.
-  beta * F^ = C_BETA * F^ / p95(|F^|) when tau is not clipped: motion counts in Lab units,
-  1 for the object's fast 5 %.
+  smoothed alike relative to their size (Sec. 6.3: "proportional to the object's size").
+* tau = C_TAU * p95(|F^|) frames, p95 the 95th percentile of the object's speed relative
+  to the background (pixels per frame): Sec. 6.3, "proportional to the maximum object
+  flow", so a faster object is smoothed over more frames. C_TAU is in frames per
+  (pixel per frame); no clipping (a static object gets tau = 0, no temporal smoothing).
+* alpha = C_ALPHA / sigma: weight of position (x, y in pixels, t in frames). The thesis
+  reads "alpha proportional to sigma"; with positions in pixels that would make tubes of
+  larger objects *more* compact relative to their size, the opposite of SLIC's m / S, so
+  we deliberately use positions in units of sigma instead.
+* beta = C_BETA / p95(|F^|): weight of the relative flow, so beta * F^ = C_BETA *
+  F^ / p95 -- motion counts in Lab units, C_BETA for the object's fast 5 %, whatever its
+  speed. The thesis reads "beta proportional to tau"; with tau proportional to p95 that
+  would weight the flow channels by p95 * F^, quadratic in the speed (a fast object would
+  be clustered on its flow alone, a slow one on colour alone). beta = C_BETA / p95 is
+  what the earlier beta = C_BETA * tau / sigma gave with tau = sigma / p95 (where that
+  tau was not clipped), so it keeps the colour/motion balance C_BETA was tuned with; it
+  is C_BETA * C_TAU / tau, inversely proportional to tau (docs/stvi.md).
 """
 
 from __future__ import annotations
@@ -37,8 +44,8 @@ from motionlab.errors import MotionlabError
 C_SIGMA = 0.03
 C_ALPHA = 0.6
 C_BETA = 25.0
-TAU_MIN = 0.5
-TAU_MAX = 4.0
+C_TAU = 0.025
+"""tau = C_TAU * p95(|F^|): frames per (pixel per frame)."""
 
 
 def cancel_background_motion(flow: np.ndarray, object_mask: np.ndarray) -> np.ndarray:
@@ -92,7 +99,8 @@ def scale_space(
 
 @dataclass(frozen=True)
 class ScaleParameters:
-    """sigma (pixels), tau (frames), alpha (per pixel or frame), beta (frames per pixel)."""
+    """sigma (pixels), tau (frames), alpha (per pixel or frame), beta (Lab units per
+    pixel per frame)."""
 
     sigma: float
     tau: float
@@ -112,6 +120,10 @@ def auto_parameters(
 ) -> ScaleParameters:
     """Step 8: sigma, tau, alpha and beta from the data; any given value overrides.
 
+    sigma = C_SIGMA * d / 2 (d: mean box diagonal), tau = C_TAU * p95, alpha =
+    C_ALPHA / sigma, beta = C_BETA / p95, p95 the 95th percentile of |F^| (module
+    docstring; beta is not recomputed from a ``tau`` given by the caller).
+
     Parameters
     ----------
     boxes : (T, 4) float ndarray
@@ -124,14 +136,16 @@ def auto_parameters(
     if sigma is None:
         diag = np.hypot(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]).mean()
         sigma = C_SIGMA * diag / 2
-    if tau is None:
+    if tau is None or beta is None:
         speed = np.linalg.norm(relative_flow, axis=-1)
         if object_voxels is not None and object_voxels.any():
             speed = speed[object_voxels]
         p95 = float(np.percentile(speed, 95)) if speed.size else 0.0
-        tau = float(np.clip(sigma / max(p95, 1e-6), TAU_MIN, TAU_MAX))
+        if tau is None:
+            tau = C_TAU * p95
+        if beta is None:
+            # no motion relative to the background: the flow channels are ~0 anyway
+            beta = C_BETA / p95 if p95 > 1e-6 else 0.0
     if alpha is None:
         alpha = C_ALPHA / sigma if sigma > 0 else C_ALPHA
-    if beta is None:
-        beta = C_BETA * tau / sigma if sigma > 0 else C_BETA
     return ScaleParameters(float(sigma), float(tau), float(alpha), float(beta))

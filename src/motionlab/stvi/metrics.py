@@ -5,18 +5,20 @@ Label volumes are integer arrays of shape ``(T, H, W)``: a tube or supervoxel id
 ``(T, H, W)`` volumes.
 
 * :func:`segmentation_accuracy` (ACC) and :func:`undersegmentation_error` (UE): the 3D
-  measures of Xu & Corso (CVPR 2012), as in their LIBSVX benchmark.
+  measures of Xu & Corso (CVPR 2012), as in their LIBSVX benchmark; for STVI output pass
+  ``background=0``: only the tubes are supervoxels, "not a tube" is none.
 * :func:`temporal_extent` (TEX): mean temporal extent of the tubes, normalised by the video
   length (our reading of Chang et al., CVPR 2013: a tube spanning every frame scores 1).
 * :func:`jaccard` (J) and :func:`boundary_f` (F): the DAVIS region and contour measures
   (Perazzi et al., CVPR 2016), F with the DAVIS boundary tolerance of 0.008 x the image
   diagonal, both averaged over frames.
 * :func:`mean_tubes` (M): the number of distinct tubes.
+* :func:`part_scores` (J_p, F_p, C_p) and :func:`label_inconsistency` (C_p of one part):
+  the object-part measures of Sec. 6.4.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -47,18 +49,37 @@ def _overlaps(labels: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return ids, sizes, inside
 
 
-def segmentation_accuracy(labels: np.ndarray, gt: np.ndarray) -> float:
+def segmentation_accuracy(
+    labels: np.ndarray, gt: np.ndarray, *, background: int | None = None
+) -> float:
     """3D segmentation accuracy (ACC) of one ground-truth segment, in [0, 1].
 
     Every supervoxel is labelled "inside" when at least half of it lies in ``gt``; ACC is
     the fraction of ``gt`` covered by the inside supervoxels (Xu & Corso 2012).
+
+    With ``background`` (0 for STVI output, where only the tubes are supervoxels), voxels
+    of that label are no supervoxel and never count as covered: if tubes cover 2 of 12
+    object voxels and label 0 the other 10, ACC is 2/12, not 1 (without ``background``
+    the 10 voxels of label 0 would form one supervoxel lying mostly inside ``gt``).
+
+    Parameters
+    ----------
+    labels : (T, H, W) int ndarray
+        Supervoxel (tube) ids.
+    gt : (T, H, W) bool ndarray
+        The ground-truth segment.
+    background : int, optional
+        The label that is not a supervoxel.
     """
     labels, gt = _check_pair(labels, gt)
     total = gt.sum()
     if total == 0:
         raise MotionlabError("ground truth is empty: ACC is undefined")
-    _, sizes, inside = _overlaps(labels, gt)
-    return float(inside[inside * 2 >= sizes].sum() / total)
+    ids, sizes, inside = _overlaps(labels, gt)
+    counted = inside * 2 >= sizes
+    if background is not None:
+        counted &= ids != background
+    return float(inside[counted].sum() / total)
 
 
 def undersegmentation_error(
@@ -213,6 +234,54 @@ def part_assignment(
     return out
 
 
+def label_inconsistency(
+    labels: np.ndarray, part: np.ndarray, *, background: int | None = 0
+) -> float:
+    """Label inconsistency C_p of one ground-truth part (thesis Sec. 6.4), in [0, 2].
+
+    In every frame t where the part is visible, the label distribution is the fraction of
+    the part's area in that frame covered by each tube l, ``d_t(l) = |part_t & label l| /
+    |part_t|``. With ``d_bar(l)`` its mean over those frames, C_p accumulates the absolute
+    deviations over labels and frames and normalises by the number of frames::
+
+        C_p = (1 / T_p) * sum_t sum_l |d_t(l) - d_bar(l)|
+
+    (T_p: frames where the part is visible). A part covered by the same tubes in the same
+    proportions in every frame (e.g. two tubes 50/50) scores 0; one that switches from tube
+    A to tube B half way scores 1 (each frame deviates by 0.5 in A and 0.5 in B). Our
+    reading: "accumulating the absolute deviation" sums over labels as well as frames, so
+    a complete switch counts 1 per frame (half of that, 0.5, would be the total variation
+    distance); the fractions are of the part's area in each frame ("the percentage of the
+    area of a given label in each frame"), and the mean distribution is the plain mean
+    over frames. ``background`` (not a tube) is no label: the part's area it covers
+    belongs to no distribution entry, so a part that loses its only tube half way scores
+    0.5, and a part no tube ever covers scores 0 (J_p and F_p penalise that).
+
+    Parameters
+    ----------
+    labels : (T, H, W) int ndarray
+        Tube ids.
+    part : (T, H, W) bool ndarray
+        The ground-truth part.
+    background : int, optional
+        The label that is not a tube (default 0).
+    """
+    labels, part = _check_pair(labels, part)
+    visible = np.flatnonzero(part.any(axis=(1, 2)))
+    if visible.size == 0:
+        raise MotionlabError("the part is never visible: C_p is undefined")
+    ids = np.unique(labels[part])
+    if background is not None:
+        ids = ids[ids != background]
+    if ids.size == 0:
+        return 0.0
+    dist = np.zeros((visible.size, ids.size))
+    for row, t in enumerate(visible):
+        lab = labels[t][part[t]]
+        dist[row] = (lab[:, None] == ids[None, :]).sum(axis=0) / lab.size
+    return float(np.abs(dist - dist.mean(axis=0)).sum() / visible.size)
+
+
 def part_scores(
     labels: np.ndarray,
     parts: np.ndarray,
@@ -225,9 +294,11 @@ def part_scores(
     For each ground-truth part p with n_p tubes modelling it (:func:`part_assignment`),
     J_p(p) = J(union of its tubes, p) / n_p and F_p(p) likewise with the boundary F
     (0 when no tube models p): the scores are normalised by the number of tubes per part,
-    so one tube per part is best. C_p(p) is the fraction of consecutive frame pairs, among
-    the frames where p is visible, in which the tube covering most of p changes (0 = the
-    part keeps one label throughout). All three are averaged over parts.
+    so one tube per part is best. C_p(p) is :func:`label_inconsistency`: the absolute
+    deviation of each frame's label distribution over p from p's mean distribution,
+    summed over labels and frames, divided by the frames where p is visible (0 = p is
+    split among the same tubes in the same proportions throughout). All three are
+    averaged over parts.
 
     Parameters
     ----------
@@ -251,13 +322,7 @@ def part_scores(
         else:
             j_scores.append(0.0)
             f_scores.append(0.0)
-        dominant = []
-        for lab_t, gt_t in zip(labels, gt, strict=True):
-            if gt_t.any():
-                ids, counts = np.unique(lab_t[gt_t], return_counts=True)
-                dominant.append(int(ids[np.argmax(counts)]))
-        changes = sum(a != b for a, b in itertools.pairwise(dominant))
-        c_scores.append(changes / (len(dominant) - 1) if len(dominant) > 1 else 0.0)
+        c_scores.append(label_inconsistency(labels, gt, background=0))
     return {
         "J_p": float(np.mean(j_scores)),
         "F_p": float(np.mean(f_scores)),

@@ -15,6 +15,12 @@ Methods (see :func:`list_methods`):
 * ``raft-small``, ``raft-large``: RAFT (Teed & Deng, ECCV 2020) from torchvision, see
   :mod:`motionlab.flow.raft`.
 
+This module is the method registry (:func:`register`, :func:`get_estimator`); the
+interface :class:`FlowEstimator` lives in :mod:`motionlab.flow.base` (re-exported here),
+so that RAFT's module subclasses it without importing this one. A new method: a
+:class:`FlowEstimator` subclass decorated ``@register("name")`` here, or, for one with
+heavy imports in its own module, a ``@register`` builder here that imports it when built.
+
 Examples
 --------
 >>> import numpy as np

@@ -275,7 +275,7 @@ def test_hub_weights_offline_fail_in_seconds_naming_the_local_option(
     import socket
     import time
 
-    from motionlab.privacy import dino
+    from motionlab.privacy import dino_features as dino  # the weight loading lives there
 
     monkeypatch.setattr(dino, "_cached_hub_file", lambda _name: None)  # nothing cached
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -311,7 +311,7 @@ def test_hub_weights_from_the_local_cache_need_no_network(
 ) -> None:
     import torch
 
-    from motionlab.privacy import dino
+    from motionlab.privacy import dino_features as dino  # the weight loading lives there
 
     cached = tmp_path / "pytorch_model.bin"
     torch.save(extractor.model.state_dict(), cached)

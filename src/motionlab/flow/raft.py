@@ -33,7 +33,7 @@ from torchvision.models.optical_flow import (
 )
 
 from motionlab.errors import MotionlabError
-from motionlab.flow.estimators import FlowEstimator
+from motionlab.flow.base import FlowEstimator
 
 _BUILDERS = {"small": (raft_small, Raft_Small_Weights), "large": (raft_large, Raft_Large_Weights)}
 

@@ -58,7 +58,7 @@ from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
 from motionlab.privacy import regions as R
 from motionlab.privacy.attributes import ATTRIBUTES
-from motionlab.privacy.matchers import Matcher
+from motionlab.privacy.base import Matcher
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ import numpy as np
 
 from motionlab.atomic import atomic_file
 from motionlab.errors import MotionlabError
-from motionlab.privacy.dino import FACET_LAYOUT, DinoExtractor, DinoSettings, sha256_file
+from motionlab.privacy.dino_features import FACET_LAYOUT, DinoExtractor, DinoSettings, sha256_file
 
 FORMAT = "motionlab-privacy-templates"
 VERSION = 2

@@ -4,3 +4,6 @@ synthetic motion-only action benchmark.
 
 Submodules import torch lazily; ``import motionlab.recognition`` is cheap.
 """
+
+# Fill the model zoo's registry (no torch import): see motionlab.recognition._builtin.
+from motionlab.recognition import _builtin  # noqa: F401

@@ -38,7 +38,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from motionlab.errors import MotionlabError
-from motionlab.recognition.zoo import ModelSpec, StreamSpec
+from motionlab.recognition.zoo import ModelSpec, StreamSpec, build_model, get_spec, read_state_dict
 
 if TYPE_CHECKING:
     import torch
@@ -54,8 +54,6 @@ MOTION = ("x3d_s", StreamSpec("flow", 13, 6, 160))
 
 def _builder(appearance: str, motion: str) -> Callable[..., nn.Module]:
     def build(num_classes: int, streams: tuple[StreamSpec, ...]) -> nn.Module:
-        from motionlab.recognition.zoo import build_model, get_spec
-
         a_spec = get_spec(appearance)
         m_spec = get_spec(motion)
         a_net = build_model(replace(a_spec, streams=(streams[0],)), num_classes)
@@ -135,8 +133,6 @@ def _x3d_state(arch: str, path: str | os.PathLike[str] | None) -> dict:
     """State dict of a Kinetics-400 X3D: from a local file, or from pytorchvideo's hub
     (downloads on a user's machine)."""
     if path is not None:
-        from motionlab.recognition.zoo import read_state_dict
-
         return read_state_dict(path)
     from pytorchvideo.models import hub
 
@@ -164,8 +160,6 @@ def pretrained_e2s(
     ``num_classes`` is not 400. Weights come from pytorchvideo's hub (downloads) or, per
     stream, from a local X3D checkpoint (``.pyth`` or a state dict).
     """
-    from motionlab.recognition.zoo import build_model, get_spec
-
     spec = name if isinstance(name, ModelSpec) else get_spec(name)
     if not spec.name.startswith("e2s_x3d"):
         raise MotionlabError(f"{spec.name!r} is not an E2S-X3D variant")

@@ -127,10 +127,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--bootstrap", type=int_type(1), default=1000, help="bootstrap resamples (1000)"
     )
-    p.add_argument(
-        "--level", type=number_type(0, 1, low_open=True), default=0.95,
-        help="confidence level (0.95)",
-    )  # fmt: skip
+    # checked (NaN included) with the other settings before any work: see _cmd_diagnose
+    p.add_argument("--level", type=float, default=0.95, help="confidence level (0.95)")
     p.add_argument(
         "--out", type=Path, help="folder for diagnose.csv, diagnose.json and diagnose.png"
     )  # fmt: skip

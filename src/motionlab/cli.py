@@ -31,6 +31,7 @@ from typing import Any
 
 from motionlab import __version__
 from motionlab.errors import MotionlabError
+from motionlab.provenance import set_command
 
 log = logging.getLogger("motionlab")
 
@@ -225,9 +226,20 @@ def cmd_flow(args: argparse.Namespace) -> None:
         _flow_video(args, est)
 
 
+def _flow_settings(args: argparse.Namespace, est: Any) -> dict[str, Any]:
+    """The flow settings recorded with every flow output (provenance)."""
+    return {
+        "method": est.name,
+        "options": {k: str(v) for k, v in _estimator_options(args).items()},
+        "direction": args.direction,
+        "max_flow": args.max_flow,
+    }
+
+
 def _flow_pair(args: argparse.Namespace, est: Any) -> None:
     from motionlab.atomic import atomic_file
     from motionlab.flow import flow_to_color, write_flo
+    from motionlab.provenance import stamp, write_sidecar
     from motionlab.video import read_image, write_image
 
     out = Path(args.output)
@@ -245,6 +257,7 @@ def _flow_pair(args: argparse.Namespace, est: Any) -> None:
         )
     flow = est(a, b)
     write_flo(out, flow)
+    write_sidecar(out, stamp(_flow_settings(args, est), inputs=(*args.inputs, args.weights)))
     if args.png is not None:
         color = flow_to_color(flow, max_flow=args.max_flow)
         with atomic_file(args.png) as tmp:
@@ -255,6 +268,7 @@ def _flow_pair(args: argparse.Namespace, est: Any) -> None:
 def _flow_video(args: argparse.Namespace, est: Any) -> None:
     from motionlab.atomic import atomic_dir
     from motionlab.flow import flow_to_color, video_flow, write_flo
+    from motionlab.provenance import stamp
     from motionlab.video import VideoReader, VideoWriter, is_folder_target
 
     if args.png is not None:
@@ -283,11 +297,9 @@ def _flow_video(args: argparse.Namespace, est: Any) -> None:
                     written += 1
                     bar.update()
                 meta = {
+                    **_flow_settings(args, est),
                     "motionlab": __version__,
                     "source": str(args.inputs[0]),
-                    "method": est.name,
-                    "options": {k: str(v) for k, v in _estimator_options(args).items()},
-                    "direction": args.direction,
                     "naming": "NNNNN.flo is the flow of frame pair (N, N+1) of the input "
                     + (
                         "(maps frame N to N+1)"
@@ -298,9 +310,15 @@ def _flow_video(args: argparse.Namespace, est: Any) -> None:
                     "num_pairs": written,
                     "fps": reader.fps,
                 }
+                meta = stamp(meta, inputs=(args.inputs[0], args.weights))
                 (tmp / "flow.json").write_text(json.dumps(meta, indent=2) + "\n")
         else:
-            with VideoWriter(out_text, fps=reader.rate, codec=args.codec) as writer:
+            record = stamp(
+                {**_flow_settings(args, est), "source": str(args.inputs[0]), "start": args.start},
+                inputs=(args.inputs[0], args.weights),
+            )
+            meta = {"motionlab": json.dumps(record)}
+            with VideoWriter(out_text, fps=reader.rate, codec=args.codec, metadata=meta) as writer:
                 for pair in pairs:
                     flow = pair.forward if args.direction == "forward" else pair.backward
                     writer.write(flow_to_color(flow, max_flow=args.max_flow))
@@ -424,6 +442,7 @@ def cmd_afd(args: argparse.Namespace) -> None:
     from motionlab.atomic import refuse_overwrite_input
     from motionlab.flow import flow_to_color, get_estimator
     from motionlab.pipeline import write_in_background
+    from motionlab.provenance import stamp
     from motionlab.video import (
         LOSSLESS_CODECS,
         VideoReader,
@@ -444,15 +463,19 @@ def cmd_afd(args: argparse.Namespace) -> None:
         estimator = get_estimator(config.flow_method, **config.resolved_flow_options)
     meta = {
         "motionlab": json.dumps(
-            {
-                "version": __version__,
-                "source": str(args.input),
-                "start": args.start,
-                "stop": args.stop,
-                "resize": args.resize,
-                "triptych": args.triptych,
-                "afd": config.to_dict(),
-            }
+            stamp(
+                {
+                    "version": __version__,
+                    "source": str(args.input),
+                    "start": args.start,
+                    "stop": args.stop,
+                    "resize": args.resize,
+                    "triptych": args.triptych,
+                    "afd": config.to_dict(),
+                },
+                inputs=(args.input, args.weights),
+                seeds={"seed": config.seed},
+            )
         )
     }
     gif_frames: list[Any] = []
@@ -568,7 +591,12 @@ def cmd_sample_video(args: argparse.Namespace) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    """Print size, rate and frame count of a video or frame folder as JSON."""
+    """Print size, rate and frame count of a video or frame folder as JSON, then the
+    provenance motionlab stored with it (any output: see :mod:`motionlab.provenance`)."""
+    from motionlab.tools_cli import print_info
+
+    if print_info(args.input, fps=args.fps):
+        return
     from motionlab.video import probe
 
     info = probe(args.input, fps=args.fps)
@@ -616,6 +644,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "motionlab.study.cli",
     "motionlab.recognition.cli",
     "motionlab.privacy.cli",
+    "motionlab.tools_cli",
 )
 
 
@@ -763,6 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``motionlab`` command; return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    set_command(argv)  # recorded in every output's provenance
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     if not args.verbose:  # libraries' notes to their developers (torch.jit...) are noise here
         warnings.filterwarnings("ignore", category=FutureWarning)

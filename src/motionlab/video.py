@@ -58,6 +58,7 @@ from PIL import Image
 from motionlab.atomic import commit_dir, commit_file, temp_sibling
 from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
+from motionlab.provenance import TAG, sidecar_for, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -787,6 +788,8 @@ class VideoWriter:
             commit_dir(self._tmp, self.path)
         else:
             commit_file(self._tmp, self.path)  # streams into a device or FIFO
+            # .avi keeps no free-form tags: the record goes to <output>.motionlab.json
+            sidecar_for(self.path, self.metadata)
 
     def abort(self) -> None:
         """Drop everything written so far; ``path`` is left untouched."""
@@ -940,6 +943,9 @@ def read_metadata(source: str | os.PathLike[str]) -> dict[str, str]:
     by some containers.
     """
     source = Path(source)
+    side = sidecar_path(source)
+    if side.is_file():  # containers without free-form tags (.avi): see motionlab.provenance
+        return {TAG: side.read_text()}
     if source.is_dir():
         meta = source / METADATA_FILE
         return json.loads(meta.read_text()) if meta.is_file() else {}

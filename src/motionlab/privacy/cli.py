@@ -19,6 +19,7 @@ from typing import Any
 from motionlab import __version__
 from motionlab.cli import _size, int_type, number_type
 from motionlab.errors import MotionlabError
+from motionlab.provenance import stamp
 
 log = logging.getLogger("motionlab")
 
@@ -204,6 +205,9 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         "obfuscation": config.to_dict(),
         "matcher": matcher.describe(),
     }
+    record = stamp(
+        record, inputs=(args.input, args.library, args.weights), seeds={"seed": args.seed}
+    )
     meta = {"motionlab": json.dumps(record)}
     sal_path = args.save_saliency
     if sal_path is not None and Path(sal_path).suffix == "" and not sal_path.endswith("/"):
@@ -276,12 +280,15 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     )
     meta = {
         "motionlab": json.dumps(
-            {
-                "version": __version__,
-                "source": str(args.input),
-                "baseline": args.method,
-                "work_size": None if args.native_size else list(WORK_SIZE),
-            }
+            stamp(
+                {
+                    "version": __version__,
+                    "source": str(args.input),
+                    "baseline": args.method,
+                    "work_size": None if args.native_size else list(WORK_SIZE),
+                },
+                inputs=(args.input,),
+            )
         )
     }
     with VideoReader(args.input, **_reader_kwargs(args)) as reader:

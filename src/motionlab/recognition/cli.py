@@ -474,9 +474,16 @@ def _train(args: argparse.Namespace) -> int:
         val_s, spec.streams, train=False, flow=flow, seed=config.seed,
         condition=args.condition, afd=afd,
     )  # fmt: skip
+    from motionlab.provenance import hash_input, record
+
+    prov = record(
+        inputs=(args.csv, args.weights), seeds={"seed": config.seed},
+        data=hash_input(args.data, contents=False),
+    )  # fmt: skip
     result = train(
         spec, tr, va, args.out, classes=classes, config=config, pretrained=args.pretrained,
         weights=args.weights, resume=not args.no_resume, progress=not args.quiet,
+        provenance=prov,
     )  # fmt: skip
     if result.history:
         last = result.history[-1]

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 
 from motionlab.atomic import atomic_file
 from motionlab.errors import MotionlabError
+from motionlab.provenance import write_sidecar
 from motionlab.recognition.data import ClipDataset, FlowSource, flow_source_mismatch
 from motionlab.recognition.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
 from motionlab.recognition.zoo import ModelSpec, StreamSpec, build_model, get_spec, load_plain
@@ -419,6 +420,7 @@ def train(
     weights: str | os.PathLike[str] | None = None,
     resume: bool = True,
     progress: bool = True,
+    provenance: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``spec`` on ``train_set``, validating on ``val_set`` every epoch.
 
@@ -438,6 +440,9 @@ def train(
         Class names (their count sets the classifier size).
     resume : bool
         Continue from ``out/last.pt`` when it exists (same architecture required).
+    provenance : dict, optional
+        :func:`motionlab.provenance.record` of this run: stored in ``config.json``, in each
+        checkpoint (key ``"provenance"``) and beside it (``best.pt.motionlab.json``).
 
     Returns
     -------
@@ -495,6 +500,7 @@ def train(
         record = plain({
             "spec": spec_to_dict(spec), "classes": list(classes), "config": asdict(config),
             "flow_source": flow_record, "validation": validation,
+            "provenance": provenance,
         })  # fmt: skip
         with atomic_file(out / "config.json") as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
@@ -569,14 +575,19 @@ def train(
                         "bad_epochs": stopper.bad_epochs,
                         "flow_source": flow_record,
                         "validation": validation,
+                        "provenance": provenance,
                     }
                 ),
             }
             with atomic_file(out / LAST) as tmp:
                 torch.save(ckpt, tmp)
+            if provenance is not None:
+                write_sidecar(out / LAST, {**provenance, "epoch": epoch})
             if improved:
                 with atomic_file(out / BEST) as tmp:
                     torch.save(ckpt, tmp)
+                if provenance is not None:
+                    write_sidecar(out / BEST, {**provenance, "epoch": epoch})
             _write_log(out / LOG, result.history)
             if board is not None:
                 for key, value in row.items():

@@ -143,6 +143,10 @@ def cmd_export(args: argparse.Namespace) -> None:
     url = _db_url(args)
     refuse_overwrite_input(args.output, *_db_inputs(args), writes=[f"{t}.csv" for t in TABLES])
     paths = export_study(url, args.output)
+    from motionlab.provenance import record, write_manifest
+
+    rec = record(inputs=_db_inputs(args), database=_redact(url), tables=sorted(paths))
+    paths["provenance"] = write_manifest(args.output, rec)  # OUT/motionlab.json
     for name, path in paths.items():
         log.info("wrote %s (%s)", path, name)
 

@@ -81,6 +81,9 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         "omega": args.omega,
         "seconds": round(elapsed, 2),
     }
+    from motionlab.provenance import stamp
+
+    info = stamp(info, inputs=(args.input, args.anchors))
     write_result(
         args.output,
         result,

@@ -40,6 +40,8 @@ def _walk(
             if action.choices is not None:
                 for opt in action.option_strings:
                     choices[(key, opt)] = [str(c) for c in action.choices]
+        elif action.choices is not None:  # a positional with fixed values: offer them
+            subs.extend(str(c) for c in action.choices)
     table[key] = (subs, options)
 
 

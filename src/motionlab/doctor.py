@@ -192,17 +192,18 @@ def diagnose() -> dict[str, Any]:
     """The doctor's findings: versions of motionlab, Python, the core libraries, and one
     :class:`Status` per optional feature (under ``"features"``)."""
     core: dict[str, str] = {}
+    torch = None
     for name in ("numpy", "av", "cv2", "torch", "torchvision"):
         try:
             with _quiet():
                 mod = import_module(name)
             core[name] = str(getattr(mod, "__version__", "?"))
+            torch = mod if name == "torch" else torch
         except Exception as exc:
             core[name] = f"MISSING ({type(exc).__name__})"
     cuda = "no"
-    if not core["torch"].startswith("MISSING"):
-        torch = sys.modules["torch"]
-        if torch.cuda.is_available():
+    with contextlib.suppress(Exception):
+        if torch is not None and torch.cuda.is_available():
             cuda = f"yes ({torch.cuda.get_device_name(0)})"
     return {
         "motionlab": __version__,

@@ -124,7 +124,7 @@ def test_bash_completion_names_every_subcommand(capsys) -> None:
 def test_bash_completion_completes(words: list[str], expected: set[str]) -> None:
     script = bash_script(build_parser())
     array = " ".join(f"'{w}'" for w in words)
-    probe = f'{script}\nCOMP_WORDS=({array}); COMP_CWORD={len(words) - 1}; _motionlab\n'
+    probe = f"{script}\nCOMP_WORDS=({array}); COMP_CWORD={len(words) - 1}; _motionlab\n"
     probe += 'printf "%s\\n" "${COMPREPLY[@]}"\n'
     res = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
     assert res.returncode == 0, res.stderr

@@ -119,6 +119,7 @@ def test_bash_completion_names_every_subcommand(capsys) -> None:
         (["motionlab", "flow", "x.mp4", "--direction", ""], {"forward", "backward"}),
         (["motionlab", "-q", "afd", "--gi"], {"--gif", "--gif-frames"}),
         (["motionlab", "completion", ""], {"bash", "zsh"}),
+        (["motionlab", "study", "export", "--o"], {"--output"}),  # a nested command's options
     ],
 )
 def test_bash_completion_completes(words: list[str], expected: set[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -51,6 +52,9 @@ def test_obfuscate_without_people_changes_nothing(clip: Path, tmp_path: Path) ->
         "hand",
     ]
     assert record["matcher"]["matcher"] == "landmarks"
+    # provenance: the input's hash and the seed (motionlab.provenance)
+    assert record["inputs"][0]["sha256"] == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert record["seeds"] == {"seed": 0} and record["command"].startswith("motionlab -q obf")
 
 
 def test_obfuscate_errors_leave_nothing(

@@ -208,6 +208,11 @@ def test_best_pt_is_never_selected_on_test_data(synth, tmp_path, monkeypatch) ->
     _, _, ckpt = load_checkpoint(run / "best.pt")
     assert set(ckpt["validation"]) == recorded
     assert ckpt["config"]["recipe"] == "thesis" and ckpt["config"]["optimizer"] == "adam"
+    # provenance in the checkpoint and beside it (motionlab info run/best.pt)
+    side = json.loads((run / "best.pt.motionlab.json").read_text())
+    assert side["seeds"] == {"seed": ckpt["config"]["seed"]} and "train" in side["command"]
+    assert side["data"]["hashed"].startswith("folder: name and size")
+    assert ckpt["provenance"]["data"] == side["data"]
 
 
 def test_train_config_validation() -> None:

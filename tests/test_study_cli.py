@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import socket
@@ -58,6 +59,9 @@ def test_simulate_export_report(tmp_path, study_stimuli):
     assert {r["modality"] for r in rows} == {"rgb", "afd"}
     assert {r["kind"] for r in rows} == {"training", "test"}
     assert all(r["server_time"].endswith("+00:00") for r in rows)
+    prov = json.loads((tmp_path / "out" / "motionlab.json").read_text())  # provenance
+    assert [Path(x["path"]).name for x in prov["inputs"]] == ["study.toml", "study.db"]
+    assert prov["tables"] == ["participants", "phases", "questionnaires", "trials"]
     for name in ("questionnaires", "participants", "phases"):
         assert (tmp_path / "out" / f"{name}.csv").exists()
     preds = tmp_path / "preds.csv"

@@ -60,6 +60,9 @@ def test_stvi_writes_labels_masks_and_metadata(clip, capsys):
     meta = json.loads((out / "stvi.json").read_text())
     assert meta["anchors"] == [0, 10, 20] and meta["tubes"] == labels.max()
     assert meta["sigma"] > 0 and meta["seconds"] > 0
+    # provenance: the frame folder and the anchors are hashed (motionlab.provenance)
+    assert [x["path"] for x in meta["inputs"]] == [args[2], args[4]]
+    assert meta["inputs"][0]["hashed"].startswith("folder: ") and meta["command"]
 
     # evaluation: a CSV and a Markdown table with a row per sequence and their mean
     assert main(["stvi-eval", str(root / "results"), "--davis", str(root / "davis")]) == 0

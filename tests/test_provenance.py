@@ -119,3 +119,17 @@ def test_info_without_provenance_is_one_json_line(
     assert main(["info", str(clip)]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "provenance" not in json.loads(out)
+
+
+def test_afd_dataset_videos_record_the_parent_command(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "src"
+    (src / "A").mkdir(parents=True)
+    video = src / "A" / "v.avi"
+    write_video(video, sample_video_frames(3, size=(32, 24), seed=3), fps=10)
+    argv = ["-q", "afd-dataset", str(src), str(tmp_path / "dst"), "--seed", "5"]
+    assert main(argv) == 0
+    rec = info(tmp_path / "dst" / "A" / "v.avi", capsys)["provenance"]
+    assert rec["command"] == "motionlab " + " ".join(argv)
+    assert rec["inputs"][0]["sha256"] == sha256(video) and rec["seeds"] == {"seed": 5}

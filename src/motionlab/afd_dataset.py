@@ -52,6 +52,7 @@ from motionlab.atomic import atomic_file
 from motionlab.datasets import SPLIT_FOLDER as SPLIT_FOLDER  # re-exported for old imports
 from motionlab.datasets import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported for old imports
 from motionlab.errors import MotionlabError
+from motionlab.provenance import command_line, stamp
 from motionlab.video import VideoReader, VideoWriter, afd_codec_for
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,9 @@ class VideoJob:
     flow_output: Path | None
     key: str = ""
     seed: int = 0
+    command: str | None = None
+    """The command line that asked for it (recorded in the output's provenance; worker
+    processes and Ray tasks have command lines of their own)."""
 
     @property
     def done(self) -> bool:
@@ -202,13 +206,20 @@ def process_video(job: VideoJob, config: AFDConfig, *, threaded: bool = False) -
     est = None
     if config.directions != "none" or save_flow:
         est = get_estimator(config.flow_method, **config.resolved_flow_options)
-    record = {
-        "version": __version__,
-        "afd": config.to_dict(),
-        "dataset_seed": dataset_seed,
-        "video": job.key,
-        "seed_scheme": SEED_SCHEME,
-    }
+    record = stamp(
+        {
+            "version": __version__,
+            "source": str(job.source),
+            "afd": config.to_dict(),
+            "dataset_seed": dataset_seed,
+            "video": job.key,
+            "seed_scheme": SEED_SCHEME,
+        },
+        inputs=(job.source,),
+        seeds={"seed": job.seed, "dataset_seed": dataset_seed},
+    )
+    if job.command is not None:
+        record["command"] = job.command
     meta = {"motionlab": json.dumps(record)}
     with VideoReader(job.source) as reader:
         fps = reader.rate
@@ -406,6 +417,7 @@ def make_afd_dataset(
         raise MotionlabError(f"executor must be 'local' or 'ray', got {executor!r}")
     jobs = find_jobs(src, dst, classes=classes, save_flow=save_flow, seed=config.seed)
     _check_earlier_run(dst, config)
+    jobs = [dataclasses.replace(job, command=command_line()) for job in jobs]
     dst.mkdir(parents=True, exist_ok=True)
     stale = remove_temporaries(dst)
     if stale:

@@ -132,4 +132,4 @@ def test_afd_dataset_videos_record_the_parent_command(
     assert main(argv) == 0
     rec = info(tmp_path / "dst" / "A" / "v.avi", capsys)["provenance"]
     assert rec["command"] == "motionlab " + " ".join(argv)
-    assert rec["inputs"][0]["sha256"] == sha256(video) and rec["seeds"] == {"seed": 5}
+    assert rec["inputs"][0]["sha256"] == sha256(video) and rec["seeds"]["dataset_seed"] == 5

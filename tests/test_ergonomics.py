@@ -56,6 +56,9 @@ def test_doctor_fix_command_for_source_and_index_installs(monkeypatch, tmp_path)
         f"{sys.executable} -m pip install -e '{tmp_path}[study]'"
     )
     monkeypatch.setattr(doctor, "_source_checkout", lambda: None)
+    monkeypatch.setattr(doctor, "_installed_from", lambda: tmp_path)  # pip install FOLDER
+    assert doctor.install_command("study") == f"{sys.executable} -m pip install '{tmp_path}[study]'"
+    monkeypatch.setattr(doctor, "_installed_from", lambda: None)  # from an index
     assert doctor.install_command("study") == f"{sys.executable} -m pip install 'motionlab[study]'"
 
 

@@ -112,24 +112,42 @@ FEATURES: tuple[Feature, ...] = (
 
 def _source_checkout() -> Path | None:
     """The source folder when motionlab runs from a checkout (editable or PYTHONPATH)."""
-    try:
-        direct = metadata.distribution("motionlab").read_text("direct_url.json")
-    except metadata.PackageNotFoundError:
-        direct = None
-    if direct:
-        info = json.loads(direct)
-        if info.get("dir_info", {}).get("editable") and info.get("url", "").startswith("file://"):
-            return Path(info["url"][len("file://") :])
     root = Path(__file__).resolve().parents[2]
-    return root if (root / "pyproject.toml").is_file() else None
+    if (root / "pyproject.toml").is_file():
+        return root
+    local = _installed_from()
+    return local if local is not None and _editable() else None
+
+
+def _direct_url() -> dict[str, Any]:
+    try:
+        text = metadata.distribution("motionlab").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        text = None
+    return json.loads(text) if text else {}
+
+
+def _installed_from() -> Path | None:
+    """The local folder motionlab was pip-installed from (``pip install PATH``), if any."""
+    url = _direct_url().get("url", "")
+    return Path(url[len("file://") :]) if url.startswith("file://") else None
+
+
+def _editable() -> bool:
+    return bool(_direct_url().get("dir_info", {}).get("editable"))
 
 
 def install_command(extra: str) -> str:
-    """The exact pip command that adds motionlab's ``extra`` to this environment."""
+    """The exact pip command that adds motionlab's ``extra`` to this environment: ``-e
+    'SOURCE[extra]'`` for a checkout, ``'FOLDER[extra]'`` for a copy installed from a local
+    folder, ``'motionlab[extra]'`` otherwise."""
     python = shlex.quote(sys.executable)
     source = _source_checkout()
     if source is not None:
         return f"{python} -m pip install -e {shlex.quote(f'{source}[{extra}]')}"
+    local = _installed_from()
+    if local is not None:
+        return f"{python} -m pip install {shlex.quote(f'{local}[{extra}]')}"
     return f"{python} -m pip install 'motionlab[{extra}]'"
 
 

@@ -69,7 +69,7 @@ COMMANDS: dict[str, list[list[str]]] = {
         ["ml", "-q", "afd-dataset", "src", "dst", "--executor", "ray", "--workers", "2"],
     ],
     "study": [
-        ["ml", "-q", "study", "demo", "demo", "--per-class", "2", "--frames", "8"],
+        ["ml", "-q", "study", "demo", "demo", "--frames", "8"],  # 8 clips per class
         ["ml", "-q", "study", "simulate", "--config", "demo/study.toml", "--participants", "3"],
         ["ml", "-q", "study", "report", "--config", "demo/study.toml", "-o", "report"],
     ],

@@ -377,6 +377,10 @@ def _rows() -> list[Row]:
     add(Row("train/weights-text", "train --arch x3d_xs --data {I}/ds_good --out run "
             "--weights {I}/text.pt", names=("text.pt",), heavy=True))  # fmt: skip
     add(Row("models/ok", "models", "ok", heavy=True))
+    add(Row("doctor/ok", "doctor", "ok", heavy=True))  # imports every optional feature
+    add(Row("doctor/bad-option", "doctor --nope", "usage", names=("--nope",)))
+    add(Row("completion/ok", "completion bash", "ok"))
+    add(Row("completion/bad-shell", "completion fish", "usage", names=("fish",)))
     add(Row("synth-actions/davis-is-file", "synth-actions out --davis {I}/text.mp4 "
             "--videos-per-class 1 --frames 4 --size 32x32", "either", creates=("out",),
             heavy=True))  # fmt: skip

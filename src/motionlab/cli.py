@@ -765,8 +765,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", help=_CODEC_HELP)
     p.set_defaults(func=cmd_sample_video)
 
-    p = sub.add_parser("info", help="print a video's size, frame rate and frame count")
-    p.add_argument("input", help="video file or frame folder")
+    p = sub.add_parser(
+        "info",
+        help="print a video's size, frame rate and frame count, and how an output was made",
+        description="Print a video's size, frame rate and frame count as JSON; for an output "
+        "of motionlab (video, .flo, flow or STVI folder, checkpoint, study export) also its "
+        "provenance: version, command line, settings, seeds and input hashes.",
+    )
+    p.add_argument("input", help="video file, frame folder or any motionlab output")
     p.add_argument("--fps", type=_positive_float, help="frame rate of a frame folder")
     p.set_defaults(func=cmd_info)
 

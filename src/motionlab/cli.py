@@ -791,6 +791,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    # commands that need the whole parser (completion) get it here, not by importing us
+    parser.set_defaults(root_parser=parser)
     return parser
 
 

@@ -59,10 +59,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_completion(args: argparse.Namespace) -> None:
     """motionlab completion bash|zsh: print the shell completion script."""
-    from motionlab.cli import build_parser
     from motionlab.completion import script
 
-    sys.stdout.write(script(args.shell, build_parser()))
+    # the root parser comes with the arguments (cli.build_parser sets it): importing
+    # motionlab.cli here would make the command line a circle
+    sys.stdout.write(script(args.shell, args.root_parser))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -565,16 +565,14 @@ def test_recruitment_link_parameters_and_one_start_per_id(study):
 
 
 def test_completion_url_carries_the_code(tmp_path, study_stimuli):
-    path = write_short_study(tmp_path, study_stimuli, rest=0)
-    text = path.read_text().replace(
-        'title = "Short test study"',
-        'title = "Short test study"\ncompletion_code = "C0 DE"\n'
-        'completion_url = "https://app.example.org/submissions/complete?cc={code}"',
+    config, store, catalogue = _limited_app(
+        tmp_path,
+        study_stimuli,
+        [
+            'completion_code = "C0 DE"',
+            'completion_url = "https://app.example.org/submissions/complete?cc={code}"',
+        ],
     )
-    path.write_text(text)
-    config = load_config(path)
-    store = Store(f"sqlite:///{tmp_path / 'done.db'}")
-    catalogue = Catalogue(config, cache_dir=tmp_path / "c")
     with TestClient(create_app(config, store, catalogue, admin_token=ADMIN)) as client:
         client.truth = truth_map(catalogue)
         headers, state = start(client)
@@ -586,16 +584,20 @@ def test_completion_url_carries_the_code(tmp_path, study_stimuli):
     store.close()
 
 
-def _limited_app(tmp_path, study_stimuli, lines):
+def _study_with(tmp_path, study_stimuli, old, new):
+    """The short study with ``old`` replaced by ``new`` in its TOML: (config, store, catalogue)."""
     path = write_short_study(tmp_path, study_stimuli, rest=0)
-    text = path.read_text().replace(
-        'title = "Short test study"', 'title = "Short test study"\n' + "\n".join(lines)
-    )
-    path.write_text(text)
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
     config = load_config(path)
-    store = Store(f"sqlite:///{tmp_path / 'limits.db'}")
-    catalogue = Catalogue(config, cache_dir=tmp_path / "c")
-    return config, store, catalogue
+    store = Store(f"sqlite:///{tmp_path / 'edited.db'}")
+    return config, store, Catalogue(config, cache_dir=tmp_path / "c")
+
+
+def _limited_app(tmp_path, study_stimuli, lines):
+    title = 'title = "Short test study"'
+    return _study_with(tmp_path, study_stimuli, title, title + "\n" + "\n".join(lines))
 
 
 def test_sessions_expire(tmp_path, study_stimuli):
@@ -659,16 +661,13 @@ def test_pilot_link_runs_a_short_study_marked_as_pilot(study, tmp_path):
 
 
 def test_attention_checks_are_stored_flagged_and_exclude(tmp_path, study_stimuli):
-    path = write_short_study(tmp_path, study_stimuli, rest=0)
-    text = path.read_text().replace(
+    config, store, catalogue = _study_with(
+        tmp_path,
+        study_stimuli,
         "[stimuli.afd]",
         f'[stimuli.catch]\nroot = "{study_stimuli.as_posix()}/rgb"\npattern = "{{class}}/*.mkv"\n\n'
         '[attention]\nsource = "catch"\nper_test_phase = 1\n\n[stimuli.afd]',
     )
-    path.write_text(text)
-    config = load_config(path)
-    store = Store(f"sqlite:///{tmp_path / 'att.db'}")
-    catalogue = Catalogue(config, cache_dir=tmp_path / "c")
     with TestClient(create_app(config, store, catalogue, admin_token=ADMIN)) as client:
         client.truth = truth_map(catalogue)
         headers, state = start(client)

@@ -223,6 +223,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         help="AFD dataset seed (afd-dataset --seed); each video's noise seed is a hash of it "
         "and the video's path relative to the dataset root",
     )  # fmt: skip
+    _add_afd_flow_args(g)
+
+
+def _add_afd_flow_args(g: argparse._ArgumentGroup) -> None:
+    """Where the flow that animates on-the-fly AFD comes from (diagnose, train, evaluate)."""
     g.add_argument(
         "--afd-flow-cache", type=Path,
         help="read the AFD's forward flow from this afd-dataset --save-flow cache",
@@ -243,15 +248,7 @@ def _add_condition_args(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     g.add_argument("--afd-mode", default="advect", help="AFD mode with --condition afd")
     g.add_argument("--afd-seed", type=int, default=0, help="AFD dataset seed (default 0)")
-    g.add_argument(
-        "--afd-flow-cache", type=Path,
-        help="read the AFD's forward flow from this afd-dataset --save-flow cache",
-    )  # fmt: skip
-    g.add_argument(
-        "--afd-flow-method", default="dis",
-        help="flow method that animates the AFD noise (afd-dataset --method; default dis, "
-        "preset fast)",
-    )  # fmt: skip
+    _add_afd_flow_args(g)
 
 
 def _add_data_args(p: argparse.ArgumentParser, *, arch_streams: bool = True) -> None:

@@ -115,24 +115,40 @@ class Tiny3D(nn.Module):
 
     def __init__(self, num_classes: int, *, in_channels: int = 3, width: int = 16) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        c_in = in_channels
-        for k, mult in enumerate((1, 2, 4, 8)):
-            c_out = width * mult
-            stride = (2 if k >= 2 else 1, 2, 2)
-            layers += [
-                nn.Conv3d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
-                nn.BatchNorm3d(c_out),
-                nn.ReLU(inplace=True),
-            ]
-            c_in = c_out
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool3d(1)
-        self.dropout = nn.Dropout(0.3)
-        self.proj = nn.Linear(c_in, num_classes)
+        strides = [(2 if k >= 2 else 1, 2, 2) for k in range(4)]
+        _conv_head(self, num_classes, in_channels, width, kernels=[(3, 3, 3)] * 4, strides=strides)
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return self.proj(self.dropout(self.pool(self.features(clip)).flatten(1)))
+
+
+def _conv_head(
+    model: nn.Module,
+    num_classes: int,
+    in_channels: int,
+    width: int,
+    *,
+    kernels: list[tuple[int, int, int]],
+    strides: list[tuple[int, int, int]],
+) -> None:
+    """Give ``model`` the layers of :class:`Tiny3D`/:class:`Tiny2D`: four blocks of Conv3d
+    (``kernels[k]``, ``strides[k]``, padding k // 2, channels width × 1, 2, 4, 8) +
+    BatchNorm + ReLU as ``features``, then ``pool``, ``dropout`` and the linear ``proj``."""
+    layers: list[nn.Module] = []
+    c_in = in_channels
+    for mult, kernel, stride in zip((1, 2, 4, 8), kernels, strides, strict=True):
+        c_out = width * mult
+        padding = tuple(k // 2 for k in kernel)
+        layers += [
+            nn.Conv3d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm3d(c_out),
+            nn.ReLU(inplace=True),
+        ]
+        c_in = c_out
+    model.features = nn.Sequential(*layers)
+    model.pool = nn.AdaptiveAvgPool3d(1)
+    model.dropout = nn.Dropout(0.3)
+    model.proj = nn.Linear(c_in, num_classes)
 
 
 class Tiny2D(nn.Module):
@@ -147,20 +163,9 @@ class Tiny2D(nn.Module):
 
     def __init__(self, num_classes: int, *, in_channels: int = 3, width: int = 16) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        c_in = in_channels
-        for mult in (1, 2, 4, 8):
-            c_out = width * mult
-            layers += [
-                nn.Conv3d(c_in, c_out, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False),
-                nn.BatchNorm3d(c_out),
-                nn.ReLU(inplace=True),
-            ]
-            c_in = c_out
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool3d(1)
-        self.dropout = nn.Dropout(0.3)
-        self.proj = nn.Linear(c_in, num_classes)
+        _conv_head(
+            self, num_classes, in_channels, width, kernels=[(1, 3, 3)] * 4, strides=[(1, 2, 2)] * 4
+        )
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return self.proj(self.dropout(self.pool(self.features(clip)).flatten(1)))

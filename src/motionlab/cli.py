@@ -328,16 +328,25 @@ def _flow_video(args: argparse.Namespace, est: Any) -> None:
     log.info("wrote %d flow fields to %s", written, out_text)
 
 
-def _rgb(text: str) -> tuple[float, float, float]:
-    try:
-        values = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) == 1:
-        values = values * 3
-    if len(values) != 3 or not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"expected R,G,B (0..255) or one value, got {text!r}")
-    return values  # type: ignore[return-value]
+def triple_type(what: str) -> Any:
+    """An argparse ``type`` for three finite numbers ``a,b,c`` or one value used for all
+    three (per-channel settings); ``what`` names the expected form in the error."""
+
+    def parse(text: str) -> tuple[float, float, float]:
+        try:
+            values = tuple(float(x) for x in text.split(","))
+        except ValueError:
+            values = ()
+        if len(values) == 1:
+            values = values * 3
+        if len(values) != 3 or not all(math.isfinite(v) for v in values):
+            raise argparse.ArgumentTypeError(f"expected {what} or one value, got {text!r}")
+        return values  # type: ignore[return-value]
+
+    return parse
+
+
+_rgb = triple_type("R,G,B (0..255)")
 
 
 def _add_noise_args(p: argparse.ArgumentParser, *, per_video: bool) -> None:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from motionlab.cli import int_type, number_type
+from motionlab.cli import int_type, number_type, triple_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -188,16 +188,8 @@ def _diagnose_conditions() -> tuple[str, ...]:
     return ("rgb", "afd", "afd-first-frame", "static", "shuffled")
 
 
-def _floats3(text: str) -> tuple[float, float, float]:
-    try:
-        values = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) == 1:
-        values = values * 3
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"expected r,g,b (0..1 units) or one value, got {text!r}")
-    return values  # type: ignore[return-value]
+# NaN or inf as a mean or std would make every input NaN: refused like the noise statistics
+_floats3 = triple_type("r,g,b (0..1 units)")
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:

@@ -121,6 +121,9 @@ def make_plan(
         if config.counterbalance
         else (0, 0)
     )
+    # each block's source in the participant's order (read before the phases move)
+    block_sources = [phases[b[0]]["source"] for b in blocks]
+    block_sources = block_sources[rotation:] + block_sources[:rotation]
     if rotation:
         phases = _rotate_blocks(phases, blocks, rotation)
     keys = list(config.keys)
@@ -131,10 +134,7 @@ def make_plan(
         "pilot": pilot,
         "counterbalance": {
             "order": order,
-            "blocks": [
-                phases[b[0]]["source"]
-                for b in trial_blocks([(p["kind"], p["source"]) for p in phases])
-            ],
+            "blocks": block_sources,
             "key_shift": shift,
         },
         "answer_keys": keys,

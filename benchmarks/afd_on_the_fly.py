@@ -4,7 +4,7 @@ crossover (epochs after which storing the tree pays off).
 One run, one process, the same clips: makes an RGB dataset (the synthetic actions at
 320×240, the size of UCF101), stores its AFD tree with ``afd-dataset`` (one worker, timed),
 then reads one epoch of clips three ways: RGB from disk (reference), AFD from the stored
-tree, AFD made on the fly from the RGB videos (:class:`motionlab.afd_stream.AFDSource`,
+tree, AFD made on the fly from the RGB videos (:class:`motionlab.afd.stream.AFDSource`,
 ``ClipDataset(condition="afd")``). Clips are X3D-S-like, 13×6 at 160 px: random starts
 for training, centre clips for evaluation (what ``evaluate`` and ``diagnose`` read).
 
@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from motionlab.afd import AFDConfig
-from motionlab.afd_dataset import make_afd_dataset
-from motionlab.afd_stream import AFDSource
+from motionlab.afd.dataset import make_afd_dataset
+from motionlab.afd.stream import AFDSource
 from motionlab.recognition.data import ClipDataset, clip_indices, folder_samples
 from motionlab.recognition.synth_actions import SynthConfig, make_synth_actions
 from motionlab.recognition.zoo import StreamSpec

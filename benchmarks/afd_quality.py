@@ -141,7 +141,7 @@ def white_noise_limit(est, shifts=(10, 20, 30, 35, 40, 50)) -> list[tuple[int, f
     """Control: i.i.d. noise moved rigidly by s px (exactly, by the advected noise): the EPE of
     DIS-medium on the pair. Large motions are lost by the estimator itself, since white noise
     has no coarse structure for its coarse-to-fine search, whatever the AFD method."""
-    from motionlab.noise import AdvectedNoise
+    from motionlab.afd.noise import AdvectedNoise
 
     h, w = 240, 427
     out = []

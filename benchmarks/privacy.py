@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from motionlab.afd import AFD_DIS_PRESET
+from motionlab.afd.noise import AdvectedNoise
 from motionlab.flow import get_estimator
-from motionlab.noise import AdvectedNoise
 from motionlab.privacy import (
     BODY_ATTRIBUTES,
     FACE_ATTRIBUTES,

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from motionlab.afd import AFDConfig
-from motionlab.afd_dataset import make_afd_dataset
+from motionlab.afd.dataset import make_afd_dataset
 from motionlab.recognition.data import AugmentStrength, ClipDataset, FlowSource, ucf101_samples
 from motionlab.recognition.diagnose import format_reliance_table, reliance_row
 from motionlab.recognition.synth_actions import SynthConfig, make_synth_actions

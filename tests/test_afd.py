@@ -8,8 +8,8 @@ import pytest
 
 from motionlab import MotionlabError
 from motionlab.afd import AFDConfig, afd_from_flows, afd_steps, make_afd
+from motionlab.afd.noise import NoiseRange, uniform_noise
 from motionlab.flow import FlowPair, estimate
-from motionlab.noise import NoiseRange, uniform_noise
 from motionlab.synthetic import moving_disc_scene
 from test_noise import iid_stats
 

@@ -17,7 +17,7 @@ import pytest
 
 from motionlab import MotionlabError
 from motionlab.afd import AFDConfig, make_afd
-from motionlab.afd_dataset import (
+from motionlab.afd.dataset import (
     FLOW_BOUND,
     MANIFEST,
     DatasetProgress,
@@ -447,7 +447,7 @@ def test_a_dead_worker_stops_the_run_with_one_line(long_src, tmp_path):
 
 
 # --------------------------------------------------------------------------------------
-# AFD on the fly (motionlab.afd_stream)
+# AFD on the fly (motionlab.afd.stream)
 
 
 def _good_videos(src: Path) -> list[Path]:
@@ -461,7 +461,7 @@ def _good_videos(src: Path) -> list[Path]:
 def test_on_the_fly_afd_equals_the_stored_tree(src, tmp_path, mode):
     """Same dataset seed and settings: every frame made on the fly is byte-equal to the
     stored (lossless) afd-dataset output, for whole videos and for clips at any start."""
-    from motionlab.afd_stream import AFDSource
+    from motionlab.afd.stream import AFDSource
 
     dst = tmp_path / "dst"
     config = AFDConfig(mode=mode, seed=11)
@@ -479,7 +479,7 @@ def test_on_the_fly_afd_equals_the_stored_tree(src, tmp_path, mode):
 def test_on_the_fly_afd_clip_dataset_matches_the_stored_tree(src, tmp_path):
     """`ClipDataset(condition="afd")` on the RGB tree gives the tensors that a ClipDataset
     over the stored AFD tree gives (evaluation clips)."""
-    from motionlab.afd_stream import AFDSource
+    from motionlab.afd.stream import AFDSource
     from motionlab.recognition.data import ClipDataset, Sample
     from motionlab.recognition.zoo import StreamSpec
 
@@ -499,7 +499,7 @@ def test_on_the_fly_afd_reads_a_flow_cache(src, tmp_path):
     frame 0 (the video's own seed) equals the stored tree, later frames follow the cached
     flow, which is within 0.08 px of the estimate."""
     from motionlab.afd import afd_from_flows
-    from motionlab.afd_stream import AFDSource
+    from motionlab.afd.stream import AFDSource
     from motionlab.flow import FlowPair
 
     dst = tmp_path / "dst"

@@ -1,7 +1,7 @@
 """Dataset layouts (motionlab.datasets): class folders, split files, person-disjoint splits.
 
 The ``_old_*`` functions are verbatim copies of the parsers that lived in
-``afd_dataset.py``, ``recognition/data.py`` and ``recognition/synth_actions.py`` before
+``afd/dataset.py``, ``recognition/data.py`` and ``recognition/synth_actions.py`` before
 they were folded into :mod:`motionlab.datasets` (commit "datasets: one module for
 class-folder layouts and split files"). They stay here as the reference of the order and
 content of every list: the new code must give the same lists, in the same order.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import motionlab.datasets as ds
-from motionlab.afd_dataset import copy_split_files, find_jobs
+from motionlab.afd.dataset import copy_split_files, find_jobs
 from motionlab.errors import MotionlabError
 from motionlab.recognition import data
 from motionlab.video import IMAGE_SUFFIXES

@@ -178,7 +178,7 @@ def test_names_in_the_docstring_exist() -> None:
         "motionlab.video": ["VideoReader", "VideoWriter", "read_video", "write_video", "probe"],
         "motionlab.flow": ["get_estimator", "list_methods", "estimate", "video_flow"],
         "motionlab.afd": ["AFDConfig", "make_afd", "afd_steps", "afd_from_flows"],
-        "motionlab.afd_dataset": ["make_afd_dataset"],
+        "motionlab.afd.dataset": ["make_afd_dataset"],
         "motionlab.privacy": ["obfuscate", "obfuscate_steps", "get_matcher", "list_matchers"],
         "motionlab.stvi.io": ["write_result"],
         "motionlab.provenance": ["record", "read"],

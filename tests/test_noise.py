@@ -11,9 +11,8 @@ from scipy.special import ndtr
 from scipy.stats import chisquare
 
 from motionlab import MotionlabError
-from motionlab import _noise_kernels as kernels
-from motionlab.flow import estimate
-from motionlab.noise import (
+from motionlab.afd import _kernels as kernels
+from motionlab.afd.noise import (
     AdvectedNoise,
     NoiseRange,
     occlusion_mask,
@@ -21,6 +20,7 @@ from motionlab.noise import (
     uniform_noise,
     video_mean_std_stream,
 )
+from motionlab.flow import estimate
 
 
 def iid_stats(frame: np.ndarray, levels: int = 256) -> dict[str, float]:

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from motionlab.afd.noise import NoiseRange
 from motionlab.errors import MotionlabError
 from motionlab.flow import get_estimator
-from motionlab.noise import NoiseRange
 from motionlab.privacy import (
     ObfuscationConfig,
     blend,

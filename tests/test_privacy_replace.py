@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from motionlab.afd.noise import NoiseRange
 from motionlab.cli import main
 from motionlab.errors import MotionlabError
 from motionlab.flow.estimators import FlowEstimator
-from motionlab.noise import NoiseRange
 from motionlab.privacy import (
     ObfuscationConfig,
     Replacement,

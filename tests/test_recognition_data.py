@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motionlab.afd_dataset import quantize_flow
+from motionlab.afd.dataset import quantize_flow
 from motionlab.errors import MotionlabError
 from motionlab.recognition.data import (
     SCHEDULE,

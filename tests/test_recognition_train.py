@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("pytorchvideo")
 
 from motionlab.afd import AFDConfig  # noqa: E402
-from motionlab.afd_dataset import make_afd_dataset  # noqa: E402
+from motionlab.afd.dataset import make_afd_dataset  # noqa: E402
 from motionlab.cli import main  # noqa: E402
 from motionlab.errors import MotionlabError  # noqa: E402
 from motionlab.recognition.data import ClipDataset, ucf101_samples  # noqa: E402

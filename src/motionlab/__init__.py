@@ -11,7 +11,7 @@ Video I/O -- :mod:`motionlab.video`
 Optical flow -- :mod:`motionlab.flow`
     ``get_estimator(name)``, ``list_methods()``, ``estimate``, ``video_flow``,
     ``read_flo``/``write_flo``, ``flow_to_color``, ``endpoint_error``.
-Appearance-free video -- :mod:`motionlab.afd`, :mod:`motionlab.afd_dataset`
+Appearance-free video -- :mod:`motionlab.afd`, :mod:`motionlab.afd.dataset`
     ``AFDConfig``, ``make_afd``, ``afd_steps``, ``afd_from_flows``; whole datasets:
     ``make_afd_dataset``.
 Privacy obfuscation -- :mod:`motionlab.privacy` (extra ``privacy``)

@@ -383,7 +383,7 @@ def _add_noise_args(p: argparse.ArgumentParser, *, per_video: bool) -> None:
 
 
 def _noise_range(args: argparse.Namespace) -> Any:
-    from motionlab.noise import NoiseRange, video_mean_std_stream
+    from motionlab.afd.noise import NoiseRange, video_mean_std_stream
     from motionlab.video import VideoReader
 
     if (args.noise_mean is None) != (args.noise_std is None):
@@ -535,7 +535,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def cmd_afd_dataset(args: argparse.Namespace) -> int:
     """motionlab afd-dataset SRC DST: a whole class-folder dataset, resumable."""
-    from motionlab.afd_dataset import AFD5_CLASSES, DatasetProgress, make_afd_dataset
+    from motionlab.afd.dataset import AFD5_CLASSES, DatasetProgress, make_afd_dataset
     from motionlab.atomic import check_output_target, refuse_overwrite_input
 
     # DST mirrors SRC's class folders: SRC equal to DST, or inside it, would be overwritten

@@ -167,9 +167,9 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
 
     for out in (args.output, args.save_saliency):
         refuse_overwrite_input(out, args.input, args.library, args.weights)
+    from motionlab.afd.noise import NoiseRange
     from motionlab.cli import _noise_range, _progress, _reader_kwargs
     from motionlab.flow import get_estimator
-    from motionlab.noise import NoiseRange
     from motionlab.pipeline import write_in_background
     from motionlab.privacy.obfuscate import ObfuscationConfig, obfuscate_steps
     from motionlab.privacy.pictures import saliency_to_gray

@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 
 from motionlab.afd import AFDConfig, AFDStep, afd_steps
+from motionlab.afd.noise import NoiseRange, video_mean_std_stream
 from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
 from motionlab.flow import FlowEstimator
 from motionlab.flow.estimators import DEFAULT_METHOD
-from motionlab.noise import NoiseRange, video_mean_std_stream
 from motionlab.privacy.attributes import parse_names
 from motionlab.privacy.matchers import DEFAULT_MATCHER, Matcher, get_matcher
 from motionlab.privacy.replace import Replacement, replacement_frame

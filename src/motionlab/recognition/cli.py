@@ -356,7 +356,7 @@ def _afd_source(args: argparse.Namespace, root: Path, mode: str) -> Any:
     if getattr(args, "condition", "afd") == "rgb":
         return None
     from motionlab.afd import AFDConfig
-    from motionlab.afd_stream import AFDSource
+    from motionlab.afd.stream import AFDSource
 
     if args.flow_cache is not None:
         raise MotionlabError(
@@ -636,7 +636,7 @@ def _condition_dataset(
     if condition in ("afd", "afd-first-frame"):
         mode = "advect" if condition == "afd" else "first-frame"
         from motionlab.afd import AFDConfig
-        from motionlab.afd_stream import AFDSource
+        from motionlab.afd.stream import AFDSource
 
         afd = AFDSource(
             args.data, AFDConfig(mode=mode, seed=args.afd_seed, flow_method=args.afd_flow_method),

@@ -458,8 +458,8 @@ CONDITIONS = ("rgb", "afd", "static", "shuffled")
 
 def condition_seed(seed: int, video: str | os.PathLike[str]) -> int:
     """The seed of a video's ``shuffled`` permutation: a stable hash of ``seed`` and the
-    video's file name (:func:`motionlab.afd_dataset.video_seed`)."""
-    from motionlab.afd_dataset import video_seed
+    video's file name (:func:`motionlab.afd.dataset.video_seed`)."""
+    from motionlab.afd.dataset import video_seed
 
     return video_seed(seed, f"shuffle:{Path(video).name}")
 
@@ -579,7 +579,7 @@ class FlowSource:
         import hashlib
         import json
 
-        from motionlab.afd_dataset import MANIFEST
+        from motionlab.afd.dataset import MANIFEST
 
         record: dict[str, Any] = {
             "kind": "cache", "path": str(Path(self.cache).resolve()), "method": None,
@@ -668,7 +668,7 @@ class ClipDataset:
         permutation is seeded per video by :func:`condition_seed` (``seed`` and the file
         name), the same in every epoch and worker.
     afd : AFDSource, optional
-        The on-the-fly AFD source (:class:`motionlab.afd_stream.AFDSource`); required by
+        The on-the-fly AFD source (:class:`motionlab.afd.stream.AFDSource`); required by
         ``condition="afd"``.
     """
 
@@ -812,7 +812,7 @@ class ClipDataset:
             k = len(idx)
             return np.stack(estimator.estimate_pairs(list(frames[:k]), list(frames[k:])))
         if self.flow.cache is not None:
-            from motionlab.afd_dataset import dequantize_flow
+            from motionlab.afd.dataset import dequantize_flow
 
             if self.flow.root is None:
                 raise MotionlabError("a flow cache needs the dataset root it mirrors")

@@ -36,17 +36,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-from motionlab.checks import check_frame
-from motionlab.errors import MotionlabError
-from motionlab.flow import FlowEstimator, FlowPair, get_estimator, video_flow
-from motionlab.flow.estimators import DEFAULT_METHOD
-from motionlab.noise import (
+from motionlab.afd.noise import (
     AdvectedNoise,
     NoiseRange,
     occlusion_mask,
     sample_nearest,
     uniform_noise,
 )
+from motionlab.checks import check_frame
+from motionlab.errors import MotionlabError
+from motionlab.flow import FlowEstimator, FlowPair, get_estimator, video_flow
+from motionlab.flow.estimators import DEFAULT_METHOD
 from motionlab.pipeline import prefetch
 
 Mode = Literal["advect", "first-frame", "iid"]

@@ -4,7 +4,7 @@
 ``diagnose`` and ``predict``: given an RGB video of a dataset, it returns the frames of
 that video's AFD version exactly as ``motionlab afd-dataset`` stores them, for the same
 dataset seed, settings and flow: each video's noise seed is
-:func:`motionlab.afd_dataset.video_seed` of the dataset seed and the video's path relative
+:func:`motionlab.afd.dataset.video_seed` of the dataset seed and the video's path relative
 to the dataset root, the flow is estimated with the same method and options (or read from
 the flow cache of ``afd-dataset --save-flow``), and the frames come from the same
 :func:`motionlab.afd.afd_steps`. A stored tree is lossless, so on-the-fly frames and the
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from motionlab.afd import AFDConfig, afd_from_flows, afd_steps
+from motionlab.afd.make import AFDConfig, afd_from_flows, afd_steps
 from motionlab.errors import MotionlabError
 
 
@@ -101,7 +101,7 @@ class AFDSource:
 
     def seed_of(self, video: str | os.PathLike[str]) -> int:
         """The noise seed of ``video``: ``video_seed(dataset seed, relative path)``."""
-        from motionlab.afd_dataset import video_seed
+        from motionlab.afd.dataset import video_seed
 
         return video_seed(self.config.seed, self.relpath(video))
 
@@ -143,7 +143,7 @@ class AFDSource:
     def _from_cache(
         self, video: Path, config: AFDConfig, stop: int | None
     ) -> Iterator[np.ndarray]:
-        from motionlab.afd_dataset import read_flow_video
+        from motionlab.afd.dataset import read_flow_video
         from motionlab.flow import FlowPair
         from motionlab.recognition.data import flow_cache_path
 

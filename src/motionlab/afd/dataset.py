@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from motionlab import __version__, datasets
-from motionlab.afd import AFDConfig, afd_steps
+from motionlab.afd.make import AFDConfig, afd_steps
 from motionlab.atomic import atomic_file
 from motionlab.datasets import SPLIT_FOLDER as SPLIT_FOLDER  # re-exported for old imports
 from motionlab.datasets import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported for old imports

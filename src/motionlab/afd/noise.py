@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from motionlab import _noise_kernels as _kernels
+from motionlab.afd import _kernels
 from motionlab.errors import MotionlabError
 from motionlab.flow.io import check_flow
 

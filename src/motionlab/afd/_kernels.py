@@ -1,4 +1,4 @@
-"""Compiled (numba) loops of :class:`motionlab.noise.AdvectedNoise`.
+"""Compiled (numba) loops of :class:`motionlab.afd.noise.AdvectedNoise`.
 
 Each is one pass or a few over the particles; written as loops because the equivalent numpy
 code needs a dozen full-size temporaries per frame (measured: 5-10x slower). They release

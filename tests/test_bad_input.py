@@ -949,7 +949,7 @@ def test_os_error_names_the_output_not_its_temporary() -> None:
 def test_number_options_refuse_non_finite(text: str) -> None:
     import argparse
 
-    from motionlab.cli import number_type
+    from motionlab.cli.options import number_type
 
     with pytest.raises(argparse.ArgumentTypeError):
         number_type(0)(text)

@@ -343,7 +343,7 @@ def test_afd_noise_from_given_statistics(clip, tmp_path):
 def test_number_type_bounds(bounds, good, bad, message):
     import argparse
 
-    from motionlab.cli import number_type
+    from motionlab.cli.options import number_type
 
     parse = number_type(**bounds)
     assert [parse(t) for t in good] == [float(t) for t in good]

@@ -213,7 +213,7 @@ def test_hands_option_picks_the_hand_model(hands: str, model: bool, roi: bool) -
     pytest.importorskip("mediapipe")
     import argparse
 
-    from motionlab.privacy.cli import _build_matcher
+    from motionlab.cli.privacy import _build_matcher
 
     args = argparse.Namespace(
         matcher=None, library=None, weights=None, device="cpu", people="one", hands=hands

@@ -223,7 +223,7 @@ def clip(tmp_path: Path) -> Path:
 @pytest.fixture
 def box_matcher(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's matcher replaced by a fixed box (x 30..60, y 20..50)."""
-    import motionlab.privacy.cli as pcli
+    import motionlab.cli.privacy as pcli
 
     monkeypatch.setattr(pcli, "_build_matcher", lambda args: MapMatcher(1.0, box=(30, 20, 60, 50)))
 

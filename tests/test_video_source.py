@@ -258,7 +258,7 @@ class BoxMatcher(Matcher):
 
 @pytest.fixture
 def box_matcher(monkeypatch: pytest.MonkeyPatch) -> None:
-    import motionlab.privacy.cli as pcli
+    import motionlab.cli.privacy as pcli
 
     monkeypatch.setattr(pcli, "_build_matcher", lambda args: BoxMatcher())
 

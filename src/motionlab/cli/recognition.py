@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from motionlab.cli import int_type, number_type, triple_type
+from motionlab.cli.options import int_type, number_type, triple_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -124,9 +124,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--conditions", default=",".join(_diagnose_conditions()),
         help="comma-separated, of: " + ", ".join(_diagnose_conditions()) + " (default all)",
     )  # fmt: skip
-    p.add_argument(
-        "--bootstrap", type=int_type(1), default=1000, help="bootstrap resamples (1000)"
-    )
+    p.add_argument("--bootstrap", type=int_type(1), default=1000, help="bootstrap resamples (1000)")
     # checked (NaN included) with the other settings before any work: see _cmd_diagnose
     p.add_argument("--level", type=float, default=0.95, help="confidence level (0.95)")
     p.add_argument(

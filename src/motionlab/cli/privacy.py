@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from motionlab import __version__
-from motionlab.cli import _size, int_type, number_type
+from motionlab.cli.options import int_type, number_type, size_type
 from motionlab.errors import MotionlabError
 from motionlab.provenance import stamp
 
@@ -168,7 +168,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
     for out in (args.output, args.save_saliency):
         refuse_overwrite_input(out, args.input, args.library, args.weights)
     from motionlab.afd.noise import NoiseRange
-    from motionlab.cli import _noise_range, _progress, _reader_kwargs
+    from motionlab.cli.options import noise_range, progress_bar, reader_kwargs
     from motionlab.flow import get_estimator
     from motionlab.pipeline import write_in_background
     from motionlab.privacy.obfuscate import ObfuscationConfig, obfuscate_steps
@@ -187,7 +187,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         names,
         noise=args.noise,
         seed=args.seed,
-        noise_range=_noise_range(args) if with_noise else NoiseRange(),
+        noise_range=noise_range(args) if with_noise else NoiseRange(),
         flow_method=args.flow,
         flow_options=flow_options,
         replace=replacement,
@@ -212,7 +212,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
     sal_path = args.save_saliency
     if sal_path is not None and Path(sal_path).suffix == "" and not sal_path.endswith("/"):
         sal_path += "/"  # a name without suffix is a folder of PNGs
-    with VideoReader(args.input, **_reader_kwargs(args)) as reader:
+    with VideoReader(args.input, **reader_kwargs(args)) as reader:
         total = reader.info.num_frames
         if total < 2 and with_noise:
             raise MotionlabError(
@@ -220,7 +220,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
                 f"{total} (--replace blur, pixelate, mask or colour work on one)"
             )
         what = f"{args.noise} noise" if with_noise else replacement.kind
-        bar = _progress(total, f"obfuscate ({what})", not args.quiet, unit="frame")
+        bar = progress_bar(total, f"obfuscate ({what})", not args.quiet, unit="frame")
         writer = VideoWriter(
             args.output, fps=reader.rate, codec=codec, metadata=meta, source=reader,
             keep_audio=args.keep_audio,
@@ -263,12 +263,12 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
 def cmd_baseline(args: argparse.Namespace) -> int:
     """motionlab baseline INPUT -o OUT --method ..."""
     from motionlab.atomic import refuse_overwrite_input
-    from motionlab.cli import _progress, _reader_kwargs
+    from motionlab.cli.options import progress_bar, reader_kwargs
     from motionlab.privacy.baselines import WORK_SIZE, get_baseline
     from motionlab.video import VideoReader, VideoWriter
 
     refuse_overwrite_input(args.output, args.input)
-    with VideoReader(args.input, **_reader_kwargs(args)):
+    with VideoReader(args.input, **reader_kwargs(args)):
         pass  # a missing or unreadable input fails here, before the segmenter model loads
     segmenter = None
     if args.method.startswith("mask"):
@@ -291,8 +291,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
             )
         )
     }
-    with VideoReader(args.input, **_reader_kwargs(args)) as reader:
-        bar = _progress(reader.info.num_frames, args.method, not args.quiet, unit="frame")
+    with VideoReader(args.input, **reader_kwargs(args)) as reader:
+        bar = progress_bar(reader.info.num_frames, args.method, not args.quiet, unit="frame")
         with VideoWriter(
             args.output, fps=reader.rate, codec=args.codec, metadata=meta, source=reader,
             keep_audio=args.keep_audio,
@@ -483,7 +483,7 @@ def cmd_templates_similarity(args: argparse.Namespace) -> int:
     import numpy as np
 
     from motionlab.atomic import refuse_overwrite_input
-    from motionlab.cli import _progress
+    from motionlab.cli.options import progress_bar
     from motionlab.privacy.metrics import MapAverager, compare_templates, plot_similarity
     from motionlab.video import VideoReader
 
@@ -497,7 +497,9 @@ def cmd_templates_similarity(args: argparse.Namespace) -> int:
     for path in args.inputs:
         matcher.reset()
         with VideoReader(path) as reader:
-            bar = _progress(reader.info.num_frames, Path(path).name, not args.quiet, unit="frame")
+            bar = progress_bar(
+                reader.info.num_frames, Path(path).name, not args.quiet, unit="frame"
+            )
             for t, frame in enumerate(reader):
                 maps = matcher(frame, names)  # every frame: the matcher tracks over time
                 if t % args.every == 0:
@@ -543,7 +545,7 @@ def cmd_privacy_eval(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``obfuscate``, ``baseline``, ``templates`` and ``privacy-eval``."""
-    from motionlab.cli import _add_keep_audio_arg, _add_noise_args, _add_reader_args
+    from motionlab.cli.options import add_input_options, add_keep_audio_option, add_noise_options
 
     p = sub.add_parser(
         "obfuscate",
@@ -602,17 +604,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="also write the saliency maps (white = hidden) as FOLDER/ of PNGs or a video",
     )
     p.add_argument("--codec", help="raw, ffv1, x264rgb (lossless), h264 (lossy); default by suffix")
-    _add_keep_audio_arg(p, "voices identify people and are not obfuscated")
+    add_keep_audio_option(p, "voices identify people and are not obfuscated")
     g = p.add_argument_group("optical flow of the noise")
     g.add_argument("--flow", default="dis", help="flow method (default dis)")
     g.add_argument(
         "--flow-preset", choices=("ultrafast", "fast", "medium"), help="DIS preset (fast)"
     )
     _add_matcher_args(p)
-    _add_noise_args(p, per_video=True)
+    add_noise_options(p, per_video=True)
     # thesis eq. 5.3: noise drawn from mean +- std of the video unless told otherwise
     p.set_defaults(noise_range="video")
-    _add_reader_args(p)
+    add_input_options(p)
     p.set_defaults(func=cmd_obfuscate)
 
     p = sub.add_parser(
@@ -634,8 +636,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--native-size", action="store_true", help="pixelate/blur at the input size, not 224x224"
     )
     p.add_argument("--codec", help="h264 (default for .mp4), ffv1, x264rgb, raw")
-    _add_keep_audio_arg(p, "voices identify people and are not obfuscated")
-    _add_reader_args(p)
+    add_keep_audio_option(p, "voices identify people and are not obfuscated")
+    add_input_options(p)
     p.set_defaults(func=cmd_baseline)
 
     p = sub.add_parser(
@@ -733,7 +735,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     t.add_argument(
         "--size",
-        type=_size,
+        type=size_type,
         metavar="WxH",
         help="average the maps on this grid (default: the frames' own size, which must then "
         "be the same in every input)",

@@ -13,7 +13,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from motionlab.cli import int_type
+from motionlab.cli.options import int_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -246,7 +246,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``motionlab study ...`` to the ``motionlab`` command."""
-    from motionlab.cli import _size
+    from motionlab.cli.options import size_type
 
     study = sub.add_parser(
         "study",
@@ -347,7 +347,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("folder", type=Path)
     p.add_argument("--per-class", type=int_type(1), default=8, help="clips per class (default 8)")
     p.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
-    p.add_argument("--size", type=_size, default=(96, 72), metavar="WxH", help="96x72")
+    p.add_argument("--size", type=size_type, default=(96, 72), metavar="WxH", help="96x72")
     p.add_argument("--rest-seconds", type=int_type(0), default=20, help="rest length (default 20)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)

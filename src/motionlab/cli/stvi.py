@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from motionlab.cli import check_flow_size, number_type
+from motionlab.cli.options import check_flow_size, number_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -31,7 +31,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     """motionlab stvi INPUT --anchors MASKS -o OUT/."""
 
     from motionlab.atomic import check_output_target, refuse_overwrite_input
-    from motionlab.cli import _estimator_options
+    from motionlab.cli.options import estimator_options
     from motionlab.flow import get_estimator
     from motionlab.stvi.anchors import FolderMasks, anchor_indices, load_anchors
     from motionlab.stvi.io import write_result
@@ -68,7 +68,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     anchors = load_anchors(source, every, (w, h))
     log.info("%d frames %dx%d, anchors at frames %s", t_n, w, h, sorted(anchors))
 
-    est = get_estimator(args.method, **_estimator_options(args))
+    est = get_estimator(args.method, **estimator_options(args))
     flows = compute_flows(frames, estimator=est, progress=not args.quiet)
     log.info("clustering the space-time volume ...")
     result = stvi(frames, anchors, flows=flows, params=params)
@@ -130,7 +130,7 @@ def cmd_stvi_eval(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``stvi`` and ``stvi-eval`` to the ``motionlab`` command."""
-    from motionlab.cli import _add_flow_args
+    from motionlab.cli.options import add_flow_options
 
     p = sub.add_parser(
         "stvi",
@@ -170,7 +170,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--beta", type=_nonneg, help="weight of the object-relative flow")
     p.add_argument("--start", type=int, default=0, help="first frame to use (0-based)")
     p.add_argument("--stop", type=int, default=None, help="stop before this frame")
-    _add_flow_args(p)
+    add_flow_options(p)
     p.set_defaults(func=cmd_stvi)
 
     p = sub.add_parser(

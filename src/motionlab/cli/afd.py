@@ -1,0 +1,244 @@
+"""``motionlab afd`` and ``afd-dataset``: appearance-free videos and datasets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from motionlab import __version__
+from motionlab.cli.options import (
+    add_afd_options,
+    add_flow_options,
+    add_input_options,
+    add_keep_audio_option,
+    afd_config,
+    check_flow_size,
+    frame_size,
+    int_type,
+    progress_bar,
+    reader_kwargs,
+)
+from motionlab.errors import MotionlabError
+
+log = logging.getLogger("motionlab")
+
+
+def _gif_path(output: str) -> Path:
+    """The preview GIF written beside an afd output (``--gif``)."""
+    return Path(str(output).rstrip("/")).with_suffix(".gif")
+
+
+def cmd_afd(args: argparse.Namespace) -> None:
+    """motionlab afd INPUT -o OUT: the appearance-free version of a video."""
+    import numpy as np
+
+    from motionlab.afd import afd_steps
+    from motionlab.atomic import refuse_overwrite_input
+    from motionlab.flow import flow_to_color, get_estimator
+    from motionlab.pipeline import write_in_background
+    from motionlab.provenance import stamp
+    from motionlab.video import (
+        LOSSLESS_CODECS,
+        VideoReader,
+        VideoWriter,
+        afd_codec_for,
+        write_gif,
+    )
+
+    refuse_overwrite_input(args.output, args.input, args.weights)
+    if args.gif:
+        refuse_overwrite_input(_gif_path(args.output), args.input, args.weights)
+    codec = afd_codec_for(args.output, args.codec)
+    if codec not in LOSSLESS_CODECS:
+        log.warning("H.264 (yuv420p) is lossy: it smears i.i.d. noise; use .mkv or --codec x264rgb")
+    config = afd_config(args)
+    estimator = None
+    if config.directions != "none":
+        estimator = get_estimator(config.flow_method, **config.resolved_flow_options)
+    meta = {
+        "motionlab": json.dumps(
+            stamp(
+                {
+                    "version": __version__,
+                    "source": str(args.input),
+                    "start": args.start,
+                    "stop": args.stop,
+                    "resize": args.resize,
+                    "triptych": args.triptych,
+                    "afd": config.to_dict(),
+                },
+                inputs=(args.input, args.weights),
+                seeds={"seed": config.seed},
+            )
+        )
+    }
+    gif_frames: list[Any] = []
+    with VideoReader(args.input, **reader_kwargs(args)) as reader:
+        total = reader.info.num_frames
+        if total < 2:
+            raise MotionlabError(
+                f"{args.input}: an appearance-free video needs at least two frames, it has {total}"
+            )
+        if estimator is not None:
+            check_flow_size(args.input, *frame_size(reader))
+        bar = progress_bar(total, f"afd ({config.mode})", not args.quiet, unit="frame")
+        with (
+            VideoWriter(
+                args.output,
+                fps=reader.rate,
+                codec=codec,
+                metadata=meta,
+                source=reader,
+                keep_audio=args.keep_audio,
+            ) as writer,
+            write_in_background(writer.write) as put,  # encode while the next frame is made
+        ):
+            for step in afd_steps(reader, config=config, estimator=estimator):
+                frame = step.afd
+                if args.triptych:
+                    flow = None if step.flow is None else step.flow.forward
+                    if flow is None and step.flow is not None and step.flow.backward is not None:
+                        flow = -step.flow.backward
+                    color = np.full_like(step.source, 255) if flow is None else flow_to_color(flow)
+                    frame = np.concatenate([step.source, color, step.afd], axis=1)
+                put(frame)
+                if args.gif and len(gif_frames) < args.gif_frames:
+                    gif_frames.append(frame)
+                bar.update()
+        bar.close()
+        if args.gif:
+            gif = _gif_path(args.output)
+            write_gif(gif, gif_frames, fps=reader.fps, max_frames=args.gif_frames)
+            log.info("wrote %s", gif)
+    log.info("wrote %d frames to %s (%s, seed %d)", writer.count, args.output, codec, args.seed)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Signal handler: stop like Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def cmd_afd_dataset(args: argparse.Namespace) -> int:
+    """motionlab afd-dataset SRC DST: a whole class-folder dataset, resumable."""
+    from motionlab.afd.dataset import AFD5_CLASSES, DatasetProgress, make_afd_dataset
+    from motionlab.atomic import check_output_target, refuse_overwrite_input
+
+    # DST mirrors SRC's class folders: SRC equal to DST, or inside it, would be overwritten
+    refuse_overwrite_input(args.dst, args.src, writes=("*",))
+    refuse_overwrite_input(args.dst, args.weights)
+    check_output_target(args.dst, directory=True)
+    classes = None
+    if args.subset:
+        names = [c.strip() for c in args.subset.split(",") if c.strip()]
+        classes = list(AFD5_CLASSES) if names in (["afd5"], ["ucf5"]) else names
+    config = afd_config(args)
+    progress = None if args.quiet else DatasetProgress(sys.stderr, every=args.log_every)
+    # SIGTERM (kill, a job scheduler) stops the run like Ctrl-C: workers stopped, their
+    # unfinished outputs removed
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        old_term = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = make_afd_dataset(
+            args.src,
+            args.dst,
+            config=config,
+            classes=classes,
+            save_flow=args.save_flow,
+            workers=args.workers,
+            executor=args.executor,
+            ray_address=args.ray_address,
+            progress=progress,
+        )
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+        if progress is not None:
+            progress.close()
+    log.info(
+        "%d videos: %d made, %d already done, %d failed",
+        result.total,
+        result.done,
+        result.skipped,
+        len(result.failed),
+    )
+    if result.failed:  # each failure was logged as it happened
+        print(
+            f"motionlab: error: {len(result.failed)} of {result.total} videos failed "
+            f"(listed in {Path(args.dst) / 'afd_dataset.json'}); the others are done",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``afd`` and ``afd-dataset`` to the ``motionlab`` command."""
+    p = sub.add_parser(
+        "afd",
+        help="make the appearance-free version of a video (noise animated by its flow)",
+        description="Make an appearance-free video: every frame is i.i.d. noise, the motion "
+        "is the input's. Outputs are LOSSLESS by default (lossy codecs smear i.i.d. noise): "
+        ".avi -> uncompressed (the fastest; noise does not compress anyway), .mkv -> FFV1, "
+        ".mp4 -> libx264rgb qp 0, FOLDER/ -> PNG frames; --codec h264 gives a small lossy "
+        "file for viewing only. Provenance (mode, seed, flow) is stored in the "
+        "output's metadata.",
+    )
+    p.add_argument("input", help="video file or frame folder")
+    p.add_argument("-o", "--output", required=True, help="out.avi, out.mkv, out.mp4 or FOLDER/")
+    add_afd_options(p, per_video=True)
+    p.add_argument("--triptych", action="store_true", help="write source | flow | AFD side by side")
+    p.add_argument("--gif", action="store_true", help="also write OUT.gif (a preview)")
+    p.add_argument(
+        "--gif-frames", type=int_type(1), default=100, help="frames in the GIF (default 100)"
+    )
+    p.add_argument("--codec", help="raw, ffv1, x264rgb (lossless), h264 (lossy); default by suffix")
+    add_keep_audio_option(p, "an appearance-free video shows motion only")
+    add_flow_options(p)
+    add_input_options(p)
+    p.set_defaults(func=cmd_afd)
+
+    p = sub.add_parser(
+        "afd-dataset",
+        help="make the appearance-free version of a class-folder dataset (UCF101 -> AFD101)",
+        description="Mirror SRC/<Class>/<video> into DST with appearance-free videos of the "
+        "same names (lossless: uncompressed for .avi, FFV1 for .mkv, libx264rgb for .mp4, "
+        "PNG for frame folders) and copy the split files. Resumable: finished videos are skipped, "
+        "unfinished ones redone. A failing video is reported and skipped; the exit status "
+        "is 1 if any failed.",
+    )
+    p.add_argument("src", type=Path, help="dataset root with one folder per class")
+    p.add_argument("dst", type=Path, help="output root (created)")
+    p.add_argument(
+        "--subset",
+        help="comma-separated class names, or 'afd5' for JumpingJack,Lunges,PullUps,PushUps,Swing",
+    )
+    add_afd_options(p, per_video=False)
+    p.add_argument(
+        "--save-flow",
+        action="store_true",
+        help="also store each video's forward flow as <stem>.flow.mkv (8-bit, +-20 px)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="parallel videos (default 1)")
+    p.add_argument(
+        "--log-every",
+        type=int,
+        metavar="N",
+        help="when stderr is not a terminal: a progress line every N videos "
+        "(default: 1%% of the videos)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local processes (default) or a Ray cluster (pip install 'motionlab[ray]')",
+    )
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local one)")
+    add_flow_options(p)
+    p.set_defaults(func=cmd_afd_dataset)

@@ -44,24 +44,23 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-import numpy as np
-
 from motionlab import __version__, datasets
-from motionlab.afd.make import AFDConfig, afd_steps
+from motionlab.afd.flowcache import FLOW_BOUND as FLOW_BOUND  # re-exported for old imports
+from motionlab.afd.flowcache import dequantize_flow as dequantize_flow
+from motionlab.afd.flowcache import quantize_flow as quantize_flow
+from motionlab.afd.flowcache import read_flow_video as read_flow_video
+from motionlab.afd.make import AFDConfig
 from motionlab.atomic import atomic_file
 from motionlab.datasets import SPLIT_FOLDER as SPLIT_FOLDER  # re-exported for old imports
 from motionlab.datasets import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported for old imports
 from motionlab.errors import MotionlabError
-from motionlab.provenance import command_line, stamp
-from motionlab.video import VideoReader, VideoWriter, afd_codec_for
+from motionlab.provenance import command_line
 
 log = logging.getLogger(__name__)
 
 AFD5_CLASSES = ("JumpingJack", "Lunges", "PullUps", "PushUps", "Swing")
 """The five UCF101 classes of AFD5 / UCF5."""
 MANIFEST = "afd_dataset.json"
-FLOW_BOUND = 20.0
-"""Flow saved with ``save_flow`` is clipped to +-FLOW_BOUND px and quantised to 8 bits."""
 SEED_SCHEME = "blake2b-64(f'{dataset seed}:{relative path}') >> 1"
 """How :func:`video_seed` derives a video's seed (recorded in the manifest)."""
 
@@ -169,26 +168,6 @@ def find_jobs(
     return jobs
 
 
-def quantize_flow(flow: np.ndarray) -> np.ndarray:
-    """(H, W, 2) float flow -> (H, W, 3) uint8: R = u, G = v over +-FLOW_BOUND px, B = 0."""
-    q = np.clip(np.rint((flow + FLOW_BOUND) * (255.0 / (2 * FLOW_BOUND))), 0, 255)
-    out = np.zeros((*flow.shape[:2], 3), np.uint8)
-    out[..., :2] = q.astype(np.uint8)
-    return out
-
-
-def dequantize_flow(image: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`quantize_flow` (to within half a step, 0.078 px, inside the bound)."""
-    return image[..., :2].astype(np.float32) * (2 * FLOW_BOUND / 255.0) - FLOW_BOUND
-
-
-def read_flow_video(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
-    """Yield the ``(H, W, 2)`` float32 forward flows stored by ``save_flow``."""
-    with VideoReader(path) as reader:
-        for image in reader:
-            yield dequantize_flow(image)
-
-
 def process_video(job: VideoJob, config: AFDConfig, *, threaded: bool = False) -> int:
     """Make the AFD video (and flow video) of one job; return its frame count.
 
@@ -198,55 +177,35 @@ def process_video(job: VideoJob, config: AFDConfig, *, threaded: bool = False) -
 
     ``threaded``: decode and estimate flow in a background thread (when this is the only
     video being made; with several worker processes, each stays on one core)."""
-    from motionlab.flow import get_estimator
+    from motionlab.afd.write import write_afd
 
     dataset_seed = config.seed
     config = dataclasses.replace(config, seed=job.seed)
-    save_flow = job.flow_output is not None
-    est = None
-    if config.directions != "none" or save_flow:
-        est = get_estimator(config.flow_method, **config.resolved_flow_options)
-    record = stamp(
-        {
-            "version": __version__,
-            "source": str(job.source),
-            "afd": config.to_dict(),
-            "dataset_seed": dataset_seed,
-            "video": job.key,
-            "seed_scheme": SEED_SCHEME,
-        },
-        inputs=(job.source,),
-        seeds={"seed": job.seed, "dataset_seed": dataset_seed},
-    )
+    record = {
+        "version": __version__,
+        "source": str(job.source),
+        "afd": config.to_dict(),
+        "dataset_seed": dataset_seed,
+        "video": job.key,
+        "seed_scheme": SEED_SCHEME,
+    }
     if job.command is not None:
         record["command"] = job.command
-    meta = {"motionlab": json.dumps(record)}
-    with VideoReader(job.source) as reader:
-        fps = reader.rate
-        target = f"{job.output}/" if job.source.is_dir() else job.output  # PNG frames
-        writer = VideoWriter(target, fps=fps, codec=afd_codec_for(target), metadata=meta)
-        flow_writer = None
-        if save_flow:
-            flow_meta = {"motionlab_flow": json.dumps({"bound_px": FLOW_BOUND, **meta})}
-            flow_writer = VideoWriter(job.flow_output, fps=fps, codec="ffv1", metadata=flow_meta)
-        try:
-            steps = afd_steps(
-                reader, config=config, estimator=est, threaded=threaded, need_forward=save_flow
-            )
-            for step in steps:
-                writer.write(step.afd)
-                if flow_writer is not None and step.flow is not None:
-                    assert step.flow.forward is not None
-                    flow_writer.write(quantize_flow(step.flow.forward))
-        except BaseException:
-            writer.abort()
-            if flow_writer is not None:
-                flow_writer.abort()
-            raise
-        writer.close()
-        if flow_writer is not None:
-            flow_writer.close()
-    return writer.count
+    target = f"{job.output}/" if job.source.is_dir() else job.output  # PNG frames
+    # as before the driver existed: no timestamps copied, encoding inline (one core per
+    # worker), no bar per video (the dataset shows its own progress)
+    return write_afd(
+        job.source,
+        target,
+        config=config,
+        keep_timing=False,
+        flow_output=job.flow_output,
+        threaded=threaded,
+        background=False,
+        provenance=record,
+        seeds={"seed": job.seed, "dataset_seed": dataset_seed},
+        progress=False,
+    )
 
 
 _CURRENT_JOB: VideoJob | None = None

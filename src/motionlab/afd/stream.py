@@ -140,9 +140,7 @@ class AFDSource:
             for step in steps:
                 yield step.afd
 
-    def _from_cache(
-        self, video: Path, config: AFDConfig, stop: int | None
-    ) -> Iterator[np.ndarray]:
+    def _from_cache(self, video: Path, config: AFDConfig, stop: int | None) -> Iterator[np.ndarray]:
         from motionlab.afd.dataset import read_flow_video
         from motionlab.flow import FlowPair
         from motionlab.recognition.data import flow_cache_path

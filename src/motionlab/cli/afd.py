@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 from motionlab import __version__
 from motionlab.cli.options import (
@@ -18,13 +16,9 @@ from motionlab.cli.options import (
     add_input_options,
     add_keep_audio_option,
     afd_config,
-    check_flow_size,
-    frame_size,
     int_type,
-    progress_bar,
     reader_kwargs,
 )
-from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
 
@@ -36,87 +30,39 @@ def _gif_path(output: str) -> Path:
 
 def cmd_afd(args: argparse.Namespace) -> None:
     """motionlab afd INPUT -o OUT: the appearance-free version of a video."""
-    import numpy as np
-
-    from motionlab.afd import afd_steps
+    from motionlab.afd.write import write_afd
     from motionlab.atomic import refuse_overwrite_input
-    from motionlab.flow import flow_to_color, get_estimator
-    from motionlab.pipeline import write_in_background
-    from motionlab.provenance import stamp
-    from motionlab.video import (
-        LOSSLESS_CODECS,
-        VideoReader,
-        VideoWriter,
-        afd_codec_for,
-        write_gif,
-    )
+    from motionlab.video import afd_codec_for
 
     refuse_overwrite_input(args.output, args.input, args.weights)
     if args.gif:
         refuse_overwrite_input(_gif_path(args.output), args.input, args.weights)
-    codec = afd_codec_for(args.output, args.codec)
-    if codec not in LOSSLESS_CODECS:
-        log.warning("H.264 (yuv420p) is lossy: it smears i.i.d. noise; use .mkv or --codec x264rgb")
     config = afd_config(args)
-    estimator = None
-    if config.directions != "none":
-        estimator = get_estimator(config.flow_method, **config.resolved_flow_options)
-    meta = {
-        "motionlab": json.dumps(
-            stamp(
-                {
-                    "version": __version__,
-                    "source": str(args.input),
-                    "start": args.start,
-                    "stop": args.stop,
-                    "resize": args.resize,
-                    "triptych": args.triptych,
-                    "afd": config.to_dict(),
-                },
-                inputs=(args.input, args.weights),
-                seeds={"seed": config.seed},
-            )
-        )
+    record = {
+        "version": __version__,
+        "source": str(args.input),
+        "start": args.start,
+        "stop": args.stop,
+        "resize": args.resize,
+        "triptych": args.triptych,
+        "afd": config.to_dict(),
     }
-    gif_frames: list[Any] = []
-    with VideoReader(args.input, **reader_kwargs(args)) as reader:
-        total = reader.info.num_frames
-        if total < 2:
-            raise MotionlabError(
-                f"{args.input}: an appearance-free video needs at least two frames, it has {total}"
-            )
-        if estimator is not None:
-            check_flow_size(args.input, *frame_size(reader))
-        bar = progress_bar(total, f"afd ({config.mode})", not args.quiet, unit="frame")
-        with (
-            VideoWriter(
-                args.output,
-                fps=reader.rate,
-                codec=codec,
-                metadata=meta,
-                source=reader,
-                keep_audio=args.keep_audio,
-            ) as writer,
-            write_in_background(writer.write) as put,  # encode while the next frame is made
-        ):
-            for step in afd_steps(reader, config=config, estimator=estimator):
-                frame = step.afd
-                if args.triptych:
-                    flow = None if step.flow is None else step.flow.forward
-                    if flow is None and step.flow is not None and step.flow.backward is not None:
-                        flow = -step.flow.backward
-                    color = np.full_like(step.source, 255) if flow is None else flow_to_color(flow)
-                    frame = np.concatenate([step.source, color, step.afd], axis=1)
-                put(frame)
-                if args.gif and len(gif_frames) < args.gif_frames:
-                    gif_frames.append(frame)
-                bar.update()
-        bar.close()
-        if args.gif:
-            gif = _gif_path(args.output)
-            write_gif(gif, gif_frames, fps=reader.fps, max_frames=args.gif_frames)
-            log.info("wrote %s", gif)
-    log.info("wrote %d frames to %s (%s, seed %d)", writer.count, args.output, codec, args.seed)
+    count = write_afd(
+        args.input,
+        args.output,
+        config=config,
+        **reader_kwargs(args),
+        codec=args.codec,
+        triptych=args.triptych,
+        gif=_gif_path(args.output) if args.gif else None,
+        gif_frames=args.gif_frames,
+        keep_audio=args.keep_audio,
+        provenance=record,
+        provenance_inputs=(args.weights,),
+        progress=not args.quiet,
+    )
+    codec = afd_codec_for(args.output, args.codec)
+    log.info("wrote %d frames to %s (%s, seed %d)", count, args.output, codec, args.seed)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from motionlab.errors import MotionlabError
+from motionlab.flow.base import check_flow_size as check_flow_size  # re-exported
 
 log = logging.getLogger("motionlab")
 
@@ -188,17 +189,6 @@ def estimator_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.upsample is not None:
         opts["upsample"] = args.upsample
     return opts
-
-
-def check_flow_size(source: Any, width: int, height: int) -> None:
-    """Refuse frames too small for optical flow before any work, naming the input."""
-    from motionlab.flow.estimators import MIN_FLOW_SIDE
-
-    if min(width, height) < MIN_FLOW_SIDE:
-        raise MotionlabError(
-            f"{source}: frames are {width}x{height} pixels; optical flow needs at least "
-            f"{MIN_FLOW_SIDE}x{MIN_FLOW_SIDE} (enlarge them with --resize)"
-        )
 
 
 def frame_size(reader: Any) -> tuple[int, int]:

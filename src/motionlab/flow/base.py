@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -99,3 +100,12 @@ class FlowEstimator(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(upsample={self.upsample})"
+
+
+def check_flow_size(source: Any, width: int, height: int) -> None:
+    """Refuse frames too small for optical flow before any work, naming the input."""
+    if min(width, height) < MIN_FLOW_SIDE:
+        raise MotionlabError(
+            f"{source}: frames are {width}x{height} pixels; optical flow needs at least "
+            f"{MIN_FLOW_SIDE}x{MIN_FLOW_SIDE} (enlarge them with --resize)"
+        )

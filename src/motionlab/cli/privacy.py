@@ -168,18 +168,13 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
     for out in (args.output, args.save_saliency):
         refuse_overwrite_input(out, args.input, args.library, args.weights)
     from motionlab.afd.noise import NoiseRange
-    from motionlab.cli.options import noise_range, progress_bar, reader_kwargs
-    from motionlab.flow import get_estimator
-    from motionlab.pipeline import write_in_background
-    from motionlab.privacy.obfuscate import ObfuscationConfig, obfuscate_steps
-    from motionlab.privacy.pictures import saliency_to_gray
-    from motionlab.video import LOSSLESS_CODECS, VideoReader, VideoWriter, afd_codec_for
+    from motionlab.cli.options import noise_range, reader_kwargs
+    from motionlab.privacy.obfuscate import ObfuscationConfig
+    from motionlab.privacy.write import saliency_target, write_obfuscation
+    from motionlab.video import afd_codec_for
 
     replacement = _replacement(args)
     with_noise = replacement.kind == "noise"
-    codec = afd_codec_for(args.output, args.codec)
-    if codec not in LOSSLESS_CODECS and with_noise:
-        log.warning("H.264 (yuv420p) is lossy: it smears the noise; use .mkv or --codec x264rgb")
     matcher = _build_matcher(args)
     names = _selected(args, matcher)
     flow_options = {"preset": args.flow_preset} if args.flow_preset else {}
@@ -192,10 +187,6 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         flow_options=flow_options,
         replace=replacement,
     )
-    afd = config.afd_config()
-    estimator = None
-    if afd.directions != "none" and with_noise:
-        estimator = get_estimator(afd.flow_method, **afd.resolved_flow_options)
     record = {
         "version": __version__,
         "source": str(args.input),
@@ -205,54 +196,26 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         "obfuscation": config.to_dict(),
         "matcher": matcher.describe(),
     }
-    record = stamp(
-        record, inputs=(args.input, args.library, args.weights), seeds={"seed": args.seed}
+    count = write_obfuscation(
+        args.input,
+        args.output,
+        matcher=matcher,
+        config=config,
+        **reader_kwargs(args),
+        codec=args.codec,
+        saliency_output=args.save_saliency,
+        keep_audio=args.keep_audio,
+        provenance=record,
+        provenance_inputs=(args.library, args.weights),
+        progress=not args.quiet,
     )
-    meta = {"motionlab": json.dumps(record)}
-    sal_path = args.save_saliency
-    if sal_path is not None and Path(sal_path).suffix == "" and not sal_path.endswith("/"):
-        sal_path += "/"  # a name without suffix is a folder of PNGs
-    with VideoReader(args.input, **reader_kwargs(args)) as reader:
-        total = reader.info.num_frames
-        if total < 2 and with_noise:
-            raise MotionlabError(
-                f"{args.input}: obfuscation with noise needs at least two frames, it has "
-                f"{total} (--replace blur, pixelate, mask or colour work on one)"
-            )
-        what = f"{args.noise} noise" if with_noise else replacement.kind
-        bar = progress_bar(total, f"obfuscate ({what})", not args.quiet, unit="frame")
-        writer = VideoWriter(
-            args.output, fps=reader.rate, codec=codec, metadata=meta, source=reader,
-            keep_audio=args.keep_audio,
-        )  # fmt: skip
-        sal_writer = None
-        if sal_path is not None:
-            sal_codec = afd_codec_for(sal_path, None)
-            sal_writer = VideoWriter(sal_path, fps=reader.rate, codec=sal_codec, metadata=meta)
-        try:
-            with writer, write_in_background(writer.write) as put:
-                for step in obfuscate_steps(
-                    reader, matcher=matcher, config=config, estimator=estimator
-                ):
-                    put(step.output)
-                    if sal_writer is not None:
-                        sal_writer.write(saliency_to_gray(step.saliency))
-                    bar.update()
-            if sal_writer is not None:
-                sal_writer.close()
-        except BaseException:
-            if sal_writer is not None:
-                sal_writer.abort()
-            raise
-        finally:
-            matcher.close()
-        bar.close()
     log.info(
-        "wrote %d frames to %s (%s, %s)", writer.count, args.output, codec,
+        "wrote %d frames to %s (%s, %s)", count, args.output,
+        afd_codec_for(args.output, args.codec),
         f"seed {args.seed}" if with_noise else replacement.kind,
     )  # fmt: skip
-    if sal_path is not None:
-        log.info("wrote the saliency maps to %s", sal_path)
+    if args.save_saliency is not None:
+        log.info("wrote the saliency maps to %s", saliency_target(args.save_saliency))
     return 0
 
 

@@ -1,0 +1,145 @@
+"""File to file: a video with selected attributes hidden, written like ``motionlab obfuscate``.
+
+:func:`write_obfuscation` is the driver behind ``motionlab obfuscate``: it opens the
+source, builds the flow estimator the noise needs, streams
+:func:`~motionlab.privacy.obfuscate.obfuscate_steps` into the writer (encoding in the
+background while the matcher works on the next frames), optionally writes the saliency
+maps, shows progress and records the provenance (settings, matcher, seed, input hashes)
+in the output's metadata. Outputs are written atomically; the matcher is closed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from motionlab import __version__
+from motionlab.errors import MotionlabError
+from motionlab.flow.base import FlowEstimator
+from motionlab.pipeline import write_in_background
+from motionlab.privacy.base import Matcher
+from motionlab.privacy.obfuscate import ObfuscationConfig, obfuscate_steps
+from motionlab.privacy.pictures import saliency_to_gray
+from motionlab.progress import Progress
+from motionlab.provenance import stamp
+from motionlab.video import LOSSLESS_CODECS, VideoReader, VideoWriter, afd_codec_for
+
+log = logging.getLogger("motionlab")
+
+PathLike = str | os.PathLike[str]
+
+
+def saliency_target(path: PathLike) -> str:
+    """Where the saliency maps go: a name without suffix is a folder of PNGs (``NAME/``)."""
+    text = str(path)
+    if Path(text).suffix == "" and not text.endswith("/"):
+        text += "/"
+    return text
+
+
+def write_obfuscation(
+    source: PathLike,
+    output: PathLike,
+    *,
+    matcher: Matcher,
+    config: ObfuscationConfig,
+    start: int = 0,
+    stop: int | None = None,
+    size: tuple[int, int] | None = None,
+    fps: float | None = None,
+    codec: str | None = None,
+    estimator: FlowEstimator | None = None,
+    saliency_output: PathLike | None = None,
+    keep_audio: bool = False,
+    provenance: dict[str, Any] | None = None,
+    provenance_inputs: Sequence[PathLike | None] = (),
+    progress: bool = True,
+) -> int:
+    """Write ``source`` with the attributes ``config.attributes`` hidden to ``output``;
+    return the number of frames written.
+
+    Parameters
+    ----------
+    source : path
+        A video file or frame folder (two frames at least when the replacement is noise).
+    output : path
+        ``.avi`` / ``.mkv`` / ``.mp4`` / ``FOLDER/``, lossless by suffix as for AFD
+        (``codec`` overrides; H.264 smears the noise, a warning says so).
+    matcher : Matcher
+        The template matcher (``get_matcher("landmarks")``, ``"dino"``, ...); closed at
+        the end.
+    config : ObfuscationConfig
+        Attributes, noise mode, seed and range, flow, and the replacement.
+    start, stop, size, fps
+        Frames ``start`` .. ``stop - 1``, resized to ``size = (W, H)``; ``fps`` of a folder.
+    estimator : FlowEstimator, optional
+        A built estimator to reuse (default: built from ``config``).
+    saliency_output : path, optional
+        Also write the saliency maps as a grey video (or ``NAME/`` PNG frames).
+    keep_audio : bool
+        Copy the source's audio (off by default: a voice identifies a person).
+    provenance, provenance_inputs
+        The settings recorded in the metadata (default: version, source, config, matcher)
+        and further files whose hashes it records.
+    progress : bool
+        Show progress (see :mod:`motionlab.progress`).
+    """
+    replacement = config.replace
+    with_noise = replacement.kind == "noise"
+    codec = afd_codec_for(output, codec)
+    if codec not in LOSSLESS_CODECS and with_noise:
+        log.warning("H.264 (yuv420p) is lossy: it smears the noise; use .mkv or --codec x264rgb")
+    afd = config.afd_config()
+    if estimator is None and afd.directions != "none" and with_noise:
+        from motionlab.flow import get_estimator
+
+        estimator = get_estimator(afd.flow_method, **afd.resolved_flow_options)
+    record = provenance or {
+        "version": __version__,
+        "source": str(source),
+        "obfuscation": config.to_dict(),
+        "matcher": matcher.describe(),
+    }
+    record = stamp(record, inputs=(source, *provenance_inputs), seeds={"seed": config.seed})
+    meta = {"motionlab": json.dumps(record)}
+    sal_path = None if saliency_output is None else saliency_target(saliency_output)
+    with VideoReader(source, start=start, stop=stop, size=size, fps=fps) as reader:
+        total = reader.info.num_frames
+        if total < 2 and with_noise:
+            raise MotionlabError(
+                f"{source}: obfuscation with noise needs at least two frames, it has "
+                f"{total} (--replace blur, pixelate, mask or colour work on one)"
+            )
+        what = f"{config.noise} noise" if with_noise else replacement.kind
+        bar = Progress(total, f"obfuscate ({what})", "frame", enabled=progress)
+        writer = VideoWriter(
+            output, fps=reader.rate, codec=codec, metadata=meta, source=reader,
+            keep_audio=keep_audio,
+        )  # fmt: skip
+        sal_writer = None
+        if sal_path is not None:
+            sal_codec = afd_codec_for(sal_path, None)
+            sal_writer = VideoWriter(sal_path, fps=reader.rate, codec=sal_codec, metadata=meta)
+        try:
+            with writer, write_in_background(writer.write) as put:
+                for step in obfuscate_steps(
+                    reader, matcher=matcher, config=config, estimator=estimator
+                ):
+                    put(step.output)
+                    if sal_writer is not None:
+                        sal_writer.write(saliency_to_gray(step.saliency))
+                    bar.update()
+            if sal_writer is not None:
+                sal_writer.close()
+        except BaseException:
+            if sal_writer is not None:
+                sal_writer.abort()
+            raise
+        finally:
+            matcher.close()
+        bar.close()
+    return writer.count

@@ -115,6 +115,7 @@ class Progress:
         self.every = default_every if every is None else every
         self.clock = clock
         self.done = 0
+        self.note = ""
         self._start = clock() if mode in ("lines", "json") else 0.0
         self._last = self._start
         self._closed = False
@@ -146,6 +147,19 @@ class Progress:
                 self._last = now
                 self._write("progress", now)
 
+    def set_total(self, total: int | None) -> None:
+        """Change the number of steps (when it becomes known)."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
+
+    def set_note(self, text: str) -> None:
+        """A short status shown with the figures (e.g. the running loss)."""
+        self.note = text
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=False)
+
     def close(self) -> None:
         """End the job: close the bar, or write the final line."""
         if self._closed:
@@ -161,6 +175,8 @@ class Progress:
         units = f"{self.unit}s"
         if self.mode == "json":
             record = {"event": event, "task": self.desc, "unit": self.unit, **f}
+            if self.note:
+                record["note"] = self.note
             for key in ("rate", "elapsed_s", "eta_s"):
                 if record[key] is not None:
                     record[key] = round(record[key], 3)
@@ -173,6 +189,8 @@ class Progress:
             pct = "" if not self.total else f" ({100 * f['done'] // self.total}%)"
             eta = "" if f["eta_s"] is None else f", ETA {clock_time(f['eta_s'])}"
             line = f"{self.desc}: {f['done']}{of} {units}{pct}, {f['rate']:.1f} {units}/s{eta}"
+        if self.note and self.mode == "lines":
+            line += f" ({self.note})"
         self.stream.write(line + "\n")
         self.stream.flush()
 

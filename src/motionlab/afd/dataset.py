@@ -429,8 +429,9 @@ class DatasetProgress:
     videos done / total, frames/s and the time left.
 
     On a terminal (``tty``; default: ``stream.isatty()``) it draws a tqdm bar; otherwise it
-    writes one plain line every ``every`` videos and at the end (default: 1 % of the
-    videos, at least 1), never a carriage return, so that logs stay readable::
+    writes one plain line (``json_lines``: one JSON object) every ``every`` videos and at
+    the end (default: 1 % of the videos, at least 1), never a carriage return, so that
+    logs stay readable::
 
         afd-dataset: 40/13320 videos, 152.3 frames/s, ETA 2:03:10
 
@@ -445,6 +446,7 @@ class DatasetProgress:
         tty: bool | None = None,
         every: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        json_lines: bool = False,
     ) -> None:
         self.stream = sys.stderr if stream is None else stream
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)()) if tty is None else tty
@@ -452,6 +454,9 @@ class DatasetProgress:
             raise MotionlabError(f"the progress interval must be >= 1 video, got {every}")
         self.every = every
         self.clock = clock
+        self.json_lines = json_lines  # one JSON object per line instead of a bar or text
+        if json_lines:
+            self.tty = False
         self._start: tuple[float, int] | None = None  # (time, videos done) at the first call
         self._last_line = -1
         self._bar: Any = None
@@ -482,6 +487,19 @@ class DatasetProgress:
         if done == self._last_line or not (done % every == 0 or done == total):
             return
         self._last_line = done
+        if self.json_lines:
+            record = {
+                "event": "progress" if done < total else "done",
+                "task": "afd-dataset",
+                "unit": "video",
+                "done": done,
+                "total": total,
+                "frames_per_s": round(fps, 3),
+                "eta_s": None if eta is None else round(eta, 3),
+            }
+            self.stream.write(json.dumps(record) + "\n")
+            self.stream.flush()
+            return
         left = "?" if eta is None else _clock_time(eta)
         self.stream.write(f"afd-dataset: {done}/{total} videos, {fps:.1f} frames/s, ETA {left}\n")
         self.stream.flush()

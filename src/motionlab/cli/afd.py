@@ -59,7 +59,7 @@ def cmd_afd(args: argparse.Namespace) -> None:
         keep_audio=args.keep_audio,
         provenance=record,
         provenance_inputs=(args.weights,),
-        progress=not args.quiet,
+        progress=args.show_progress,
     )
     codec = afd_codec_for(args.output, args.codec)
     log.info("wrote %d frames to %s (%s, seed %d)", count, args.output, codec, args.seed)
@@ -84,7 +84,9 @@ def cmd_afd_dataset(args: argparse.Namespace) -> int:
         names = [c.strip() for c in args.subset.split(",") if c.strip()]
         classes = list(AFD5_CLASSES) if names in (["afd5"], ["ucf5"]) else names
     config = afd_config(args)
-    progress = None if args.quiet else DatasetProgress(sys.stderr, every=args.log_every)
+    progress = None
+    if args.show_progress:
+        progress = DatasetProgress(sys.stderr, every=args.log_every, json_lines=args.log_json)
     # SIGTERM (kill, a job scheduler) stops the run like Ctrl-C: workers stopped, their
     # unfinished outputs removed
     old_term = None

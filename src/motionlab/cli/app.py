@@ -23,8 +23,10 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from motionlab import __version__
+from motionlab import __version__, progress
+from motionlab.cli.options import positive_float
 from motionlab.errors import MotionlabError
 from motionlab.provenance import set_command
 
@@ -54,17 +56,51 @@ def build_parser() -> argparse.ArgumentParser:
         description="Motion-centric video tools: optical flow, appearance-free video, ...",
     )
     parser.add_argument("--version", action="version", version=f"motionlab {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bars, warnings only"
-    )
+    add_log_options(parser, root=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for command in _all_subparsers(parser):  # -q, -v, --log-json also after the command
+        add_log_options(command, root=False)
     # commands that need the whole parser (completion) get it here, not by importing us
     parser.set_defaults(root_parser=parser)
     return parser
+
+
+def add_log_options(parser: argparse.ArgumentParser, *, root: bool) -> None:
+    """``-v``, ``-q``, ``--log-json`` and ``--progress-every``: on the root parser with
+    their defaults, on every sub-command without (so ``motionlab -q afd ...`` and
+    ``motionlab afd ... -q`` mean the same)."""
+    kw: dict[str, Any] = {} if root else {"default": argparse.SUPPRESS}
+    g = parser.add_argument_group("logging and progress")
+    g.add_argument("-v", "--verbose", action="store_true", help="log debug messages", **kw)
+    g.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars or lines, warnings only",
+        **kw,
+    )  # fmt: skip
+    g.add_argument(
+        "--log-json", action="store_true",
+        help="progress as one JSON object per line on stderr (for schedulers; also with -q)",
+        **kw,
+    )  # fmt: skip
+    every: dict[str, Any] = {"default": 10.0} if root else kw
+    g.add_argument(
+        "--progress-every", type=positive_float, metavar="SECONDS",
+        help="seconds between progress lines when stderr is not a terminal (default 10)",
+        **every,
+    )  # fmt: skip
+
+
+def _all_subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every sub-command's parser below ``parser`` (nested ones included), once each."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found.append(child)
+                found.extend(_all_subparsers(child))
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     set_command(argv)  # recorded in every output's provenance
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    # -q silences bars and progress lines; --log-json asks for JSON progress explicitly
+    args.show_progress = args.log_json or not args.quiet
+    progress.configure("json" if args.log_json else "auto", every=args.progress_every)
     if not args.verbose:  # libraries' notes to their developers (torch.jit...) are noise here
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -102,7 +102,7 @@ def _flow_video(args: argparse.Namespace, est: Any) -> None:
         pairs = video_flow(
             reader, estimator=est, direction=args.direction, batch_size=args.batch_size
         )
-        bar = progress_bar(n_pairs, f"flow ({est.name})", not args.quiet)
+        bar = progress_bar(n_pairs, f"flow ({est.name})", args.show_progress)
         written = 0
         if to_folder:
             with atomic_dir(Path(out_text)) as tmp:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -139,17 +140,104 @@ def reader_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"start": args.start, "stop": args.stop, "size": args.resize, "fps": args.fps}
 
 
+class _DeprecatedAlias(argparse.Action):
+    """An old spelling of an option: stores like the new one, says so on stderr."""
+
+    def __init__(self, option_strings: list[str], dest: str, *, new: str, **kwargs: Any) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+        option_string: str | None = None,
+    ) -> None:  # fmt: skip
+        print(
+            f"motionlab: warning: {option_string} is an old spelling; use {self.new} "
+            "(the old one will go in a later release)",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
+def add_deprecated_alias(container: Any, old: str, new: str, *, dest: str, **kwargs: Any) -> None:
+    """Accept ``old`` as a hidden spelling of the option ``new`` (same ``dest``), with a
+    warning on stderr; ``kwargs`` (``type``, ``choices``) as for ``new``."""
+    container.add_argument(
+        old, dest=dest, action=_DeprecatedAlias, new=new, default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS, **kwargs,
+    )  # fmt: skip
+
+
+# --flow-opt KEY=VALUE: the estimator options by name, with their types and the methods
+# they apply to (None: every method)
+FLOW_OPTIONS: dict[str, tuple[Any, tuple[str, ...] | None]] = {
+    "preset": (str, ("dis",)),
+    "weights": (Path, ("raft-small", "raft-large")),
+    "iters": (int_type(1), ("raft-small", "raft-large")),
+    "device": (str, ("raft-small", "raft-large")),
+    "batch_size": (int_type(1), ("raft-small", "raft-large")),
+    "upsample": (number_type(1), None),
+}
+
+
+def flow_opt_type(text: str) -> tuple[str, Any]:
+    """An argparse ``type`` for ``--flow-opt KEY=VALUE`` (keys: :data:`FLOW_OPTIONS`;
+    ``batch-size`` and ``batch_size`` are the same key)."""
+    key, sep, value = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as iters=20, got {text!r}")
+    if key not in FLOW_OPTIONS:
+        known = ", ".join(sorted(FLOW_OPTIONS))
+        raise argparse.ArgumentTypeError(f"unknown flow option {key!r}; known: {known}")
+    kind, _ = FLOW_OPTIONS[key]
+    try:
+        return key, kind(value.strip())
+    except (argparse.ArgumentTypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"flow option {key}: {exc}") from None
+
+
+def add_flow_opt(g: Any) -> None:
+    """The generic ``--flow-opt KEY=VALUE`` option (repeatable), dest ``flow_opt``."""
+    g.add_argument(
+        "--flow-opt", dest="flow_opt", action="append", type=flow_opt_type, default=[],
+        metavar="KEY=VALUE",
+        help="an option of the flow method, repeatable: " + ", ".join(sorted(FLOW_OPTIONS))
+        + " (e.g. --flow-opt iters=20 --flow-opt device=cuda)",
+    )  # fmt: skip
+
+
+def flow_opt_dict(method: str, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``--flow-opt`` pairs as a dict, refusing keys given twice or for another method."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        methods = FLOW_OPTIONS[key][1]
+        if methods is not None and method not in methods:
+            raise MotionlabError(
+                f"--flow-opt {key} applies to {', '.join(methods)} only, not to {method}"
+            )
+        if key in out:
+            raise MotionlabError(f"--flow-opt {key} given twice")
+        out[key] = value
+    return out
+
+
 def add_flow_options(p: argparse.ArgumentParser) -> None:
+    """Optical flow: ``--flow METHOD`` (old spelling ``--method``), ``--flow-opt``, and the
+    named shortcuts ``--preset``, ``--weights``, ``--iters``, ``--device``,
+    ``--batch-size``, ``--upsample``."""
     from motionlab.flow.estimators import DEFAULT_METHOD
 
     g = p.add_argument_group("optical flow")
     g.add_argument(
-        "--method",
         "--flow",
         dest="method",
         default=DEFAULT_METHOD,
+        metavar="METHOD",
         help="dis (default), farneback, tvl1, deepflow, raft-small, raft-large",
     )
+    add_deprecated_alias(g, "--method", "--flow", dest="method")
+    add_flow_opt(g)
     g.add_argument(
         "--preset",
         choices=("ultrafast", "fast", "medium"),
@@ -172,11 +260,13 @@ def add_flow_options(p: argparse.ArgumentParser) -> None:
 
 
 def estimator_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The estimator options of :func:`add_flow_options`' flags and ``--flow-opt``s (one
+    key given both ways is refused)."""
     raft = args.method.startswith("raft")
     opts: dict[str, Any] = {}
     if args.preset is not None:
         if args.method != "dis":
-            raise MotionlabError("--preset applies to --method dis only")
+            raise MotionlabError("--preset applies to --flow dis only")
         opts["preset"] = args.preset
     for name in ("weights", "iters", "device"):
         value = getattr(args, name)
@@ -188,6 +278,12 @@ def estimator_options(args: argparse.Namespace) -> dict[str, Any]:
         opts["batch_size"] = args.batch_size
     if args.upsample is not None:
         opts["upsample"] = args.upsample
+    extra = flow_opt_dict(args.method, getattr(args, "flow_opt", []))
+    for key, value in extra.items():
+        flag = "--" + key.replace("_", "-")
+        if key in opts and not (key == "batch_size" and args.batch_size == 1):
+            raise MotionlabError(f"{flag} and --flow-opt {key} both given; give one")
+        opts[key] = value
     return opts
 
 
@@ -197,10 +293,11 @@ def frame_size(reader: Any) -> tuple[int, int]:
 
 
 def progress_bar(total: int | None, desc: str, enabled: bool, unit: str = "pair") -> Any:
-    from tqdm import tqdm
+    """A :class:`motionlab.progress.Progress` (bar on a terminal, lines in logs, JSON with
+    ``--log-json``, nothing when not ``enabled``)."""
+    from motionlab.progress import Progress
 
-    # disable=None: bars only on a terminal, so logs and CI stay clean.
-    return tqdm(total=total, desc=desc, unit=unit, disable=None if enabled else True)
+    return Progress(total, desc, unit, enabled=enabled)
 
 
 def add_noise_options(p: argparse.ArgumentParser, *, per_video: bool) -> None:

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from motionlab import __version__
-from motionlab.cli.options import int_type, number_type, size_type
+from motionlab.cli.options import (
+    add_deprecated_alias,
+    add_flow_opt,
+    flow_opt_dict,
+    int_type,
+    number_type,
+    size_type,
+)
 from motionlab.errors import MotionlabError
 from motionlab.provenance import stamp
 
@@ -177,7 +184,12 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
     with_noise = replacement.kind == "noise"
     matcher = _build_matcher(args)
     names = _selected(args, matcher)
-    flow_options = {"preset": args.flow_preset} if args.flow_preset else {}
+    flow_options = flow_opt_dict(args.flow, args.flow_opt)
+    preset = getattr(args, "flow_preset", None)  # the old --flow-preset
+    if preset is not None:
+        if "preset" in flow_options:
+            raise MotionlabError("--flow-preset and --flow-opt preset both given; give one")
+        flow_options["preset"] = preset
     config = ObfuscationConfig(
         names,
         noise=args.noise,
@@ -207,7 +219,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         keep_audio=args.keep_audio,
         provenance=record,
         provenance_inputs=(args.library, args.weights),
-        progress=not args.quiet,
+        progress=args.show_progress,
     )
     log.info(
         "wrote %d frames to %s (%s, %s)", count, args.output,
@@ -255,7 +267,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         )
     }
     with VideoReader(args.input, **reader_kwargs(args)) as reader:
-        bar = progress_bar(reader.info.num_frames, args.method, not args.quiet, unit="frame")
+        bar = progress_bar(reader.info.num_frames, args.method, args.show_progress, unit="frame")
         with VideoWriter(
             args.output, fps=reader.rate, codec=args.codec, metadata=meta, source=reader,
             keep_audio=args.keep_audio,
@@ -461,7 +473,7 @@ def cmd_templates_similarity(args: argparse.Namespace) -> int:
         matcher.reset()
         with VideoReader(path) as reader:
             bar = progress_bar(
-                reader.info.num_frames, Path(path).name, not args.quiet, unit="frame"
+                reader.info.num_frames, Path(path).name, args.show_progress, unit="frame"
             )
             for t, frame in enumerate(reader):
                 maps = matcher(frame, names)  # every frame: the matcher tracks over time
@@ -569,10 +581,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--codec", help="raw, ffv1, x264rgb (lossless), h264 (lossy); default by suffix")
     add_keep_audio_option(p, "voices identify people and are not obfuscated")
     g = p.add_argument_group("optical flow of the noise")
-    g.add_argument("--flow", default="dis", help="flow method (default dis)")
-    g.add_argument(
-        "--flow-preset", choices=("ultrafast", "fast", "medium"), help="DIS preset (fast)"
-    )
+    g.add_argument("--flow", default="dis", metavar="METHOD", help="flow method (default dis)")
+    add_flow_opt(g)  # e.g. --flow-opt preset=medium (DIS preset; default fast)
+    add_deprecated_alias(
+        g, "--flow-preset", "--flow-opt preset=...", dest="flow_preset",
+        choices=("ultrafast", "fast", "medium"),
+    )  # fmt: skip
     _add_matcher_args(p)
     add_noise_options(p, per_video=True)
     # thesis eq. 5.3: noise drawn from mean +- std of the video unless told otherwise

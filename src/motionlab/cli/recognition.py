@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from motionlab.cli.options import int_type, number_type, triple_type
+from motionlab.cli.options import add_deprecated_alias, int_type, number_type, triple_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -55,7 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", required=True, help="model name (see `motionlab models`)")
     _add_data_args(p)
     _add_condition_args(p)
-    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, log.csv)")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument(
+        "-o", "--output", dest="out", type=Path, help="run folder (checkpoints, log.csv)"
+    )
+    add_deprecated_alias(out, "--out", "-o/--output", dest="out", type=Path)
     p.add_argument(
         "--recipe", default="thesis",
         help="training recipe: thesis (default; §4.4: Adam 3e-4, early stopping, augmentation "
@@ -128,8 +132,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     # checked (NaN included) with the other settings before any work: see _cmd_diagnose
     p.add_argument("--level", type=float, default=0.95, help="confidence level (0.95)")
     p.add_argument(
-        "--out", type=Path, help="folder for diagnose.csv, diagnose.json and diagnose.png"
+        "-o", "--output", dest="out", type=Path,
+        help="folder for diagnose.csv, diagnose.json and diagnose.png",
     )  # fmt: skip
+    add_deprecated_alias(p, "--out", "-o/--output", dest="out", type=Path)
     p.add_argument(
         "-k", type=int_type(1), default=5,
         help="classes to pick by inter-class entropy (the AFD5 criterion, §4.2; default 5)",
@@ -173,7 +179,11 @@ def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--flow-cache", type=Path, help="flow cache of `afd-dataset --save-flow`")
-    p.add_argument("--flow-method", default="dis", help="flow method when no cache (default dis)")
+    p.add_argument(
+        "--flow", dest="flow_method", default="dis", metavar="METHOD",
+        help="flow method when no cache (default dis)",
+    )  # fmt: skip
+    add_deprecated_alias(p, "--flow-method", "--flow", dest="flow_method")
     p.add_argument("--eval-batch-size", type=int_type(1), default=8)
     p.add_argument(
         "--allow-flow-mismatch", action="store_true",
@@ -469,7 +479,7 @@ def _train(args: argparse.Namespace) -> int:
     )  # fmt: skip
     result = train(
         spec, tr, va, args.out, classes=classes, config=config, pretrained=args.pretrained,
-        weights=args.weights, resume=not args.no_resume, progress=not args.quiet,
+        weights=args.weights, resume=not args.no_resume, progress=args.show_progress,
         provenance=prov,
     )  # fmt: skip
     if result.history:
@@ -531,7 +541,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         )  # fmt: skip
         res = evaluate(
             model, ds, num_classes=len(classes), batch_size=args.eval_batch_size,
-            workers=args.workers, device=args.device, progress=not args.quiet,
+            workers=args.workers, device=args.device, progress=args.show_progress,
         )  # fmt: skip
         where = f" split {split}" if len(splits) > 1 else ""
         print(f"{spec.name}{where}: top-1 {100 * res.top1:.1f} %  top-5 {100 * res.top5:.1f} %  "
@@ -703,7 +713,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
                               where=f"{args.model} ({condition})")  # fmt: skip
         scores = score_dataset(
             loaded.model, ds, batch_size=args.eval_batch_size, workers=args.workers,
-            device=args.device, progress=not args.quiet, desc=condition,
+            device=args.device, progress=args.show_progress, desc=condition,
         )  # fmt: skip
         predictions[condition] = scores.argmax(axis=1)
     correct = {c: p == targets for c, p in predictions.items()}
@@ -787,13 +797,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from motionlab.atomic import (
         check_output_target,
         refuse_overwrite_input,
         removing_new_empty_folders,
     )
+    from motionlab.progress import Progress
     from motionlab.recognition.synth_actions import SynthConfig, make_synth_actions
 
     refuse_overwrite_input(args.out, None if args.no_davis else args.davis)
@@ -805,12 +814,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if args.videos_per_class < 1 or args.frames < 1:
         raise MotionlabError("--videos-per-class and --frames must be >= 1")
-    with tqdm(total=1, desc="synth-actions", disable=args.quiet) as bar:
+    with Progress(None, "synth-actions", "video", enabled=args.show_progress) as bar:
 
         def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+            if bar.total != total:
+                bar.set_total(total)
+            bar.update(done - bar.done)
 
         with removing_new_empty_folders(args.out):
             meta = make_synth_actions(args.out, config, davis_root=args.davis, progress=progress)

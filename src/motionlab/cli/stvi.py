@@ -69,7 +69,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     log.info("%d frames %dx%d, anchors at frames %s", t_n, w, h, sorted(anchors))
 
     est = get_estimator(args.method, **estimator_options(args))
-    flows = compute_flows(frames, estimator=est, progress=not args.quiet)
+    flows = compute_flows(frames, estimator=est, progress=args.show_progress)
     log.info("clustering the space-time volume ...")
     result = stvi(frames, anchors, flows=flows, params=params)
     elapsed = time.perf_counter() - started

@@ -350,9 +350,7 @@ def _load_zoo(
     if k is None:
         k = _classifier_outputs(build_model(spec, 1), state)
         if k is None:
-            raise MotionlabError(
-                f"cannot tell the class count of {weights}; give --classes FILE"
-            )
+            raise MotionlabError(f"cannot tell the class count of {weights}; give --classes FILE")
     model = build_model(spec, k)
     _strict_load(model, state, f"weights {weights}", f"{spec.name} with {k} classes")
     return LoadedModel(model, spec.streams, classes, spec.name, "zoo", spec)
@@ -364,9 +362,7 @@ def _load_foreign(ref: ModelRef) -> Any:
         try:
             return torch.jit.load(ref.target, map_location="cpu")
         except Exception as exc:
-            raise MotionlabError(
-                f"cannot load TorchScript {ref.target}: {_one_line(exc)}"
-            ) from exc
+            raise MotionlabError(f"cannot load TorchScript {ref.target}: {_one_line(exc)}") from exc
     if ref.kind == "hub":
         try:
             return torch.hub.load(ref.target, ref.entry, trust_repo=True)
@@ -412,8 +408,7 @@ def probe_outputs(loaded: LoadedModel, *, device: str = "cpu") -> int:
             out = loaded.model(*inputs)
     except Exception as exc:
         hint = (
-            "set --frames/--size (and --mean/--std/--channel-order) to the input it was "
-            "made for"
+            "set --frames/--size (and --mean/--std/--channel-order) to the input it was made for"
             if loaded.kind in ("torchscript", "hub", "entry")
             else "the checkpoint and its architecture disagree"
         )
@@ -479,14 +474,15 @@ def score_dataset(
     """Scores ``(N, K)`` float32 of ``model`` on every item of ``dataset`` (in order)."""
     import numpy as np
     from torch.utils.data import DataLoader
-    from tqdm import tqdm
+
+    from motionlab.progress import track
 
     dev = torch.device(device)
     model = model.to(dev).eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     scores = []
     with torch.no_grad():
-        for inputs, _ in tqdm(loader, desc=desc, disable=not progress, leave=False):
+        for inputs, _ in track(loader, desc, unit="batch", enabled=progress):
             out = model(*(x.to(dev) for x in inputs))
             scores.append(out.float().cpu().numpy())
     return np.concatenate(scores)

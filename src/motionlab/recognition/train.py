@@ -204,14 +204,14 @@ def evaluate(
     progress: bool = False,
 ) -> EvalResult:
     """Evaluate ``model`` on every clip of ``dataset`` (centre clips when ``train=False``)."""
-    from tqdm import tqdm
+    from motionlab.progress import track
 
     dev = torch.device(device)
     model = model.to(dev).eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     scores, labels, losses = [], [], []
     with torch.no_grad():
-        for inputs, y in tqdm(loader, desc="evaluate", disable=not progress, leave=False):
+        for inputs, y in track(loader, "evaluate", unit="batch", enabled=progress):
             logits = _forward(model, inputs, dev).float()
             losses.append(nn.functional.cross_entropy(logits, y.to(dev), reduction="sum").item())
             scores.append(logits.cpu().numpy())
@@ -448,7 +448,7 @@ def train(
     -------
     TrainResult
     """
-    from tqdm import tqdm
+    from motionlab.progress import Progress
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -524,8 +524,8 @@ def train(
         net.train()
         tic = time.time()
         total, correct, loss_sum = 0, 0, 0.0
-        bar = tqdm(loader, desc=f"epoch {epoch}", disable=not progress or rank != 0, leave=False)
-        for step, (inputs, y) in enumerate(bar):
+        bar = Progress(len(loader), f"epoch {epoch}", "batch", enabled=progress and rank == 0)
+        for step, (inputs, y) in enumerate(loader):
             if config.steps_per_epoch is not None and step >= config.steps_per_epoch:
                 break
             y = y.to(device)
@@ -533,7 +533,9 @@ def train(
             total += len(y)
             correct += int((logits.argmax(1) == y).sum())
             loss_sum += loss.item() * len(y)
-            bar.set_postfix(loss=f"{loss_sum / total:.3f}")
+            bar.set_note(f"loss {loss_sum / total:.3f}")
+            bar.update()
+        bar.close()
         if world > 1:  # the epoch's training metrics over all ranks
             sums = torch.tensor([total, correct, loss_sum], dtype=torch.float64, device=device)
             torch.distributed.all_reduce(sums)

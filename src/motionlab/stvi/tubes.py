@@ -313,18 +313,15 @@ def compute_flows(
     """Forward flow of every pair of a ``(T, H, W, 3)`` clip, ``(T - 1, H, W, 2)`` float32.
 
     ``estimator`` (a :class:`motionlab.flow.FlowEstimator`) replaces ``method`` and
-    ``options``; ``progress`` shows a bar on a terminal.
+    ``options``; ``progress`` shows progress (a bar on a terminal, lines in logs).
     """
-    from tqdm import tqdm
-
     from motionlab.flow import video_flow
+    from motionlab.progress import track
 
     out = np.empty((len(frames) - 1, *frames.shape[1:3], 2), np.float32)
     pairs = video_flow(frames, method=method, estimator=estimator, direction="forward", **options)
-    # disable=None: a bar only on a terminal, as the rest of the command line
-    for pair in tqdm(
-        pairs, total=len(out), desc="flow", unit="pair", disable=None if progress else True
-    ):
+    # a bar on a terminal, plain lines in logs (motionlab.progress)
+    for pair in track(pairs, "flow", total=len(out), unit="pair", enabled=progress):
         out[pair.index] = pair.forward
     return out
 

@@ -88,9 +88,9 @@ def run(work: Path, args: argparse.Namespace) -> None:
                   f"(data {load:.0f} s)", flush=True)  # fmt: skip
         argv = [
             "-q", "diagnose", "--model", str(out / "last.pt"), "--data", str(data),
-            "--flow-method", "farneback", "--afd-flow-method", "farneback",
+            "--flow", "farneback", "--afd-flow-method", "farneback",
             "--bootstrap", str(args.bootstrap), "--threads", "1",
-            "--out", str(work / "diagnose" / f"{name}_{task}"),
+            "-o", str(work / "diagnose" / f"{name}_{task}"),
         ]  # fmt: skip
         tic = time.time()
         print(f"\n$ motionlab {' '.join(argv)}", flush=True)

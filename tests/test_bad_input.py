@@ -282,25 +282,25 @@ def _rows() -> list[Row]:
             "error",
         ),
         ("synth-actions/size-zero", "synth-actions out --no-davis --size 0x0", "usage"),
-        ("train/lr-nan", "train --arch x3d_xs --data {I}/ds_good --out run --lr nan", "error"),
+        ("train/lr-nan", "train --arch x3d_xs --data {I}/ds_good -o run --lr nan", "error"),
         (
             "train/epochs-negative",
-            "train --arch x3d_xs --data {I}/ds_good --out run --epochs -1",
+            "train --arch x3d_xs --data {I}/ds_good -o run --epochs -1",
             "error",
         ),
         (
             "train/val-fraction-nan",
-            "train --arch x3d_xs --data {I}/ds_good --out run --val-fraction nan",
+            "train --arch x3d_xs --data {I}/ds_good -o run --val-fraction nan",
             "error",
         ),
         (
             "train/batch-size-zero",
-            "train --arch x3d_xs --data {I}/ds_good --out run --batch-size 0",
+            "train --arch x3d_xs --data {I}/ds_good -o run --batch-size 0",
             "error",
         ),
         (
             "train/frames-negative",
-            "train --arch x3d_xs --data {I}/ds_good --out run --frames -8",
+            "train --arch x3d_xs --data {I}/ds_good -o run --frames -8",
             "error",
         ),
         (
@@ -370,11 +370,11 @@ def _rows() -> list[Row]:
             expect="usage", heavy=True))  # fmt: skip
     for case, data in (("missing", "nosuch"), ("empty", "ds_empty"), ("file", "text.mp4"),
                        ("text-videos", "ds_bad")):  # fmt: skip
-        add(Row(f"train/data-{case}", f"train --arch x3d_xs --data {{I}}/{data} --out run "
+        add(Row(f"train/data-{case}", f"train --arch x3d_xs --data {{I}}/{data} -o run "
                 "--epochs 1 --steps-per-epoch 1", names=(data,), heavy=True))  # fmt: skip
-    add(Row("train/arch-unknown", "train --arch nosuch --data {I}/ds_good --out run",
+    add(Row("train/arch-unknown", "train --arch nosuch --data {I}/ds_good -o run",
             names=("nosuch",), heavy=True))  # fmt: skip
-    add(Row("train/weights-text", "train --arch x3d_xs --data {I}/ds_good --out run "
+    add(Row("train/weights-text", "train --arch x3d_xs --data {I}/ds_good -o run "
             "--weights {I}/text.pt", names=("text.pt",), heavy=True))  # fmt: skip
     add(Row("models/ok", "models", "ok", heavy=True))
     add(Row("doctor/ok", "doctor", "ok", heavy=True))  # imports every optional feature

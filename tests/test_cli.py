@@ -104,7 +104,7 @@ def test_flow_pair_raft_with_local_weights(tmp_path):
         folder / "0000002-img1.ppm",
         "-o",
         "r.flo",
-        "--method",
+        "--flow",
         "raft-small",
         "--weights",
         weights,
@@ -184,12 +184,12 @@ def test_bad_video_input(tmp_path, command, case):
 @pytest.mark.parametrize(
     ("args", "match"),
     [
-        (["--method", "dis", "--weights", "w.pth"], "RAFT methods only"),
-        (["--method", "raft-small", "--preset", "fast"], "dis only"),
-        (["--method", "nope"], "unknown flow method"),
+        (["--flow", "dis", "--weights", "w.pth"], "RAFT methods only"),
+        (["--flow", "raft-small", "--preset", "fast"], "dis only"),
+        (["--flow", "nope"], "unknown flow method"),
         (["--codec", "ffv1", "-o", "x.mp4"], "cannot be stored"),
         (["-o", "x.txt"], "unknown output type"),
-        (["--method", "raft-small", "--weights", "missing.pth"], "no such RAFT checkpoint"),
+        (["--flow", "raft-small", "--weights", "missing.pth"], "no such RAFT checkpoint"),
     ],
 )
 def test_bad_flow_options(clip, tmp_path, args, match):

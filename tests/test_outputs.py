@@ -118,7 +118,7 @@ FOLDER_COMMANDS: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     ),
     "train --out": (
         lambda t: _frames(t / "data"),
-        ["train", "--arch", "x3d_xs", "--data", "{IN}", "--out", "{OUT}"],
+        ["train", "--arch", "x3d_xs", "--data", "{IN}", "-o", "{OUT}"],
     ),
 }
 
@@ -194,7 +194,7 @@ def test_output_folder_that_would_overwrite_an_input_inside_it(tmp_path, monkeyp
     run.mkdir()
     weights = _blob(run / "best.pt")
     argv = ["train", "--arch", "x3d_xs", "--data", ".", "--weights", str(weights)]
-    _check_refused([*argv, "--out", str(run)], weights, capsys, "best.pt")
+    _check_refused([*argv, "-o", str(run)], weights, capsys, "best.pt")
     res = tmp_path / "res"
     anchors = _frames(res / "mask")
     argv = ["stvi", str(_frames(tmp_path / "frames")), "--anchors", str(anchors), "-o", str(res)]

@@ -86,7 +86,7 @@ def test_flo_pair_gets_a_sidecar(tmp_path: Path, capsys: pytest.CaptureFixture[s
     for path, frame in zip((a, b), frames, strict=True):
         assert cv2.imwrite(str(path), frame[:, :, ::-1])
     out = tmp_path / "f.flo"
-    assert main(["-q", "flow", str(a), str(b), "-o", str(out), "--method", "dis"]) == 0
+    assert main(["-q", "flow", str(a), str(b), "-o", str(out), "--flow", "dis"]) == 0
     assert read_flo(out).shape == (48, 64, 2)  # the .flo itself is untouched Middlebury
     rec = info(out, capsys)["provenance"]
     assert rec["version"] == __version__

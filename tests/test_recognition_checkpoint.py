@@ -204,7 +204,7 @@ def test_evaluate_refuses_another_flow_source(synth, tmp_path, capsys, caplog) -
     --allow-flow-mismatch runs it with a warning; the training flow source runs."""
     run = tmp_path / "run"
     common = ["--threads", "1"]
-    assert main(["-q", "train", "--arch", "e2s_tiny", "--data", str(synth), "--out", str(run),
+    assert main(["-q", "train", "--arch", "e2s_tiny", "--data", str(synth), "-o", str(run),
                  "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4",
                  "--frames", "2", "--size", "16", *common]) == 0  # fmt: skip
     recorded = read_checkpoint(run / "best.pt")["flow_source"]
@@ -214,7 +214,7 @@ def test_evaluate_refuses_another_flow_source(synth, tmp_path, capsys, caplog) -
     assert json.loads((run / "config.json").read_text())["flow_source"] == recorded
     ckpt = str(run / "best.pt")
     capsys.readouterr()
-    assert main(["-q", "evaluate", ckpt, "--data", str(synth), "--flow-method", "farneback",
+    assert main(["-q", "evaluate", ckpt, "--data", str(synth), "--flow", "farneback",
                  *common]) == 1  # fmt: skip
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
@@ -223,7 +223,7 @@ def test_evaluate_refuses_another_flow_source(synth, tmp_path, capsys, caplog) -
     assert main(["-q", "evaluate", ckpt, "--data", str(synth), "--flow-cache",
                  str(tmp_path / "nocache"), *common]) == 1  # fmt: skip
     assert "unknown method" in capsys.readouterr().err
-    assert main(["evaluate", ckpt, "--data", str(synth), "--flow-method", "farneback",
+    assert main(["evaluate", ckpt, "--data", str(synth), "--flow", "farneback",
                  "--allow-flow-mismatch", *common]) == 0  # fmt: skip
     captured = capsys.readouterr()
     assert "top-1" in captured.out and "allowed by --allow-flow-mismatch" in caplog.text

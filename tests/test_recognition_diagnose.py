@@ -252,7 +252,7 @@ def test_diagnose_zoo_model_writes_table_csv_json_plot(synth, tmp_path, capsys) 
     rc, stdout, err = _run(
         ["diagnose", "--model", "tiny2d", "--weights", str(weights), "--data", str(synth),
          "--frames", "4", "--size", "32", "--conditions", "rgb,afd,static,shuffled",
-         "--out", str(out), *COMMON], capsys,
+         "-o", str(out), *COMMON], capsys,
     )  # fmt: skip
     assert rc == 0, err
     assert "Δ vs rgb" in stdout and "shuffled" in stdout and "per class" in stdout
@@ -356,7 +356,7 @@ def test_diagnose_refuses_weights_of_another_architecture_or_class_count(
 
 def test_train_on_afd_made_on_the_fly(synth, tmp_path, capsys) -> None:
     run = tmp_path / "run"
-    rc, _, err = _run(["train", "--arch", "tiny2d", "--data", str(synth), "--out", str(run),
+    rc, _, err = _run(["train", "--arch", "tiny2d", "--data", str(synth), "-o", str(run),
                        "--condition", "afd", "--afd-seed", "3", "--epochs", "1",
                        "--steps-per-epoch", "1", "--batch-size", "2", "--frames", "2",
                        "--size", "24", "--threads", "1"], capsys)  # fmt: skip

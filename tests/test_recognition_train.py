@@ -195,7 +195,7 @@ def test_best_pt_is_never_selected_on_test_data(synth, tmp_path, monkeypatch) ->
 
     monkeypatch.setattr(train_module, "evaluate", spy)
     run = tmp_path / "run"
-    assert main(["-q", "train", "--arch", "tiny3d", "--data", str(synth), "--out", str(run),
+    assert main(["-q", "train", "--arch", "tiny3d", "--data", str(synth), "-o", str(run),
                  "--epochs", "2", "--steps-per-epoch", "1", "--batch-size", "4",
                  "--frames", "2", "--size", "16", "--threads", "1"]) == 0  # fmt: skip
     train_list = {str(s.path) for s in ucf101_samples(synth, subset="train")[0]}
@@ -236,7 +236,7 @@ def test_cli_train_evaluate_diagnose(synth, tmp_path, capsys) -> None:
     make_afd_dataset(synth, afd, config=AFDConfig(seed=1))
     run = tmp_path / "run"
     common = ["--threads", "1"]
-    assert main(["-q", "train", "--arch", "x3d_xs", "--data", str(synth), "--out", str(run),
+    assert main(["-q", "train", "--arch", "x3d_xs", "--data", str(synth), "-o", str(run),
                  "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4",
                  "--frames", "2", "--size", "24", *common]) == 0  # fmt: skip
     assert (run / "best.pt").is_file()
@@ -277,7 +277,7 @@ def test_cli_evaluate_mean_over_splits(synth, tmp_path, capsys) -> None:
         (data / f"testlist0{k}.txt").write_text("\n".join(lines) + "\n")
     run = tmp_path / "run"
     common = ["--threads", "1"]
-    assert main(["-q", "train", "--arch", "tiny3d", "--data", str(data), "--out", str(run),
+    assert main(["-q", "train", "--arch", "tiny3d", "--data", str(data), "-o", str(run),
                  "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4",
                  "--frames", "2", "--size", "16", *common]) == 0  # fmt: skip
     ckpt = str(run / "best.pt")
@@ -304,14 +304,14 @@ def test_cli_evaluate_mean_over_splits(synth, tmp_path, capsys) -> None:
 
 def test_cli_input_errors(tmp_path, capsys) -> None:
     assert (
-        main(["train", "--arch", "nope", "--data", str(tmp_path), "--out", str(tmp_path / "r")])
+        main(["train", "--arch", "nope", "--data", str(tmp_path), "-o", str(tmp_path / "r")])
         == 1
     )
     assert "motionlab: error: unknown model 'nope'" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing.pt"), "--data", str(tmp_path)]) == 1
     assert "no such checkpoint" in capsys.readouterr().err
     assert main(["train", "--arch", "x3d_xs", "--data", str(tmp_path / "none"),
-                 "--out", str(tmp_path / "r")]) == 1  # fmt: skip
+                 "-o", str(tmp_path / "r")]) == 1  # fmt: skip
     assert "no such dataset folder" in capsys.readouterr().err
 
 
@@ -327,7 +327,7 @@ def test_cli_synth_actions(tmp_path, capsys) -> None:
 def test_cli_train_on_metadata_csv(synth, tmp_path, capsys) -> None:
     """KTH-style table: held-out persons form the validation set; identity labels work."""
     run = tmp_path / "run"
-    base = ["-q", "train", "--arch", "tiny3d", "--data", str(synth), "--out", str(run),
+    base = ["-q", "train", "--arch", "tiny3d", "--data", str(synth), "-o", str(run),
             "--csv", str(synth / "metadata.csv"), "--epochs", "1", "--batch-size", "4",
             "--frames", "2", "--size", "24", "--threads", "1"]  # fmt: skip
     assert main(base) == 1
@@ -381,7 +381,7 @@ def test_ddp_on_cpu_with_torchrun(synth, tmp_path) -> None:
     run = tmp_path / "run"
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "motionlab", "-q",
-           "train", "--arch", "tiny3d", "--data", str(synth), "--out", str(run),
+           "train", "--arch", "tiny3d", "--data", str(synth), "-o", str(run),
            "--epochs", "2", "--batch-size", "2", "--frames", "2", "--size", "24",
            "--threads", "1"]  # fmt: skip
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
@@ -413,7 +413,7 @@ def test_cli_kth_person_split(tmp_path, capsys) -> None:
 
     data = _kth_videos(tmp_path / "kth")
     run = tmp_path / "run"
-    assert main(["-q", "train", "--arch", "tiny3d", "--data", str(data), "--out", str(run),
+    assert main(["-q", "train", "--arch", "tiny3d", "--data", str(data), "-o", str(run),
                  "--split", "kth", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size",
                  "4", "--frames", "2", "--size", "16", "--threads", "1"]) == 0  # fmt: skip
     val = {Path(p).name for p in json.loads((run / "config.json").read_text())["validation"]}
@@ -435,7 +435,7 @@ def test_cli_person_split_errors(tmp_path, capsys) -> None:
             (data / action).mkdir(parents=True, exist_ok=True)
             (data / action / f"person{p:02d}_{action}_d1_uncomp.avi").touch()
     table = tmp_path / "split.csv"
-    base = ["train", "--arch", "tiny3d", "--data", str(data), "--out", str(tmp_path / "run")]
+    base = ["train", "--arch", "tiny3d", "--data", str(data), "-o", str(tmp_path / "run")]
 
     def fails(*extra: str, match: str) -> None:
         assert main([*base, *extra]) == 1

@@ -30,7 +30,8 @@ Examples
 >>> import numpy as np, tempfile, pathlib
 >>> frames = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "noise.mkv"
->>> write_video(out, frames, fps=25)          # FFV1: lossless
+>>> write_video(out, frames, fps=25)          # FFV1: lossless; returns the frame count
+3
 >>> bool((read_video(out) == frames).all())
 True
 """

@@ -57,6 +57,7 @@ from motionlab.afd.noise import (
     video_mean_std_stream,
 )
 from motionlab.afd.stream import AFDSource
+from motionlab.afd.write import write_afd
 
 __all__ = [
     "AFD5_CLASSES",
@@ -80,4 +81,5 @@ __all__ = [
     "uniform_noise",
     "video_mean_std_stream",
     "video_seed",
+    "write_afd",
 ]

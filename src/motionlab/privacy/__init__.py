@@ -20,6 +20,7 @@ from motionlab.privacy.obfuscate import (
     obfuscate_steps,
 )
 from motionlab.privacy.replace import REPLACEMENTS, Replacement, replacement_frame
+from motionlab.privacy.write import write_obfuscation
 
 __all__ = [
     "ATTRIBUTES",
@@ -44,4 +45,5 @@ __all__ = [
     "parse_names",
     "pixelate",
     "replacement_frame",
+    "write_obfuscation",
 ]

@@ -12,3 +12,16 @@ its storage and its analysis (thesis §4.3, appendix A.2).
 
 The web parts need ``pip install 'motionlab[study]'``; importing this package does not.
 """
+
+from motionlab._lazy import lazy_exports
+
+_NAMES = {
+    "export_study": "export",
+    "make_demo_study": "demo",
+    "read_trials": "analysis",
+    "simulate_study": "simulate",
+    "summarise": "analysis",
+    "write_report": "analysis",
+}
+__all__ = sorted(_NAMES)
+__getattr__, __dir__ = lazy_exports(__name__, _NAMES)

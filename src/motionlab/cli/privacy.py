@@ -518,8 +518,8 @@ def cmd_privacy_eval(args: argparse.Namespace) -> int:
 # parsers
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``obfuscate``, ``baseline``, ``templates`` and ``privacy-eval``."""
+def _add_obfuscate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``obfuscate``."""
     from motionlab.cli.options import add_input_options, add_keep_audio_option, add_noise_options
 
     p = sub.add_parser(
@@ -594,6 +594,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_input_options(p)
     p.set_defaults(func=cmd_obfuscate)
 
+
+def _add_baseline(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``baseline``."""
+    from motionlab.cli.options import add_input_options, add_keep_audio_option
+
     p = sub.add_parser(
         "baseline",
         help="naive obfuscation baselines of Table 5.2 (pixelate, blur, mask)",
@@ -616,6 +621,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_keep_audio_option(p, "voices identify people and are not obfuscated")
     add_input_options(p)
     p.set_defaults(func=cmd_baseline)
+
+
+def _add_templates(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``templates``."""
 
     p = sub.add_parser(
         "templates",
@@ -720,6 +729,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _add_matcher_args(t)
     t.set_defaults(func=cmd_templates_similarity)
 
+
+def _add_privacy_eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``privacy-eval``."""
+
     p = sub.add_parser(
         "privacy-eval",
         help="Table 5.2 (action top-1, privacy top-1, f_lambda) from prediction CSVs",
@@ -732,3 +745,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--lambda", dest="lam", type=_unit_float, default=0.5, help="lambda (0.5)")
     p.add_argument("--plot", type=Path, help="write the lambda sweep to this .png/.pdf/.svg")
     p.set_defaults(func=cmd_privacy_eval)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``obfuscate``, ``baseline``, ``templates`` and ``privacy-eval``."""
+    _add_obfuscate(sub)
+    _add_baseline(sub)
+    _add_templates(sub)
+    _add_privacy_eval(sub)

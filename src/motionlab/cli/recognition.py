@@ -43,14 +43,17 @@ def _split(text: str) -> int | str:
         ) from None
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add the recognition sub-commands to the ``motionlab`` parser."""
+def _add_models(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``models``."""
     p = sub.add_parser("models", help="list the model zoo (sampling f×r, input size, parameters)")
     p.add_argument(
         "--count", action="store_true", help="build each model to count parameters (slow)"
     )
     p.set_defaults(func=_cmd_models)
 
+
+def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``train``."""
     p = sub.add_parser("train", help="train a zoo model on a class-folder dataset")
     p.add_argument("--arch", required=True, help="model name (see `motionlab models`)")
     _add_data_args(p)
@@ -85,6 +88,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--weights", type=Path, help="local weights file to start from")
     p.set_defaults(func=_cmd_train)
 
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``evaluate``."""
     p = sub.add_parser("evaluate", help="evaluate a checkpoint: top-1/5, per-class, confusion")
     p.add_argument(
         "checkpoint", type=Path, nargs="+",
@@ -101,6 +107,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, help="write the results (confusion matrix...) here")
     p.set_defaults(func=_cmd_evaluate)
 
+
+def _add_diagnose(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``diagnose``."""
     p = sub.add_parser(
         "diagnose",
         help="does a model use motion? top-1 on rgb / afd / static / shuffled video, Δ, "
@@ -144,6 +153,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_runtime_args(p)
     p.set_defaults(func=_cmd_diagnose)
 
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``predict``."""
     p = sub.add_parser("predict", help="top-k classes of one video (any model)")
     p.add_argument("video", type=Path, help="a video file or frame folder")
     _add_model_args(p)
@@ -155,6 +167,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_runtime_args(p)
     p.set_defaults(func=_cmd_predict)
 
+
+def _add_synth_actions(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``synth-actions``."""
     p = sub.add_parser("synth-actions", help="generate the synthetic motion-only action dataset")
     p.add_argument("out", type=Path, help="output folder (class folders, metadata.csv, splits)")
     p.add_argument("--videos-per-class", type=int, default=20)
@@ -169,6 +184,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--no-davis", action="store_true", help="plain texture backgrounds")
     p.set_defaults(func=_cmd_synth)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the recognition sub-commands to the ``motionlab`` parser."""
+    _add_models(sub)
+    _add_train(sub)
+    _add_evaluate(sub)
+    _add_diagnose(sub)
+    _add_predict(sub)
+    _add_synth_actions(sub)
 
 
 def _add_runtime_args(p: argparse.ArgumentParser) -> None:

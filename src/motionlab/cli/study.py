@@ -244,17 +244,8 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     log.info("%d simulated participants, %d answers", len(results), sum(r.answers for r in results))
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``motionlab study ...`` to the ``motionlab`` command."""
-    from motionlab.cli.options import size_type
-
-    study = sub.add_parser(
-        "study",
-        help="human perception study: web app, export, report",
-        description="Run a web study in which people classify (appearance-free) videos, "
-        "export its answers and make a report. Needs pip install 'motionlab[study]'.",
-    )
-    s = study.add_subparsers(dest="study_command", metavar="STUDY_COMMAND", required=True)
+def _add_serve(s: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``serve``."""
 
     p = s.add_parser(
         "serve",
@@ -303,11 +294,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=cmd_serve)
 
+
+def _add_export(s: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``export``."""
+
     p = s.add_parser("export", help="write trials.csv, questionnaires.csv, ... from the database")
     p.add_argument("--db", help="SQLAlchemy URL or SQLite file")
     p.add_argument("--config", type=Path, help="study.toml (its default study.db)")
     p.add_argument("-o", "--output", required=True, type=Path, help="output folder")
     p.set_defaults(func=cmd_export)
+
+
+def _add_report(s: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``report``."""
 
     p = s.add_parser(
         "report",
@@ -338,6 +337,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, type=Path, help="output folder")
     p.set_defaults(func=cmd_report)
 
+
+def _add_demo(s: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``demo``."""
+    from motionlab.cli.options import size_type
+
     p = s.add_parser(
         "demo",
         help="write a small synthetic study (clips + AFD clips + study.toml)",
@@ -352,6 +356,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
 
+
+def _add_simulate(s: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``simulate``."""
+
     p = s.add_parser(
         "simulate",
         help="fill a database with simulated participants (for trying the report)",
@@ -361,6 +369,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--participants", type=int_type(1), default=10)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_simulate)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``motionlab study ...`` to the ``motionlab`` command."""
+    study = sub.add_parser(
+        "study",
+        help="human perception study: web app, export, report",
+        description="Run a web study in which people classify (appearance-free) videos, "
+        "export its answers and make a report. Needs pip install 'motionlab[study]'.",
+    )
+    s = study.add_subparsers(dest="study_command", metavar="STUDY_COMMAND", required=True)
+    _add_serve(s)
+    _add_export(s)
+    _add_report(s)
+    _add_demo(s)
+    _add_simulate(s)
 
 
 if __name__ == "__main__":  # pragma: no cover

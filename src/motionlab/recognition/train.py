@@ -408,6 +408,92 @@ def _write_log(path: Path, rows: list[dict[str, float]]) -> None:
         writer.writerows(rows)
 
 
+def _resume(
+    path: Path,
+    spec: ModelSpec,
+    classes: Sequence[str],
+    train_set: ClipDataset,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    stopper: EarlyStopping,
+    result: TrainResult,
+    device: torch.device,
+) -> int:
+    """Load the run's ``last.pt`` into the model, optimizer, early stopping and history;
+    return the epoch to start at. Refuses a checkpoint of another model, class list or
+    flow source."""
+    ckpt = read_checkpoint(path, device=str(device))
+    if ckpt.get("spec") != spec_to_dict(spec) or list(ckpt["classes"]) != list(classes):
+        raise MotionlabError(
+            f"{path} is a run of another model or class list; use a new run folder or --no-resume"
+        )
+    check_flow_source(ckpt, spec, train_set.flow, where=str(path))
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    start_epoch = ckpt["epoch"] + 1
+    result.history = ckpt["history"]
+    stopper.best, stopper.best_epoch = ckpt["best_val_loss"], ckpt["best_epoch"]
+    stopper.bad_epochs = ckpt["bad_epochs"]
+    result.best_epoch, result.best_val_loss = stopper.best_epoch, stopper.best
+    log.info("resuming %s at epoch %d", path.parent, start_epoch)
+    return start_epoch
+
+
+def _train_epoch(
+    net: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scaler: Any,
+    device: torch.device,
+    use_amp: bool,
+    steps: int | None,
+    *,
+    desc: str,
+    progress: bool,
+) -> tuple[int, int, float]:
+    """One pass over ``loader`` (at most ``steps`` batches); (clips, correct, summed loss)."""
+    from motionlab.progress import Progress
+
+    net.train()
+    total, correct, loss_sum = 0, 0, 0.0
+    bar = Progress(len(loader), desc, "batch", enabled=progress)
+    for step, (inputs, y) in enumerate(loader):
+        if steps is not None and step >= steps:
+            break
+        y = y.to(device)
+        loss, logits = train_step(net, inputs, y, optimizer, scaler=scaler, amp=use_amp)
+        total += len(y)
+        correct += int((logits.argmax(1) == y).sum())
+        loss_sum += loss.item() * len(y)
+        bar.set_note(f"loss {loss_sum / total:.3f}")
+        bar.update()
+    bar.close()
+    return total, correct, loss_sum
+
+
+def _save_epoch(
+    out: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    meta: dict[str, Any],
+    *,
+    improved: bool,
+    provenance: dict[str, Any] | None,
+) -> None:
+    """Write ``last.pt`` (and ``best.pt`` when the validation loss improved) atomically,
+    each with its provenance sidecar."""
+    ckpt = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), **plain(meta)}
+    with atomic_file(out / LAST) as tmp:
+        torch.save(ckpt, tmp)
+    if provenance is not None:
+        write_sidecar(out / LAST, {**provenance, "epoch": meta["epoch"]})
+    if improved:
+        with atomic_file(out / BEST) as tmp:
+            torch.save(ckpt, tmp)
+        if provenance is not None:
+            write_sidecar(out / BEST, {**provenance, "epoch": meta["epoch"]})
+
+
 def train(
     spec: ModelSpec,
     train_set: ClipDataset,
@@ -448,8 +534,6 @@ def train(
     -------
     TrainResult
     """
-    from motionlab.progress import Progress
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rank, world = _distributed()
@@ -473,21 +557,9 @@ def train(
     flow_record = flow_source_record(spec, train_set)
     validation = [str(x.path) for x in val_set.samples]
     if resume and (out / LAST).exists():
-        ckpt = read_checkpoint(out / LAST, device=str(device))
-        if ckpt.get("spec") != spec_to_dict(spec) or list(ckpt["classes"]) != list(classes):
-            raise MotionlabError(
-                f"{out / LAST} is a run of another model or class list; use a new run folder "
-                "or --no-resume"
-            )
-        check_flow_source(ckpt, spec, train_set.flow, where=str(out / LAST))
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        start_epoch = ckpt["epoch"] + 1
-        result.history = ckpt["history"]
-        stopper.best, stopper.best_epoch = ckpt["best_val_loss"], ckpt["best_epoch"]
-        stopper.bad_epochs = ckpt["bad_epochs"]
-        result.best_epoch, result.best_val_loss = stopper.best_epoch, stopper.best
-        log.info("resuming %s at epoch %d", out, start_epoch)
+        start_epoch = _resume(
+            out / LAST, spec, classes, train_set, model, optimizer, stopper, result, device
+        )
         if stopper.stop:
             result.stopped = "early stop (already)"
             return result
@@ -521,21 +593,11 @@ def train(
             generator=generator,
             drop_last=per_rank > config.batch_size,
         )
-        net.train()
         tic = time.time()
-        total, correct, loss_sum = 0, 0, 0.0
-        bar = Progress(len(loader), f"epoch {epoch}", "batch", enabled=progress and rank == 0)
-        for step, (inputs, y) in enumerate(loader):
-            if config.steps_per_epoch is not None and step >= config.steps_per_epoch:
-                break
-            y = y.to(device)
-            loss, logits = train_step(net, inputs, y, optimizer, scaler=scaler, amp=use_amp)
-            total += len(y)
-            correct += int((logits.argmax(1) == y).sum())
-            loss_sum += loss.item() * len(y)
-            bar.set_note(f"loss {loss_sum / total:.3f}")
-            bar.update()
-        bar.close()
+        total, correct, loss_sum = _train_epoch(
+            net, loader, optimizer, scaler, device, use_amp, config.steps_per_epoch,
+            desc=f"epoch {epoch}", progress=progress and rank == 0,
+        )  # fmt: skip
         if world > 1:  # the epoch's training metrics over all ranks
             sums = torch.tensor([total, correct, loss_sum], dtype=torch.float64, device=device)
             torch.distributed.all_reduce(sums)
@@ -562,34 +624,20 @@ def train(
             epoch, row["train_loss"], val.loss, val.top1,
         )  # fmt: skip
         if rank == 0:
-            ckpt = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                **plain(
-                    {
-                        "spec": spec_to_dict(spec),
-                        "classes": list(classes),
-                        "config": asdict(config),
-                        "epoch": epoch,
-                        "history": result.history,
-                        "best_epoch": result.best_epoch,
-                        "best_val_loss": result.best_val_loss,
-                        "bad_epochs": stopper.bad_epochs,
-                        "flow_source": flow_record,
-                        "validation": validation,
-                        "provenance": provenance,
-                    }
-                ),
+            meta = {
+                "spec": spec_to_dict(spec),
+                "classes": list(classes),
+                "config": asdict(config),
+                "epoch": epoch,
+                "history": result.history,
+                "best_epoch": result.best_epoch,
+                "best_val_loss": result.best_val_loss,
+                "bad_epochs": stopper.bad_epochs,
+                "flow_source": flow_record,
+                "validation": validation,
+                "provenance": provenance,
             }
-            with atomic_file(out / LAST) as tmp:
-                torch.save(ckpt, tmp)
-            if provenance is not None:
-                write_sidecar(out / LAST, {**provenance, "epoch": epoch})
-            if improved:
-                with atomic_file(out / BEST) as tmp:
-                    torch.save(ckpt, tmp)
-                if provenance is not None:
-                    write_sidecar(out / BEST, {**provenance, "epoch": epoch})
+            _save_epoch(out, model, optimizer, meta, improved=improved, provenance=provenance)
             _write_log(out / LOG, result.history)
             if board is not None:
                 for key, value in row.items():

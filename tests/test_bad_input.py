@@ -931,7 +931,7 @@ def test_os_error_names_the_output_not_its_temporary() -> None:
     import argparse
     import errno as errno_mod
 
-    from motionlab.cli import os_error_line
+    from motionlab.cli.app import os_error_line
 
     args = argparse.Namespace(output="res/out.avi")
     exc = PermissionError(errno_mod.EACCES, "Permission denied", "res/.out.avi.tmp-ab_12xyz.avi")

@@ -918,6 +918,20 @@ class _AudioPass:
         self._in.close()
 
 
+@contextlib.contextmanager
+def optional_writer(
+    path: str | os.PathLike[str] | None, **kwargs: object
+) -> Iterator[VideoWriter | None]:
+    """A :class:`VideoWriter` for ``path`` (``kwargs`` as for it) as a context, or ``None``
+    when ``path`` is ``None``: for a second output beside the main one (flow, saliency)
+    that is written whole on success and removed on any failure."""
+    if path is None:
+        yield None
+        return
+    with VideoWriter(path, **kwargs) as writer:
+        yield writer
+
+
 def write_video(
     path: str | os.PathLike[str],
     frames: Iterable[np.ndarray],

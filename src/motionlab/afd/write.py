@@ -28,7 +28,14 @@ from motionlab.flow.base import FlowEstimator, check_flow_size
 from motionlab.pipeline import write_in_background
 from motionlab.progress import Progress
 from motionlab.provenance import stamp
-from motionlab.video import LOSSLESS_CODECS, VideoReader, VideoWriter, afd_codec_for, write_gif
+from motionlab.video import (
+    LOSSLESS_CODECS,
+    VideoReader,
+    VideoWriter,
+    afd_codec_for,
+    optional_writer,
+    write_gif,
+)
 
 log = logging.getLogger("motionlab")
 
@@ -134,39 +141,27 @@ def write_afd(
             output, fps=reader.rate, codec=codec, metadata=meta,
             source=reader if keep_timing else None, keep_audio=keep_audio,
         )  # fmt: skip
-        flow_writer = None
-        if flow_output is not None:
-            flow_meta = {"motionlab_flow": json.dumps({"bound_px": FLOW_BOUND, **meta})}
-            flow_writer = VideoWriter(
-                flow_output, fps=reader.rate, codec="ffv1", metadata=flow_meta
-            )
+        flow_meta = {"motionlab_flow": json.dumps({"bound_px": FLOW_BOUND, **meta})}
         preview: list[np.ndarray] = []
-        try:
-            with (
-                writer,
-                (
-                    write_in_background(writer.write) if background else nullcontext(writer.write)
-                ) as put,
-            ):
-                steps = afd_steps(
-                    reader, config=config, estimator=estimator, threaded=threaded,
-                    need_forward=flow_writer is not None,
-                )  # fmt: skip
-                for step in steps:
-                    frame = triptych_frame(step) if triptych else step.afd
-                    put(frame)
-                    if flow_writer is not None and step.flow is not None:
-                        assert step.flow.forward is not None
-                        flow_writer.write(quantize_flow(step.flow.forward))
-                    if gif is not None and len(preview) < gif_frames:
-                        preview.append(frame)
-                    bar.update()
-            if flow_writer is not None:
-                flow_writer.close()
-        except BaseException:
-            if flow_writer is not None:
-                flow_writer.abort()
-            raise
+        encode = write_in_background(writer.write) if background else nullcontext(writer.write)
+        with (
+            optional_writer(flow_output, fps=reader.rate, codec="ffv1", metadata=flow_meta) as fw,
+            writer,
+            encode as put,
+        ):
+            steps = afd_steps(
+                reader, config=config, estimator=estimator, threaded=threaded,
+                need_forward=fw is not None,
+            )  # fmt: skip
+            for step in steps:
+                frame = triptych_frame(step) if triptych else step.afd
+                put(frame)
+                if fw is not None and step.flow is not None:
+                    assert step.flow.forward is not None
+                    fw.write(quantize_flow(step.flow.forward))
+                if gif is not None and len(preview) < gif_frames:
+                    preview.append(frame)
+                bar.update()
         bar.close()
         if gif is not None:
             write_gif(Path(gif), preview, fps=reader.fps, max_frames=gif_frames)

@@ -26,7 +26,13 @@ from motionlab.privacy.obfuscate import ObfuscationConfig, obfuscate_steps
 from motionlab.privacy.pictures import saliency_to_gray
 from motionlab.progress import Progress
 from motionlab.provenance import stamp
-from motionlab.video import LOSSLESS_CODECS, VideoReader, VideoWriter, afd_codec_for
+from motionlab.video import (
+    LOSSLESS_CODECS,
+    VideoReader,
+    VideoWriter,
+    afd_codec_for,
+    optional_writer,
+)
 
 log = logging.getLogger("motionlab")
 
@@ -120,25 +126,20 @@ def write_obfuscation(
             output, fps=reader.rate, codec=codec, metadata=meta, source=reader,
             keep_audio=keep_audio,
         )  # fmt: skip
-        sal_writer = None
-        if sal_path is not None:
-            sal_codec = afd_codec_for(sal_path, None)
-            sal_writer = VideoWriter(sal_path, fps=reader.rate, codec=sal_codec, metadata=meta)
+        sal_codec = None if sal_path is None else afd_codec_for(sal_path, None)
         try:
-            with writer, write_in_background(writer.write) as put:
+            with (
+                optional_writer(sal_path, fps=reader.rate, codec=sal_codec, metadata=meta) as sal,
+                writer,
+                write_in_background(writer.write) as put,
+            ):
                 for step in obfuscate_steps(
                     reader, matcher=matcher, config=config, estimator=estimator
                 ):
                     put(step.output)
-                    if sal_writer is not None:
-                        sal_writer.write(saliency_to_gray(step.saliency))
+                    if sal is not None:
+                        sal.write(saliency_to_gray(step.saliency))
                     bar.update()
-            if sal_writer is not None:
-                sal_writer.close()
-        except BaseException:
-            if sal_writer is not None:
-                sal_writer.abort()
-            raise
         finally:
             matcher.close()
         bar.close()

@@ -156,3 +156,34 @@ def test_too_short_and_bad_settings():
         AFDConfig(mode="fancy")
     with pytest.raises(MotionlabError, match="uint8"):
         list(make_afd([frame.astype(float), frame.astype(float)]))
+
+
+def test_afd_hands_the_estimator_its_batch_size() -> None:
+    """``--batch-size`` (RAFT pairs per pass) reaches AFD's flow, not only ``flow``: an
+    estimator with ``batch_size`` B gets B pairs per call, and the frames are unchanged."""
+    from motionlab.flow.base import FlowEstimator
+
+    class Counting(FlowEstimator):
+        name = "counting"
+
+        def __init__(self, batch_size: int) -> None:
+            super().__init__()
+            self.batch_size = batch_size
+            self.calls: list[int] = []
+
+        def _estimate_batch(self, frames_a: list, frames_b: list) -> list:
+            self.calls.append(len(frames_a))
+            return super()._estimate_batch(frames_a, frames_b)
+
+        def _estimate(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+            return np.full((*frame_a.shape[:2], 2), 0.5, np.float32)
+
+    frames = np.random.default_rng(0).integers(0, 256, (7, 16, 20, 3), dtype=np.uint8)
+    outs = {}
+    for batch in (1, 3):
+        est = Counting(batch)
+        config = AFDConfig(mode="advect", seed=1)
+        steps = list(afd_steps(list(frames), config=config, estimator=est, threaded=False))
+        outs[batch] = np.stack([s.afd for s in steps])
+        assert est.calls == ([1] * 6 if batch == 1 else [3, 3])
+    assert np.array_equal(outs[1], outs[3])

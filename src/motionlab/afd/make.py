@@ -207,7 +207,8 @@ def frames_with_flow(
     """Yield ``(frame 0, None)``, then ``(frame t, flow of pair (t-1, t))`` for t >= 1.
 
     ``directions`` is ``"forward"``, ``"backward"``, ``"both"`` or ``"none"`` (no flow is
-    estimated; the pairs carry None).
+    estimated; the pairs carry None). An estimator with a ``batch_size`` (RAFT) gets that
+    many pairs per call, holding ``batch_size + 1`` frames.
     """
     if directions == "none":
         count = 0
@@ -225,7 +226,10 @@ def frames_with_flow(
             yield frame
 
     assert estimator is not None
-    for pair in video_flow(tee(), estimator=estimator, direction=directions):  # type: ignore[arg-type]
+    # pairs per estimator call: the estimator's own batch size (RAFT --batch-size), else 1
+    batch = int(getattr(estimator, "batch_size", 1))
+    pairs = video_flow(tee(), estimator=estimator, direction=directions, batch_size=batch)  # type: ignore[arg-type]
+    for pair in pairs:
         if pair.index == 0:
             yield seen[0], None
         seen.popleft()

@@ -319,7 +319,12 @@ def compute_flows(
     from motionlab.progress import track
 
     out = np.empty((len(frames) - 1, *frames.shape[1:3], 2), np.float32)
-    pairs = video_flow(frames, method=method, estimator=estimator, direction="forward", **options)
+    # pairs per estimator call: the estimator's batch size (RAFT --batch-size), else 1
+    batch = int(getattr(estimator, "batch_size", options.get("batch_size", 1)))
+    pairs = video_flow(
+        frames, method=method, estimator=estimator, direction="forward", batch_size=batch,
+        **options,
+    )  # fmt: skip
     # a bar on a terminal, plain lines in logs (motionlab.progress)
     for pair in track(pairs, "flow", total=len(out), unit="pair", enabled=progress):
         out[pair.index] = pair.forward

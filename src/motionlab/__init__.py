@@ -11,11 +11,12 @@ Video I/O -- :mod:`motionlab.video`
 Optical flow -- :mod:`motionlab.flow`
     ``get_estimator(name)``, ``list_methods()``, ``estimate``, ``video_flow``,
     ``read_flo``/``write_flo``, ``flow_to_color``, ``endpoint_error``.
-Appearance-free video -- :mod:`motionlab.afd`, :mod:`motionlab.afd.dataset`
-    ``AFDConfig``, ``make_afd``, ``afd_steps``, ``afd_from_flows``; whole datasets:
-    ``make_afd_dataset``.
+Appearance-free video -- :mod:`motionlab.afd`
+    ``AFDConfig``, ``make_afd``, ``afd_steps``, ``afd_from_flows``; file to file:
+    ``write_afd``; whole datasets: ``make_afd_dataset``; on the fly: ``AFDSource``.
 Privacy obfuscation -- :mod:`motionlab.privacy` (extra ``privacy``)
-    ``obfuscate``, ``obfuscate_steps``, ``ObfuscationConfig``, ``get_matcher`` /
+    ``obfuscate``, ``obfuscate_steps``, ``ObfuscationConfig``, ``write_obfuscation``
+    (file to file), ``get_matcher`` /
     ``list_matchers`` (``landmarks``, ``dino``), baselines ``pixelate``, ``blur``,
     ``mask_region``.
 Action recognition -- :mod:`motionlab.recognition` (extra ``recognition``)
@@ -28,7 +29,9 @@ Space-time volumes of interest -- :mod:`motionlab.stvi`
 Perception study -- :mod:`motionlab.study` (extra ``study``)
     ``demo.make_demo_study``, ``simulate.simulate_study``, ``export.export_study``,
     ``analysis.read_trials``; the web app: ``motionlab study serve``.
-Provenance and environment -- :mod:`motionlab.provenance`, :mod:`motionlab.doctor`
+Progress, provenance and environment -- :mod:`motionlab.progress`,
+:mod:`motionlab.provenance`, :mod:`motionlab.doctor`
+    ``progress.Progress`` (bar / log lines / JSON lines);
     ``provenance.record``, ``provenance.read`` (what ``motionlab info`` prints);
     ``doctor.diagnose``.
 

@@ -681,15 +681,8 @@ def _condition_dataset(
                        condition=condition)  # fmt: skip
 
 
-def _cmd_diagnose(args: argparse.Namespace) -> int:
-    from motionlab.atomic import atomic_file, refuse_overwrite_input
-
-    refuse_overwrite_input(
-        args.out, args.data, args.afd, args.weights, args.classes, args.flow_cache,
-        writes=("diagnose.csv", "diagnose.json", "diagnose.png"),
-    )  # fmt: skip
-    if Path(args.model).exists():
-        refuse_overwrite_input(args.out, Path(args.model), writes=("diagnose.*",))
+def _checked_conditions(args: argparse.Namespace) -> list[str]:
+    """diagnose's ``--conditions`` (distinct known names), ``--bootstrap``, ``--level``."""
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
     bad = [c for c in conditions if c not in _diagnose_conditions()]
     if bad or not conditions or len(set(conditions)) != len(conditions):
@@ -701,6 +694,75 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         raise MotionlabError(f"--bootstrap must be >= 1, got {args.bootstrap}")
     if not 0.0 < args.level < 1.0:
         raise MotionlabError(f"--level must be in (0, 1), got {args.level}")
+    return conditions
+
+
+def _print_class_order(
+    args: argparse.Namespace, classes: list[str], labels: Any, rgb_predictions: Any
+) -> None:
+    """Print the class order of the RGB confusion (Thoma 2017) and the k classes of highest
+    inter-class entropy (§4.2)."""
+    from motionlab.recognition.diagnose import (
+        inter_class_entropy,
+        reorder_confusion,
+        select_by_entropy,
+    )
+    from motionlab.recognition.metrics import confusion_matrix
+
+    inside = rgb_predictions < len(classes)
+    cm = confusion_matrix(labels[inside], rgb_predictions[inside], len(classes))
+    order = reorder_confusion(cm, seed=args.seed)
+    print("class order (Thoma 2017):", " ".join(classes[i] for i in order))
+    k = min(args.k, len(classes))
+    try:
+        picked = select_by_entropy(cm, k, min_accuracy=args.min_accuracy)
+        entropy = inter_class_entropy(cm)
+        print(f"{k} classes of highest inter-class entropy (accuracy >= "
+              f"{args.min_accuracy:.0%}; §4.2):",
+              " ".join(f"{classes[i]} ({entropy[i]:.2f} bit)" for i in picked))  # fmt: skip
+    except MotionlabError as exc:
+        print(f"no most-confused set: {exc}", file=sys.stderr)
+
+
+def _write_diagnosis(
+    args: argparse.Namespace, loaded: Any, classes: list[str], conditions: list[str],
+    rows: list[dict[str, Any]], samples: list[Any], predictions: dict[str, Any], chance: float,
+) -> None:  # fmt: skip
+    """Write ``diagnose.csv``, ``diagnose.json`` (settings, rows, every video's predictions)
+    and ``diagnose.png`` into ``--output``."""
+    from motionlab.atomic import atomic_file
+    from motionlab.recognition.diagnose import plot_diagnosis, write_diagnosis_csv
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_diagnosis_csv(rows, args.out / "diagnose.csv")
+    record = {
+        "model": args.model, "name": loaded.name, "kind": loaded.kind,
+        "data": str(args.data), "classes": classes, "conditions": conditions,
+        "bootstrap": args.bootstrap, "level": args.level, "seed": args.seed,
+        "afd_seed": args.afd_seed, "chance": chance, "rows": rows,
+        "videos": [
+            {"path": str(s.path.relative_to(args.data)), "label": classes[s.label],
+             **{c: int(predictions[c][i]) for c in conditions}}
+            for i, s in enumerate(samples)
+        ],
+    }  # fmt: skip
+    with atomic_file(args.out / "diagnose.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    plot_diagnosis(rows, args.out / "diagnose.png", chance=chance,
+                   title=f"{loaded.name}: top-1 by condition")  # fmt: skip
+    print(f"wrote {args.out / 'diagnose.csv'}, diagnose.json, diagnose.png")
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from motionlab.atomic import refuse_overwrite_input
+
+    refuse_overwrite_input(
+        args.out, args.data, args.afd, args.weights, args.classes, args.flow_cache,
+        writes=("diagnose.csv", "diagnose.json", "diagnose.png"),
+    )  # fmt: skip
+    if Path(args.model).exists():
+        refuse_overwrite_input(args.out, Path(args.model), writes=("diagnose.*",))
+    conditions = _checked_conditions(args)
     _threads(args)
     import numpy as np
 
@@ -709,13 +771,8 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         diagnosis_rows,
         format_diagnosis,
         format_reliance_table,
-        inter_class_entropy,
-        plot_diagnosis,
         reliance_row,
-        reorder_confusion,
-        select_by_entropy,
     )
-    from motionlab.recognition.metrics import confusion_matrix
     from motionlab.recognition.train import check_flow_source
 
     # the model first (a crafted checkpoint is refused before anything else is read); a
@@ -755,40 +812,9 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
             loaded.name, float(correct["rgb"].mean()), float(correct["afd"].mean())
         )]))  # fmt: skip
     if "rgb" in predictions and np.array_equal(lmap, np.arange(len(classes))):
-        inside = predictions["rgb"] < len(classes)
-        cm = confusion_matrix(labels[inside], predictions["rgb"][inside], len(classes))
-        order = reorder_confusion(cm, seed=args.seed)
-        print("class order (Thoma 2017):", " ".join(classes[i] for i in order))
-        k = min(args.k, len(classes))
-        try:
-            picked = select_by_entropy(cm, k, min_accuracy=args.min_accuracy)
-            entropy = inter_class_entropy(cm)
-            print(f"{k} classes of highest inter-class entropy (accuracy >= "
-                  f"{args.min_accuracy:.0%}; §4.2):",
-                  " ".join(f"{classes[i]} ({entropy[i]:.2f} bit)" for i in picked))  # fmt: skip
-        except MotionlabError as exc:
-            print(f"no most-confused set: {exc}", file=sys.stderr)
+        _print_class_order(args, classes, labels, predictions["rgb"])
     if args.out is not None:
-        from motionlab.recognition.diagnose import write_diagnosis_csv
-
-        args.out.mkdir(parents=True, exist_ok=True)
-        write_diagnosis_csv(rows, args.out / "diagnose.csv")
-        record = {
-            "model": args.model, "name": loaded.name, "kind": loaded.kind,
-            "data": str(args.data), "classes": classes, "conditions": conditions,
-            "bootstrap": args.bootstrap, "level": args.level, "seed": args.seed,
-            "afd_seed": args.afd_seed, "chance": chance, "rows": rows,
-            "videos": [
-                {"path": str(s.path.relative_to(args.data)), "label": classes[s.label],
-                 **{c: int(predictions[c][i]) for c in conditions}}
-                for i, s in enumerate(samples)
-            ],
-        }  # fmt: skip
-        with atomic_file(args.out / "diagnose.json") as tmp:
-            tmp.write_text(json.dumps(record, indent=2) + "\n")
-        plot_diagnosis(rows, args.out / "diagnose.png", chance=chance,
-                       title=f"{loaded.name}: top-1 by condition")  # fmt: skip
-        print(f"wrote {args.out / 'diagnose.csv'}, diagnose.json, diagnose.png")
+        _write_diagnosis(args, loaded, classes, conditions, rows, samples, predictions, chance)
     return 0
 
 

@@ -482,6 +482,206 @@ def _html(blocks: list[tuple], title: str) -> str:
     )
 
 
+def _attention_section(s: Summary, blocks: list[tuple]) -> None:
+    """The attention checks and who was excluded for them."""
+    if not s.attention:
+        return
+    blocks.append(("h", 2, "Attention checks"))
+    blocks.append(
+        (
+            "p",
+            f"Catch trials (clips with a known answer) are not counted in any accuracy. "
+            f"{len(s.excluded)} of {len(s.attention)} participants with checks scored below "
+            f"{_pct(s.min_attention)} on them and are excluded from everything below.",
+        )
+    )
+    blocks.append(
+        _table(
+            ["participant", "attention-check accuracy", "checks", "excluded"],
+            [
+                [p, _pct(acc), n, "yes" if p in s.excluded else ""]
+                for p, (acc, n) in s.attention.items()
+            ],
+        )
+    )
+
+
+def _accuracy_sections(s: Summary, blocks: list[tuple]) -> None:
+    """Accuracy per modality, then per class and modality (test phases)."""
+    blocks.append(("h", 2, "Accuracy per modality"))
+    blocks.append(
+        _table(
+            ["modality", "accuracy (all answers)", "mean of participants", "sd", "participants"],
+            [
+                [m, _pct(a), _pct(mu), f"{100 * sd:.1f}", n]
+                for m, (a, mu, sd, n) in s.modality_accuracy.items()
+            ],
+        )
+    )
+    blocks.append(("h", 2, "Accuracy per class and modality"))
+    mods = list(s.class_accuracy)
+    blocks.append(
+        _table(
+            ["class", *[f"{m} (n)" for m in mods]],
+            [
+                [
+                    c,
+                    *[
+                        f"{_pct(s.class_accuracy[m][c][0])} ({s.class_accuracy[m][c][1]})"
+                        for m in mods
+                    ],
+                ]
+                for c in s.classes
+            ],
+        )
+    )
+
+
+def _confusion_section(
+    s: Summary,
+    blocks: list[tuple],
+    out: Path,
+    files: dict[str, Path],
+    predictions: ModelPredictions | None,
+) -> None:
+    """Confusion matrices of the humans (and the model's, when given), with the figure."""
+    mods = list(s.class_accuracy)
+    blocks.append(("h", 2, "Confusion matrices"))
+    panels = [(f"humans, {m}", s.confusions[m]) for m in mods]
+    if predictions is not None:
+        pmods = sorted(set(predictions.modality))
+        for pm in pmods:
+            sel = [i for i, m in enumerate(predictions.modality) if m == pm]
+            cm = confusion(
+                [predictions.truth[i] for i in sel],
+                [predictions.prediction[i] for i in sel],
+                s.classes,
+            )
+            panels.append((f"model, {pm}", cm))
+    if panels:
+        files["confusion"] = plot_confusions(panels, s.classes, out / "confusion.png")
+        blocks.append(
+            (
+                "img",
+                "confusion.png",
+                "Rows: true class, normalised to 1 (counts in brackets)"
+                + ("; the model's predictions on the right" if predictions else ""),
+            )
+        )
+    if predictions is not None:
+        rows = []
+        for title_, m in panels:
+            acc = normalise_rows(m).diagonal()
+            rows.append([title_, *[_pct(a) for a in acc], _pct(np.trace(m) / max(1, m.sum()))])
+        blocks.append(_table(["", *s.classes, "overall"], rows))
+
+
+def _response_time_section(
+    s: Summary, blocks: list[tuple], out: Path, files: dict[str, Path]
+) -> None:
+    """Response times of correct vs wrong answers per class and modality."""
+    mods = list(s.class_accuracy)
+    blocks.append(("h", 2, "Response times, correct vs wrong"))
+    files["rt"] = plot_rt_correct_wrong(s, out / "rt_correct_wrong.png")
+    blocks.append(
+        (
+            "img",
+            "rt_correct_wrong.png",
+            "Response time from the first displayed frame to the click, test phases",
+        )
+    )
+    rows = []
+    for m in mods:
+        for c in s.classes:
+            ok, bad = s.rt_correct_wrong[m][c]
+            rows.append(
+                [
+                    m,
+                    c,
+                    len(ok),
+                    f"{np.median(ok) / 1000:.2f}" if ok else "–",
+                    len(bad),
+                    f"{np.median(bad) / 1000:.2f}" if bad else "–",
+                ]
+            )
+    blocks.append(
+        _table(["modality", "class", "correct n", "median s", "wrong n", "median s"], rows)
+    )
+
+
+def _participant_section(
+    s: Summary, blocks: list[tuple], out: Path, files: dict[str, Path]
+) -> None:
+    """Test accuracy of each participant, with the figure."""
+    mods = list(s.class_accuracy)
+    blocks.append(("h", 2, "Per participant"))
+    files["participants"] = plot_participants(s, out / "participants.png")
+    blocks.append(("img", "participants.png", "Test accuracy of each participant"))
+    blocks.append(
+        _table(
+            ["participant", *mods],
+            [
+                [p, *[_pct(s.participant_accuracy.get(p, {}).get(m, float("nan"))) for m in mods]]
+                for p in s.participants
+            ],
+        )
+    )
+
+
+def _training_vs_test_section(
+    s: Summary, blocks: list[tuple], out: Path, files: dict[str, Path]
+) -> None:
+    """Response times per phase kind and modality, with the figure."""
+    blocks.append(("h", 2, "Time to choose: training vs test"))
+    files["training_vs_test"] = plot_training_vs_test(s, out / "training_vs_test.png")
+    blocks.append(("img", "training_vs_test.png", "Response times per phase kind and modality"))
+    blocks.append(
+        _table(
+            ["phase kind", "modality", "answers", "median s", "mean s"],
+            [
+                [k, m, len(v), f"{np.median(v) / 1000:.2f}", f"{np.mean(v) / 1000:.2f}"]
+                for (k, m), v in sorted(s.rt_by_kind.items())
+            ],
+        )
+    )
+
+
+def _questionnaire_section(
+    s: Summary, blocks: list[tuple], questionnaires: list[dict[str, str]] | None
+) -> None:
+    """The questionnaire's answers, counted or averaged, and the remarks."""
+    if not questionnaires:
+        return
+    blocks.append(("h", 2, "Questionnaire"))
+    q = questionnaires
+    rows = []
+    for key in (
+        "colour_vision_deficiency",
+        "short_sighted",
+        "owns_glasses",
+        "wearing_glasses",
+        "sees_monitor_sharply",
+    ):
+        counts = Counter(r[key] for r in q)
+        rows.append(
+            [key.replace("_", " "), ", ".join(f"{v}: {n}" for v, n in sorted(counts.items()))]
+        )
+    for key in ("familiarity_computer_vision", "familiarity_action_recognition"):
+        vals = [int(r[key]) for r in q]
+        rows.append([key.replace("_", " ") + " (1-5)", f"mean {np.mean(vals):.2f}"])
+    diffs = defaultdict(list)
+    for r in q:
+        for c, v in json.loads(r["difficulty"]).items():
+            diffs[c].append(v)
+    for c in s.classes:
+        if diffs.get(c):
+            rows.append([f"difficulty of {c} (1-3)", f"mean {np.mean(diffs[c]):.2f}"])
+    blocks.append(_table([f"question ({len(q)} answers)", "answers"], rows))
+    remarks = [r["remarks"] for r in q if r.get("remarks")]
+    if remarks:
+        blocks.append(("p", "Remarks: " + " / ".join(remarks)))
+
+
 def write_report(
     trials: list[TrialRecord],
     out_dir: str | os.PathLike[str],
@@ -519,164 +719,13 @@ def write_report(
         )
     )
 
-    if s.attention:
-        blocks.append(("h", 2, "Attention checks"))
-        blocks.append(
-            (
-                "p",
-                f"Catch trials (clips with a known answer) are not counted in any accuracy. "
-                f"{len(s.excluded)} of {len(s.attention)} participants with checks scored below "
-                f"{_pct(s.min_attention)} on them and are excluded from everything below.",
-            )
-        )
-        blocks.append(
-            _table(
-                ["participant", "attention-check accuracy", "checks", "excluded"],
-                [
-                    [p, _pct(acc), n, "yes" if p in s.excluded else ""]
-                    for p, (acc, n) in s.attention.items()
-                ],
-            )
-        )
-    blocks.append(("h", 2, "Accuracy per modality"))
-    blocks.append(
-        _table(
-            ["modality", "accuracy (all answers)", "mean of participants", "sd", "participants"],
-            [
-                [m, _pct(a), _pct(mu), f"{100 * sd:.1f}", n]
-                for m, (a, mu, sd, n) in s.modality_accuracy.items()
-            ],
-        )
-    )
-    blocks.append(("h", 2, "Accuracy per class and modality"))
-    mods = list(s.class_accuracy)
-    blocks.append(
-        _table(
-            ["class", *[f"{m} (n)" for m in mods]],
-            [
-                [
-                    c,
-                    *[
-                        f"{_pct(s.class_accuracy[m][c][0])} ({s.class_accuracy[m][c][1]})"
-                        for m in mods
-                    ],
-                ]
-                for c in s.classes
-            ],
-        )
-    )
-
-    blocks.append(("h", 2, "Confusion matrices"))
-    panels = [(f"humans, {m}", s.confusions[m]) for m in mods]
-    if predictions is not None:
-        pmods = sorted(set(predictions.modality))
-        for pm in pmods:
-            sel = [i for i, m in enumerate(predictions.modality) if m == pm]
-            cm = confusion(
-                [predictions.truth[i] for i in sel],
-                [predictions.prediction[i] for i in sel],
-                s.classes,
-            )
-            panels.append((f"model, {pm}", cm))
-    if panels:
-        files["confusion"] = plot_confusions(panels, s.classes, out / "confusion.png")
-        blocks.append(
-            (
-                "img",
-                "confusion.png",
-                "Rows: true class, normalised to 1 (counts in brackets)"
-                + ("; the model's predictions on the right" if predictions else ""),
-            )
-        )
-    if predictions is not None:
-        rows = []
-        for title_, m in panels:
-            acc = normalise_rows(m).diagonal()
-            rows.append([title_, *[_pct(a) for a in acc], _pct(np.trace(m) / max(1, m.sum()))])
-        blocks.append(_table(["", *s.classes, "overall"], rows))
-
-    blocks.append(("h", 2, "Response times, correct vs wrong"))
-    files["rt"] = plot_rt_correct_wrong(s, out / "rt_correct_wrong.png")
-    blocks.append(
-        (
-            "img",
-            "rt_correct_wrong.png",
-            "Response time from the first displayed frame to the click, test phases",
-        )
-    )
-    rows = []
-    for m in mods:
-        for c in s.classes:
-            ok, bad = s.rt_correct_wrong[m][c]
-            rows.append(
-                [
-                    m,
-                    c,
-                    len(ok),
-                    f"{np.median(ok) / 1000:.2f}" if ok else "–",
-                    len(bad),
-                    f"{np.median(bad) / 1000:.2f}" if bad else "–",
-                ]
-            )
-    blocks.append(
-        _table(["modality", "class", "correct n", "median s", "wrong n", "median s"], rows)
-    )
-
-    blocks.append(("h", 2, "Per participant"))
-    files["participants"] = plot_participants(s, out / "participants.png")
-    blocks.append(("img", "participants.png", "Test accuracy of each participant"))
-    blocks.append(
-        _table(
-            ["participant", *mods],
-            [
-                [p, *[_pct(s.participant_accuracy.get(p, {}).get(m, float("nan"))) for m in mods]]
-                for p in s.participants
-            ],
-        )
-    )
-
-    blocks.append(("h", 2, "Time to choose: training vs test"))
-    files["training_vs_test"] = plot_training_vs_test(s, out / "training_vs_test.png")
-    blocks.append(("img", "training_vs_test.png", "Response times per phase kind and modality"))
-    blocks.append(
-        _table(
-            ["phase kind", "modality", "answers", "median s", "mean s"],
-            [
-                [k, m, len(v), f"{np.median(v) / 1000:.2f}", f"{np.mean(v) / 1000:.2f}"]
-                for (k, m), v in sorted(s.rt_by_kind.items())
-            ],
-        )
-    )
-
-    if questionnaires:
-        blocks.append(("h", 2, "Questionnaire"))
-        q = questionnaires
-        rows = []
-        for key in (
-            "colour_vision_deficiency",
-            "short_sighted",
-            "owns_glasses",
-            "wearing_glasses",
-            "sees_monitor_sharply",
-        ):
-            counts = Counter(r[key] for r in q)
-            rows.append(
-                [key.replace("_", " "), ", ".join(f"{v}: {n}" for v, n in sorted(counts.items()))]
-            )
-        for key in ("familiarity_computer_vision", "familiarity_action_recognition"):
-            vals = [int(r[key]) for r in q]
-            rows.append([key.replace("_", " ") + " (1-5)", f"mean {np.mean(vals):.2f}"])
-        diffs = defaultdict(list)
-        for r in q:
-            for c, v in json.loads(r["difficulty"]).items():
-                diffs[c].append(v)
-        for c in s.classes:
-            if diffs.get(c):
-                rows.append([f"difficulty of {c} (1-3)", f"mean {np.mean(diffs[c]):.2f}"])
-        blocks.append(_table([f"question ({len(q)} answers)", "answers"], rows))
-        remarks = [r["remarks"] for r in q if r.get("remarks")]
-        if remarks:
-            blocks.append(("p", "Remarks: " + " / ".join(remarks)))
+    _attention_section(s, blocks)
+    _accuracy_sections(s, blocks)
+    _confusion_section(s, blocks, out, files, predictions)
+    _response_time_section(s, blocks, out, files)
+    _participant_section(s, blocks, out, files)
+    _training_vs_test_section(s, blocks, out, files)
+    _questionnaire_section(s, blocks, questionnaires)
 
     md = out / "report.md"
     with atomic_file(md) as tmp:

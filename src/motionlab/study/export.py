@@ -105,9 +105,8 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def export_tables(store) -> dict[str, str]:
-    """All tables as CSV text: ``trials``, ``questionnaires``, ``participants``, ``phases``."""
-    participants = {p.id: p for p in store.all_participants()}
+def _trial_rows(store, participants: dict) -> list[dict[str, object]]:
+    """One row per answer (``TRIAL_COLUMNS``)."""
     trials = []
     for t in store.all_trials():
         p = participants[t.participant_id]
@@ -136,6 +135,11 @@ def export_tables(store) -> dict[str, str]:
                 "attention_check": bool(t.attention_check),
             }
         )
+    return trials
+
+
+def _questionnaire_rows(store, participants: dict) -> list[dict[str, object]]:
+    """One row per questionnaire (``QUESTIONNAIRE_COLUMNS``)."""
     questionnaires = []
     for q in store.all_questionnaires():
         p = participants[q.participant_id]
@@ -149,7 +153,11 @@ def export_tables(store) -> dict[str, str]:
                 "server_time": iso(q.server_ms),
             }
         )
-    events = store.all_events()
+    return questionnaires
+
+
+def _participant_table(participants: dict, events: list) -> str:
+    """One row per participant: ids, seed, times, browser, link parameters, exits."""
     exits = Counter(e.participant_id for e in events if e.kind == "fullscreen_exit")
     pcols = (
         "participant",
@@ -182,6 +190,11 @@ def export_tables(store) -> dict[str, str]:
         }
         for p in participants.values()
     ]
+    return to_csv(pcols, prow)
+
+
+def _phase_table(store, participants: dict) -> str:
+    """One row per phase a participant started (start, end, duration)."""
     phcols = ("participant", "phase_index", "phase", "started", "finished", "duration_s")
     phrows = [
         {
@@ -196,25 +209,38 @@ def export_tables(store) -> dict[str, str]:
         }
         for ph in store.all_phase_logs()
     ]
+    return to_csv(phcols, phrows)
+
+
+def _event_table(events: list, participants: dict) -> str:
+    """Full-screen exits and returns (time, phase, trial)."""
+    return to_csv(
+        ("participant", "kind", "phase_index", "trial_index", "client_time", "server_time"),
+        [
+            {
+                "participant": participants[e.participant_id].public_id,
+                "kind": e.kind,
+                "phase_index": e.phase_index,
+                "trial_index": "" if e.trial_index is None else e.trial_index,
+                "client_time": iso(e.client_ms),
+                "server_time": iso(e.server_ms),
+            }
+            for e in events
+        ],
+    )
+
+
+def export_tables(store) -> dict[str, str]:
+    """All tables as CSV text: ``trials``, ``questionnaires``, ``participants``, ``phases``,
+    ``events``."""
+    participants = {p.id: p for p in store.all_participants()}
+    events = store.all_events()
     return {
-        "trials": to_csv(TRIAL_COLUMNS, trials),
-        "questionnaires": to_csv(QUESTIONNAIRE_COLUMNS, questionnaires),
-        "participants": to_csv(pcols, prow),
-        "phases": to_csv(phcols, phrows),
-        "events": to_csv(
-            ("participant", "kind", "phase_index", "trial_index", "client_time", "server_time"),
-            [
-                {
-                    "participant": participants[e.participant_id].public_id,
-                    "kind": e.kind,
-                    "phase_index": e.phase_index,
-                    "trial_index": "" if e.trial_index is None else e.trial_index,
-                    "client_time": iso(e.client_ms),
-                    "server_time": iso(e.server_ms),
-                }
-                for e in events
-            ],
-        ),
+        "trials": to_csv(TRIAL_COLUMNS, _trial_rows(store, participants)),
+        "questionnaires": to_csv(QUESTIONNAIRE_COLUMNS, _questionnaire_rows(store, participants)),
+        "participants": _participant_table(participants, events),
+        "phases": _phase_table(store, participants),
+        "events": _event_table(events, participants),
     }
 
 

@@ -455,43 +455,8 @@ def _limited(limiter: RateLimiter, key: Any, what: str) -> None:
         )
 
 
-def create_app(
-    config: StudyConfig,
-    store: Store,
-    catalogue: Catalogue,
-    *,
-    admin_token: str,
-    allowed_hosts: Sequence[str] | None = None,
-    max_body: int = MAX_BODY,
-    limits: RateLimits | None = RateLimits(),
-) -> FastAPI:
-    """The ASGI app of one study (run it with uvicorn, or test it with TestClient).
-
-    ``allowed_hosts`` (see :class:`HostGuard`; None accepts any ``Host``) and ``max_body``
-    (bytes; larger request bodies get 413) limit what requests are served; ``limits``
-    (:class:`RateLimits`; None: no limit) bounds new sessions per client address and answers
-    per participant (HTTP 429 with ``Retry-After``; the page waits and resends).
-    """
-    state = StudyApp(config, store, catalogue, admin_token)
-    session_limit = answer_limit = None
-    if limits is not None and limits.sessions_per_minute > 0:
-        session_limit = RateLimiter(
-            burst=limits.sessions_burst, per_second=limits.sessions_per_minute / 60
-        )
-    if limits is not None and limits.answers_per_second > 0:
-        answer_limit = RateLimiter(burst=limits.answers_burst, per_second=limits.answers_per_second)
-    app = FastAPI(
-        title=f"motionlab study: {config.title}",
-        version=__version__,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
-    app.state.study = state
-
-    if allowed_hosts is not None:
-        app.add_middleware(HostGuard, allowed=allowed_hosts)
-    app.add_middleware(Guard, max_body=max_body)  # body size, security headers (outermost)
+def _add_error_handlers(app: FastAPI) -> None:
+    """422 without echoing the input; 409 for a conflict."""
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError):
@@ -511,6 +476,9 @@ def create_app(
     async def _conflict(_request: Request, exc: Conflict):
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+
+def _add_pages(app: FastAPI, catalogue: Catalogue) -> None:
+    """The participant page, the admin page, static files and the health check."""
     # -- pages -------------------------------------------------------------------
     static = resources.files("motionlab.study") / "static"
 
@@ -535,6 +503,16 @@ def create_app(
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, Any]:
         return {"ok": True, "stimuli": len(catalogue)}
+
+
+def _add_session_routes(
+    app: FastAPI,
+    state: StudyApp,
+    session_limit: RateLimiter | None,
+    answer_limit: RateLimiter | None,
+) -> None:
+    """Starting a session, the study's settings, events, state, consent and phase changes."""
+    config, store, catalogue = state.config, state.store, state.catalogue
 
     # -- participant API ---------------------------------------------------------
     @app.post("/api/session")
@@ -609,6 +587,11 @@ def create_app(
         store.advance(me.id, i, phase_names=state.phase_names(me))
         return _state(state, store.participant(me.id))
 
+
+def _add_answer_routes(app: FastAPI, state: StudyApp, answer_limit: RateLimiter | None) -> None:
+    """Answers to trials and the questionnaire."""
+    config, store = state.config, state.store
+
     @app.post("/api/trials")
     def submit_trial(body: TrialBody, me: Me) -> dict[str, Any]:
         if answer_limit is not None:
@@ -677,6 +660,11 @@ def create_app(
         out["duplicate"] = not stored
         return out
 
+
+def _add_stimulus_routes(app: FastAPI, state: StudyApp) -> None:
+    """A stimulus's description and its frame sheet, for the participant's plan only."""
+    catalogue = state.catalogue
+
     def _stimulus(key: str, me: Participant) -> str:
         if len(key) != 20 or any(c not in "0123456789abcdef" for c in key):
             raise HTTPException(404, "no such stimulus")
@@ -698,6 +686,11 @@ def create_app(
             headers={"Cache-Control": "private, max-age=86400, immutable"},
         )
 
+
+def _add_admin_routes(app: FastAPI, state: StudyApp) -> None:
+    """The admin summary and the CSV exports (admin token)."""
+    store = state.store
+
     # -- admin API ---------------------------------------------------------------
     @app.get("/api/admin/summary", dependencies=[Depends(admin)])
     def summary() -> dict[str, Any]:
@@ -714,6 +707,51 @@ def create_app(
             headers={"Content-Disposition": f'attachment; filename="{table}.csv"'},
         )
 
+
+def create_app(
+    config: StudyConfig,
+    store: Store,
+    catalogue: Catalogue,
+    *,
+    admin_token: str,
+    allowed_hosts: Sequence[str] | None = None,
+    max_body: int = MAX_BODY,
+    limits: RateLimits | None = RateLimits(),
+) -> FastAPI:
+    """The ASGI app of one study (run it with uvicorn, or test it with TestClient).
+
+    ``allowed_hosts`` (see :class:`HostGuard`; None accepts any ``Host``) and ``max_body``
+    (bytes; larger request bodies get 413) limit what requests are served; ``limits``
+    (:class:`RateLimits`; None: no limit) bounds new sessions per client address and answers
+    per participant (HTTP 429 with ``Retry-After``; the page waits and resends).
+    """
+    state = StudyApp(config, store, catalogue, admin_token)
+    session_limit = answer_limit = None
+    if limits is not None and limits.sessions_per_minute > 0:
+        session_limit = RateLimiter(
+            burst=limits.sessions_burst, per_second=limits.sessions_per_minute / 60
+        )
+    if limits is not None and limits.answers_per_second > 0:
+        answer_limit = RateLimiter(burst=limits.answers_burst, per_second=limits.answers_per_second)
+    app = FastAPI(
+        title=f"motionlab study: {config.title}",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.study = state
+
+    if allowed_hosts is not None:
+        app.add_middleware(HostGuard, allowed=allowed_hosts)
+    app.add_middleware(Guard, max_body=max_body)  # body size, security headers (outermost)
+
+    _add_error_handlers(app)
+    _add_pages(app, catalogue)
+    _add_session_routes(app, state, session_limit, answer_limit)
+    _add_answer_routes(app, state, answer_limit)
+    _add_stimulus_routes(app, state)
+    _add_admin_routes(app, state)
     return app
 
 

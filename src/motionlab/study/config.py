@@ -567,17 +567,8 @@ def _parse_keys(value: Any, classes: list[str], where: str) -> tuple[str, ...]:
     return keys
 
 
-def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = None) -> StudyConfig:
-    """Validate a parsed TOML document and build the :class:`StudyConfig`.
-
-    Relative stimulus roots are resolved against ``base_dir``.
-    """
-    where = str(path) if path else "study config"
-    data = dict(data)
-    study = dict(data.pop("study", {}))
-    if not isinstance(study, dict):
-        raise _err(where, "[study] must be a table")
-    title = str(study.pop("title", "Action recognition study"))
+def _parse_classes(study: dict[str, Any], where: str) -> list[str]:
+    """``[study] classes``: 1..100 unique names usable as folder names."""
     classes = study.pop("classes", None)
     if not isinstance(classes, list) or not classes:
         raise _err(where, "[study] needs classes = ['ClassA', 'ClassB', ...]")
@@ -591,6 +582,12 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         raise _err(where, "class names must be unique")
     if len(classes) > 100:
         raise _err(where, "at most 100 classes")
+    return classes
+
+
+def _parse_fps(study: dict[str, Any], where: str) -> tuple[float, float, float]:
+    """``[study] fps = {default, min, max}`` (frames per second, 0 < min <= default <= max
+    <= 120)."""
     fps = study.pop("fps", {})
     if not isinstance(fps, dict):
         raise _err(where, "fps must be a table {default = 25, min = 10, max = 40}")
@@ -607,6 +604,13 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
             where,
             f"need 0 < fps min <= default <= max <= 120, got {fps_min}, {fps_default}, {fps_max}",
         )
+    return fps_default, fps_min, fps_max
+
+
+def _parse_protocol(study: dict[str, Any], where: str) -> dict[str, Any]:
+    """The preset protocol's settings (``preset``, ``rest_seconds``,
+    ``training_per_class``, ``consent``, ``test_videos``), checked; ``given`` lists those
+    set explicitly, ``preset_given`` whether ``preset`` was."""
     preset_given = "preset" in study
     preset = study.pop("preset", "standard")
     if preset not in PRESETS:
@@ -630,7 +634,16 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         raise _err(where, f"test_videos must be a positive integer, got {test_videos!r}")
     if preset != "thesis" and "test_videos" in given:
         raise _err(where, "test_videos applies to preset = 'thesis' only")
-    keys = _parse_keys(study.pop("keys", None), classes, where)
+    return {
+        "preset": preset, "preset_given": preset_given, "given": given,
+        "rest_seconds": rest_seconds, "training_per_class": training_per_class,
+        "consent": consent, "test_videos": test_videos,
+    }  # fmt: skip
+
+
+def _parse_limits(study: dict[str, Any], where: str) -> tuple[dict[str, int], bool, dict[str, str]]:
+    """``expire_minutes`` and ``max_participants``, ``counterbalance``, and the recruitment
+    platform's ``completion_code`` / ``completion_url``."""
     limits = {}
     for key, top in (("expire_minutes", 7 * 24 * 60), ("max_participants", 1_000_000)):
         value = study.pop(key, 0)
@@ -650,23 +663,20 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         if "{code}" in url and "completion_code" not in extra:
             raise _err(where, "completion_url uses {code}: set completion_code too")
         extra["completion_url"] = url
-    if study:
-        raise _err(where, f"unknown [study] keys {sorted(study)}")
+    return limits, counterbalance, extra
 
-    stimuli = data.pop("stimuli", {})
-    if not isinstance(stimuli, dict) or not stimuli:
-        raise _err(where, "needs at least one [stimuli.NAME] table with root and pattern")
-    sources = {
-        name: _parse_source(name, table, base_dir, f"{where} [stimuli.{name}]")
-        for name, table in stimuli.items()
-    }
-    attention = _parse_attention(data.pop("attention", None), sources, where)
-    requirements = _parse_requirements(data.pop("requirements", None), where)
-    raw_phases = data.pop("phases", None)
+
+def _parse_phases(
+    raw_phases: Any, protocol: dict[str, Any], n_classes: int, where: str
+) -> tuple[Any, ...]:
+    """``[[phases]]`` as written, or the preset's phases when there are none."""
+    preset, given, preset_given = protocol["preset"], protocol["given"], protocol["preset_given"]
+    rest_seconds, consent = protocol["rest_seconds"], protocol["consent"]
+    training_per_class, test_videos = protocol["training_per_class"], protocol["test_videos"]
     if raw_phases is None and preset == "thesis":
         try:
             phases = thesis_phases(
-                n_classes=len(classes),
+                n_classes=n_classes,
                 rest_seconds=rest_seconds,
                 training_per_class=training_per_class,
                 test_videos=test_videos,
@@ -691,6 +701,38 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = No
         phases = tuple(
             _parse_phase(t, f"{where} [[phases]] #{i + 1}") for i, t in enumerate(raw_phases)
         )
+    return phases
+
+
+def parse_config(data: dict[str, Any], *, base_dir: Path, path: Path | None = None) -> StudyConfig:
+    """Validate a parsed TOML document and build the :class:`StudyConfig`.
+
+    Relative stimulus roots are resolved against ``base_dir``.
+    """
+    where = str(path) if path else "study config"
+    data = dict(data)
+    study = dict(data.pop("study", {}))
+    if not isinstance(study, dict):
+        raise _err(where, "[study] must be a table")
+    title = str(study.pop("title", "Action recognition study"))
+    classes = _parse_classes(study, where)
+    fps_default, fps_min, fps_max = _parse_fps(study, where)
+    protocol = _parse_protocol(study, where)
+    keys = _parse_keys(study.pop("keys", None), classes, where)
+    limits, counterbalance, extra = _parse_limits(study, where)
+    if study:
+        raise _err(where, f"unknown [study] keys {sorted(study)}")
+
+    stimuli = data.pop("stimuli", {})
+    if not isinstance(stimuli, dict) or not stimuli:
+        raise _err(where, "needs at least one [stimuli.NAME] table with root and pattern")
+    sources = {
+        name: _parse_source(name, table, base_dir, f"{where} [stimuli.{name}]")
+        for name, table in stimuli.items()
+    }
+    attention = _parse_attention(data.pop("attention", None), sources, where)
+    requirements = _parse_requirements(data.pop("requirements", None), where)
+    phases = _parse_phases(data.pop("phases", None), protocol, len(classes), where)
     if data:
         raise _err(where, f"unknown top-level keys {sorted(data)}")
     _check_protocol(phases, sources, where)

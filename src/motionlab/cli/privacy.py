@@ -623,18 +623,8 @@ def _add_baseline(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.set_defaults(func=cmd_baseline)
 
 
-def _add_templates(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """``templates``."""
-
-    p = sub.add_parser(
-        "templates",
-        help="create, list, show, remove or rebuild privacy templates",
-        description="Templates name what to hide. The landmarks matcher has the nine "
-        "attributes built in; DINO templates are descriptors taken at a point of an image "
-        "and stored, with their provenance, in a library file (JSON).",
-    )
-    tsub = p.add_subparsers(dest="templates_command", metavar="ACTION", required=True)
-
+def _add_templates_create(tsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``templates create``."""
     t = tsub.add_parser(
         "create", help="take a DINO template at --point X,Y of --image, or at a clicked --pick"
     )
@@ -663,11 +653,17 @@ def _add_templates(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     t.add_argument("--device", default="cpu", help="torch device (cpu)")
     t.set_defaults(func=cmd_templates_create)
 
+
+def _add_templates_list(tsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``templates list``."""
     t = tsub.add_parser("list", help="list a library's templates (or the built-in ones)")
     t.add_argument("--library", type=Path, help="library file")
     t.add_argument("--json", action="store_true", help="print the entries as JSON")
     t.set_defaults(func=cmd_templates_list)
 
+
+def _add_templates_show(tsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``templates show``."""
     t = tsub.add_parser("show", help="picture of a template's saliency over its source image")
     t.add_argument("name", help="template name")
     t.add_argument("-o", "--output", required=True, type=Path, help="out.png")
@@ -677,11 +673,17 @@ def _add_templates(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     t.add_argument("--device", default="cpu", help="torch device (cpu)")
     t.set_defaults(func=cmd_templates_show)
 
+
+def _add_templates_remove(tsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``templates remove``."""
     t = tsub.add_parser("remove", help="remove a template from a library")
     t.add_argument("name", help="template name")
     t.add_argument("--library", required=True, type=Path, help="library file")
     t.set_defaults(func=cmd_templates_remove)
 
+
+def _add_templates_rebuild(tsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``templates rebuild``."""
     t = tsub.add_parser(
         "rebuild",
         help="remake a library's templates from their source images and points (fixes "
@@ -697,6 +699,9 @@ def _add_templates(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     t.add_argument("--device", default="cpu", help="torch device (cpu)")
     t.set_defaults(func=cmd_templates_rebuild)
 
+
+def _add_templates_similarity(tsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``templates similarity``."""
     t = tsub.add_parser(
         "similarity",
         help="appendix A.1-A.2: average each template's saliency maps over videos and "
@@ -728,6 +733,25 @@ def _add_templates(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
     _add_matcher_args(t)
     t.set_defaults(func=cmd_templates_similarity)
+
+
+def _add_templates(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``templates``."""
+
+    p = sub.add_parser(
+        "templates",
+        help="create, list, show, remove or rebuild privacy templates",
+        description="Templates name what to hide. The landmarks matcher has the nine "
+        "attributes built in; DINO templates are descriptors taken at a point of an image "
+        "and stored, with their provenance, in a library file (JSON).",
+    )
+    tsub = p.add_subparsers(dest="templates_command", metavar="ACTION", required=True)
+    _add_templates_create(tsub)
+    _add_templates_list(tsub)
+    _add_templates_show(tsub)
+    _add_templates_remove(tsub)
+    _add_templates_rebuild(tsub)
+    _add_templates_similarity(tsub)
 
 
 def _add_privacy_eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

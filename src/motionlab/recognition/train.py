@@ -408,6 +408,39 @@ def _write_log(path: Path, rows: list[dict[str, float]]) -> None:
         writer.writerows(rows)
 
 
+def _join_group(config: TrainConfig, world: int) -> tuple[bool, torch.device]:
+    """Start the process group of a multi-process run when the launcher has not (whether
+    we did, to end it), and the device of this process (``cuda:LOCAL_RANK`` in a
+    multi-GPU run)."""
+    own_group = world > 1 and not torch.distributed.is_initialized()
+    if own_group:
+        backend = "nccl" if config.device.startswith("cuda") else "gloo"
+        torch.distributed.init_process_group(backend)
+    device = torch.device(
+        f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        if world > 1 and config.device.startswith("cuda")
+        else config.device
+    )
+    return own_group, device
+
+
+def _log_row(
+    epoch: int, total: int, correct: int, loss_sum: float, val: EvalResult,
+    optimizer: torch.optim.Optimizer, tic: float,
+) -> dict[str, Any]:  # fmt: skip
+    """One row of ``log.csv``: the epoch's training and validation figures."""
+    return {
+        "epoch": epoch,
+        "train_loss": round(loss_sum / max(total, 1), 5),
+        "train_top1": round(correct / max(total, 1), 5),
+        "val_loss": round(val.loss, 5),
+        "val_top1": round(val.top1, 5),
+        "val_top5": round(val.top5, 5),
+        "lr": optimizer.param_groups[0]["lr"],
+        "seconds": round(time.time() - tic, 2),
+    }
+
+
 def _resume(
     path: Path,
     spec: ModelSpec,
@@ -537,15 +570,7 @@ def train(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rank, world = _distributed()
-    own_group = world > 1 and not torch.distributed.is_initialized()
-    if own_group:
-        backend = "nccl" if config.device.startswith("cuda") else "gloo"
-        torch.distributed.init_process_group(backend)
-    device = torch.device(
-        f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-        if world > 1 and config.device.startswith("cuda")
-        else config.device
-    )
+    own_group, device = _join_group(config, world)
     torch.manual_seed(config.seed)
     model = build_model(spec, len(classes), pretrained=pretrained, weights=weights).to(device)
     optimizer = _make_optimizer(model, config)
@@ -569,13 +594,13 @@ def train(
         net = nn.parallel.DistributedDataParallel(model)
         sampler = torch.utils.data.DistributedSampler(train_set, seed=config.seed)
     if rank == 0:
-        record = plain({
+        record = {
             "spec": spec_to_dict(spec), "classes": list(classes), "config": asdict(config),
             "flow_source": flow_record, "validation": validation,
             "provenance": provenance,
-        })  # fmt: skip
+        }  # fmt: skip
         with atomic_file(out / "config.json") as tmp:
-            tmp.write_text(json.dumps(record, indent=2) + "\n")
+            tmp.write_text(json.dumps(plain(record), indent=2) + "\n")
     board = _tensorboard(out) if rank == 0 else None
     generator = torch.Generator().manual_seed(config.seed)
     started = time.time()
@@ -606,16 +631,7 @@ def train(
             model, val_set, num_classes=len(classes), batch_size=config.batch_size,
             workers=config.workers, device=str(device),
         )  # fmt: skip
-        row = {
-            "epoch": epoch,
-            "train_loss": round(loss_sum / max(total, 1), 5),
-            "train_top1": round(correct / max(total, 1), 5),
-            "val_loss": round(val.loss, 5),
-            "val_top1": round(val.top1, 5),
-            "val_top5": round(val.top5, 5),
-            "lr": optimizer.param_groups[0]["lr"],
-            "seconds": round(time.time() - tic, 2),
-        }
+        row = _log_row(epoch, total, correct, loss_sum, val, optimizer, tic)
         result.history.append(row)
         improved = stopper.update(epoch, val.loss)
         result.best_val_loss, result.best_epoch = stopper.best, stopper.best_epoch

@@ -208,3 +208,31 @@ def test_the_command_line_check_sees_a_capability_importing_cli(tmp_path: Path) 
     g = import_graph(tmp_path)
     caught = [m for m in g if not is_command_line(m) and any(map(is_command_line, g[m]))]
     assert caught == ["motionlab.flow"]
+
+
+# Functions allowed to be long, and why: a numba kernel (one loop over particles; helpers
+# would cost calls inside the hot loop) and the model table (one register() per model).
+LONG_ALLOWED = {"motionlab.afd._kernels.advect", "motionlab.recognition._builtin.register_builtin"}
+MAX_BODY_LINES = 110
+
+
+def function_lengths(src: Path) -> dict[str, int]:
+    """``{module.function: lines of its body without the docstring}``, nested ones too."""
+    out = {}
+    for module, (path, _) in module_files(src).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                body = node.body
+                first = body[0]
+                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                    first = body[1] if len(body) > 1 else first
+                out[f"{module}.{node.name}"] = node.end_lineno - first.lineno + 1
+    return out
+
+
+def test_no_function_grows_past_the_limit() -> None:
+    """Long functions were split into named steps (issue 18); keep them so."""
+    if not (SRC / "motionlab").is_dir():
+        pytest.skip(f"no source tree at {SRC}")
+    long = {k: n for k, n in function_lengths(SRC).items() if n > MAX_BODY_LINES}
+    assert set(long) <= LONG_ALLOWED, f"functions over {MAX_BODY_LINES} lines: {long}"

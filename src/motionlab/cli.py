@@ -800,6 +800,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    from motionlab.cli_examples import attach_examples
+
+    attach_examples(parser)  # the "examples:" section of every COMMAND --help
     # commands that need the whole parser (completion) get it here, not by importing us
     parser.set_defaults(root_parser=parser)
     return parser

@@ -788,8 +788,8 @@ def build_parser() -> argparse.ArgumentParser:
         "info",
         help="print a video's size, frame rate and frame count, and how an output was made",
         description="Print a video's size, frame rate and frame count as JSON; for an output "
-        "of motionlab (video, .flo, flow or STVI folder, checkpoint, study export or report) also its "
-        "provenance: version, command line, settings, seeds and input hashes.",
+        "of motionlab (video, .flo, flow or STVI folder, checkpoint, study export or report) "
+        "also its provenance: version, command line, settings, seeds and input hashes.",
     )
     p.add_argument("input", help="video file, frame folder or any motionlab output")
     p.add_argument("--fps", type=_positive_float, help="frame rate of a frame folder")

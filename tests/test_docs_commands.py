@@ -416,3 +416,17 @@ def test_documented_commands_run_slow(
 ) -> None:
     """All of a document's runnable commands, heavy ones included, in order."""
     _run_doc(doc, tmp_path, monkeypatch, {"run", "slow"})
+
+
+def test_quickstart_pictures_script_runs_the_quickstart() -> None:
+    """docs/make_quickstart_pictures.py runs exactly docs/quickstart.md's commands, so its
+    pictures are the ones those commands make."""
+    spec = importlib.util.spec_from_file_location(
+        "make_quickstart_pictures", REPO / "docs" / "make_quickstart_pictures.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    scripted = [tuple(line.split()) for lines in module.STEPS.values() for line in lines]
+    documented = [c.argv for c in COMMANDS if c.doc == "docs/quickstart.md"]
+    assert scripted == documented

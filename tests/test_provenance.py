@@ -108,8 +108,65 @@ def test_stale_sidecar_is_removed(clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "c.avi"
     assert main(["-q", "afd", str(clip), "-o", str(out)]) == 0
     assert provenance.sidecar_path(out).is_file()
-    assert main(["-q", "convert", str(clip), "-o", str(out)]) == 0  # records nothing
+    write_video(out, sample_video_frames(3, size=(32, 24)), fps=10)  # records nothing
     assert not provenance.sidecar_path(out).exists()
+
+
+@pytest.mark.parametrize("name", ["s.avi", "s.mkv", "frames/"])
+def test_sample_video_records_its_settings_and_seed(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = f"{tmp_path}/{name}"  # Path() would drop the folder's trailing "/"
+    argv = ["-q", "sample-video", out, "--frames", "3", "--size", "64x48", "--seed", "4"]
+    assert main(argv) == 0
+    rec = info(Path(out), capsys)["provenance"]
+    assert rec["command"] == "motionlab " + " ".join(argv) and rec["version"] == __version__
+    assert rec["seeds"] == {"seed": 4} and rec["inputs"] == []
+    assert rec["settings"]["frames"] == 3 and rec["settings"]["size"] == [64, 48]
+
+
+def test_convert_records_its_input_and_the_inputs_own_record(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    afd = tmp_path / "a.avi"
+    assert main(["-q", "afd", str(clip), "-o", str(afd), "--seed", "2"]) == 0
+    afd_record = info(afd, capsys)["provenance"]
+    out = tmp_path / "c.mkv"
+    argv = ["-q", "convert", str(afd), "-o", str(out), "--stop", "3"]
+    assert main(argv) == 0
+    rec = info(out, capsys)["provenance"]
+    assert rec["command"] == "motionlab " + " ".join(argv)
+    assert rec["inputs"][0]["sha256"] == sha256(afd) and rec["settings"]["stop"] == 3
+    assert rec["source_provenance"] == afd_record  # the chain back to clip.mkv
+    again = tmp_path / "d.avi"  # an input without a record, to an .avi: a sidecar
+    assert main(["-q", "convert", str(clip), "-o", str(again)]) == 0
+    rec = info(again, capsys)["provenance"]
+    assert rec["source_provenance"] is None and rec["inputs"][0]["sha256"] == sha256(clip)
+
+
+def test_study_report_records_its_inputs_beside_the_export(
+    tmp_path: Path, study_stimuli: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("fastapi", reason="needs the study extra: pip install 'motionlab[study]'")
+    from conftest import write_short_study
+
+    config = write_short_study(tmp_path, study_stimuli)
+    assert main(["-q", "study", "simulate", "--config", str(config), "--participants", "2"]) == 0
+    export = tmp_path / "e"
+    assert main(["-q", "study", "export", "--config", str(config), "-o", str(export)]) == 0
+    trials = export / "trials.csv"
+    argv = ["-q", "study", "report", "--trials", str(trials), "-o", str(export)]
+    assert main(argv) == 0  # into the export's folder: both records kept
+    assert "tables" in info(export, capsys)["provenance"]  # the folder: the export's
+    rec = info(export / "report.md", capsys)["provenance"]
+    assert rec["command"] == "motionlab " + " ".join(argv)
+    assert [x["sha256"] for x in rec["inputs"]] == [sha256(trials)]
+    assert rec["settings"]["include_pilot"] is False
+    alone = tmp_path / "r"
+    assert main(["-q", "study", "report", "--config", str(config), "-o", str(alone)]) == 0
+    rec = info(alone, capsys)["provenance"]  # a report folder alone: its own record
+    assert rec["settings"]["database"].startswith("sqlite")
+    assert [Path(x["path"]).name for x in rec["inputs"]] == ["study.toml", "study.db"]
 
 
 def test_info_without_provenance_is_one_json_line(

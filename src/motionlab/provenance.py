@@ -14,7 +14,9 @@ Where it is stored (:func:`where`):
   the ``motionlab`` tag, as before (:class:`motionlab.video.VideoWriter` ``metadata``);
 * frame folders: their ``metadata.json``; flow folders ``flow.json``; STVI folders
   ``stvi.json``; (the manifest each writer already had);
-* study exports (a folder of CSV tables): ``OUT/motionlab.json``;
+* study exports (a folder of CSV tables): ``OUT/motionlab.json``; study reports:
+  ``OUT/report.md.motionlab.json`` (the sidecar of ``report.md``, so that a report written
+  into its export's folder keeps the export's record);
 * everything else (``.avi``, whose RIFF INFO keeps only a few fixed tags; ``.flo``;
   checkpoints ``.pt``; study exports): a sidecar ``<output>.motionlab.json`` beside it.
 
@@ -53,7 +55,18 @@ TAGGED_SUFFIXES = frozenset({".mkv", ".mp4", ".mov", ".m4v", ".webm"})
 ``use_metadata_tags``; Matroska tags). AVI is not one of them."""
 MANIFEST = "motionlab.json"
 """The record inside a folder output that had no manifest of its own (study exports)."""
-MANIFESTS = (MANIFEST, "metadata.json", "flow.json", "stvi.json", "afd_dataset.json", "config.json")
+REPORT_SIDECAR = "report.md" + SIDECAR_SUFFIX
+"""A study report folder's record: the sidecar of its ``report.md`` (not ``motionlab.json``,
+which a study export in the same folder keeps)."""
+MANIFESTS = (
+    MANIFEST,
+    "metadata.json",
+    "flow.json",
+    "stvi.json",
+    "afd_dataset.json",
+    "config.json",
+    REPORT_SIDECAR,
+)
 """JSON manifests that folder outputs already carry; the record goes into them."""
 
 _command: list[str] | None = None

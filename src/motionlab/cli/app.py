@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from motionlab import __version__, progress
+from motionlab.cli.examples import attach_examples
 from motionlab.cli.options import positive_float
 from motionlab.errors import MotionlabError
 from motionlab.provenance import set_command
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(name).register(sub)
     for command in _all_subparsers(parser):  # -q, -v, --log-json also after the command
         add_log_options(command, root=False)
+    attach_examples(parser)  # the "examples:" section of every COMMAND --help
     # commands that need the whole parser (completion) get it here, not by importing us
     parser.set_defaults(root_parser=parser)
     return parser

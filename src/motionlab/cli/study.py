@@ -167,7 +167,9 @@ def cmd_report(args: argparse.Namespace) -> None:
         inputs += _db_inputs(args)
     elif args.config:
         inputs.append(args.config)
-    refuse_overwrite_input(args.output, *inputs, writes=analysis.REPORT_FILES)
+    from motionlab.provenance import REPORT_SIDECAR, record, write_sidecar
+
+    refuse_overwrite_input(args.output, *inputs, writes=(*analysis.REPORT_FILES, REPORT_SIDECAR))
     classes = None
     min_attention = 1.0
     if args.config:
@@ -199,6 +201,11 @@ def cmd_report(args: argparse.Namespace) -> None:
         include_pilot=args.include_pilot,
         min_attention=min_attention,
     )
+    settings = {"classes": classes, "include_pilot": args.include_pilot,
+                "min_attention": min_attention}  # fmt: skip
+    if not args.trials:
+        settings["database"] = _redact(_db_url(args))
+    write_sidecar(files["markdown"], record(inputs=inputs, settings=settings))
     log.info("wrote %s and %s", files["markdown"], files["html"])
 
 

@@ -20,14 +20,17 @@ log = logging.getLogger("motionlab")
 
 
 def cmd_sample_video(args: argparse.Namespace) -> None:
-    """Write the synthetic moving-disc clip (no data needed)."""
+    """Write the synthetic moving-disc clip (no data needed), with its provenance."""
+    from motionlab.provenance import record
     from motionlab.synthetic import sample_video_frames
     from motionlab.video import write_video
 
     if args.frames < 2:
         raise MotionlabError(f"--frames must be >= 2, got {args.frames}")
     frames = sample_video_frames(args.frames, size=args.size, seed=args.seed)
-    n = write_video(args.output, frames, fps=args.fps_out, codec=args.codec)
+    settings = {"frames": args.frames, "size": args.size, "fps": args.fps_out, "codec": args.codec}
+    meta = {"motionlab": json.dumps(record(settings=settings, seeds={"seed": args.seed}))}
+    n = write_video(args.output, frames, fps=args.fps_out, codec=args.codec, metadata=meta)
     log.info("wrote %d frames to %s", n, args.output)
 
 
@@ -56,13 +59,20 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> None:
-    """Re-encode a video or frame folder (e.g. to lossless mkv or PNG frames)."""
+    """Re-encode a video or frame folder (e.g. to lossless mkv or PNG frames); the output
+    records its provenance, with the input's own record (if any) as ``source_provenance``."""
     from motionlab.atomic import refuse_overwrite_input
+    from motionlab.provenance import read, record
     from motionlab.video import VideoReader, write_video
 
     refuse_overwrite_input(args.output, args.input)
-    with VideoReader(args.input, **reader_kwargs(args)) as reader:
-        n = write_video(args.output, reader, fps=reader.rate, codec=args.codec, crf=args.crf)
+    settings = {**reader_kwargs(args), "codec": args.codec, "crf": args.crf}
+    with VideoReader(args.input, **reader_kwargs(args)) as reader:  # input errors first
+        rec = record(inputs=[args.input], settings=settings, source_provenance=read(args.input))
+        meta = {"motionlab": json.dumps(rec, default=str)}
+        n = write_video(
+            args.output, reader, fps=reader.rate, codec=args.codec, crf=args.crf, metadata=meta
+        )
     log.info("wrote %d frames to %s", n, args.output)
 
 
@@ -86,8 +96,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "info",
         help="print a video's size, frame rate and frame count, and how an output was made",
         description="Print a video's size, frame rate and frame count as JSON; for an output "
-        "of motionlab (video, .flo, flow or STVI folder, checkpoint, study export) also its "
-        "provenance: version, command line, settings, seeds and input hashes.",
+        "of motionlab (video, .flo, flow or STVI folder, checkpoint, study export or report) "
+        "also its provenance: version, command line, settings, seeds and input hashes.",
     )
     p.add_argument("input", help="video file, frame folder or any motionlab output")
     p.add_argument("--fps", type=positive_float, help="frame rate of a frame folder")

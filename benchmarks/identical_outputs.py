@@ -62,6 +62,7 @@ def commands(inputs: Path, shared: Path | None) -> list[tuple[str, list[str], st
             "afd_tri.mkv",
         ),
         ("flow", f"flow {clip} -o {{out}}/flow/", "flow"),
+        ("flow colour video", f"flow {clip} -o {{out}}/flow.mkv --max-flow 5", "flow.mkv"),
         ("afd-dataset", f"afd-dataset {ds} {{out}}/afd_ds", "afd_ds"),
         (
             "afd-dataset 2 workers",

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
-from typing import Any
 
-from motionlab import __version__
 from motionlab.cli.options import (
     CODEC_HELP,
     add_flow_options,
     add_input_options,
-    check_flow_size,
     estimator_options,
-    frame_size,
     positive_float,
-    progress_bar,
     reader_kwargs,
 )
 from motionlab.errors import MotionlabError
@@ -29,118 +23,35 @@ def cmd_flow(args: argparse.Namespace) -> None:
     """motionlab flow IMG1 IMG2 -o out.flo | motionlab flow VIDEO -o OUT."""
     from motionlab.atomic import refuse_overwrite_input
     from motionlab.flow import get_estimator
+    from motionlab.flow.write import write_flow, write_flow_pair
 
     if len(args.inputs) > 2:
         raise MotionlabError("give two images (a pair) or one video / frame folder")
     for out in (args.output, args.png):
         refuse_overwrite_input(out, *args.inputs, args.weights, writes=("[0-9]*.flo", "flow.json"))
     est = get_estimator(args.method, **estimator_options(args))
-    if len(args.inputs) == 2:
-        _flow_pair(args, est)
-    else:
-        _flow_video(args, est)
-
-
-def _flow_settings(args: argparse.Namespace, est: Any) -> dict[str, Any]:
-    """The flow settings recorded with every flow output (provenance)."""
-    return {
+    settings = {
         "method": est.name,
         "options": {k: str(v) for k, v in estimator_options(args).items()},
         "direction": args.direction,
         "max_flow": args.max_flow,
     }
-
-
-def _flow_pair(args: argparse.Namespace, est: Any) -> None:
-    from motionlab.atomic import atomic_file
-    from motionlab.flow import flow_to_color, write_flo
-    from motionlab.provenance import stamp, write_sidecar
-    from motionlab.video import read_image, write_image
-
-    out = Path(args.output)
-    if out.suffix.lower() != ".flo":
-        raise MotionlabError(f"{out}: the flow of an image pair is written as a .flo file")
-    if args.png is not None and args.png.suffix.lower() != ".png":
-        raise MotionlabError(f"{args.png}: --png needs a file name ending in .png")
-    a, b = (read_image(p) for p in args.inputs)
-    for path, image in zip(args.inputs, (a, b), strict=True):
-        check_flow_size(path, image.shape[1], image.shape[0])
-    if a.shape != b.shape:
-        raise MotionlabError(
-            f"{args.inputs[1]}: is {b.shape[1]}x{b.shape[0]} pixels, {args.inputs[0]} is "
-            f"{a.shape[1]}x{a.shape[0]}: the images of a pair differ in size; resize one of them"
-        )
-    flow = est(a, b)
-    write_flo(out, flow)
-    write_sidecar(out, stamp(_flow_settings(args, est), inputs=(*args.inputs, args.weights)))
-    if args.png is not None:
-        color = flow_to_color(flow, max_flow=args.max_flow)
-        with atomic_file(args.png) as tmp:
-            write_image(tmp, color[:, :, ::-1])
-    log.info("wrote %s", out)
-
-
-def _flow_video(args: argparse.Namespace, est: Any) -> None:
-    from motionlab.atomic import atomic_dir
-    from motionlab.flow import flow_to_color, video_flow, write_flo
-    from motionlab.provenance import stamp
-    from motionlab.video import VideoReader, VideoWriter, is_folder_target
-
+    if len(args.inputs) == 2:
+        out = write_flow_pair(
+            *args.inputs, args.output, estimator=est, png=args.png, max_flow=args.max_flow,
+            settings=settings, provenance_inputs=(args.weights,),
+        )  # fmt: skip
+        log.info("wrote %s", out)
+        return
     if args.png is not None:
         raise MotionlabError("--png applies to an image pair; for a video give -o out.mp4")
-    if args.direction == "both":
-        raise MotionlabError("write forward and backward flow with two runs")
-    out_text = str(args.output)
-    to_folder = is_folder_target(out_text) or Path(out_text).suffix == ""
-    with VideoReader(args.inputs[0], **reader_kwargs(args)) as reader:
-        n_pairs = reader.info.num_frames - 1
-        if n_pairs < 1:
-            raise MotionlabError(
-                f"{args.inputs[0]}: optical flow needs at least two frames, the video has 1"
-            )
-        check_flow_size(args.inputs[0], *frame_size(reader))
-        pairs = video_flow(
-            reader, estimator=est, direction=args.direction, batch_size=args.batch_size
-        )
-        bar = progress_bar(n_pairs, f"flow ({est.name})", args.show_progress)
-        written = 0
-        if to_folder:
-            with atomic_dir(Path(out_text)) as tmp:
-                for pair in pairs:
-                    flow = pair.forward if args.direction == "forward" else pair.backward
-                    write_flo(tmp / f"{pair.index:05d}.flo", flow)
-                    written += 1
-                    bar.update()
-                meta = {
-                    **_flow_settings(args, est),
-                    "motionlab": __version__,
-                    "source": str(args.inputs[0]),
-                    "naming": "NNNNN.flo is the flow of frame pair (N, N+1) of the input "
-                    + (
-                        "(maps frame N to N+1)"
-                        if args.direction == "forward"
-                        else "(maps frame N+1 to N)"
-                    ),
-                    "start": args.start,
-                    "num_pairs": written,
-                    "fps": reader.fps,
-                }
-                meta = stamp(meta, inputs=(args.inputs[0], args.weights))
-                (tmp / "flow.json").write_text(json.dumps(meta, indent=2) + "\n")
-        else:
-            record = stamp(
-                {**_flow_settings(args, est), "source": str(args.inputs[0]), "start": args.start},
-                inputs=(args.inputs[0], args.weights),
-            )
-            meta = {"motionlab": json.dumps(record)}
-            with VideoWriter(out_text, fps=reader.rate, codec=args.codec, metadata=meta) as writer:
-                for pair in pairs:
-                    flow = pair.forward if args.direction == "forward" else pair.backward
-                    writer.write(flow_to_color(flow, max_flow=args.max_flow))
-                    written += 1
-                    bar.update()
-        bar.close()
-    log.info("wrote %d flow fields to %s", written, out_text)
+    written = write_flow(
+        args.inputs[0], args.output, estimator=est, direction=args.direction,
+        max_flow=args.max_flow, batch_size=args.batch_size, **reader_kwargs(args),
+        codec=args.codec, settings=settings, provenance_inputs=(args.weights,),
+        progress=args.show_progress,
+    )  # fmt: skip
+    log.info("wrote %d flow fields to %s", written, args.output)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

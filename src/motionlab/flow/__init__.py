@@ -18,6 +18,7 @@ from motionlab.flow.io import check_flow, read_flo, write_flo
 from motionlab.flow.metrics import angular_error, endpoint_error, fl_all
 from motionlab.flow.stream import FlowPair, video_flow
 from motionlab.flow.viz import flow_to_color, make_colorwheel
+from motionlab.flow.write import write_flow, write_flow_pair
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -36,4 +37,6 @@ __all__ = [
     "read_flo",
     "video_flow",
     "write_flo",
+    "write_flow",
+    "write_flow_pair",
 ]

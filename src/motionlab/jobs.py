@@ -239,6 +239,8 @@ def _stop_pool(
     """Stop a pool now: cancel what has not started, SIGTERM the workers (SIGKILL after
     1 s), wait for them, and clean up after the jobs that had started."""
     processes = list(getattr(pool, "_processes", {}).values())  # no public API before 3.14
+    for future in futures:  # now (shutdown's cancel_futures cancels later, in a thread)
+        future.cancel()
     pool.shutdown(wait=False, cancel_futures=True)
     # not cancelled and not succeeded: running, or failed with the pool (a dead worker)
     started = [

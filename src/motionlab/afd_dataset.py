@@ -51,7 +51,7 @@ from motionlab.atomic import atomic_file
 from motionlab.datasets import SPLIT_FOLDER as SPLIT_FOLDER  # re-exported for old imports
 from motionlab.datasets import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported for old imports
 from motionlab.errors import MotionlabError
-from motionlab.provenance import command_line, stamp
+from motionlab.provenance import command_line, sidecar_path, stamp
 from motionlab.video import VideoReader, VideoWriter, afd_codec_for
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,32 @@ def process_video(job: VideoJob, config: AFDConfig, *, threaded: bool = False) -
     if job.command is not None:
         record["command"] = job.command
     meta = {"motionlab": json.dumps(record)}
+    try:
+        return _write_afd(job, config, est, meta, threaded=threaded)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        # The writers removed their temporary files. An output committed just before its
+        # provenance sidecar (or the flow video) ran out of room would look finished to
+        # a rerun: this video is remade by the next run, so drop what it has.
+        for out in (job.output, job.flow_output):
+            if out is not None:
+                sidecar_path(out).unlink(missing_ok=True)
+                if out.is_dir():
+                    shutil.rmtree(out, ignore_errors=True)
+                else:
+                    out.unlink(missing_ok=True)
+        raise MotionlabError(
+            f"{job.output}: {os.strerror(errno.ENOSPC)} (the output disk is full)"
+        ) from None
+
+
+def _write_afd(
+    job: VideoJob, config: AFDConfig, est: Any, meta: dict[str, str], *, threaded: bool
+) -> int:
+    """The body of :func:`process_video`: read, make AFD frames, write (and abort the
+    writers, removing their temporary files, on any error)."""
+    save_flow = job.flow_output is not None
     with VideoReader(job.source) as reader:
         fps = reader.rate
         target = f"{job.output}/" if job.source.is_dir() else job.output  # PNG frames
@@ -441,7 +467,8 @@ def write_failures(dst: Path, jobs: Sequence[VideoJob], failed: dict[str, str]) 
             out = csv.writer(f)
             out.writerow(["video", "path", "reason"])
             for source, reason in failed.items():
-                out.writerow([keys.get(source, source), source, " ".join(reason.split())])
+                reason = " ".join(reason.removeprefix(f"{source}: ").split())
+                out.writerow([keys.get(source, source), source, reason])
     except OSError as exc:
         log.error("could not write %s (%s); the failed videos:", path, exc)
         for source, reason in failed.items():

@@ -200,3 +200,25 @@ def test_afd_dataset_on_a_ray_cluster_gives_the_local_bytes(ray_cluster, tmp_pat
         else:  # the AFD videos, the failures list, the split files
             assert mine.read_bytes() == theirs.read_bytes(), rel
     assert "v_Lunges_g02_c01.avi" in (dst / FAILURES).read_text()
+
+
+def test_no_cluster_at_the_address_fails_at_once(tmp_path):
+    """One line, in a second (Ray's own client would retry for minutes), nothing made."""
+    src = make_dataset(tmp_path)
+    closed = _free_loopback_port()  # nothing listens there now
+    start = time.monotonic()
+    run = _afd_dataset(src, tmp_path / "dst", dict(os.environ, PYTHONPATH=str(REPO / "src")),
+                       "--address", f"127.0.0.1:{closed}")  # fmt: skip
+    _, err = run.communicate(timeout=60)
+    assert time.monotonic() - start < 20
+    assert run.returncode == 1
+    assert err.strip().splitlines() == [
+        f"motionlab: error: no Ray cluster at 127.0.0.1:{closed} (Connection refused); "
+        "start one with `ray start --head` or check the address"
+    ]
+    assert not (tmp_path / "dst").exists()
+    local = _afd_dataset(src, tmp_path / "dst", os.environ | {"PYTHONPATH": str(REPO / "src")},
+                         "--executor", "local", "--address", "10.0.0.1:6379")  # fmt: skip
+    _, err = local.communicate(timeout=60)
+    assert local.returncode == 1
+    assert err.strip() == "motionlab: error: a Ray cluster address needs executor 'ray'"

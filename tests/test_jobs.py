@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from motionlab import MotionlabError
-from motionlab.jobs import Outcome, is_loopback_address, run_job, run_jobs
+from motionlab.jobs import Outcome, check_ray_address, is_loopback_address, run_job, run_jobs
 
 
 def _record(path: Path, jobs: Sequence[object]) -> None:
@@ -97,3 +98,18 @@ def test_bad_arguments():
 )
 def test_loopback_addresses(address, loopback):
     assert is_loopback_address(address) is loopback
+
+
+def test_check_ray_address():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    with pytest.raises(MotionlabError, match=rf"no Ray cluster at 127.0.0.1:{closed} \("):
+        check_ray_address(f"127.0.0.1:{closed}")
+    with pytest.raises(MotionlabError, match="HOST:PORT"):
+        check_ray_address("head-node")
+    with socket.socket() as s:  # something listening: accepted
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        check_ray_address(f"127.0.0.1:{s.getsockname()[1]}")
+    check_ray_address("auto")  # Ray finds it

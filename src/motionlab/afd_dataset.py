@@ -373,7 +373,7 @@ def make_afd_dataset(
     KeyboardInterrupt
         Passed on after the workers are stopped and their unfinished outputs removed.
     """
-    from motionlab.jobs import run_jobs
+    from motionlab.jobs import check_ray_address, run_jobs
 
     src, dst = Path(src), Path(dst)
     if workers is not None and workers < 1:
@@ -382,6 +382,8 @@ def make_afd_dataset(
         raise MotionlabError(f"executor must be 'local' or 'ray', got {executor!r}")
     if ray_address is not None and executor != "ray":
         raise MotionlabError("a Ray cluster address needs executor 'ray'")
+    if ray_address is not None:  # before DST is made
+        check_ray_address(ray_address)
     jobs = find_jobs(src, dst, classes=classes, save_flow=save_flow, seed=config.seed)
     _check_earlier_run(dst, config)
     jobs = [dataclasses.replace(job, command=command_line()) for job in jobs]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -290,6 +291,32 @@ def is_loopback_address(address: str) -> bool:
         return False
 
 
+def check_ray_address(address: str, *, timeout: float = 5.0) -> None:
+    """Fail at once, with one line, if nothing accepts connections at a Ray cluster's
+    ``host:port`` (``ray.init`` would retry for minutes); ``auto`` is not checked.
+
+    Raises
+    ------
+    MotionlabError
+        Not ``host:port``, or no connection within ``timeout`` seconds.
+    """
+    if address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise MotionlabError(
+            f"a Ray cluster address is HOST:PORT (e.g. 10.0.0.1:6379), got {address!r}"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise MotionlabError(
+            f"no Ray cluster at {address} ({reason}); start one with `ray start --head` "
+            "or check the address"
+        ) from None
+
+
 _ray_setup_done = False
 
 
@@ -329,6 +356,8 @@ def _connect_ray(workers: int | None, address: str | None) -> tuple[Any, bool]:
             include_dashboard=False,
             object_store_memory=200 * 1024**2,
         )
+    if address is not None:
+        check_ray_address(address)
     try:
         ray.init(address=address, **options)
     except ConnectionError as exc:

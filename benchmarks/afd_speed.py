@@ -11,7 +11,9 @@ size before the video is opened.
 to numpy ``rgb24`` arrays and encode them as raw ``bgr24`` ``.avi`` (what ``motionlab afd``
 writes), one process (:func:`pyav_floor`). No AFD job can be faster. It is measured paired
 with ``motionlab afd`` (defaults, ``.avi``), interleaved, ``--repeat`` times; the ratio of
-each pair is reported (their median), so that a busy machine slows both alike. The
+each pair is reported (their median), so that a busy machine slows both alike, and so is
+the CPU time per frame (user + system, all threads of the process), which other programs
+on a busy machine change much less than the wall clock. The
 "motionlab reader -> writer" rows decode and encode through motionlab's VideoReader and
 VideoWriter (no AFD): the cost of our own I/O layer over the floor.
 
@@ -22,7 +24,9 @@ for decoded frames with their flow, and for room in the writer's queue; the writ
 waiting for frames.
 
 **Workers** (``--workers-videos N``): ``afd-dataset`` on N videos with 1 and 2 worker
-processes, interleaved, frames/s and the speed-up.
+processes, interleaved: frames/s, the speed-up, and the CPU time per frame (the command
+and its workers), whose inverse times 2 is the frame rate a quiet 2-core machine allows
+at best.
 
 Inputs are made once in a temporary folder from DAVIS ``dance-twirl`` (real motion; the
 synthetic scene when ../shared is absent), resized and looped to the wanted length.
@@ -66,6 +70,12 @@ def make_input(path: Path, size: tuple[int, int], frames: int, offset: int = 0) 
         for i in range(frames)
     )
     write_video(path, seq, fps=25, crf=18)
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def pyav_floor(source: str, output: str) -> int:
@@ -181,12 +191,13 @@ def run_one(spec: dict) -> dict:
     if spec["mode"] == "pyav-floor":  # no motionlab code
         import av  # noqa: F401 - imported before the clock starts, as for the other rows
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         n = pyav_floor(spec["input"], spec["out"])
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, _cpu() - c0
         Path(spec["out"]).unlink()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return {"fps": n / dt, "frames": n, "peak_mb": peak, "base_mb": peak}
+        return {"fps": n / dt, "frames": n, "peak_mb": peak, "base_mb": peak,
+                "cpu_ms": 1000 * cpu / n}  # fmt: skip
     if spec["mode"] == "profile":
         return run_profile(spec)
     if spec["mode"] == "dataset":
@@ -212,7 +223,7 @@ def run_one(spec: dict) -> dict:
         for _ in afd_steps(sample_video_frames(3, size=(64, 64)), config=config, estimator=est):
             pass
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t0 = time.perf_counter()  # from opening the input, as for the PyAV floor
+    t0, c0 = time.perf_counter(), _cpu()  # from opening the input, as for the PyAV floor
     with VideoReader(spec["input"]) as reader:
         n = 0
         with VideoWriter(out, fps=reader.rate, codec=spec["codec"]) as writer:
@@ -225,10 +236,10 @@ def run_one(spec: dict) -> dict:
                     for step in afd_steps(reader, config=config, estimator=est):
                         put(step.afd)
                         n += 1
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, _cpu() - c0
     out.unlink()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"fps": n / dt, "frames": n, "peak_mb": peak, "base_mb": base}
+    return {"fps": n / dt, "frames": n, "peak_mb": peak, "base_mb": base, "cpu_ms": 1000 * cpu / n}
 
 
 def run_dataset(spec: dict) -> dict:
@@ -237,14 +248,18 @@ def run_dataset(spec: dict) -> dict:
 
     from motionlab.afd_dataset import make_afd_dataset
 
+    def cpu_with_workers() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the finished workers
+        return _cpu() + children.ru_utime + children.ru_stime
+
     dst = Path(spec["out"])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_with_workers()
     result = make_afd_dataset(spec["src"], dst, workers=spec["workers"])
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_with_workers() - c0
     frames = json.loads((dst / "afd_dataset.json").read_text())["videos"] * spec["frames"]
     shutil.rmtree(dst)
     assert not result.failed
-    return {"fps": frames / wall, "frames": frames, "wall": wall}
+    return {"fps": frames / wall, "frames": frames, "wall": wall, "cpu_ms": 1000 * cpu / frames}
 
 
 def _run(spec: dict) -> dict:
@@ -275,28 +290,30 @@ def floor_section(inputs: dict[str, Path], tmp: Path, repeat: int) -> list[str]:
         },
     }  # fmt: skip
     fps: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
     for r in range(repeat):
         for size, path in inputs.items():
             for label, extra in kinds.items():
                 spec = {"input": str(path), "out": str(tmp / "floor.avi"), **extra}
-                fps.setdefault((label, size), []).append(_run(spec)["fps"])
+                result = _run(spec)
+                fps.setdefault((label, size), []).append(result["fps"])
+                cpu.setdefault((label, size), []).append(result["cpu_ms"])
                 print(f"[{r + 1}/{repeat}] {label} {size}: {fps[(label, size)][-1]:.1f} fps",
                       file=sys.stderr)  # fmt: skip
     floor = next(iter(kinds))
     lines = [
-        f"| pipeline | {' | '.join(f'{s} fps' for s in inputs)} | "
-        f"{' | '.join(f'{s} x floor' for s in inputs)} |",
-        "|---|" + "---:|" * (2 * len(inputs)),
+        "| pipeline | size | fps | x floor (fps) | CPU ms/frame | floor's CPU / this CPU |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for label in kinds:
-        cells = [f"{_median(fps[(label, s)]):.1f}" for s in inputs]
-        # the ratio of each interleaved pair (same repeat), then their median
-        ratios = [
-            _median([a / b for a, b in zip(fps[(label, s)], fps[(floor, s)], strict=True)])
-            for s in inputs
-        ]
-        shown = " | ".join(f"{x:.2f}" for x in ratios)
-        lines.append(f"| {label} | {' | '.join(cells)} | {shown} |")
+        for s in inputs:
+            # the ratio of each interleaved pair (same repeat), then their median
+            speed = _median([a / b for a, b in zip(fps[(label, s)], fps[(floor, s)], strict=True)])
+            work = _median([b / a for a, b in zip(cpu[(label, s)], cpu[(floor, s)], strict=True)])
+            lines.append(
+                f"| {label} | {s} | {_median(fps[(label, s)]):.1f} | {speed:.2f} | "
+                f"{_median(cpu[(label, s)]):.2f} | {work:.2f} |"
+            )
     return lines
 
 
@@ -341,19 +358,26 @@ def workers_section(size: tuple[int, int], frames: int, videos: int, tmp: Path,
         path.parent.mkdir(parents=True, exist_ok=True)
         make_input(path, size, frames, offset=17 * i)
     fps: dict[int, list[float]] = {1: [], 2: []}
+    cpu: dict[int, list[float]] = {1: [], 2: []}
     for r in range(repeat):
         for workers in (1, 2):
             spec = {"mode": "dataset", "src": str(src), "out": str(tmp / "dst"),
                     "workers": workers, "frames": frames}  # fmt: skip
-            fps[workers].append(_run(spec)["fps"])
+            result = _run(spec)
+            fps[workers].append(result["fps"])
+            cpu[workers].append(result["cpu_ms"])
             print(f"[{r + 1}/{repeat}] afd-dataset, {workers} worker(s): "
-                  f"{fps[workers][-1]:.1f} fps", file=sys.stderr)  # fmt: skip
+                  f"{fps[workers][-1]:.1f} fps, {cpu[workers][-1]:.2f} CPU ms/frame",
+                  file=sys.stderr)  # fmt: skip
     speedup = _median([b / a for a, b in zip(fps[1], fps[2], strict=True)])
     return [
-        "| afd-dataset workers | frames/s (median) | speed-up over 1 (median of pairs) |",
-        "|---|---:|---:|",
-        f"| 1 | {_median(fps[1]):.1f} | 1.00 |",
-        f"| 2 | {_median(fps[2]):.1f} | {speedup:.2f} |",
+        "| afd-dataset workers | frames/s | speed-up over 1 (pairs) | CPU ms/frame | "
+        "2 cores / CPU per frame |",
+        "|---|---:|---:|---:|---:|",
+        f"| 1 (in-process, decode + flow in a thread) | {_median(fps[1]):.1f} | 1.00 | "
+        f"{_median(cpu[1]):.2f} | {2000 / _median(cpu[1]):.0f} |",
+        f"| 2 (processes, one thread each) | {_median(fps[2]):.1f} | {speedup:.2f} | "
+        f"{_median(cpu[2]):.2f} | {2000 / _median(cpu[2]):.0f} |",
     ]
 
 

@@ -22,10 +22,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from motionlab.afd_dataset import FAILURES, MANIFEST
 from motionlab.jobs import ray_safe_environment
+from motionlab.video import probe, write_video
 from test_afd_dataset import REPO, _descendants, _survivors, make_dataset
 
 pytestmark = pytest.mark.skipif(
@@ -222,3 +224,41 @@ def test_no_cluster_at_the_address_fails_at_once(tmp_path):
     _, err = local.communicate(timeout=60)
     assert local.returncode == 1
     assert err.strip() == "motionlab: error: a Ray cluster address needs executor 'ray'"
+
+
+def test_ctrl_c_on_a_cluster_stops_at_once_and_a_rerun_resumes(ray_cluster, tmp_path):
+    """SIGINT to the command: its tasks are cancelled (their writers remove their files),
+    it exits with status 130 within 2 s; the cluster lives on, and a rerun makes the rest
+    and skips what was finished (as on the local backend)."""
+    address, env, _ = ray_cluster
+    src = tmp_path / "src"
+    rng = np.random.default_rng(0)
+    for i in range(6):  # ~0.5 s each: a panning noise texture, 160x120, 80 frames
+        texture = rng.integers(0, 256, (200, 240, 3), np.uint8)
+        path = src / "A" / f"v{i}.avi"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_video(path, (texture[t : t + 120, t : t + 160] for t in range(80)), fps=25)
+    dst = tmp_path / "dst"
+    run = _afd_dataset(src, dst, env, "--address", address, "--workers", "2")
+    deadline = time.monotonic() + 120
+    while not (list(dst.rglob(".*.tmp-*")) and list(dst.rglob("v*.avi"))):
+        assert run.poll() is None, run.communicate()[1]
+        assert time.monotonic() < deadline, "no video finished within 120 s"
+        time.sleep(0.01)
+    sent = time.monotonic()
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=30)
+    stopped = time.monotonic() - sent
+    assert run.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert stopped < 2.0, f"ran on for {stopped:.1f} s"
+    time.sleep(0.5)  # a cancelled task that was still closing its writer
+    assert list(dst.rglob(".*.tmp-*")) == []
+    made = sorted(dst.rglob("v*.avi"))
+    assert 1 <= len(made) < 6
+    assert all(probe(p).num_frames == 80 for p in made)
+    stamps = {p: p.stat().st_mtime_ns for p in made}
+    rerun = _afd_dataset(src, dst, env, "--address", address)
+    _, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert {p: p.stat().st_mtime_ns for p in made} == stamps  # not made again
+    assert len(sorted(dst.rglob("v*.avi"))) == 6 and list(dst.rglob(".*.tmp-*")) == []

@@ -15,8 +15,9 @@ progress, failure list and resume logic see the same stream of outcomes:
   and outputs must be on storage every node sees at the same path.
 
 Leaving the generator early (Ctrl-C, an error, ``close()``) stops the jobs in flight at once
-(local: SIGTERM, SIGKILL after 1 s; Ray: forced cancel) and calls ``cleanup`` with the jobs
-that had been started and had not finished, so that nothing half-made is left. A worker that
+(local: SIGTERM, SIGKILL after 1 s; Ray: the driver disconnects, which ends its tasks) and
+calls ``cleanup`` with the jobs that had been started and had not finished, so that nothing
+half-made is left. A worker that
 dies (killed, out of memory) stops the whole run with a :class:`MotionlabError`: on the
 local pool it is not known which job it was running. (Ray first retries such a task, as it
 does by default, up to 3 times.)
@@ -24,6 +25,7 @@ does by default, up to 3 times.)
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import signal
@@ -396,11 +398,18 @@ def _run_ray(
             yield outcome
         finished = True
     finally:
-        if not finished and in_flight:
-            for ref in in_flight:
-                ray.cancel(ref, force=True)
-            ray.wait(list(in_flight), num_returns=len(in_flight), timeout=2.0)
-            if cleanup is not None:
-                cleanup(list(in_flight.values()))
+        stopped = list(in_flight.values()) if not finished else []
+        if stopped and cleanup is not None:
+            cleanup(stopped)
         if started_here:
+            # Disconnecting ends this Ray job: the cluster kills its tasks (and a Ray
+            # instance started here stops). ray.cancel is avoided: in Ray 2.60, cancelling
+            # a task while the driver was interrupted may crash the driver ("Tried to
+            # complete task that was not pending").
             ray.shutdown()
+        else:  # a Ray session of the caller's: it lives on, so cancel our tasks in it
+            for ref in in_flight:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
+        if stopped and cleanup is not None:
+            cleanup(stopped)  # what a task wrote before it was stopped

@@ -9,9 +9,13 @@ qp 0 for ``.mp4``, PNG frames for frame folders. Split files (``*.txt`` at the t
 
 The job is resumable: every output is written under a temporary name and renamed when
 complete, so a run that is interrupted and started again skips finished videos, removes
-the temporary leftovers, and redoes the rest. A video that fails (corrupt, too short) is
-reported and skipped; the others go on; the exit status says so. ``afd_dataset.json`` in
-DST records the settings and the failures.
+the temporary leftovers, and redoes the rest. A video that fails (unreadable, empty, too
+short, no room left on the disk) is reported and skipped; the others go on; the failures
+are listed in ``DST/afd_failures.csv`` (:func:`write_failures`) and the exit status says
+so. ``afd_dataset.json`` in DST records the settings and the failures.
+
+The videos are made by :func:`motionlab.jobs.run_jobs`: worker processes on this machine
+or tasks on a Ray cluster, the same job function (:func:`process_video`) either way.
 
 Every video gets its own noise: its seed is :func:`video_seed` of the dataset seed and the
 video's path relative to SRC (a stable hash), so no two videos share a noise field, yet the

@@ -43,6 +43,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -244,8 +245,6 @@ def run_one(spec: dict) -> dict:
 
 def run_dataset(spec: dict) -> dict:
     """``make_afd_dataset`` (defaults, .avi) of ``spec["src"]`` with ``spec["workers"]``."""
-    import shutil
-
     from motionlab.afd_dataset import make_afd_dataset
 
     def cpu_with_workers() -> float:
@@ -401,6 +400,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="afd-speed-"))
+    try:
+        return _measure(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _measure(args: argparse.Namespace, tmp: Path) -> int:
+    """Every section of the benchmark, inputs and outputs in ``tmp``."""
     sizes = {"320x240": (320, 240), "854x480": (854, 480)}
     inputs = {}
     for name, size in sizes.items():

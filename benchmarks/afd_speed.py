@@ -1,17 +1,40 @@
-"""End-to-end speed and peak memory of appearance-free video making, as a Markdown table.
+"""End-to-end speed and peak memory of appearance-free video making, as Markdown tables.
 
 Each configuration runs in a fresh subprocess: decode an H.264 input, estimate flow, make
-the noise, encode losslessly (the library path behind ``motionlab afd``), timed from the
-first frame to the last after a warm-up (imports and the compiled noise kernels loaded).
-"floor" rows only decode and encode: no job can be faster. Peak memory is the subprocess's
-maximum resident set size (``ru_maxrss``); "base" is its size before the video is opened.
+the noise, encode losslessly (the library path behind ``motionlab afd``), timed from
+opening the input to closing the output, after a warm-up (imports and the compiled noise
+kernels loaded).
+Peak memory is the subprocess's maximum resident set size (``ru_maxrss``); "base" is its
+size before the video is opened.
+
+**The floor** is the minimal PyAV path, with no motionlab code: decode the same H.264 input
+to numpy ``rgb24`` arrays and encode them as raw ``bgr24`` ``.avi`` (what ``motionlab afd``
+writes), one process (:func:`pyav_floor`). No AFD job can be faster. It is measured paired
+with ``motionlab afd`` (defaults, ``.avi``), interleaved, ``--repeat`` times; the ratio of
+each pair is reported (their median), so that a busy machine slows both alike, and so is
+the CPU time per frame (user + system, all threads of the process), which other programs
+on a busy machine change much less than the wall clock. The
+"motionlab reader -> writer" rows decode and encode through motionlab's VideoReader and
+VideoWriter (no AFD): the cost of our own I/O layer over the floor.
+
+**Per-stage profile** (``--profile``): ``motionlab afd``'s pipeline (decode and flow in a
+background thread, the noise in the main thread, encoding in a writer thread) with each
+stage timed per frame: decode, flow, noise, encode, and the waits: the main thread waiting
+for decoded frames with their flow, and for room in the writer's queue; the writer
+waiting for frames.
+
+**Workers** (``--workers-videos N``): ``afd-dataset`` on N videos with 1 and 2 worker
+processes, interleaved: frames/s, the speed-up, and the CPU time per frame (the command
+and its workers), whose inverse times 2 is the frame rate a quiet 2-core machine allows
+at best.
 
 Inputs are made once in a temporary folder from DAVIS ``dance-twirl`` (real motion; the
 synthetic scene when ../shared is absent), resized and looped to the wanted length.
 
 Usage::
 
-    python benchmarks/afd_speed.py [--frames 150] [--quick]
+    python benchmarks/afd_speed.py [--frames 150] [--quick] [--repeat 3] [--profile]
+        [--workers-videos 4] [--no-table]
 """
 
 from __future__ import annotations
@@ -20,6 +43,8 @@ import argparse
 import json
 import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +57,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 DAVIS = SHARED / "data" / "davis2016" / "JPEGImages" / "480p" / "dance-twirl"
 
 
-def make_input(path: Path, size: tuple[int, int], frames: int) -> None:
+def make_input(path: Path, size: tuple[int, int], frames: int, offset: int = 0) -> None:
     from motionlab.synthetic import sample_video_frames
     from motionlab.video import list_frame_files, read_image, write_video
 
@@ -41,8 +66,119 @@ def make_input(path: Path, size: tuple[int, int], frames: int) -> None:
         src = src + src[::-1]  # ping-pong loop: no jump at the seam
     else:
         src = list(sample_video_frames(60, size=(854, 480)))
-    seq = (cv2.resize(src[i % len(src)], size, interpolation=cv2.INTER_AREA) for i in range(frames))
+    seq = (
+        cv2.resize(src[(i + offset) % len(src)], size, interpolation=cv2.INTER_AREA)
+        for i in range(frames)
+    )
     write_video(path, seq, fps=25, crf=18)
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def pyav_floor(source: str, output: str) -> int:
+    """The floor: decode H.264 -> (H, W, 3) uint8 rgb24 arrays -> raw bgr24 .avi, with
+    PyAV alone (as motionlab's reader and writer convert); return the frame count."""
+    import av
+
+    n = 0
+    with av.open(source) as src, av.open(output, "w") as dst:
+        stream = src.streams.video[0]
+        stream.thread_type = "AUTO"
+        out = dst.add_stream("rawvideo", rate=stream.average_rate)
+        out.pix_fmt = "bgr24"
+        out.width, out.height = stream.width, stream.height
+        for frame in src.decode(stream):
+            array = frame.to_ndarray(format="rgb24")
+            for packet in out.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
+                dst.mux(packet)
+            n += 1
+        for packet in out.encode(None):
+            dst.mux(packet)
+    return n
+
+
+def run_profile(spec: dict) -> dict:
+    """``motionlab afd`` (defaults, raw .avi) with every stage timed; seconds per stage."""
+    import threading
+
+    import motionlab.afd.make as afd_module
+    from motionlab.afd import AFDConfig, afd_steps
+    from motionlab.flow import get_estimator
+    from motionlab.pipeline import prefetch, write_in_background
+    from motionlab.synthetic import sample_video_frames
+    from motionlab.video import VideoReader, VideoWriter
+
+    spent: dict[str, float] = {}  # wall seconds per stage
+    cpu: dict[str, float] = {}  # CPU seconds of the calling thread per stage
+    clock, thread_clock = time.perf_counter, time.thread_time
+
+    def add(key: str, t0: float, c0: float) -> None:
+        spent[key] = spent.get(key, 0.0) + clock() - t0
+        cpu[key] = cpu.get(key, 0.0) + thread_clock() - c0
+
+    def timed_iter(items, key):  # time spent in next(), in the consuming thread
+        it = iter(items)
+        while True:
+            t0, c0 = clock(), thread_clock()
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            add(key, t0, c0)
+            yield item
+
+    def timed(fn, key):
+        def call(*args, **kwargs):
+            t0, c0 = clock(), thread_clock()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                add(key, t0, c0)
+
+        return call
+
+    config = AFDConfig()
+    est = get_estimator(config.flow_method, **config.resolved_flow_options)
+    for _ in afd_steps(sample_video_frames(3, size=(64, 64)), config=config, estimator=est):
+        pass  # warm-up
+    est._estimate_batch = timed(est._estimate_batch, "flow")  # in the producer thread
+    # the main thread's waits for the producer (decode + flow), inside afd_steps
+    afd_module.prefetch = lambda items, **kw: timed_iter(prefetch(items, **kw), "wait_frames")
+    writer_busy = {}
+    out = Path(spec["out"])
+    try:
+        t0 = clock()
+        with VideoReader(spec["input"]) as reader:
+            n = 0
+            with VideoWriter(out, fps=reader.rate, codec="raw") as writer:
+                write = timed(writer.write, "encode")
+
+                def write_and_note(frame):
+                    writer_busy.setdefault("thread", threading.current_thread().name)
+                    writer_busy.setdefault("start", clock())
+                    write(frame)
+                    writer_busy["end"] = clock()
+
+                with write_in_background(write_and_note) as put:
+                    put = timed(put, "wait_queue")
+                    steps = afd_steps(timed_iter(reader, "decode"), config=config, estimator=est)
+                    for step in timed_iter(steps, "steps"):
+                        put(step.afd)
+                        n += 1
+            wall = clock() - t0
+    finally:
+        afd_module.prefetch = prefetch
+    out.unlink()
+    # main thread: next(steps) = waits for the producer + the noise step; decode: the
+    # producer's next() on the reader (its flow calls are not inside it)
+    for d in (spent, cpu):
+        d["noise"] = d.pop("steps") - d.get("wait_frames", 0.0)
+    spent["writer_idle"] = (writer_busy["end"] - writer_busy["start"]) - spent["encode"]
+    return {"frames": n, "wall": wall, "fps": n / wall, "seconds": spent, "cpu": cpu}
 
 
 def run_one(spec: dict) -> dict:
@@ -53,6 +189,20 @@ def run_one(spec: dict) -> dict:
     from motionlab.synthetic import sample_video_frames
     from motionlab.video import VideoReader, VideoWriter
 
+    if spec["mode"] == "pyav-floor":  # no motionlab code
+        import av  # noqa: F401 - imported before the clock starts, as for the other rows
+
+        t0, c0 = time.perf_counter(), _cpu()
+        n = pyav_floor(spec["input"], spec["out"])
+        dt, cpu = time.perf_counter() - t0, _cpu() - c0
+        Path(spec["out"]).unlink()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {"fps": n / dt, "frames": n, "peak_mb": peak, "base_mb": peak,
+                "cpu_ms": 1000 * cpu / n}  # fmt: skip
+    if spec["mode"] == "profile":
+        return run_profile(spec)
+    if spec["mode"] == "dataset":
+        return run_dataset(spec)
     out = Path(spec["out"])
     config = None
     est = None
@@ -74,8 +224,8 @@ def run_one(spec: dict) -> dict:
         for _ in afd_steps(sample_video_frames(3, size=(64, 64)), config=config, estimator=est):
             pass
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0, c0 = time.perf_counter(), _cpu()  # from opening the input, as for the PyAV floor
     with VideoReader(spec["input"]) as reader:
-        t0 = time.perf_counter()
         n = 0
         with VideoWriter(out, fps=reader.rate, codec=spec["codec"]) as writer:
             if config is None:
@@ -87,16 +237,162 @@ def run_one(spec: dict) -> dict:
                     for step in afd_steps(reader, config=config, estimator=est):
                         put(step.afd)
                         n += 1
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, _cpu() - c0
     out.unlink()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"fps": n / dt, "frames": n, "peak_mb": peak, "base_mb": base}
+    return {"fps": n / dt, "frames": n, "peak_mb": peak, "base_mb": base, "cpu_ms": 1000 * cpu / n}
+
+
+def run_dataset(spec: dict) -> dict:
+    """``make_afd_dataset`` (defaults, .avi) of ``spec["src"]`` with ``spec["workers"]``."""
+    from motionlab.afd.dataset import make_afd_dataset
+
+    def cpu_with_workers() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the finished workers
+        return _cpu() + children.ru_utime + children.ru_stime
+
+    dst = Path(spec["out"])
+    t0, c0 = time.perf_counter(), cpu_with_workers()
+    result = make_afd_dataset(spec["src"], dst, workers=spec["workers"])
+    wall, cpu = time.perf_counter() - t0, cpu_with_workers() - c0
+    frames = json.loads((dst / "afd_dataset.json").read_text())["videos"] * spec["frames"]
+    shutil.rmtree(dst)
+    assert not result.failed
+    return {"fps": frames / wall, "frames": frames, "wall": wall, "cpu_ms": 1000 * cpu / frames}
+
+
+def _run(spec: dict) -> dict:
+    """One spec in a fresh process; its result."""
+    res = subprocess.run(
+        [sys.executable, __file__, "--one", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(res.stderr)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def floor_section(inputs: dict[str, Path], tmp: Path, repeat: int) -> list[str]:
+    """PyAV floor vs motionlab's reader -> writer vs ``motionlab afd`` (defaults, .avi),
+    interleaved per repeat; Markdown lines."""
+    kinds = {
+        "floor: PyAV decode -> array -> encode raw (.avi)": {"mode": "pyav-floor"},
+        "motionlab reader -> writer, raw (.avi), no AFD": {"mode": "floor", "codec": "raw"},
+        "motionlab afd, defaults, raw (.avi)": {
+            "mode": "advect", "method": "dis", "density": 1, "codec": "raw"
+        },
+    }  # fmt: skip
+    fps: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
+    for r in range(repeat):
+        for size, path in inputs.items():
+            for label, extra in kinds.items():
+                spec = {"input": str(path), "out": str(tmp / "floor.avi"), **extra}
+                result = _run(spec)
+                fps.setdefault((label, size), []).append(result["fps"])
+                cpu.setdefault((label, size), []).append(result["cpu_ms"])
+                print(f"[{r + 1}/{repeat}] {label} {size}: {fps[(label, size)][-1]:.1f} fps",
+                      file=sys.stderr)  # fmt: skip
+    floor = next(iter(kinds))
+    lines = [
+        "| pipeline | size | fps | x floor (fps) | CPU ms/frame | floor's CPU / this CPU |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for label in kinds:
+        for s in inputs:
+            # the ratio of each interleaved pair (same repeat), then their median
+            speed = _median([a / b for a, b in zip(fps[(label, s)], fps[(floor, s)], strict=True)])
+            work = _median([b / a for a, b in zip(cpu[(label, s)], cpu[(floor, s)], strict=True)])
+            lines.append(
+                f"| {label} | {s} | {_median(fps[(label, s)]):.1f} | {speed:.2f} | "
+                f"{_median(cpu[(label, s)]):.2f} | {work:.2f} |"
+            )
+    return lines
+
+
+def profile_section(inputs: dict[str, Path], tmp: Path) -> list[str]:
+    """Per-stage profile of ``motionlab afd`` (defaults, .avi); Markdown lines."""
+    stages = [
+        ("decode", "decode (producer thread)"),
+        ("flow", "flow, DIS fast (producer thread)"),
+        ("noise", "noise (main thread)"),
+        ("encode", "encode raw .avi (writer thread)"),
+        ("wait_frames", "main waits for frames + flow"),
+        ("wait_queue", "main waits for room in the writer queue"),
+        ("writer_idle", "writer waits for frames"),
+    ]
+    results = {}
+    for size, path in inputs.items():
+        results[size] = _run({"mode": "profile", "input": str(path), "out": str(tmp / "p.avi")})
+    lines = [
+        f"| stage | {' | '.join(f'{s} ms/frame (CPU of its thread)' for s in inputs)} |",
+        "|---|" + "---:|" * len(inputs),
+    ]
+    for key, label in stages:
+        cells = []
+        for size in inputs:
+            r, n = results[size], results[size]["frames"]
+            wall = f"{1000 * r['seconds'].get(key, 0.0) / n:.2f}"
+            own = f" ({1000 * r['cpu'][key] / n:.2f})" if key in r["cpu"] else ""
+            cells.append(wall + own)
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    walls = [f"{1000 * results[s]['wall'] / results[s]['frames']:.2f}" for s in inputs]
+    rates = " / ".join(f"{results[s]['fps']:.1f}" for s in inputs)
+    lines.append(f"| **wall clock** ({rates} fps) | {' | '.join(walls)} |")
+    return lines
+
+
+def workers_section(size: tuple[int, int], frames: int, videos: int, tmp: Path,
+                    repeat: int) -> list[str]:  # fmt: skip
+    """afd-dataset with 1 and 2 workers, interleaved; Markdown lines."""
+    src = tmp / "dataset"
+    for i in range(videos):
+        path = src / "A" / f"v{i}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make_input(path, size, frames, offset=17 * i)
+    fps: dict[int, list[float]] = {1: [], 2: []}
+    cpu: dict[int, list[float]] = {1: [], 2: []}
+    for r in range(repeat):
+        for workers in (1, 2):
+            spec = {"mode": "dataset", "src": str(src), "out": str(tmp / "dst"),
+                    "workers": workers, "frames": frames}  # fmt: skip
+            result = _run(spec)
+            fps[workers].append(result["fps"])
+            cpu[workers].append(result["cpu_ms"])
+            print(f"[{r + 1}/{repeat}] afd-dataset, {workers} worker(s): "
+                  f"{fps[workers][-1]:.1f} fps, {cpu[workers][-1]:.2f} CPU ms/frame",
+                  file=sys.stderr)  # fmt: skip
+    speedup = _median([b / a for a, b in zip(fps[1], fps[2], strict=True)])
+    return [
+        "| afd-dataset workers | frames/s | speed-up over 1 (pairs) | CPU ms/frame | "
+        "2 cores / CPU per frame |",
+        "|---|---:|---:|---:|---:|",
+        f"| 1 (in-process, decode + flow in a thread) | {_median(fps[1]):.1f} | 1.00 | "
+        f"{_median(cpu[1]):.2f} | {2000 / _median(cpu[1]):.0f} |",
+        f"| 2 (processes, one thread each) | {_median(fps[2]):.1f} | {speedup:.2f} | "
+        f"{_median(cpu[2]):.2f} | {2000 / _median(cpu[2]):.0f} |",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=150, help="frames per input video")
     parser.add_argument("--quick", action="store_true", help="defaults only (a smoke run)")
+    parser.add_argument("--no-table", action="store_true", help="skip the table of settings")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="interleaved repeats of the floor comparison"
+    )
+    parser.add_argument("--profile", action="store_true", help="per-stage profile")
+    parser.add_argument(
+        "--workers-videos", type=int, default=0, metavar="N",
+        help="afd-dataset on N videos (320x240) with 1 and 2 workers (default: skip)",
+    )  # fmt: skip
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -104,16 +400,40 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="afd-speed-"))
+    try:
+        return _measure(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _measure(args: argparse.Namespace, tmp: Path) -> int:
+    """Every section of the benchmark, inputs and outputs in ``tmp``."""
     sizes = {"320x240": (320, 240), "854x480": (854, 480)}
     inputs = {}
     for name, size in sizes.items():
         inputs[name] = tmp / f"in_{name}.mp4"
         make_input(inputs[name], size, args.frames)
+    print(
+        f"AFD speed: {os.cpu_count()} cores, {args.frames}-frame H.264 inputs (DAVIS dance-twirl)\n"
+    )
+    print(f"Floor (interleaved, {args.repeat} repeats; medians):\n")
+    print("\n".join(floor_section(inputs, tmp, args.repeat)))
+    if args.profile:
+        print("\nPer-stage profile of motionlab afd (defaults, raw .avi):\n")
+        print("\n".join(profile_section(inputs, tmp)))
+    if args.workers_videos:
+        print(f"\nafd-dataset, {args.workers_videos} videos of 320x240 x {args.frames} frames "
+              f"(interleaved, {args.repeat} repeats):\n")  # fmt: skip
+        print("\n".join(
+            workers_section((320, 240), args.frames, args.workers_videos, tmp, args.repeat)
+        ))  # fmt: skip
+    if args.no_table:
+        return 0
     # (label, mode, method, density, codec, sizes); method "dis" = motionlab's AFD default
     # (DIS fast), "dis-medium" = DIS medium
     rows = [
-        ("floor: decode + encode raw (.avi)", "floor", "-", 0, "raw", list(sizes)),
-        ("floor: decode + encode FFV1 (.mkv)", "floor", "-", 0, "ffv1", list(sizes)),
+        ("motionlab reader -> writer, raw (.avi)", "floor", "-", 0, "raw", list(sizes)),
+        ("motionlab reader -> writer, FFV1 (.mkv)", "floor", "-", 0, "ffv1", list(sizes)),
         ("advect, defaults, raw (.avi)", "advect", "dis", 1, "raw", list(sizes)),
         ("advect, defaults, FFV1 (.mkv)", "advect", "dis", 1, "ffv1", list(sizes)),
         ("advect, defaults, x264rgb (.mp4)", "advect", "dis", 1, "x264rgb", list(sizes)),
@@ -141,17 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                 spec["input"] = str(tmp / "in_raft.mp4")
                 if not Path(spec["input"]).exists():
                     make_input(Path(spec["input"]), sizes[size], 30)
-            res = subprocess.run(
-                [sys.executable, __file__, "--one", json.dumps(spec)],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if res.returncode != 0:
-                print(res.stderr, file=sys.stderr)
-                return 1
-            results[(label, size)] = json.loads(res.stdout.strip().splitlines()[-1])
-            r = results[(label, size)]
+            results[(label, size)] = r = _run(spec)
             print(
                 f"{label} {size}: {r['fps']:.1f} fps, peak {r['peak_mb']:.0f} MB", file=sys.stderr
             )
@@ -169,17 +479,9 @@ def main(argv: list[str] | None = None) -> int:
             "input": str(path),
             "out": str(tmp / "out1080.avi"),
         }
-        res = subprocess.run(
-            [sys.executable, __file__, "--one", json.dumps(spec)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        mem[n] = json.loads(res.stdout.strip().splitlines()[-1])
+        mem[n] = _run(spec)
 
-    print(
-        f"AFD speed: {os.cpu_count()} cores, {args.frames}-frame H.264 inputs (DAVIS dance-twirl)\n"
-    )
+    print("\nSettings (one run each):\n")
     print("| pipeline | 320x240 fps | 854x480 fps | peak MB 320x240 / 854x480 |")
     print("|---|---:|---:|---:|")
     for label, *_ in rows:

@@ -18,6 +18,7 @@ import pytest
 from motionlab import MotionlabError
 from motionlab.afd import AFDConfig, make_afd
 from motionlab.afd.dataset import (
+    FAILURES,
     FLOW_BOUND,
     MANIFEST,
     DatasetProgress,
@@ -125,6 +126,7 @@ def test_resume_after_interruption(src, tmp_path):
             "JumpingJack/v_JumpingJack_g02_c01.avi",
             "Lunges/v_Lunges_g01_c01.avi",
             "Other/v_Other_g01_c01.avi",
+            FAILURES,
             MANIFEST,
             "ucfTrainTestlist/classInd.txt",
             "ucfTrainTestlist/trainlist01.txt",

@@ -390,10 +390,11 @@ def _rows() -> list[Row]:
     add(Row("afd-dataset/src-is-file", "afd-dataset {I}/text.mp4 out", names=("text.mp4",)))
     add(Row("afd-dataset/src-empty", "afd-dataset {I}/ds_empty out", names=("ds_empty",)))
     # by design a dataset job reports each failed video, keeps the others and lists the
-    # failures in DST/afd_dataset.json (resumable): one line per failure plus a summary
+    # failures in DST/afd_failures.csv (resumable): one line per failure plus a summary
     add(Row("afd-dataset/text-videos", "afd-dataset {I}/ds_bad out", "partial",
-            names=("v01.mp4", "afd_dataset.json"),
-            creates=("out", "out/Run", "out/afd_dataset.json")))  # fmt: skip
+            names=("v01.mp4", "afd_failures.csv"),
+            creates=("out", "out/Run", "out/afd_dataset.json",
+                     "out/afd_failures.csv")))  # fmt: skip
     add(Row("afd-dataset/subset-unknown", "afd-dataset {I}/ds_good out --subset Nosuch",
             names=("Nosuch",)))  # fmt: skip
 

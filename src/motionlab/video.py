@@ -305,6 +305,8 @@ class VideoReader:
         self._info = VideoInfo(w, h, fps, len(self._files), self.source, True)
 
     def _open_video(self) -> None:
+        if self.source.is_file() and self.source.stat().st_size == 0:
+            raise MotionlabError(f"{self.source}: empty file (0 bytes), not a video")
         try:
             self._container = av.open(str(self.source), mode="r")
         except av.error.EOFError as exc:

@@ -9,9 +9,13 @@ qp 0 for ``.mp4``, PNG frames for frame folders. Split files (``*.txt`` at the t
 
 The job is resumable: every output is written under a temporary name and renamed when
 complete, so a run that is interrupted and started again skips finished videos, removes
-the temporary leftovers, and redoes the rest. A video that fails (corrupt, too short) is
-reported and skipped; the others go on; the exit status says so. ``afd_dataset.json`` in
-DST records the settings and the failures.
+the temporary leftovers, and redoes the rest. A video that fails (unreadable, empty, too
+short, no room left on the disk) is reported and skipped; the others go on; the failures
+are listed in ``DST/afd_failures.csv`` (:func:`write_failures`) and the exit status says
+so. ``afd_dataset.json`` in DST records the settings and the failures.
+
+The videos are made by :func:`motionlab.jobs.run_jobs`: worker processes on this machine
+or tasks on a Ray cluster, the same job function (:func:`process_video`) either way.
 
 Every video gets its own noise: its seed is :func:`video_seed` of the dataset seed and the
 video's path relative to SRC (a stable hash), so no two videos share a noise field, yet the
@@ -27,19 +31,18 @@ this scheme used the dataset seed for every video: all their videos share one no
 
 from __future__ import annotations
 
+import csv
 import dataclasses
-import glob
+import errno
+import functools
 import hashlib
 import json
 import logging
 import os
 import shutil
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -54,13 +57,15 @@ from motionlab.atomic import atomic_file
 from motionlab.datasets import SPLIT_FOLDER as SPLIT_FOLDER  # re-exported for old imports
 from motionlab.datasets import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported for old imports
 from motionlab.errors import MotionlabError
-from motionlab.provenance import command_line
+from motionlab.provenance import command_line, sidecar_path
 
 log = logging.getLogger(__name__)
 
 AFD5_CLASSES = ("JumpingJack", "Lunges", "PullUps", "PushUps", "Swing")
 """The five UCF101 classes of AFD5 / UCF5."""
 MANIFEST = "afd_dataset.json"
+FAILURES = "afd_failures.csv"
+"""The videos that failed in the last run, one line each (``video,path,reason``)."""
 SEED_SCHEME = "blake2b-64(f'{dataset seed}:{relative path}') >> 1"
 """How :func:`video_seed` derives a video's seed (recorded in the manifest)."""
 
@@ -110,6 +115,9 @@ class DatasetResult:
     skipped: int
     done: int
     failed: dict[str, str] = field(default_factory=dict)
+    """Source path -> reason, for every video that failed."""
+    failures_file: Path | None = None
+    """``DST/afd_failures.csv`` when some failed."""
 
 
 def output_paths(
@@ -192,102 +200,46 @@ def process_video(job: VideoJob, config: AFDConfig, *, threaded: bool = False) -
     if job.command is not None:
         record["command"] = job.command
     target = f"{job.output}/" if job.source.is_dir() else job.output  # PNG frames
-    # as before the driver existed: no timestamps copied, encoding inline (one core per
-    # worker), no bar per video (the dataset shows its own progress)
-    return write_afd(
-        job.source,
-        target,
-        config=config,
-        keep_timing=False,
-        flow_output=job.flow_output,
-        threaded=threaded,
-        background=False,
-        provenance=record,
-        seeds={"seed": job.seed, "dataset_seed": dataset_seed},
-        progress=False,
-    )
+    try:
+        # as before the driver existed: no timestamps copied, encoding inline (one core
+        # per worker), no bar per video (the dataset shows its own progress)
+        return write_afd(
+            job.source,
+            target,
+            config=config,
+            keep_timing=False,
+            flow_output=job.flow_output,
+            threaded=threaded,
+            background=False,
+            provenance=record,
+            seeds={"seed": job.seed, "dataset_seed": dataset_seed},
+            progress=False,
+        )
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        # The writers removed their temporary files. An output committed just before its
+        # provenance sidecar (or the flow video) ran out of room would look finished to
+        # a rerun: this video is remade by the next run, so drop what it has.
+        for out in (job.output, job.flow_output):
+            if out is not None:
+                sidecar_path(out).unlink(missing_ok=True)
+                if out.is_dir():
+                    shutil.rmtree(out, ignore_errors=True)
+                else:
+                    out.unlink(missing_ok=True)
+        raise MotionlabError(
+            f"{job.output}: {os.strerror(errno.ENOSPC)} (the output disk is full)"
+        ) from None
 
 
-_CURRENT_JOB: VideoJob | None = None
-"""The job a worker process is making (for its SIGTERM handler)."""
-
-
-def _worker_init(parent: int | None = None) -> None:
-    """Set up a worker process of the local pool.
-
-    One thread per library (OpenCV, and torch if RAFT is used: it reads OMP_NUM_THREADS when
-    imported), so that each worker stays on one core. Ctrl-C is the parent's business (it
-    stops the pool): SIGINT is ignored here. SIGTERM (from the parent, or on its death)
-    removes the temporary outputs of the video being made and exits at once. The worker
-    dies with its parent: PR_SET_PDEATHSIG on Linux, a thread watching the parent
-    elsewhere."""
+def limit_threads() -> None:
+    """One thread per library in a worker process (OpenCV, and torch if RAFT is used: it
+    reads OMP_NUM_THREADS when imported), so that each worker stays on one core."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
 
     cv2.setNumThreads(1)
-    if parent is None:  # Ray worker: Ray manages its processes
-        return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _terminated)
-    if hasattr(signal, "pthread_sigmask"):  # the parent blocks SIGINT while it spawns us
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    if not _die_with_parent() or os.getppid() != parent:
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-
-
-def _die_with_parent() -> bool:
-    """Ask Linux to send SIGTERM to this process when its parent dies; False elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        return libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def _watch_parent(parent: int) -> None:
-    """Terminate this process once its parent is gone (it is then re-parented)."""
-    while os.getppid() == parent:
-        time.sleep(0.25)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM in a worker: drop the unfinished outputs of the current video, exit now."""
-    job = _CURRENT_JOB
-    if job is not None:
-        for out in (job.output, job.flow_output):
-            if out is not None:
-                _remove_temporaries_of(out)
-    os._exit(128 + signum)
-
-
-def _remove_temporaries_of(output: Path) -> None:
-    """Delete the temporary siblings (``.NAME.tmp-*``) of one output; never ``output``."""
-    for tmp in output.parent.glob(glob.escape(f".{output.name}.tmp-") + "*"):
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
-
-
-def _run_one(
-    job: VideoJob, config: AFDConfig, threaded: bool = False
-) -> tuple[str, int, str | None]:
-    global _CURRENT_JOB
-    _CURRENT_JOB = job
-    try:
-        return str(job.source), process_video(job, config, threaded=threaded), None
-    except MotionlabError as exc:
-        return str(job.source), 0, str(exc)
-    except Exception as exc:  # report any failure of one video, keep the dataset going
-        return str(job.source), 0, f"{type(exc).__name__}: {exc}"
-    finally:
-        _CURRENT_JOB = None
 
 
 def remove_temporaries(dst: Path) -> int:
@@ -327,7 +279,7 @@ def make_afd_dataset(
     config: AFDConfig = AFDConfig(),
     classes: Sequence[str] | None = None,
     save_flow: bool = False,
-    workers: int = 1,
+    workers: int | None = None,
     executor: str = "local",
     ray_address: str | None = None,
     progress: Callable[[int, int, int], None] | None = None,
@@ -347,11 +299,14 @@ def make_afd_dataset(
         Only these class folders (e.g. :data:`AFD5_CLASSES`).
     save_flow : bool
         Also store each video's forward flow (``<stem>.flow.mkv``).
-    workers : int
-        Processes on this machine (``executor="local"``), or tasks in flight on Ray.
+    workers : int, optional
+        Processes on this machine (``executor="local"``, default 1), or videos in flight on
+        Ray (default: the cluster's CPUs).
     executor : {"local", "ray"}
-        ``ray`` sends each video to a Ray cluster (``ray_address``; default: a local
-        instance bound to loopback). Needs the ``ray`` extra.
+        The backend of :func:`motionlab.jobs.run_jobs` (the same job function, failure and
+        progress handling on both). ``ray`` sends each video to a Ray cluster at
+        ``ray_address`` (default: a Ray instance started here, on 127.0.0.1); SRC and DST
+        must then be on storage every node sees at the same path. Needs the ``ray`` extra.
     progress : callable, optional
         Called as ``progress(done, total, frames)`` once before the first video and after
         every video: videos done (finished earlier included) of ``total``, and frames made
@@ -360,20 +315,29 @@ def make_afd_dataset(
     Returns
     -------
     DatasetResult
+        Counts, and the failed videos with their reasons; these are also written to
+        ``DST/afd_failures.csv`` (:data:`FAILURES`; removed when a run has none).
 
     Raises
     ------
     MotionlabError
         Bad arguments, or DST holds a dataset made with other settings or by a motionlab
-        that gave every video the same seed (resuming would mix the two).
+        that gave every video the same seed (resuming would mix the two), or a worker
+        process died.
     KeyboardInterrupt
         Passed on after the workers are stopped and their unfinished outputs removed.
     """
+    from motionlab.jobs import check_ray_address, run_jobs
+
     src, dst = Path(src), Path(dst)
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise MotionlabError(f"workers must be >= 1, got {workers}")
     if executor not in ("local", "ray"):
         raise MotionlabError(f"executor must be 'local' or 'ray', got {executor!r}")
+    if ray_address is not None and executor != "ray":
+        raise MotionlabError("a Ray cluster address needs executor 'ray'")
+    if ray_address is not None:  # before DST is made
+        check_ray_address(ray_address)
     jobs = find_jobs(src, dst, classes=classes, save_flow=save_flow, seed=config.seed)
     _check_earlier_run(dst, config)
     jobs = [dataclasses.replace(job, command=command_line()) for job in jobs]
@@ -392,19 +356,35 @@ def make_afd_dataset(
     started = time.time()
     if progress:
         progress(finished, len(jobs), frames)
-    results = _execute(todo, config, workers, executor, ray_address)
+    # one video in this process: decode and flow in a thread of their own
+    in_process = executor == "local" and (workers or 1) == 1
+    make = functools.partial(process_video, config=config, threaded=in_process)
+    outcomes = run_jobs(
+        make,
+        todo,
+        backend=executor,
+        workers=workers,
+        address=ray_address,
+        setup=limit_threads,
+        cleanup=_remove_temporaries_of_jobs,
+    )
     try:
-        for source, count, error in results:
+        for outcome in outcomes:
             finished += 1
-            frames += count
-            if error is not None:
-                failed[source] = error
+            source = str(outcome.job.source)
+            if outcome.error is not None:
+                failed[source] = outcome.error
+                error = outcome.error
                 log.warning("failed: %s", error if source in error else f"{source}: {error}")
+            else:
+                frames += outcome.value or 0
             if progress:
                 progress(finished, len(jobs), frames)
     finally:
-        results.close()  # an early exit stops the workers now, not when collected
-    result = DatasetResult(len(jobs), skipped, len(todo) - len(failed), failed)
+        outcomes.close()  # an early exit stops the workers now, not when collected
+    remove_temporaries(dst)  # left by Ray tasks that were retried elsewhere
+    failures_file = write_failures(dst, jobs, failed)
+    result = DatasetResult(len(jobs), skipped, len(todo) - len(failed), failed, failures_file)
     manifest = {
         "motionlab": __version__,
         "source": str(src),
@@ -419,9 +399,49 @@ def make_afd_dataset(
         "failed": failed,
         "seconds": round(time.time() - started, 1),
     }
-    with atomic_file(dst / MANIFEST) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    try:
+        with atomic_file(dst / MANIFEST) as tmp:
+            tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    except OSError as exc:  # a full disk: the videos made are kept all the same
+        log.error("could not write %s: %s", dst / MANIFEST, exc)
     return result
+
+
+def write_failures(dst: Path, jobs: Sequence[VideoJob], failed: dict[str, str]) -> Path | None:
+    """Write ``DST/afd_failures.csv`` (columns ``video``: path relative to SRC, ``path``:
+    the source, ``reason``: one line), or remove an earlier one when nothing failed.
+
+    Returns the file, or None when nothing failed or it could not be written (a full
+    disk: then the failures are logged, one line each)."""
+    path = dst / FAILURES
+    if not failed:
+        path.unlink(missing_ok=True)
+        return None
+    keys = {str(job.source): job.key for job in jobs}
+    try:
+        with atomic_file(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["video", "path", "reason"])
+            for source, reason in failed.items():
+                reason = " ".join(reason.removeprefix(f"{source}: ").split())
+                out.writerow([keys.get(source, source), source, reason])
+    except OSError as exc:
+        log.error("could not write %s (%s); the failed videos:", path, exc)
+        for source, reason in failed.items():
+            log.error("  %s: %s", source, reason)
+        return None
+    return path
+
+
+def failure_summary(result: DatasetResult, dst: str | os.PathLike[str]) -> str:
+    """The closing line of a run with failures: ``N of M videos failed, see FILE``, and
+    what to do when the disk was full."""
+    where = result.failures_file or Path(dst) / MANIFEST
+    line = f"{len(result.failed)} of {result.total} videos failed, see {where}"
+    full = os.strerror(errno.ENOSPC)  # "No space left on device"
+    if any(full in reason for reason in result.failed.values()):
+        line += "; the disk was full: free some space and run again (videos made are kept)"
+    return line
 
 
 class DatasetProgress:
@@ -541,93 +561,6 @@ def _check_earlier_run(dst: Path, config: AFDConfig) -> None:
         )
 
 
-def _execute(
-    jobs: list[VideoJob], config: AFDConfig, workers: int, executor: str, address: str | None
-) -> Generator[tuple[str, int, str | None], None, None]:
-    if not jobs:
-        return
-    if executor == "ray":
-        yield from _execute_ray(jobs, config, workers, address)
-    elif workers == 1:
-        for job in jobs:
-            yield _run_one(job, config, threaded=True)
-    else:
-        yield from _execute_local(jobs, config, workers)
-
-
-def _execute_local(
-    jobs: list[VideoJob], config: AFDConfig, workers: int
-) -> Iterator[tuple[str, int, str | None]]:
-    """Run the jobs on a pool of ``workers`` processes; yield results as they finish.
-
-    Leaving early (Ctrl-C, an error, the consumer closing the generator) terminates the
-    workers at once, waits for them (SIGKILL after 1 s) and removes the temporary
-    outputs they leave; videos already finished stay."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    ctx = multiprocessing.get_context("spawn")  # no forked OpenCV/numba thread pools
-    pool = ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
-    )
-    finished = False
-    futures: dict[Any, VideoJob] = {}
-    try:
-        # Workers are spawned by submit(): block SIGINT meanwhile so that they start with
-        # it blocked (until they ignore it); a Ctrl-C now is delivered right after.
-        blocked = hasattr(signal, "pthread_sigmask")
-        if blocked:
-            old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            for job in jobs:
-                futures[pool.submit(_run_one, job, config)] = job
-        finally:
-            if blocked:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                try:
-                    yield future.result()
-                except BrokenProcessPool:
-                    # which video's worker died is not known: all pending ones fail
-                    raise MotionlabError(
-                        "a worker process died (killed, or out of memory?); the finished "
-                        "videos are kept, run again to make the rest"
-                    ) from None
-        finished = True
-    finally:
-        if finished:
-            pool.shutdown(wait=True)
-        else:
-            _stop_pool(pool, futures)
-
-
-def _stop_pool(pool: ProcessPoolExecutor, futures: dict[Any, VideoJob]) -> None:
-    """Stop a pool now: cancel what has not started, SIGTERM the workers (SIGKILL after
-    1 s), wait for them, and remove the temporary outputs of the jobs that had started."""
-    processes = list(getattr(pool, "_processes", {}).values())  # no public API before 3.14
-    pool.shutdown(wait=False, cancel_futures=True)
-    # not cancelled and not succeeded: running, or failed with the pool (a dead worker)
-    started = [
-        job
-        for f, job in futures.items()
-        if not f.cancelled() and (not f.done() or f.exception() is not None)
-    ]
-    for proc in processes:
-        if proc.is_alive():
-            proc.terminate()
-    deadline = time.monotonic() + 1.0
-    for proc in processes:
-        proc.join(max(0.0, deadline - time.monotonic()))
-        if proc.is_alive():
-            proc.kill()
-            proc.join(1.0)
-    _remove_temporaries_of_jobs(started)
-
-
 def _remove_temporaries_of_jobs(jobs: Sequence[VideoJob]) -> None:
     """Delete the temporary outputs (``.NAME.tmp-*``) of ``jobs``, reading each folder
     once (fast for thousands of jobs); other files are never touched."""
@@ -652,55 +585,3 @@ def _remove_temporaries_of_jobs(jobs: Sequence[VideoJob]) -> None:
                     shutil.rmtree(entry.path, ignore_errors=True)
                 else:
                     Path(entry.path).unlink(missing_ok=True)
-
-
-def ray_safe_environment() -> dict[str, str]:
-    """Environment that keeps a local Ray instance on loopback and off the network (set
-    before ``import ray``): no usage stats, no cloud metadata probes through a proxy."""
-    return {
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "RAY_AUTH_MODE": "disabled",
-        "http_proxy": "http://127.0.0.1:9",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-
-
-def _execute_ray(
-    jobs: list[VideoJob], config: AFDConfig, workers: int, address: str | None
-) -> Iterator[tuple[str, int, str | None]]:
-    if address is None:
-        os.environ.update(ray_safe_environment())
-    try:
-        import ray
-    except ImportError as exc:
-        raise MotionlabError("--executor ray needs Ray: pip install 'motionlab[ray]'") from exc
-    started_here = not ray.is_initialized()
-    if started_here:
-        if address is None:
-            ray.init(
-                num_cpus=max(workers, 1),
-                include_dashboard=False,
-                object_store_memory=200 * 1024**2,
-                _node_ip_address="127.0.0.1",
-                log_to_driver=False,
-            )
-        else:
-            ray.init(address=address)
-    try:
-        remote = ray.remote(num_cpus=1)(_run_one_ray)
-        pending: list[Any] = []
-        queue = list(jobs)
-        while queue or pending:
-            while queue and len(pending) < workers:
-                pending.append(remote.remote(queue.pop(0), config))
-            ready, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(ready[0])
-    finally:
-        if started_here:
-            ray.shutdown()
-
-
-def _run_one_ray(job: VideoJob, config: AFDConfig) -> tuple[str, int, str | None]:
-    _worker_init()
-    return _run_one(job, config)

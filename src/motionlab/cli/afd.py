@@ -12,6 +12,7 @@ from pathlib import Path
 from motionlab import __version__
 from motionlab.cli.options import (
     add_afd_options,
+    add_deprecated_alias,
     add_flow_options,
     add_input_options,
     add_keep_audio_option,
@@ -72,7 +73,12 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def cmd_afd_dataset(args: argparse.Namespace) -> int:
     """motionlab afd-dataset SRC DST: a whole class-folder dataset, resumable."""
-    from motionlab.afd.dataset import AFD5_CLASSES, DatasetProgress, make_afd_dataset
+    from motionlab.afd.dataset import (
+        AFD5_CLASSES,
+        DatasetProgress,
+        failure_summary,
+        make_afd_dataset,
+    )
     from motionlab.atomic import check_output_target, refuse_overwrite_input
 
     # DST mirrors SRC's class folders: SRC equal to DST, or inside it, would be overwritten
@@ -100,7 +106,7 @@ def cmd_afd_dataset(args: argparse.Namespace) -> int:
             classes=classes,
             save_flow=args.save_flow,
             workers=args.workers,
-            executor=args.executor,
+            executor=args.executor or ("ray" if args.ray_address else "local"),
             ray_address=args.ray_address,
             progress=progress,
         )
@@ -117,11 +123,7 @@ def cmd_afd_dataset(args: argparse.Namespace) -> int:
         len(result.failed),
     )
     if result.failed:  # each failure was logged as it happened
-        print(
-            f"motionlab: error: {len(result.failed)} of {result.total} videos failed "
-            f"(listed in {Path(args.dst) / 'afd_dataset.json'}); the others are done",
-            file=sys.stderr,
-        )
+        print(f"motionlab: error: {failure_summary(result, args.dst)}", file=sys.stderr)
         return 1
     return 0
 
@@ -158,8 +160,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Mirror SRC/<Class>/<video> into DST with appearance-free videos of the "
         "same names (lossless: uncompressed for .avi, FFV1 for .mkv, libx264rgb for .mp4, "
         "PNG for frame folders) and copy the split files. Resumable: finished videos are skipped, "
-        "unfinished ones redone. A failing video is reported and skipped; the exit status "
-        "is 1 if any failed.",
+        "unfinished ones redone. A failing video (unreadable, empty, no room left on the "
+        "disk) is reported, skipped and listed in DST/afd_failures.csv; the others are made; "
+        "the exit status is 1 if any failed.",
     )
     p.add_argument("src", type=Path, help="dataset root with one folder per class")
     p.add_argument("dst", type=Path, help="output root (created)")
@@ -173,7 +176,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="also store each video's forward flow as <stem>.flow.mkv (8-bit, +-20 px)",
     )
-    p.add_argument("--workers", type=int, default=1, help="parallel videos (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="parallel videos (default: 1 here, the cluster's CPUs on Ray)",
+    )
     p.add_argument(
         "--log-every",
         type=int,
@@ -184,9 +191,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--executor",
         choices=("local", "ray"),
-        default="local",
-        help="local processes (default) or a Ray cluster (pip install 'motionlab[ray]')",
+        help="local processes (default) or a Ray cluster (pip install 'motionlab[ray]'; "
+        "default with --address)",
     )
-    p.add_argument("--ray-address", help="Ray cluster address (default: start a local one)")
+    add_deprecated_alias(p, "--ray-address", "--address", dest="ray_address")
+    p.add_argument(
+        "--address",
+        dest="ray_address",
+        metavar="HOST:PORT",
+        help="Ray cluster to run on (its head node; SRC and DST on storage every node sees "
+        "at the same path); default with --executor ray: a Ray instance started here",
+    )
     add_flow_options(p)
     p.set_defaults(func=cmd_afd_dataset)

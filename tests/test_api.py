@@ -99,3 +99,23 @@ def test_write_obfuscation_file_equals_obfuscate_arrays(
     assert np.array_equal(got[:, :10], frames[:, :10])  # outside the box: the source
     assert not np.array_equal(got[:, 10:30, 20:40], frames[:, 10:30, 20:40])
     assert len(sorted(sal.glob("*.png"))) == len(frames)  # a name without suffix: PNG folder
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "name"),
+    [
+        ("motionlab.noise", "motionlab.afd.noise", "NoiseRange"),
+        ("motionlab.afd_dataset", "motionlab.afd.dataset", "video_seed"),
+        ("motionlab.afd_stream", "motionlab.afd.stream", "AFDSource"),
+    ],
+)
+def test_old_module_paths_forward_and_warn(old: str, new: str, name: str) -> None:
+    import sys
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=new.replace(".", r"\.")):
+        module = importlib.import_module(old)
+    assert getattr(module, name) is getattr(importlib.import_module(new), name)
+    assert getattr(module, "_" + "check_earlier_run", None) is getattr(
+        importlib.import_module(new), "_check_earlier_run", None
+    )

@@ -143,13 +143,16 @@ def test_afd_log_json_and_quiet(clip: Path, tmp_path: Path) -> None:
     assert after.returncode == 0 and after.stderr == ""
 
 
-def test_afd_on_a_terminal_draws_a_bar(clip: Path, tmp_path: Path) -> None:
-    """Run under a pseudo-terminal: stderr is a TTY, so tqdm's bar (with redraws)."""
+@pytest.mark.parametrize("sized", [True, False], ids=["100 columns", "no size (script)"])
+def test_afd_on_a_terminal_draws_a_bar(clip: Path, tmp_path: Path, sized: bool) -> None:
+    """Run under a pseudo-terminal: stderr is a TTY, so tqdm's bar (with redraws), also on
+    a terminal that reports no size (tqdm alone would draw nothing there)."""
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     out = tmp_path / "e.avi"
     pid, fd = pty.fork()
     if pid == 0:  # child: its stdin/stdout/stderr are the terminal, 100 columns wide
-        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+        if sized:
+            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
         os.execve(sys.executable, [sys.executable, "-m", "motionlab", "afd", str(clip), "-o",
                                    str(out)], env)  # fmt: skip
     chunks = []

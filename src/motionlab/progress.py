@@ -41,6 +41,7 @@ demo: done, 4 frames in 0:00:02, 2.0 frames/s
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -78,6 +79,14 @@ def clock_time(seconds: float) -> str:
     """
     s = round(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _terminal_width(stream: IO[str]) -> int:
+    """Columns of the terminal behind ``stream`` (0 when unknown)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 0
 
 
 class Progress:
@@ -123,7 +132,11 @@ class Progress:
         if mode == "bar":
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream)
+            # a terminal that reports no size (a fresh pty, `script`) gets no bar at all from
+            # tqdm (0 rows hide it): draw it 80 x 24 there
+            size: dict[str, Any] = {} if _terminal_width(self.stream) > 0 else {
+                "ncols": 80, "nrows": 24}  # fmt: skip
+            self._bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream, **size)
 
     def figures(self, now: float | None = None) -> dict[str, Any]:
         """done, total, rate (steps/s), elapsed and time left (s; None while unknown) at

@@ -169,3 +169,19 @@ def test_afd_on_a_terminal_draws_a_bar(clip: Path, tmp_path: Path, sized: bool) 
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "\r" in text and "8/8" in text and "afd (advect)" in text
     assert "done, 8 frames" not in text  # no log line on a terminal
+
+
+def test_dataset_progress_json_lines() -> None:
+    """afd-dataset with --log-json: one JSON object per progress line, no bar, no text."""
+    from motionlab.afd.dataset import DatasetProgress
+
+    out, clock = io.StringIO(), FakeClock()
+    report = DatasetProgress(out, tty=True, every=2, clock=clock, json_lines=True)
+    for done in range(1, 5):
+        clock.now += 10.0
+        report(done, 4, frames=100 * done)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["done"] for r in records] == [2, 4]
+    assert [r["event"] for r in records] == ["progress", "done"]
+    assert records[0]["unit"] == "video" and records[0]["total"] == 4
+    assert records[0]["eta_s"] == pytest.approx(20.0)  # 2 left at 1 video / 10 s

@@ -26,7 +26,6 @@ from motionlab.cli.options import (
     size_type,
 )
 from motionlab.errors import MotionlabError
-from motionlab.provenance import stamp
 
 log = logging.getLogger("motionlab")
 
@@ -238,47 +237,16 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
 def cmd_baseline(args: argparse.Namespace) -> int:
     """motionlab baseline INPUT -o OUT --method ..."""
     from motionlab.atomic import refuse_overwrite_input
-    from motionlab.cli.options import progress_bar, reader_kwargs
-    from motionlab.privacy.baselines import WORK_SIZE, get_baseline
-    from motionlab.video import VideoReader, VideoWriter
+    from motionlab.cli.options import reader_kwargs
+    from motionlab.privacy.write import write_baseline
 
     refuse_overwrite_input(args.output, args.input)
-    with VideoReader(args.input, **reader_kwargs(args)):
-        pass  # a missing or unreadable input fails here, before the segmenter model loads
-    segmenter = None
-    if args.method.startswith("mask"):
-        from motionlab.privacy.landmarks import PersonSegmenter
-
-        segmenter = PersonSegmenter()
-    fn = get_baseline(
-        args.method, person_mask=segmenter, work_size=None if args.native_size else WORK_SIZE
-    )
-    meta = {
-        "motionlab": json.dumps(
-            stamp(
-                {
-                    "version": __version__,
-                    "source": str(args.input),
-                    "baseline": args.method,
-                    "work_size": None if args.native_size else list(WORK_SIZE),
-                },
-                inputs=(args.input,),
-            )
-        )
-    }
-    with VideoReader(args.input, **reader_kwargs(args)) as reader:
-        bar = progress_bar(reader.info.num_frames, args.method, args.show_progress, unit="frame")
-        with VideoWriter(
-            args.output, fps=reader.rate, codec=args.codec, metadata=meta, source=reader,
-            keep_audio=args.keep_audio,
-        ) as writer:  # fmt: skip
-            for frame in reader:
-                writer.write(fn(frame))
-                bar.update()
-        bar.close()
-    if segmenter is not None:
-        segmenter.close()
-    log.info("wrote %d frames to %s", writer.count, args.output)
+    count = write_baseline(
+        args.input, args.output, method=args.method, native_size=args.native_size,
+        **reader_kwargs(args), codec=args.codec, keep_audio=args.keep_audio,
+        progress=args.show_progress,
+    )  # fmt: skip
+    log.info("wrote %d frames to %s", count, args.output)
     return 0
 
 

@@ -20,7 +20,7 @@ from motionlab.privacy.obfuscate import (
     obfuscate_steps,
 )
 from motionlab.privacy.replace import REPLACEMENTS, Replacement, replacement_frame
-from motionlab.privacy.write import write_obfuscation
+from motionlab.privacy.write import write_baseline, write_obfuscation
 
 __all__ = [
     "ATTRIBUTES",
@@ -45,5 +45,6 @@ __all__ = [
     "parse_names",
     "pixelate",
     "replacement_frame",
+    "write_baseline",
     "write_obfuscation",
 ]

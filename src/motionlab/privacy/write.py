@@ -144,3 +144,60 @@ def write_obfuscation(
             matcher.close()
         bar.close()
     return writer.count
+
+
+def write_baseline(
+    source: PathLike,
+    output: PathLike,
+    *,
+    method: str,
+    native_size: bool = False,
+    start: int = 0,
+    stop: int | None = None,
+    size: tuple[int, int] | None = None,
+    fps: float | None = None,
+    codec: str | None = None,
+    keep_audio: bool = False,
+    progress: bool = True,
+) -> int:
+    """Write ``source`` through one of the naive baselines of Table 5.2 (``pixelate4``,
+    ``pixelate16``, ``blur-weak``, ``blur-strong``, ``mask``, ``mask-black``; whole frame, or
+    the person mask for ``mask*``) to ``output``; return the number of frames written.
+
+    ``native_size``: blur or pixelate at the input size instead of at 224x224 (the sizes of
+    the methods are then pixels of the input). Other parameters as for
+    :func:`write_obfuscation`. The provenance records the method and the work size.
+    """
+    from motionlab.privacy.baselines import WORK_SIZE, get_baseline
+
+    with VideoReader(source, start=start, stop=stop, size=size, fps=fps):
+        pass  # a missing or unreadable input fails here, before the segmenter model loads
+    segmenter = None
+    if method.startswith("mask"):
+        from motionlab.privacy.landmarks import PersonSegmenter
+
+        segmenter = PersonSegmenter()
+    work_size = None if native_size else WORK_SIZE
+    fn = get_baseline(method, person_mask=segmenter, work_size=work_size)
+    record = {
+        "version": __version__,
+        "source": str(source),
+        "baseline": method,
+        "work_size": None if work_size is None else list(work_size),
+    }
+    meta = {"motionlab": json.dumps(stamp(record, inputs=(source,)))}
+    try:
+        with VideoReader(source, start=start, stop=stop, size=size, fps=fps) as reader:
+            bar = Progress(reader.info.num_frames, method, "frame", enabled=progress)
+            with VideoWriter(
+                output, fps=reader.rate, codec=codec, metadata=meta, source=reader,
+                keep_audio=keep_audio,
+            ) as writer:  # fmt: skip
+                for frame in reader:
+                    writer.write(fn(frame))
+                    bar.update()
+            bar.close()
+    finally:
+        if segmenter is not None:
+            segmenter.close()
+    return writer.count

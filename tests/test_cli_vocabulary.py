@@ -12,14 +12,16 @@ import pytest
 
 from motionlab.cli import build_parser, main
 from motionlab.cli.app import _all_subparsers
-from motionlab.cli.options import estimator_options
+from motionlab.cli.options import estimator_options, merge_flow_opts
 from motionlab.errors import MotionlabError
 from motionlab.flow.io import read_flo
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
+    """Parse as ``main`` does (``--flow-opt`` folded into the named flags)."""
     args = build_parser().parse_args(argv)
     del args.root_parser  # a new parser object each time
+    merge_flow_opts(args)
     return args
 
 
@@ -81,7 +83,7 @@ def test_flow_opt_equals_the_named_flags() -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--flow-opt", "iters=3"], "applies to raft-small, raft-large only"),
+        (["--flow-opt", "iters=3"], "--iters applies to the RAFT methods only"),
         (["--preset", "fast", "--flow-opt", "preset=fast"], "both given"),
         (["--flow-opt", "preset=fast", "--flow-opt", "preset=medium"], "given twice"),
     ],
@@ -89,6 +91,22 @@ def test_flow_opt_equals_the_named_flags() -> None:
 def test_flow_opt_conflicts_are_refused(extra: list[str], message: str) -> None:
     with pytest.raises(MotionlabError, match=message):
         estimator_options(parse(["flow", "v.mp4", "-o", "f/", *extra]))
+
+
+def test_flow_opt_without_a_named_flag_is_checked_per_method() -> None:
+    """obfuscate has no --iters: its --flow-opt pairs are checked against the method."""
+    from motionlab.cli.options import flow_opt_dict
+
+    with pytest.raises(MotionlabError, match="applies to raft-small, raft-large only"):
+        flow_opt_dict("dis", [("iters", 3)])
+    assert flow_opt_dict("dis", [("preset", "fast")]) == {"preset": "fast"}
+
+
+def test_flow_opt_weights_is_the_weights_file() -> None:
+    """--flow-opt weights=W is --weights W: overwrite checks and provenance see it."""
+    args = parse(["afd", "v.mp4", "-o", "a.avi", "--flow", "raft-small", "--flow-opt",
+                  "weights=w.pth"])  # fmt: skip
+    assert args.weights == Path("w.pth") and args.flow_opt == []
 
 
 @pytest.mark.parametrize("bad", ["iters", "bogus=1", "iters=0", "upsample=nan", "iters=x"])

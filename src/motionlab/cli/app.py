@@ -27,7 +27,7 @@ from typing import Any
 
 from motionlab import __version__, progress
 from motionlab.cli.examples import attach_examples
-from motionlab.cli.options import positive_float
+from motionlab.cli.options import merge_flow_opts, positive_float
 from motionlab.errors import MotionlabError
 from motionlab.provenance import set_command
 
@@ -119,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=level, format="motionlab: %(message)s", stream=sys.stderr)
     try:
+        merge_flow_opts(args)  # --flow-opt KEY=VALUE into --KEY where it exists
         status = args.func(args)
     except MotionlabError as exc:
         print(f"motionlab: error: {_one_line(str(exc))}", file=sys.stderr)

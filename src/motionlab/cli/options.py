@@ -222,6 +222,33 @@ def flow_opt_dict(method: str, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def merge_flow_opts(args: argparse.Namespace) -> None:
+    """Fold ``--flow-opt KEY=VALUE`` into the named flag of the same key where the command
+    has one (``--weights``, ``--iters``, ...), so the rest of the command (overwrite
+    checks, provenance of the weights file) sees one value; one key given both ways, or
+    twice, is refused. Commands without the named flags (obfuscate) keep ``flow_opt``."""
+    pairs = getattr(args, "flow_opt", None)
+    if not pairs or not hasattr(args, "preset"):
+        return
+    rest = []
+    seen = set()
+    for key, value in pairs:
+        if key in seen:
+            raise MotionlabError(f"--flow-opt {key} given twice")
+        seen.add(key)
+        flag = "--" + key.replace("_", "-")
+        current = getattr(args, key, None)
+        if key == "batch_size" and current == 1:  # the flag's default
+            current = None
+        if current is not None:
+            raise MotionlabError(f"{flag} and --flow-opt {key} both given; give one")
+        if hasattr(args, key):
+            setattr(args, key, value)
+        else:
+            rest.append((key, value))
+    args.flow_opt = rest
+
+
 def add_flow_options(p: argparse.ArgumentParser) -> None:
     """Optical flow: ``--flow METHOD`` (old spelling ``--method``), ``--flow-opt``, and the
     named shortcuts ``--preset``, ``--weights``, ``--iters``, ``--device``,

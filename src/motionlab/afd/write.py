@@ -113,6 +113,19 @@ def write_afd(
         (default ``{"seed": config.seed}``).
     progress : bool
         Show progress (see :mod:`motionlab.progress` for where and how).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from motionlab.synthetic import sample_video_frames
+    >>> from motionlab.video import write_video, read_video
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_video(folder / "clip.mkv", sample_video_frames(5, size=(64, 48)), fps=25)
+    >>> write_afd(folder / "clip.mkv", folder / "afd.avi", config=AFDConfig(seed=3),
+    ...           progress=False)
+    5
+    >>> read_video(folder / "afd.avi").shape
+    (5, 48, 64, 3)
     """
     codec = afd_codec_for(output, codec)
     if codec not in LOSSLESS_CODECS:

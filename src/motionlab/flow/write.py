@@ -108,6 +108,18 @@ def write_flow(
     estimator at once (RAFT). ``start``, ``stop``, ``size``, ``fps`` as for
     :class:`~motionlab.video.VideoReader`; ``settings`` are recorded (default: the method,
     direction and ``max_flow``).
+
+    >>> import tempfile, pathlib
+    >>> from motionlab.flow import get_estimator, read_flo
+    >>> from motionlab.synthetic import sample_video_frames
+    >>> from motionlab.video import write_video
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_video(folder / "clip.mkv", sample_video_frames(4, size=(64, 48)), fps=25)
+    >>> write_flow(folder / "clip.mkv", folder / "flow/", estimator=get_estimator("dis"),
+    ...            progress=False)
+    3
+    >>> read_flo(folder / "flow" / "00000.flo").shape
+    (48, 64, 2)
     """
     if direction not in ("forward", "backward"):
         raise MotionlabError("write forward and backward flow with two runs")

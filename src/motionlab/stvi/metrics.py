@@ -70,6 +70,19 @@ def segmentation_accuracy(
         The ground-truth segment.
     background : int, optional
         The label that is not a supervoxel.
+
+    Examples
+    --------
+    The case above: one tube (label 1) inside 2 of the 12 object voxels, label 0 the rest.
+
+    >>> gt = np.zeros((1, 3, 6), bool)
+    >>> gt[0, 1:3, :] = True                      # 12 object voxels
+    >>> labels = np.zeros((1, 3, 6), int)
+    >>> labels[0, 1, :2] = 1                      # the tube: 2 of them
+    >>> segmentation_accuracy(labels, gt, background=0)
+    0.16666666666666666
+    >>> segmentation_accuracy(labels, gt)         # label 0 taken as a supervoxel
+    1.0
     """
     labels, gt = _check_pair(labels, gt)
     total = gt.sum()
@@ -135,6 +148,11 @@ def jaccard(mask: np.ndarray, gt: np.ndarray) -> float:
     """Region similarity J: intersection over union per frame, averaged over frames.
 
     A frame where both masks are empty scores 1 (DAVIS convention).
+
+    >>> a = np.zeros((2, 4, 4), bool); a[:, :2] = True      # top half
+    >>> b = np.zeros((2, 4, 4), bool); b[0, :, :2] = True   # left half, frame 0 only
+    >>> jaccard(a, b)  # frame 0: 4 / 12; frame 1: 0 / 8
+    0.16666666666666666
     """
     mask, gt = _check_pair(np.asarray(mask).astype(np.int8), gt)
     mask = mask.astype(bool)

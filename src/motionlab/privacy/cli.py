@@ -86,6 +86,14 @@ def _add_matcher_args(p: argparse.ArgumentParser) -> None:
         "the whole frame (also hands of people the pose model misses; slower); pose: from "
         "the pose model's wrist and finger points only (cheapest, coarse)",
     )
+    g.add_argument(
+        "--small-faces",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="landmarks: faces too small for the face mesh (far people) found by a face "
+        "detector on 192x192 tiles of the frame and hidden whole under any face template; "
+        "auto (default): on frames at least 384 pixels high and wide",
+    )
 
 
 def _build_matcher(args: argparse.Namespace) -> Any:
@@ -109,6 +117,7 @@ def _build_matcher(args: argparse.Namespace) -> Any:
         people=args.people,
         hands_model=args.hands != "pose",
         hands_roi=args.hands == "landmarks",
+        small_faces=args.small_faces,
     )
 
 
@@ -171,7 +180,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
     from motionlab.flow import get_estimator
     from motionlab.noise import NoiseRange
     from motionlab.pipeline import write_in_background
-    from motionlab.privacy.obfuscate import ObfuscationConfig, obfuscate_steps
+    from motionlab.privacy.obfuscate import ObfuscationConfig, obfuscate_steps, preload
     from motionlab.privacy.pictures import saliency_to_gray
     from motionlab.video import LOSSLESS_CODECS, VideoReader, VideoWriter, afd_codec_for
 
@@ -182,6 +191,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         log.warning("H.264 (yuv420p) is lossy: it smears the noise; use .mkv or --codec x264rgb")
     matcher = _build_matcher(args)
     names = _selected(args, matcher)
+    preload(matcher, names, noise=args.noise if with_noise else None)  # while reading
     flow_options = {"preset": args.flow_preset} if args.flow_preset else {}
     config = ObfuscationConfig(
         names,

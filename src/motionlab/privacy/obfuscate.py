@@ -25,6 +25,7 @@ baselines with the noise on the same region. Those need no optical flow.
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -235,6 +236,26 @@ def obfuscate_steps(
             for _, future in pending:
                 future.cancel()
             wait([future for _, future in pending])
+
+
+def preload(matcher: Matcher, names: Sequence[str], *, noise: str | None) -> None:
+    """Start, in background threads, the one-time work of a run that does not depend on
+    the frames, and return at once: the matcher's models (:meth:`Matcher.preload`) and,
+    for ``noise="motion"``, the compiled noise kernels (numba loads them from its cache
+    and imports SciPy for the quantisation tables: about 1 s of start-up). The caller
+    meanwhile reads the video for its noise range. The outputs are the same with or
+    without it."""
+    matcher.preload(names)
+    if noise == "motion":
+        threading.Thread(target=_warm_noise, name="obfuscate-warm-noise").start()
+
+
+def _warm_noise() -> None:
+    """Load the motion noise's compiled kernels (one step of an 8x8 noise)."""
+    from motionlab.noise import AdvectedNoise
+
+    noise = AdvectedNoise(8, 8, rng=np.random.default_rng(0))
+    noise.advect(np.zeros((8, 8, 2), np.float32))
 
 
 def noise_range_of(frames: Iterable[np.ndarray], *, grayscale: bool = False) -> NoiseRange:

@@ -1,0 +1,145 @@
+"""Small, far faces: tiles that cover the frame, head masks that cover the face box, boxes
+held over frames, and (with MediaPipe) a small face in a big frame is now hidden."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from motionlab.errors import MotionlabError
+from motionlab.privacy.small_faces import (
+    OVERLAP,
+    TILE,
+    HeldBoxes,
+    head_mask,
+    outside,
+    tile_origins,
+)
+
+from conftest import DATA, need
+
+
+@pytest.mark.parametrize("size", [1, 100, TILE, TILE + 1, 300, 576, 768, 1000, 1920])
+def test_tiles_cover_the_frame_with_overlap(size: int) -> None:
+    starts = tile_origins(size)
+    assert starts[0] == 0 and starts == sorted(starts)
+    covered = np.zeros(size, bool)
+    for s in starts:
+        covered[s : s + TILE] = True
+        assert s + TILE <= max(size, TILE)  # no tile leaves the frame
+    assert covered.all()
+    if size > TILE:
+        assert starts[-1] + TILE == size
+        assert all(b - a <= TILE - OVERLAP for a, b in itertools.pairwise(starts))
+    # any face up to OVERLAP pixels wide lies whole inside one tile
+    for x0 in range(0, max(size - OVERLAP, 0) + 1, 7):
+        assert any(s <= x0 and x0 + OVERLAP <= s + TILE for s in starts), x0
+
+
+def test_tile_origins_refuse_tiles_not_larger_than_their_overlap() -> None:
+    with pytest.raises(ValueError, match="larger than overlap"):
+        tile_origins(500, tile=40, overlap=40)
+
+
+def test_head_mask_covers_the_face_box_and_the_hair_above() -> None:
+    shape = (120, 160)
+    box = np.array([[70.0, 50.0, 80.0, 62.0]])  # a 10 x 12 px face
+    m = head_mask(box, shape).astype(bool)
+    assert m[50:63, 70:81].all()  # every pixel of the box
+    assert m[45, 75] and not m[36, 75]  # hair above the forehead, not far above
+    assert not m[:, :60].any() and not m[:, 91:].any()  # about 1.6 box widths wide
+    assert not head_mask(np.zeros((0, 4)), shape).any()
+    two = head_mask(np.array([[10.0, 10, 20, 22], [120, 80, 130, 92]]), shape)
+    assert two[16, 15] and two[86, 125] and not two[50, 70]
+
+
+def test_outside_drops_boxes_centred_in_a_meshed_face() -> None:
+    boxes = np.array([[10.0, 10, 20, 20], [100, 100, 110, 110], [48, 48, 70, 70]])
+    face = np.array([40.0, 40, 80, 80])  # holds the centre of the third box only
+    kept = outside(boxes, [face])
+    assert kept.tolist() == boxes[:2].tolist()
+    assert outside(boxes, []).tolist() == boxes.tolist()
+    assert outside(np.zeros((0, 4)), [face]).shape == (0, 4)
+
+
+def test_held_boxes_are_kept_hold_frames_then_dropped() -> None:
+    held = HeldBoxes(hold=2)
+    a = np.array([[1.0, 2, 3, 4]])
+    assert held(a).tolist() == a.tolist()
+    none = np.zeros((0, 4))
+    assert held(none).tolist() == a.tolist()  # 1 frame after
+    assert held(none).tolist() == a.tolist()  # 2 frames after
+    assert held(none).shape == (0, 4)  # dropped
+    held(a)
+    held.reset()
+    assert held(none).shape == (0, 4)
+
+
+# -- with MediaPipe ------------------------------------------------------------------------
+
+
+def _small_face_frame(scale: float, at: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A 768x576 grey frame with the IPN still shrunk by ``scale`` pasted at ``at``, and
+    the face's box (x0, y0, x1, y1) there (from the face mesh on the full-size still)."""
+    from motionlab.privacy import get_matcher
+    from motionlab.video import read_image
+
+    still = read_image(need(DATA / "ipn_face_gesture" / "ipn1.jpg"))
+    m = get_matcher("landmarks", small_faces="off")
+    ys, xs = np.nonzero(m.saliency(m(still, ["forehead", "eyes", "cheek", "lips"])) > 0.99)
+    m.close()
+    small = cv2.resize(still, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((576, 768, 3), 120, np.uint8)
+    x, y = at
+    frame[y : y + small.shape[0], x : x + small.shape[1]] = small
+    box = np.array([xs.min(), ys.min(), xs.max(), ys.max()]) * scale + [x, y, x, y]
+    return frame, box
+
+
+@pytest.mark.parametrize("at", [(300, 200), (130, 130), (20, 500)])  # (130, 130): on seams
+def test_a_small_face_in_a_big_frame_is_now_hidden(at: tuple[int, int]) -> None:
+    pytest.importorskip("mediapipe", reason="needs mediapipe 0.10.21 (see docs/privacy.md)")
+    from motionlab.privacy import get_matcher
+
+    frame, (x0, y0, x1, y1) = _small_face_frame(0.12, at)  # a face of ~9 px
+    inside = (slice(int(np.ceil(y0)), int(y1) + 1), slice(int(np.ceil(x0)), int(x1) + 1))
+    for mode, hidden in [("off", False), ("auto", True), ("on", True)]:
+        m = get_matcher("landmarks", small_faces=mode)
+        for name in ("lips", "hair"):  # any face template hides the whole small face
+            s = m.saliency(m(frame, [name]))
+            if hidden:
+                assert s[inside].min() == 1.0, (mode, name)
+                assert (s > 0).mean() < 0.01  # the face, not the frame
+            else:
+                assert not s.any(), (mode, name)
+        m.close()
+
+
+def test_small_faces_leave_meshed_faces_and_small_frames_as_they_were() -> None:
+    """A face the mesh outlines keeps its parts (the detector's box over it is dropped);
+    ``auto`` does nothing on frames under 384 pixels high (IPN, carphone)."""
+    pytest.importorskip("mediapipe", reason="needs mediapipe 0.10.21 (see docs/privacy.md)")
+    from motionlab.privacy import get_matcher
+    from motionlab.video import read_image
+
+    still = read_image(need(DATA / "ipn_face_gesture" / "ipn1.jpg"))
+    big = cv2.resize(still, (768, 576), interpolation=cv2.INTER_LINEAR)  # face ~190 px
+    for frame, modes in [(big, ("off", "on")), (still, ("off", "auto"))]:
+        maps = []
+        for mode in modes:
+            m = get_matcher("landmarks", small_faces=mode)
+            maps.append(m(frame, ["lips", "eyes"]))
+            m.close()
+        assert maps[0][0].any()
+        assert np.array_equal(maps[0], maps[1]), modes
+
+
+def test_small_faces_setting_is_checked() -> None:
+    pytest.importorskip("mediapipe", reason="needs mediapipe 0.10.21 (see docs/privacy.md)")
+    from motionlab.privacy import get_matcher
+
+    with pytest.raises(MotionlabError, match="small_faces must be one of auto, on, off"):
+        get_matcher("landmarks", small_faces="sometimes")

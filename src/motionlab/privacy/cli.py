@@ -117,7 +117,7 @@ def _build_matcher(args: argparse.Namespace) -> Any:
         people=args.people,
         hands_model=args.hands != "pose",
         hands_roi=args.hands == "landmarks",
-        small_faces=args.small_faces,
+        small_faces=getattr(args, "small_faces", "auto"),
     )
 
 

@@ -123,10 +123,18 @@ def test_small_faces_leave_meshed_faces_and_small_frames_as_they_were() -> None:
     ``auto`` does nothing on frames under 384 pixels high (IPN, carphone)."""
     pytest.importorskip("mediapipe", reason="needs mediapipe 0.10.21 (see docs/privacy.md)")
     from motionlab.privacy import get_matcher
+    from motionlab.privacy.landmarks import load_mediapipe_solutions
+    from motionlab.privacy.small_faces import TiledFaceDetector
     from motionlab.video import read_image
 
     still = read_image(need(DATA / "ipn_face_gesture" / "ipn1.jpg"))
-    big = cv2.resize(still, (768, 576), interpolation=cv2.INTER_LINEAR)  # face ~190 px
+    big = np.full((576, 768, 3), 120, np.uint8)  # the still 1.6x: a face of ~125 px
+    big[100:484, 200:712] = cv2.resize(still, (512, 384), interpolation=cv2.INTER_LINEAR)
+    detector = TiledFaceDetector(load_mediapipe_solutions())
+    boxes = detector(big)  # the detector finds that face too: its box must be dropped
+    detector.close()
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    assert ((centres > [400, 170]) & (centres < [580, 330])).all(1).any(), boxes
     for frame, modes in [(big, ("off", "on")), (still, ("off", "auto"))]:
         maps = []
         for mode in modes:

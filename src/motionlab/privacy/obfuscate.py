@@ -74,10 +74,19 @@ def blend(frame: np.ndarray, noise: np.ndarray, saliency: np.ndarray) -> np.ndar
             f"frame {frame.shape}, noise {noise.shape} and saliency {s.shape} must agree "
             "(saliency is (H, W))"
         )
-    s = np.clip(s, 0.0, 1.0)[..., None]
-    i = frame.astype(np.float32)
-    out = i + s * (noise.astype(np.float32) - i)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    s = np.clip(s, 0.0, 1.0)
+    # Only the box around the pixels with S != 0 can change (elsewhere the formula gives
+    # I exactly): compute it there, the same values at a fraction of the cost for small
+    # regions (far faces in a wide frame).
+    rows, cols = np.flatnonzero(s.any(1)), np.flatnonzero(s.any(0))
+    out = frame.copy()
+    if not len(rows):
+        return out
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    i = frame[box].astype(np.float32)
+    mixed = i + s[box][..., None] * (noise[box].astype(np.float32) - i)
+    out[box] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    return out
 
 
 @dataclass(frozen=True)

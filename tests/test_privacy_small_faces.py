@@ -4,6 +4,7 @@ held over frames, and (with MediaPipe) a small face in a big frame is now hidden
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -12,8 +13,10 @@ import pytest
 from motionlab.errors import MotionlabError
 from motionlab.privacy.small_faces import (
     OVERLAP,
+    REFRESH,
     TILE,
     HeldBoxes,
+    TiledFaceDetector,
     head_mask,
     outside,
     tile_origins,
@@ -76,6 +79,80 @@ def test_held_boxes_are_kept_hold_frames_then_dropped() -> None:
     held(a)
     held.reset()
     assert held(none).shape == (0, 4)
+
+
+class _WhiteSquares:
+    """Stands for the face detector: one detection around the pure-white pixels of a tile
+    (relative box, as MediaPipe's), and a count of the tiles it was given."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def process(self, tile: np.ndarray) -> SimpleNamespace:
+        self.calls += 1
+        ys, xs = np.nonzero((tile == 255).all(-1))
+        if not len(xs):
+            return SimpleNamespace(detections=None)
+        h, w = tile.shape[:2]
+        box = SimpleNamespace(
+            xmin=xs.min() / w, ymin=ys.min() / h,
+            width=(xs.max() + 1 - xs.min()) / w, height=(ys.max() + 1 - ys.min()) / h,
+        )  # fmt: skip
+        return SimpleNamespace(
+            detections=[SimpleNamespace(location_data=SimpleNamespace(relative_bounding_box=box))]
+        )
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _detector(skip: bool) -> tuple[TiledFaceDetector, _WhiteSquares]:
+    model = _WhiteSquares()
+    solutions = SimpleNamespace(face_detection=SimpleNamespace(FaceDetection=lambda **kw: model))
+    return TiledFaceDetector(solutions, skip_still=skip), model
+
+
+def _walk(n: int) -> list[np.ndarray]:
+    """A 400x500 noisy grey scene (+-2 levels per frame) in which a white 6x6 "face"
+    appears at frame 3, walks right 4 pixels a frame across tile seams, and stands still
+    from frame 20 on."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(60, 190, (400, 500, 3)).astype(np.int16)
+    frames = []
+    for t in range(n):
+        f = np.clip(base + rng.integers(-2, 3, base.shape), 0, 254).astype(np.uint8)
+        if t >= 3:
+            x = 100 + 4 * (min(t, 20) - 3)
+            f[200:206, x : x + 6] = 255
+        frames.append(f)
+    return frames
+
+
+def test_still_tiles_are_skipped_and_no_face_is_lost() -> None:
+    """Skipping unchanged tiles without faces gives the boxes of looking at every tile of
+    every frame, on a scene whose face appears in a tile that was still until then and
+    walks across seams; unchanged tiles are looked at again every REFRESH + 1 frames."""
+    frames = _walk(30)
+    every, m_every = _detector(skip=False)
+    skip, m_skip = _detector(skip=True)
+    for t, f in enumerate(frames):
+        a, b = every(f), skip(f)
+        assert np.array_equal(a, b), t
+        assert len(b) >= (1 if t >= 3 else 0), t  # found from the frame it appears on
+    tiles = len(tile_origins(400)) * len(tile_origins(500))
+    assert m_every.calls == tiles * len(frames)
+    assert m_skip.calls < 0.5 * m_every.calls
+    # a still scene: every tile once, then again only after REFRESH skipped frames
+    still, model = _detector(skip=True)
+    for f in [frames[0]] * (2 * REFRESH + 3):
+        still(f)
+    assert model.calls == tiles * 3  # frames 0, REFRESH + 1, 2 * REFRESH + 2
+    still.reset()
+    still(frames[0])
+    assert model.calls == tiles * 4  # reset forgets what the tiles showed
 
 
 # -- with MediaPipe ------------------------------------------------------------------------

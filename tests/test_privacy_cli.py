@@ -281,3 +281,19 @@ def test_obfuscate_thesis_presets_and_unknown_names(
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "unknown template" in err and "sbu, kth, ipn" in err
     assert not any(tmp_path.glob("o*")) and not any(tmp_path.glob(".o*"))
+
+
+@pytest.mark.parametrize("small", ["auto", "on", "off"])
+def test_small_faces_option_reaches_the_matcher(small: str) -> None:
+    pytest.importorskip("mediapipe")
+    from motionlab.cli import build_parser
+    from motionlab.cli.privacy import _build_matcher
+
+    args = build_parser().parse_args(
+        ["obfuscate", "in.mp4", "-o", "out.mkv", "--templates", "face", "--small-faces", small]
+    )
+    m = _build_matcher(args)
+    assert m.small_faces == small and m.describe()["small_faces"] == small
+    m.close()
+    default = build_parser().parse_args(["obfuscate", "a.mp4", "-o", "b.mkv", "--templates", "x"])
+    assert default.small_faces == "auto"

@@ -193,3 +193,52 @@ def test_hands_in_crops_match_the_whole_frame_hand_model() -> None:
     assert maps["frame"].any((1, 2)).all()
     roi, pose = iou(maps["roi"], maps["frame"]), iou(maps["pose"], maps["frame"])
     assert roi >= 0.75 and roi > pose + 0.2, (roi, pose)
+
+
+def test_preloaded_models_give_the_same_maps_and_obfuscation() -> None:
+    """``preload`` (the models built in their threads while the caller reads, and the noise
+    kernels loaded) changes nothing: maps of all nine, and the obfuscated frames."""
+    from motionlab.privacy.obfuscate import preload
+
+    frames = _ipn_frames(5)
+    names = (*FACE_ATTRIBUTES, "hand", "arm", "torso", "legs")
+    plain = get_matcher("landmarks", threads=False)
+    expected = [plain(f, names) for f in frames]
+    plain.close()
+    m = get_matcher("landmarks")
+    m.preload(names)
+    m._settle()
+    assert {"face", "segment", "pose", "hand-roi-left", "hand-roi-right"} <= set(m._models)
+    assert all(np.array_equal(m(f, names), e) for f, e in zip(frames, expected, strict=True))
+    config = ObfuscationConfig(("eyes", "hair"), noise_range=noise_range_of(frames))
+    runs = []
+    for warm in (False, True):
+        m.reset()
+        if warm:
+            preload(m, config.templates, noise="motion")
+        runs.append([s.output for s in obfuscate_steps(frames, matcher=m, config=config)])
+    assert all(np.array_equal(a, b) for a, b in zip(*runs, strict=True))
+    m.close()
+
+
+def test_mediapipe_import_defers_pyplot_and_sounddevice() -> None:
+    """``import mediapipe`` imports matplotlib.pyplot (drawing helpers) and sounddevice
+    (microphone input), neither used here: both are imported only on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from motionlab.privacy.landmarks import load_mediapipe_solutions\n"
+        "load_mediapipe_solutions()\n"
+        "print(sorted(k for k in ('matplotlib', 'matplotlib.pyplot', 'sounddevice') "
+        "if k in sys.modules))\n"
+        "from mediapipe.python.solutions import drawing_utils\n"
+        "import matplotlib.pyplot as plt\n"
+        "print(drawing_utils.plt.figure is plt.figure, type(plt).__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "True module"

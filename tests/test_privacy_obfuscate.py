@@ -77,6 +77,29 @@ def test_blend_hand_computed() -> None:
     assert out[1, 1].tolist() == [12, 12, 12]  # 10 + 0.25 * 10 = 12.5 -> round half even
 
 
+def test_blend_equals_the_formula_on_the_whole_frame() -> None:
+    """eq. 5.5 computed on the whole frame (the definition) and the blend, which computes
+    it on the box around S != 0 only, agree bit for bit: blobs anywhere (edges and corners
+    included), a single pixel, values outside [0, 1], and an empty S."""
+    rng = np.random.default_rng(3)
+    h, w = 37, 53
+    for trial in range(40):
+        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        noise = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        s = np.zeros((h, w), np.float32)
+        for _ in range(trial % 4):  # 0 to 3 blobs
+            y, x = rng.integers(0, h), rng.integers(0, w)
+            dy, dx = rng.integers(1, 9, size=2)
+            s[y : y + dy, x : x + dx] = rng.uniform(-0.5, 1.5, (dy, dx))[: h - y, : w - x]
+        i = frame.astype(np.float32)
+        full = i + np.clip(s, 0, 1)[..., None] * (noise.astype(np.float32) - i)
+        expected = np.clip(np.rint(full), 0, 255).astype(np.uint8)
+        assert np.array_equal(blend(frame, noise, s), expected), trial
+    one = np.zeros((h, w), np.float32)
+    one[h - 1, w - 1] = 1.0
+    assert np.array_equal(blend(frame, noise, one)[h - 1, w - 1], noise[h - 1, w - 1])
+
+
 def test_blend_clips_saliency_and_checks_shapes() -> None:
     frame = np.zeros((3, 4, 3), np.uint8)
     noise = np.full((3, 4, 3), 200, np.uint8)

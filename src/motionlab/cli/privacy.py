@@ -92,6 +92,14 @@ def _add_matcher_args(p: argparse.ArgumentParser) -> None:
         "the whole frame (also hands of people the pose model misses; slower); pose: from "
         "the pose model's wrist and finger points only (cheapest, coarse)",
     )
+    g.add_argument(
+        "--small-faces",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="landmarks: faces too small for the face mesh (far people) found by a face "
+        "detector on 192x192 tiles of the frame and hidden whole under any face template; "
+        "auto (default): on frames at least 384 pixels high and wide",
+    )
 
 
 def _build_matcher(args: argparse.Namespace) -> Any:
@@ -115,6 +123,7 @@ def _build_matcher(args: argparse.Namespace) -> Any:
         people=args.people,
         hands_model=args.hands != "pose",
         hands_roi=args.hands == "landmarks",
+        small_faces=getattr(args, "small_faces", "auto"),
     )
 
 
@@ -175,7 +184,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         refuse_overwrite_input(out, args.input, args.library, args.weights)
     from motionlab.afd.noise import NoiseRange
     from motionlab.cli.options import noise_range, reader_kwargs
-    from motionlab.privacy.obfuscate import ObfuscationConfig
+    from motionlab.privacy.obfuscate import ObfuscationConfig, preload
     from motionlab.privacy.write import saliency_target, write_obfuscation
     from motionlab.video import afd_codec_for
 
@@ -183,6 +192,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
     with_noise = replacement.kind == "noise"
     matcher = _build_matcher(args)
     names = _selected(args, matcher)
+    preload(matcher, names, noise=args.noise if with_noise else None)  # while reading
     flow_options = flow_opt_dict(args.flow, args.flow_opt)
     preset = getattr(args, "flow_preset", None)  # the old --flow-preset
     if preset is not None:

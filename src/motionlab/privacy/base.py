@@ -85,6 +85,11 @@ class Matcher(ABC):
         """Merge ``(K, H, W)`` maps into one ``(H, W)`` float32 saliency in [0, 1]."""
         return combine_maps(maps, how=self.combine)
 
+    def preload(self, names: Sequence[str]) -> None:  # noqa: B027 - optional hook
+        """Start loading the models that matching ``names`` needs, in the background
+        where the matcher has threads of its own, and return at once (a hint: matching
+        works without it, and gives the same maps)."""
+
     def reset(self) -> None:  # noqa: B027 - optional hook, most matchers keep no state
         """Forget temporal state (call before a new video)."""
 

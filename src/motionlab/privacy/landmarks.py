@@ -40,6 +40,10 @@ model that person's hands (``hands_roi``) or up to ``max_people`` hands on the w
 ``people="many"`` adds OpenCV's HOG people detector and runs the pose model on each
 person's crop, for body parts of everyone in wide shots (slow).
 
+Small, far faces: on large frames a face detector also runs on tiles of the frame, and
+the faces it finds that the mesh does not outline are hidden whole (``small_faces``,
+:mod:`motionlab.privacy.small_faces`).
+
 Speed: the independent models run in parallel threads, one per model group, and frames
 can be submitted ahead (``threads``, :meth:`LandmarkMatcher.submit`), and ``reset``
 restarts the graphs' runs instead of reloading the models.
@@ -48,9 +52,13 @@ restarts the graphs' runs instead of reloading the models.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
+import itertools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import sys
+import types
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -61,6 +69,13 @@ from motionlab.errors import MotionlabError
 from motionlab.privacy import regions as R
 from motionlab.privacy.attributes import ATTRIBUTES
 from motionlab.privacy.base import Matcher
+from motionlab.privacy.small_faces import (
+    AUTO_MIN_SIDE,
+    HeldBoxes,
+    TiledFaceDetector,
+    head_mask,
+    outside,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +85,9 @@ INSTALL_HINT = (
 )
 FACE_NAMES = frozenset({"forehead", "hair", "eyes", "cheek", "lips"})
 POSE_NAMES = frozenset({"arm", "torso", "legs", "hand"})
+SMALL_FACES = ("auto", "on", "off")
+"""``small_faces`` settings: faces too small for the mesh found by a tiled face detector
+always, never, or on frames whose shorter side is at least ``AUTO_MIN_SIDE`` pixels."""
 
 
 def _is_repeated(field: Any) -> bool:
@@ -149,11 +167,55 @@ def _patch_protobuf(solution_base: Any) -> None:
     solution_base._motionlab_patched = True
 
 
+_DEFERRED = (("matplotlib", "matplotlib.pyplot"), ("sounddevice",))
+"""Modules MediaPipe imports at ``import mediapipe`` and this matcher never uses, in groups
+deferred together: ``solutions.drawing_utils`` imports pyplot (for ``plot_landmarks``),
+``tasks.python.audio`` imports sounddevice (for microphone input); they took 0.9 and
+0.3 of the 1.5 s of ``import mediapipe`` here."""
+
+
+class _Deferred(types.ModuleType):
+    """Stands for a module of :data:`_DEFERRED` while MediaPipe is imported. The first use
+    of an attribute drops every stand-in and imports the real module."""
+
+    def __getattr__(self, name: str) -> Any:
+        for key in itertools.chain.from_iterable(_DEFERRED):
+            if isinstance(sys.modules.get(key), _Deferred):
+                del sys.modules[key]
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+@contextlib.contextmanager
+def _imports_deferred() -> Iterator[None]:
+    """While active, importing a group of :data:`_DEFERRED` none of whose modules is
+    imported yet gives stand-ins (:class:`_Deferred`); afterwards the names are free for
+    the real modules."""
+    stand_ins: dict[str, _Deferred] = {}
+    for group in _DEFERRED:
+        if not any(key in sys.modules for key in group):
+            stand_ins.update({key: _Deferred(key) for key in group})
+    for key, module in stand_ins.items():  # ``import a.b as c`` binds getattr(a, "b")
+        parent, _, child = key.rpartition(".")
+        if parent in stand_ins:
+            stand_ins[parent].__dict__[child] = module
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        for key, module in stand_ins.items():
+            if sys.modules.get(key) is module:
+                del sys.modules[key]
+
+
 def load_mediapipe_solutions() -> Any:
-    """Import ``mediapipe.solutions`` (patched for protobuf >= 6), or raise with the fix."""
+    """Import ``mediapipe.solutions`` (patched for protobuf >= 6), or raise with the fix.
+
+    ``matplotlib.pyplot`` and ``sounddevice``, which MediaPipe imports and this matcher
+    never uses, are imported only when first used (:func:`_imports_deferred`).
+    """
     try:
         # MediaPipe prints a harmless protobuf warning on import; keep the console clean.
-        with contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.redirect_stderr(io.StringIO()), _imports_deferred():
             import mediapipe as mp
             from mediapipe.python import solution_base
     except ImportError as exc:
@@ -284,6 +346,13 @@ class LandmarkMatcher(Matcher):
         graphs and OpenCV release the GIL); :meth:`submit` then lets several frames be in
         flight at once. The maps are the same either way: each model still sees every
         frame in order.
+    small_faces : {"auto", "on", "off"}
+        Faces too small for the face mesh (far people in wide shots) are found by a face
+        detector run on 192x192 tiles of the frame and hidden whole under every selected
+        face template (:mod:`motionlab.privacy.small_faces`): ``"on"``, ``"off"``, or
+        ``"auto"`` (default: on frames whose shorter side is at least 384 pixels, where
+        the mesh, which sees the frame at 192 pixels, misses faces of 20 pixels and less).
+        Costs about 5 ms of CPU per tile (20 tiles at 768x576).
     """
 
     name = "landmarks"
@@ -304,9 +373,14 @@ class LandmarkMatcher(Matcher):
         hands_roi: bool = True,
         hog_upscale: float = 1.5,
         threads: bool = True,
+        small_faces: str = "auto",
     ) -> None:
         if people not in ("one", "many"):
             raise MotionlabError(f"people must be 'one' or 'many', got {people!r}")
+        if small_faces not in SMALL_FACES:
+            raise MotionlabError(
+                f"small_faces must be one of {', '.join(SMALL_FACES)}, got {small_faces!r}"
+            )
         if max_people < 1:
             raise MotionlabError(f"max_people must be >= 1, got {max_people}")
         if hold < 0:
@@ -314,8 +388,9 @@ class LandmarkMatcher(Matcher):
         self.max_people, self.hold, self.margin = max_people, hold, margin
         self.min_confidence = min_confidence
         self.people, self.hands_model, self.hog_upscale = people, hands_model, hog_upscale
-        self.threads = threads
+        self.threads, self.small_faces = threads, small_faces
         self.hands_roi = hands_roi and people == "one"
+        self._held_faces = HeldBoxes(hold)  # small faces: boxes of the last frames
         self._solutions = load_mediapipe_solutions()
         self._lanes: dict[str, ThreadPoolExecutor] = {}  # threads: one per model group
         self._models: dict[str, Any] = {}
@@ -336,6 +411,7 @@ class LandmarkMatcher(Matcher):
             "people": self.people,
             "hands_model": self.hands_model,
             "hands_roi": self.hands_roi,
+            "small_faces": self.small_faces,
         }
 
     # -- models, built on first use ----------------------------------------------------
@@ -362,6 +438,8 @@ class LandmarkMatcher(Matcher):
                     static_image_mode=False, max_num_hands=self.max_people, model_complexity=1,
                     min_detection_confidence=c, min_tracking_confidence=c,
                 )  # fmt: skip
+            elif kind == "small-faces":
+                self._models[kind] = TiledFaceDetector(self._solutions, min_confidence=c)
             elif kind.startswith("hand-roi"):  # one hand, followed in its own crops
                 self._models[kind] = s.hands.Hands(
                     static_image_mode=False, max_num_hands=1, model_complexity=1,
@@ -371,6 +449,25 @@ class LandmarkMatcher(Matcher):
                 self._models[kind] = PersonSegmenter()
         return self._models[kind]
 
+    def preload(self, names: Sequence[str]) -> None:
+        """With ``threads``: build the models of ``names`` in their own threads (the lanes
+        that will run them), so a caller can read or decode meanwhile; MediaPipe builds a
+        graph largely outside the GIL (about 0.5 s for the face mesh with segmentation)."""
+        if not self.threads:
+            return
+        wanted = set(self.check_names(names))
+        kinds: dict[str, list[str]] = {}
+        if wanted & FACE_NAMES:
+            kinds["face"] = ["face", "segment"] if "hair" in wanted else ["face"]
+            if self.small_faces == "on":
+                kinds["small-faces"] = ["small-faces"]
+        if wanted & POSE_NAMES:
+            kinds["pose"] = ["pose" if self.people == "one" else "pose-static"]
+        if "hand" in wanted and self.hands_model:
+            kinds["hands"] = ["hand-roi-left", "hand-roi-right"] if self.hands_roi else ["hands"]
+        for lane, models in kinds.items():
+            self._lane(lane).submit(lambda models=models: [self._model(k) for k in models])
+
     def reset(self) -> None:
         # Tracking state lives in the graphs: restart their runs for a new video (a few ms;
         # rebuilding them would reload every model, ~0.7 s).
@@ -379,6 +476,7 @@ class LandmarkMatcher(Matcher):
             model.reset()
         self._last.clear()
         self._hands_seen.clear()
+        self._held_faces.reset()
 
     def close(self) -> None:
         self._settle()
@@ -400,8 +498,13 @@ class LandmarkMatcher(Matcher):
         # The pose's points, for the hand crops: a hand followed from the previous frame
         # needs none, so its graph runs while the pose model still works.
         poses: Future[list[tuple[np.ndarray, np.ndarray]]] = Future()
+        # The mesh's faces, for the small-face detector (which drops the faces they cover).
+        meshed: Future[list[np.ndarray]] = Future()
         if wanted & FACE_NAMES:
-            tasks.append(("face", lambda: self._face_maps(frame, wanted & FACE_NAMES)))
+            tasks.append(("face", lambda: self._face_maps(frame, wanted & FACE_NAMES, meshed)))
+            if self._tiles_for(frame.shape):
+                small = lambda: self._small_face_maps(frame, wanted & FACE_NAMES, meshed)  # noqa: E731
+                tasks.append(("small-faces", small))
         if wanted & POSE_NAMES:  # before the hands: they may wait for it
             tasks.append(("pose", lambda: self._pose_maps(frame, wanted & POSE_NAMES, poses)))
         if "hand" in wanted and self.hands_model:
@@ -476,10 +579,31 @@ class LandmarkMatcher(Matcher):
         included): each lane takes its tasks in order, so a no-op queued last ends last."""
         wait([lane.submit(lambda: None) for lane in self._lanes.values()])
 
-    def _face_maps(self, frame: np.ndarray, names: set[str]) -> dict[str, np.ndarray | None]:
+    def _tiles_for(self, shape: tuple[int, ...]) -> bool:
+        """Whether the small-face detector runs on a frame of this ``(H, W, ...)`` shape."""
+        if self.small_faces == "auto":
+            return min(shape[:2]) >= AUTO_MIN_SIDE
+        return self.small_faces == "on"
+
+    def _face_maps(
+        self,
+        frame: np.ndarray,
+        names: set[str],
+        meshed: Future[list[np.ndarray]] | None = None,
+    ) -> dict[str, np.ndarray | None]:
+        """Face parts from the face mesh; the boxes ``(4,)`` (x0, y0, x1, y1) of the faces
+        found are also set on ``meshed`` as soon as the model is done."""
         h, w = frame.shape[:2]
-        result = self._model("face").process(frame)
+        try:
+            result = self._model("face").process(frame)
+        except BaseException as exc:
+            if meshed is not None:
+                meshed.set_exception(exc)  # the small-face task may be waiting on it
+            raise
         faces = result.multi_face_landmarks or []
+        if meshed is not None:
+            ovals = [_xy(face, w, h)[list(R.FACE_OVAL)] for face in faces]
+            meshed.set_result([np.concatenate([o.min(0), o.max(0)]) for o in ovals])
         if not faces:
             return dict.fromkeys(names)
         person = self._model("segment")(frame) if "hair" in names else None
@@ -496,6 +620,21 @@ class LandmarkMatcher(Matcher):
                     soft = R.soften(hard[name], margin)
                 np.maximum(out[name], soft, out=out[name])
         return out  # type: ignore[return-value]
+
+    def _small_face_maps(
+        self, frame: np.ndarray, names: set[str], meshed: Future[list[np.ndarray]]
+    ) -> dict[str, np.ndarray | None]:
+        """Faces too small for the mesh (:mod:`motionlab.privacy.small_faces`): the tiled
+        detector's boxes of this and the last ``hold`` frames, less those the mesh outlines
+        now, hidden whole (a soft head ellipse) under every selected face template."""
+        held = self._held_faces(self._model("small-faces")(frame))
+        boxes = outside(held, meshed.result())
+        mask = head_mask(boxes, frame.shape[:2])
+        if not mask.any():
+            return dict.fromkeys(names)
+        width = float(np.median(boxes[:, 2] - boxes[:, 0]))
+        soft = R.soften(mask, max(0.15 * width, 1.0))
+        return dict.fromkeys(names, soft)
 
     def _pose_maps(
         self,

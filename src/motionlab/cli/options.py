@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from motionlab.errors import MotionlabError
-from motionlab.flow.base import check_flow_size as check_flow_size  # re-exported
 
 log = logging.getLogger("motionlab")
 
@@ -140,6 +139,11 @@ def reader_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"start": args.start, "stop": args.stop, "size": args.resize, "fps": args.fps}
 
 
+DEFAULT_FLOW = "dis"
+"""The default flow method (``motionlab.flow.estimators.DEFAULT_METHOD``; spelled out here
+so that building the parser does not import OpenCV; a test keeps them equal)."""
+
+
 class _DeprecatedAlias(argparse.Action):
     """An old spelling of an option: stores like the new one, says so on stderr."""
 
@@ -253,13 +257,11 @@ def add_flow_options(p: argparse.ArgumentParser) -> None:
     """Optical flow: ``--flow METHOD`` (old spelling ``--method``), ``--flow-opt``, and the
     named shortcuts ``--preset``, ``--weights``, ``--iters``, ``--device``,
     ``--batch-size``, ``--upsample``."""
-    from motionlab.flow.estimators import DEFAULT_METHOD
-
     g = p.add_argument_group("optical flow")
     g.add_argument(
         "--flow",
         dest="method",
-        default=DEFAULT_METHOD,
+        default=DEFAULT_FLOW,
         metavar="METHOD",
         help="dis (default), farneback, tvl1, deepflow, raft-small, raft-large",
     )
@@ -312,6 +314,14 @@ def estimator_options(args: argparse.Namespace) -> dict[str, Any]:
             raise MotionlabError(f"{flag} and --flow-opt {key} both given; give one")
         opts[key] = value
     return opts
+
+
+def check_flow_size(source: Any, width: int, height: int) -> None:
+    """:func:`motionlab.flow.base.check_flow_size`, imported when first used (importing
+    the flow package pulls in OpenCV: the parser itself stays fast)."""
+    from motionlab.flow.base import check_flow_size as check
+
+    check(source, width, height)
 
 
 def frame_size(reader: Any) -> tuple[int, int]:

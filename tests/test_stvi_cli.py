@@ -97,7 +97,7 @@ def test_stvi_eval_scores_a_perfect_result_as_perfect(clip, tmp_path):
     [
         (["--anchors", "{root}/nothing"], "no such mask folder"),
         (["--anchors", "{root}/frames", "--every", "0"], "spacing"),
-        (["--anchors", "{root}/empty_masks"], "no anchor mask"),
+        (["--anchors", "{root}/empty_masks"], "no anchor in the first frame"),
     ],
 )
 def test_stvi_errors_are_one_line(clip, capsys, extra, message):
@@ -113,11 +113,50 @@ def test_stvi_errors_are_one_line(clip, capsys, extra, message):
     assert not out.exists()
 
 
-def test_stvi_one_frame_and_eval_without_results(clip, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def bad_masks(clip):
+    """Mask folders STVI must refuse: another size, none for frame 0, an empty one."""
+    root, parts = clip
+    base = root / "bad_masks"
+    for name, frames in (("other_size", (0, 10)), ("no_first", (10, 20)), ("empty", (0, 10))):
+        (base / name).mkdir(parents=True)
+        for t in frames:
+            m = (parts[t] > 0).astype(np.uint8) * 255
+            if name == "other_size":
+                m = cv2.resize(m, (48, 36), interpolation=cv2.INTER_NEAREST)
+            if name == "empty" and t == 0:
+                m[:] = 0
+            cv2.imwrite(str(base / name / f"{t:05d}.png"), m)
+    return base
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("other_size", "00000.png: mask is 48x36, the frames are 96x72"),
+        ("no_first", "no anchor in the first frame (frame 0): it has no object mask"),
+        ("empty", "no anchor in the first frame (frame 0): it has an empty object mask"),
+        ("one_frame", "STVI needs at least two frames, got 1"),
+    ],
+)
+def test_stvi_bad_anchors_and_clips_are_one_line(clip, bad_masks, tmp_path, capsys, case, message):
+    """The issue's bad-input list: one line on stderr, exit 1, no output folder (not even
+    a temporary one) left behind."""
     root, _ = clip
-    argv = ["stvi", str(root / "frames"), "--stop", "1", "-o", str(tmp_path / "o")]
-    assert main([*argv, "--anchors", str(root / "davis/Annotations/480p/toy")]) == 1
-    assert "at least two frames" in capsys.readouterr().err
+    masks = root / "davis/Annotations/480p/toy" if case == "one_frame" else bad_masks / case
+    argv = ["stvi", str(root / "frames"), "--anchors", str(masks), "--every", "10"]
+    argv += ["-o", str(tmp_path / "out")]
+    if case == "one_frame":
+        argv += ["--stop", "1"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("motionlab: error:"), err
+    assert message in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stvi_eval_without_results(clip, tmp_path, capsys):
+    root, _ = clip
     assert main(["stvi-eval", str(tmp_path), "--davis", str(root / "davis")]) == 1
     assert "no STVI result" in capsys.readouterr().err
 

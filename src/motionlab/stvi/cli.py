@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from motionlab.cli import check_flow_size, number_type
-from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
 
@@ -33,7 +32,13 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     from motionlab.atomic import check_output_target, refuse_overwrite_input
     from motionlab.cli import _estimator_options
     from motionlab.flow import get_estimator
-    from motionlab.stvi.anchors import FolderMasks, anchor_indices, load_anchors
+    from motionlab.stvi.anchors import (
+        FolderMasks,
+        STVIInputError,
+        anchor_indices,
+        check_anchors,
+        load_anchors,
+    )
     from motionlab.stvi.io import write_result
     from motionlab.stvi.tubes import STVIParams, compute_flows, stvi
     from motionlab.video import read_video
@@ -57,7 +62,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     frames = read_video(args.input, start=args.start, stop=args.stop)
     t_n, h, w = frames.shape[:3]
     if t_n < 2:
-        raise MotionlabError(f"{args.input}: STVI needs at least two frames, got {t_n}")
+        raise STVIInputError(f"{args.input}: STVI needs at least two frames, got {t_n}")
     check_flow_size(args.input, w, h)
     # mask files are named by the frame index of the input, so a --start offset applies
     every = anchor_indices(t_n, args.every)
@@ -66,6 +71,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         return masks(i + args.start, size)
 
     anchors = load_anchors(source, every, (w, h))
+    check_anchors(anchors, t_n, (w, h))  # before minutes of flow
     log.info("%d frames %dx%d, anchors at frames %s", t_n, w, h, sorted(anchors))
 
     est = get_estimator(args.method, **_estimator_options(args))

@@ -147,9 +147,7 @@ def load_anchors(
     return anchors
 
 
-def check_anchors(
-    anchors: Mapping[int, np.ndarray], n_frames: int, size: tuple[int, int]
-) -> None:
+def check_anchors(anchors: Mapping[int, np.ndarray], n_frames: int, size: tuple[int, int]) -> None:
     """Refuse anchors STVI cannot use, with a message that says how to fix them.
 
     Parameters
@@ -169,9 +167,7 @@ def check_anchors(
     """
     w, h = size
     if n_frames < 2:
-        raise STVIInputError(
-            f"STVI needs at least two frames, got {n_frames}: give a longer clip"
-        )
+        raise STVIInputError(f"STVI needs at least two frames, got {n_frames}: give a longer clip")
     if not anchors:
         raise STVIInputError("STVI needs at least one anchor mask (the first frame's)")
     for i in sorted(anchors):

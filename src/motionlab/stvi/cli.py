@@ -112,7 +112,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
 def cmd_stvi_eval(args: argparse.Namespace) -> int:
     """motionlab stvi-eval RESULTS --davis DAVIS."""
     from motionlab.atomic import refuse_overwrite_input
-    from motionlab.stvi.evaluate import evaluate_results, mean_row, write_tables
+    from motionlab.stvi.evaluate import evaluate_results, mean_row, thesis_rows, write_tables
 
     stem = args.output if args.output is not None else Path(args.results) / "stvi_eval"
     for suffix in (".csv", ".md"):
@@ -130,6 +130,7 @@ def cmd_stvi_eval(args: argparse.Namespace) -> int:
         f"mean over {len(rows)} sequences: "
         + "  ".join(f"{k} {v:.3f}" for k, v in mean.items() if k not in ("sequence", "frames"))
     )
+    print("\n".join(thesis_rows(mean)))
     print(f"tables: {Path(stem).with_suffix('.csv')} and {Path(stem).with_suffix('.md')}")
     return 0
 

@@ -199,6 +199,12 @@ def _rows() -> list[Row]:
             names=("first frame",)))  # fmt: skip
     add(Row("stvi/masks-empty", "stvi {I}/good.mkv --anchors {I}/blankmasks -o out",
             names=("empty",)))  # fmt: skip
+    add(Row("stvi/detector-weights-missing", "stvi {I}/good.mkv --detector-weights {I}/no.pth "
+            "-o out", names=("no.pth",), heavy=True))  # fmt: skip
+    add(Row("stvi/detector-weights-text", "stvi {I}/good.mkv --detector-weights {I}/text.pt "
+            "-o out", names=("text.pt",), heavy=True))  # fmt: skip
+    add(Row("stvi/detector-class-unknown", "stvi {I}/good.mkv --detector-class persn -o out",
+            names=("persn",), heavy=True))  # fmt: skip
     add(Row("stvi/masks-missing", "stvi {I}/good.mkv --anchors {I}/nosuch -o out",
             names=("nosuch",)))  # fmt: skip
     add(Row("stvi/masks-empty-folder", "stvi {I}/good.mkv --anchors {I}/ds_empty -o out",

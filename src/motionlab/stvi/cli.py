@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from motionlab.cli import check_flow_size, number_type
+from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
 
@@ -27,7 +28,7 @@ def _frame_names(source: Path, n: int) -> list[str]:
 
 
 def cmd_stvi(args: argparse.Namespace) -> int:
-    """motionlab stvi INPUT --anchors MASKS -o OUT/."""
+    """motionlab stvi INPUT [--anchors MASKS] -o OUT/ (no --anchors: Mask R-CNN)."""
 
     from motionlab.atomic import check_output_target, refuse_overwrite_input
     from motionlab.cli import _estimator_options
@@ -44,7 +45,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     from motionlab.video import read_video
 
     refuse_overwrite_input(
-        args.output, args.input, args.anchors, args.weights,
+        args.output, args.input, args.anchors, args.weights, args.detector_weights,
         writes=("labels", "mask", "pictures", "labels.npz", "stvi.json"),
     )  # fmt: skip
     check_output_target(args.output, directory=True)  # before minutes of work
@@ -58,7 +59,16 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         beta=args.beta,
     )
-    masks = FolderMasks(args.anchors)
+    if args.anchors is not None:
+        for name in ("detector_weights", "detector_class"):
+            if getattr(args, name) is not None:
+                raise MotionlabError(f"--{name.replace('_', '-')} applies without --anchors only")
+        masks = FolderMasks(args.anchors)
+    else:  # the weights load now: a failed download fails before any other work
+        from motionlab.stvi import detect
+
+        detect.check_class(args.detector_class, args.detector)
+        segmenter = detect.load_segmenter(args.detector, args.detector_weights)
     frames = read_video(args.input, start=args.start, stop=args.stop)
     t_n, h, w = frames.shape[:3]
     if t_n < 2:
@@ -70,12 +80,20 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     def source(i: int, size: tuple[int, int]) -> Any:
         return masks(i + args.start, size)
 
-    anchors = load_anchors(source, every, (w, h))
-    check_anchors(anchors, t_n, (w, h))  # before minutes of flow
-    log.info("%d frames %dx%d, anchors at frames %s", t_n, w, h, sorted(anchors))
+    if args.anchors is not None:
+        anchors = load_anchors(source, every, (w, h))
+        check_anchors(anchors, t_n, (w, h))  # before minutes of flow
+        log.info("%d frames %dx%d, anchors at frames %s", t_n, w, h, sorted(anchors))
+    else:  # no object in the first frame fails here, before the flow
+        found = detect.DetectedObject(segmenter, frames, every, label=args.detector_class)
+        log.info("detector: the object is a %s (score %.2f)", found.label, found.score)
 
     est = get_estimator(args.method, **_estimator_options(args))
     flows = compute_flows(frames, estimator=est, progress=not args.quiet)
+    if args.anchors is None:
+        anchors = found.anchors(flows)
+        check_anchors(anchors, t_n, (w, h))
+        log.info("%d frames %dx%d, detected anchors at %s", t_n, w, h, sorted(anchors))
     log.info("clustering the space-time volume ...")
     result = stvi(frames, anchors, flows=flows, params=params)
     elapsed = time.perf_counter() - started
@@ -87,9 +105,11 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         "omega": args.omega,
         "seconds": round(elapsed, 2),
     }
+    if args.anchors is None:
+        info["detector"] = {"model": args.detector, "class": found.label, "score": found.score}
     from motionlab.provenance import stamp
 
-    info = stamp(info, inputs=(args.input, args.anchors))
+    info = stamp(info, inputs=(args.input, args.anchors, args.detector_weights))
     write_result(
         args.output,
         result,
@@ -144,16 +164,34 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="split an object into part tubes (space-time volumes of interest)",
         description=(
             "Decompose the object marked by anchor masks into tubes of coherent appearance "
-            "and object-relative motion (thesis ch. 6). Writes OUT/labels/*.png (tube ids, "
-            "0 = not the object), OUT/mask/*.png, OUT/labels.npz and OUT/stvi.json."
+            "and object-relative motion (thesis ch. 6). Without --anchors, Mask R-CNN finds "
+            "the object (its highest-scoring instance in the first frame). Writes "
+            "OUT/labels/*.png (tube ids, 0 = not the object), OUT/mask/*.png, "
+            "OUT/labels.npz and OUT/stvi.json."
         ),
     )
     p.add_argument("input", type=Path, help="video file or frame folder")
     p.add_argument(
         "--anchors",
-        required=True,
         type=Path,
-        help="folder of object masks named by frame index (e.g. DAVIS Annotations/480p/SEQ)",
+        help="folder of object masks named by frame index (e.g. DAVIS Annotations/480p/SEQ); "
+        "one for the first frame is required (default: masks from Mask R-CNN)",
+    )
+    d = p.add_argument_group("detector (without --anchors)")
+    d.add_argument(
+        "--detector",
+        choices=("maskrcnn-v2", "maskrcnn"),
+        default="maskrcnn-v2",
+        help="torchvision Mask R-CNN, COCO weights (maskrcnn-v2)",
+    )
+    d.add_argument(
+        "--detector-weights",
+        type=Path,
+        help="local weights file (default: downloaded to the torch hub cache on first use)",
+    )
+    d.add_argument(
+        "--detector-class",
+        help="the object is the best instance of this COCO class, e.g. person (default: any)",
     )
     p.add_argument("--every", type=int, default=20, help="use the mask of every n-th frame (20)")
     p.add_argument(

@@ -215,6 +215,7 @@ def test_cli_detector_failures_are_one_line(clip, tmp_path, monkeypatch, capsys)
     root, frames, masks = clip
 
     def offline(url, **kwargs):
+        print(f'Downloading: "{url}" to /nowhere')  # as torch.hub does, on stdout
         raise urllib.error.URLError("[Errno -2] Name or service not known")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
@@ -222,8 +223,10 @@ def test_cli_detector_failures_are_one_line(clip, tmp_path, monkeypatch, capsys)
     started = time.perf_counter()
     assert main(["stvi", str(root / "frames"), "-o", str(out)]) == 1
     assert time.perf_counter() - started < 60  # no flow was computed
-    err = capsys.readouterr().err.strip().splitlines()
+    said = capsys.readouterr()
+    err = said.err.strip().splitlines()
     assert len(err) == 1 and "could not download" in err[0] and "--detector-weights" in err[0]
+    assert said.out == ""  # the hub's own line is swallowed on failure
     # an object class the first frame does not have
     monkeypatch.setattr(detect, "load_segmenter", lambda v, w: _annotation_segmenter(frames, masks))
     assert main(["stvi", str(root / "frames"), "-o", str(out), "--detector-class", "dog"]) == 1

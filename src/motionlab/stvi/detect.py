@@ -107,7 +107,7 @@ def _download(url: str) -> dict[str, Any]:
     """torchvision's state dict at ``url`` through the torch hub cache (downloads once).
 
     A stalled network fails after :data:`DOWNLOAD_TIMEOUT` seconds instead of hanging; the
-    hub's "Downloading ..." line is logged instead of printed, so a failure stays one line.
+    hub's "Downloading ..." line (printed on stdout) is logged instead.
     """
     import torch
 
@@ -115,14 +115,15 @@ def _download(url: str) -> dict[str, Any]:
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     said = io.StringIO()
     try:
-        with contextlib.redirect_stderr(said):
-            return torch.hub.load_state_dict_from_url(
+        with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+            state = torch.hub.load_state_dict_from_url(
                 url, progress=False, check_hash=True, map_location="cpu", weights_only=True
             )
     finally:
         socket.setdefaulttimeout(previous)
-        if said.getvalue().strip():
-            log.info("%s", said.getvalue().strip())
+    if said.getvalue().strip():  # only after success: a failure stays one line
+        log.info("%s", said.getvalue().strip())
+    return state
 
 
 def load_maskrcnn(
@@ -159,10 +160,9 @@ def load_maskrcnn(
     if weights is not None and not Path(weights).is_file():
         raise MotionlabError(f"{weights}: no such detector weights file")
     builder, enum = _builders()[variant]
-    model = builder(weights=None, weights_backbone=None, num_classes=91, **options)
     if weights is None and not pretrained:
-        return model.eval()
-    if weights is None:
+        return builder(weights=None, weights_backbone=None, num_classes=91, **options).eval()
+    if weights is None:  # fetched before the model is built: a failure costs no time
         url = enum.DEFAULT.url
         try:
             state = _download(url)
@@ -188,6 +188,7 @@ def load_maskrcnn(
             raise MotionlabError(f"{path}: checkpoint holds no state dict")
         source = str(path)
     state = {k.removeprefix("module."): v for k, v in state.items()}
+    model = builder(weights=None, weights_backbone=None, num_classes=91, **options)
     target = model.state_dict()
     missing = set(target) - set(state)
     bad = [k for k in state if k in target and tuple(state[k].shape) != tuple(target[k].shape)]

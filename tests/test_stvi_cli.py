@@ -205,8 +205,8 @@ def test_stvi_eval_rows_of_tables_6_1_and_6_3_with_m(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| Table 6.1 | ACC | UE | TEX | J | F | seconds |" in out
     assert "| Table 6.3 | J_p | F_p | C_p | M |" in out
-    assert "| ours |  |  |  | 2.50 |" in out  # no part annotations: J_p, F_p, C_p blank
+    assert "| ours | - | - | - | 2.50 |" in out  # no part annotations: J_p, F_p, C_p "-"
     md = (tmp_path / "res" / "stvi_eval.md").read_text()
-    assert "| ours |  |  |  | 2.50 |" in md and "16.00 |" in md  # mean seconds
+    assert "| ours | - | - | - | 2.50 |" in md and "16.00 |" in md  # mean seconds
     table = list(csv.DictReader((tmp_path / "res" / "stvi_eval.csv").read_text().splitlines()))
     assert [float(r["M"]) for r in table] == [2, 3, 2.5]

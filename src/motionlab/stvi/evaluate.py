@@ -137,12 +137,12 @@ def thesis_rows(mean: dict[str, float | str], name: str = "ours") -> list[str]:
     """The mean as rows of thesis Tables 6.1 and 6.3, Markdown lines.
 
     Table 6.1: ACC, UE, TEX, J, F (and seconds per sequence when known); Table 6.3: J_p,
-    F_p, C_p (blank without part annotations) and M, the mean number of tubes per video.
+    F_p, C_p ("-" without part annotations) and M, the mean number of tubes per video.
     """
 
     def cell(key: str) -> str:
         value = mean.get(key)
-        return "" if value is None or isinstance(value, str) else f"{value:.2f}"
+        return "-" if value is None or isinstance(value, str) else f"{value:.2f}"
 
     first = [*TABLE_6_1, *(("seconds",) if "seconds" in mean else ())]
     return [

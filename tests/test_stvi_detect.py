@@ -54,13 +54,16 @@ def test_to_instances_thresholds_scores_and_masks():
     assert looser.labels == ["person", "dog", "car", "person"]
 
 
-def test_random_maskrcnn_gives_frame_sized_bool_masks():
+@pytest.mark.parametrize("variant", ["maskrcnn-v2"])  # the default; maskrcnn is built below
+def test_random_maskrcnn_gives_frame_sized_bool_masks(variant):
     """The torchvision path itself, untrained (weights=None, weights_backbone=None): masks
     at the frame's size, bool; scores at least min_score; COCO class names."""
     torch.manual_seed(0)
-    seg = MaskRCNN("maskrcnn", pretrained=False, device="cpu", min_score=0.0, min_size=96,
+    seg = MaskRCNN(variant, pretrained=False, device="cpu", min_score=0.0, min_size=96,
                    max_size=128)  # fmt: skip
     seg.model.roi_heads.score_thresh = 0.0  # an untrained head scores ~1/91: keep them
+    seg.model.roi_heads.detections_per_img = 4  # (default 100: slow on a busy CPU)
+    seg.model.rpn._post_nms_top_n = {"training": 50, "testing": 50}
     frames = np.random.default_rng(0).integers(0, 255, (2, 60, 80, 3), dtype=np.uint8)
     out = seg(frames)
     assert len(out) == 2
@@ -68,7 +71,7 @@ def test_random_maskrcnn_gives_frame_sized_bool_masks():
         assert inst.masks.dtype == bool and inst.masks.shape[1:] == (60, 80)
         assert len(inst.masks) == len(inst.scores) == len(inst.labels) > 0
         assert inst.masks.reshape(len(inst.masks), -1).any(axis=1).all()
-        assert set(inst.labels) <= set(detect.coco_classes("maskrcnn"))
+        assert set(inst.labels) <= set(detect.coco_classes(variant))
     seg.min_score = 1.01  # nothing scores above 1
     assert all(len(i.labels) == 0 and i.masks.shape == (0, 60, 80) for i in seg(frames))
 

@@ -20,11 +20,12 @@ Two small pieces, so that tests and other detectors plug in:
   tubes, a missing one only leaves drift uncorrected for n more frames.
 
 Why the highest score in the first frame: the thesis restricts itself to one object per
-video, the one the dataset annotates, and a clip filmed around one salient object usually
-has it as the detector's surest instance; the score is also what a user sees when the
-detections are drawn. The largest instance was the alternative: it prefers background
-objects close to the camera (a parked car, a crowd member) over the moving subject. When
-a clip holds several objects, choose the kind with ``label`` (``--detector-class``).
+video, the one the dataset annotates, and in a clip filmed around one salient object we
+expect it to be the detector's surest instance (not measured with COCO weights here); the
+score is also what a user sees when the detections are drawn. The largest instance was
+the alternative: it prefers background objects close to the camera (a parked car, a
+crowd member) over the moving subject. When a clip holds several objects, choose the kind
+with ``label`` (``--detector-class``).
 Why the same class and the carried box later: a detector's scores change from frame to
 frame, so "highest score" alone can jump to another object (a second person); the class
 and the overlap with where the object was tracked to keep it the same one.

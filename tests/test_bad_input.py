@@ -194,7 +194,17 @@ def _rows() -> list[Row]:
     add(Row("flow/pair-missing", "flow {I}/nosuch.png {I}/b.png -o out.flo",
             names=("nosuch.png",)))  # fmt: skip
     add(Row("stvi/masks-mismatched-size", "stvi {I}/good.mkv --anchors {I}/bigmasks -o out",
-            "either", creates=("out",)))  # fmt: skip
+            names=("bigmasks", "64x48")))  # fmt: skip
+    add(Row("stvi/masks-no-first-frame", "stvi {I}/good.mkv --anchors {I}/latemasks -o out",
+            names=("first frame",)))  # fmt: skip
+    add(Row("stvi/masks-empty", "stvi {I}/good.mkv --anchors {I}/blankmasks -o out",
+            names=("empty",)))  # fmt: skip
+    add(Row("stvi/detector-weights-missing", "stvi {I}/good.mkv --detector-weights {I}/no.pth "
+            "-o out", names=("no.pth",), heavy=True))  # fmt: skip
+    add(Row("stvi/detector-weights-text", "stvi {I}/good.mkv --detector-weights {I}/text.pt "
+            "-o out", names=("text.pt",), heavy=True))  # fmt: skip
+    add(Row("stvi/detector-class-unknown", "stvi {I}/good.mkv --detector-class persn -o out",
+            names=("persn",), heavy=True))  # fmt: skip
     add(Row("stvi/masks-missing", "stvi {I}/good.mkv --anchors {I}/nosuch -o out",
             names=("nosuch",)))  # fmt: skip
     add(Row("stvi/masks-empty-folder", "stvi {I}/good.mkv --anchors {I}/ds_empty -o out",
@@ -577,12 +587,17 @@ def _make_inputs(root: Path) -> None:
     (root / "text.mp4").write_text("this is not a video\n")
     (root / "folder.mkv").mkdir()
     shutil.copy(root / "good.mkv", os.fsencode(root) + b"/v\xff.mkv")
-    # stvi masks: a box in frames 0 and 5 (and at another size)
-    for name, (w, h) in (("masks", (32, 24)), ("bigmasks", (64, 48))):
+    # stvi masks: a box in frames 0 and 5 (and at another size), in frame 5 only, empty
+    for name, (w, h), indices, value in (
+        ("masks", (32, 24), (0, 5), 255),
+        ("bigmasks", (64, 48), (0, 5), 255),
+        ("latemasks", (32, 24), (5,), 255),
+        ("blankmasks", (32, 24), (0, 5), 0),
+    ):
         (root / name).mkdir()
-        for i in (0, 5):
+        for i in indices:
             m = np.zeros((h, w), np.uint8)
-            m[h // 4 : 3 * h // 4, w // 4 : w // 2] = 255
+            m[h // 4 : 3 * h // 4, w // 4 : w // 2] = value
             cv2.imwrite(str(root / name / f"{i:05d}.png"), m)
     # images
     cv2.imwrite(str(root / "a.png"), frames[0][:, :, ::-1])

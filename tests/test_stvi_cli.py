@@ -97,7 +97,7 @@ def test_stvi_eval_scores_a_perfect_result_as_perfect(clip, tmp_path):
     [
         (["--anchors", "{root}/nothing"], "no such mask folder"),
         (["--anchors", "{root}/frames", "--every", "0"], "spacing"),
-        (["--anchors", "{root}/empty_masks"], "no anchor mask"),
+        (["--anchors", "{root}/empty_masks"], "no anchor in the first frame"),
     ],
 )
 def test_stvi_errors_are_one_line(clip, capsys, extra, message):
@@ -113,11 +113,50 @@ def test_stvi_errors_are_one_line(clip, capsys, extra, message):
     assert not out.exists()
 
 
-def test_stvi_one_frame_and_eval_without_results(clip, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def bad_masks(clip):
+    """Mask folders STVI must refuse: another size, none for frame 0, an empty one."""
+    root, parts = clip
+    base = root / "bad_masks"
+    for name, frames in (("other_size", (0, 10)), ("no_first", (10, 20)), ("empty", (0, 10))):
+        (base / name).mkdir(parents=True)
+        for t in frames:
+            m = (parts[t] > 0).astype(np.uint8) * 255
+            if name == "other_size":
+                m = cv2.resize(m, (48, 36), interpolation=cv2.INTER_NEAREST)
+            if name == "empty" and t == 0:
+                m[:] = 0
+            cv2.imwrite(str(base / name / f"{t:05d}.png"), m)
+    return base
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("other_size", "00000.png: mask is 48x36, the frames are 96x72"),
+        ("no_first", "no anchor in the first frame (frame 0): it has no object mask"),
+        ("empty", "no anchor in the first frame (frame 0): it has an empty object mask"),
+        ("one_frame", "STVI needs at least two frames, got 1"),
+    ],
+)
+def test_stvi_bad_anchors_and_clips_are_one_line(clip, bad_masks, tmp_path, capsys, case, message):
+    """The issue's bad-input list: one line on stderr, exit 1, no output folder (not even
+    a temporary one) left behind."""
     root, _ = clip
-    argv = ["stvi", str(root / "frames"), "--stop", "1", "-o", str(tmp_path / "o")]
-    assert main([*argv, "--anchors", str(root / "davis/Annotations/480p/toy")]) == 1
-    assert "at least two frames" in capsys.readouterr().err
+    masks = root / "davis/Annotations/480p/toy" if case == "one_frame" else bad_masks / case
+    argv = ["stvi", str(root / "frames"), "--anchors", str(masks), "--every", "10"]
+    argv += ["-o", str(tmp_path / "out")]
+    if case == "one_frame":
+        argv += ["--stop", "1"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("motionlab: error:"), err
+    assert message in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stvi_eval_without_results(clip, tmp_path, capsys):
+    root, _ = clip
     assert main(["stvi-eval", str(tmp_path), "--davis", str(root / "davis")]) == 1
     assert "no STVI result" in capsys.readouterr().err
 
@@ -133,3 +172,41 @@ def test_davis_blackswan_against_its_annotations(tmp_path):
     assert main(["stvi-eval", str(tmp_path / "res"), "--davis", str(davis)]) == 0
     row = next(csv.DictReader((tmp_path / "res" / "stvi_eval.csv").read_text().splitlines()))
     assert float(row["J"]) > 0.5 and float(row["TEX"]) > 0.5
+
+
+def test_stvi_eval_rows_of_tables_6_1_and_6_3_with_m(tmp_path, capsys):
+    """M is the number of distinct tubes per video (ids need not be 1..M), averaged over
+    videos; stvi-eval prints and writes the Table 6.1 and 6.3 rows with it, and the time
+    per sequence from stvi.json."""
+    gt = np.zeros((4, 6, 8), bool)
+    gt[:, 1:5, 2:6] = True
+    davis = tmp_path / "davis" / "Annotations" / "480p"
+    volumes = {}
+    a = np.zeros((4, 6, 8), np.int32)  # tubes 2 and 7: M = 2 (not 7, the largest id)
+    a[:, 1:5, 2:4] = 2
+    a[:2, 1:5, 4:6] = 7
+    b = np.zeros((4, 6, 8), np.int32)  # tubes 1, 2, 3, one of them in one frame only
+    b[:, 1:3, 2:6], b[:, 3:5, 2:6], b[3, 0, 0] = 1, 2, 3
+    volumes = {"a": (a, 12.0), "b": (b, 20.0)}
+    for seq, (labels, seconds) in volumes.items():
+        (davis / seq).mkdir(parents=True)
+        for t in range(4):
+            cv2.imwrite(str(davis / seq / f"{t:05d}.png"), gt[t].astype(np.uint8) * 255)
+        (tmp_path / "res" / seq).mkdir(parents=True)
+        np.savez(tmp_path / "res" / seq / "labels.npz", labels=labels)
+        (tmp_path / "res" / seq / "stvi.json").write_text(json.dumps({"seconds": seconds}))
+    from motionlab.stvi.evaluate import evaluate_results, mean_row
+
+    rows = evaluate_results(tmp_path / "res", tmp_path / "davis")
+    assert [r["M"] for r in rows] == [2, 3]
+    assert [r["seconds"] for r in rows] == [12.0, 20.0]
+    assert mean_row(rows)["M"] == pytest.approx(2.5)
+    assert main(["stvi-eval", str(tmp_path / "res"), "--davis", str(tmp_path / "davis")]) == 0
+    out = capsys.readouterr().out
+    assert "| Table 6.1 | ACC | UE | TEX | J | F | seconds |" in out
+    assert "| Table 6.3 | J_p | F_p | C_p | M |" in out
+    assert "| ours | - | - | - | 2.50 |" in out  # no part annotations: J_p, F_p, C_p "-"
+    md = (tmp_path / "res" / "stvi_eval.md").read_text()
+    assert "| ours | - | - | - | 2.50 |" in md and "16.00 |" in md  # mean seconds
+    table = list(csv.DictReader((tmp_path / "res" / "stvi_eval.csv").read_text().splitlines()))
+    assert [float(r["M"]) for r in table] == [2, 3, 2.5]

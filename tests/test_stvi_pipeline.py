@@ -8,7 +8,7 @@ import pytest
 
 from motionlab import MotionlabError
 from motionlab.stvi import metrics
-from motionlab.stvi.anchors import FolderMasks, anchor_indices, load_anchors
+from motionlab.stvi.anchors import FolderMasks, STVIInputError, anchor_indices, load_anchors
 from motionlab.stvi.features import (
     auto_parameters,
     cancel_background_motion,
@@ -21,7 +21,7 @@ from motionlab.stvi.tubes import STVIParams, cluster_count, limit_tubes, select_
 from motionlab.synthetic import two_part_scene
 
 
-def test_anchor_indices_and_folder_masks(tmp_path):
+def test_anchor_indices_and_folder_masks(tmp_path, caplog):
     import cv2
 
     assert anchor_indices(45, 20) == [0, 20, 40]
@@ -29,18 +29,73 @@ def test_anchor_indices_and_folder_masks(tmp_path):
         anchor_indices(45, 0)
     mask = np.zeros((6, 8), np.uint8)
     mask[2:4, 3:6] = 255
-    cv2.imwrite(str(tmp_path / "00020.png"), mask)
-    cv2.imwrite(str(tmp_path / "00000.png"), np.zeros((6, 8), np.uint8))  # empty: skipped
+    cv2.imwrite(str(tmp_path / "00000.png"), mask)
+    cv2.imwrite(str(tmp_path / "00020.png"), np.zeros((6, 8), np.uint8))  # empty: skipped
     src = FolderMasks(tmp_path)
     assert src(5, (8, 6)) is None
-    assert src(20, (16, 12)).sum() == 6 * 4  # resized x2, nearest neighbour
-    anchors = load_anchors(src, [0, 20, 40], (8, 6))
-    assert list(anchors) == [20]
-    assert anchors[20].sum() == 6
-    with pytest.raises(MotionlabError, match="no anchor mask"):
-        load_anchors(src, [0, 40], (8, 6))
+    assert src(0, (8, 6)).sum() == 6
+    # a mask of another size is refused, naming the file (it was resized silently before)
+    with pytest.raises(STVIInputError, match=r"00000\.png: mask is 8x6, the frames are 16x12"):
+        src(0, (16, 12))
+    with caplog.at_level("WARNING", logger="motionlab.stvi.anchors"):
+        anchors = load_anchors(src, [0, 20, 40], (8, 6))
+    assert list(anchors) == [0] and anchors[0].sum() == 6
+    assert "[20, 40]" in caplog.text  # the later frames without a mask are named
+    # no anchor in the first frame: missing, or empty
+    with pytest.raises(STVIInputError, match=r"no anchor in the first frame .frame 40.*no object"):
+        load_anchors(src, [40, 60], (8, 6))
+    with pytest.raises(STVIInputError, match=r"first frame .frame 20.*an empty"):
+        load_anchors(src, [20, 40], (8, 6))
+    # a source giving masks of another size
+    with pytest.raises(STVIInputError, match="frame 0 has shape"):
+        load_anchors(lambda i, size: np.ones((3, 3), bool), [0], (8, 6))
     with pytest.raises(MotionlabError, match="no such mask folder"):
         FolderMasks(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("one-frame", "at least two frames, got 1"),
+        ("no-anchor", "at least one anchor"),
+        ("other-size", "anchor mask of frame 0 is 10x10, the frames are 40x30"),
+        ("not-2d", "anchor mask of frame 0 is of shape"),
+        ("empty", "anchor mask of frame 3 is empty"),
+        ("no-first", r"no anchor in the first frame \(anchors at \[3\]\)"),
+        ("outside", "anchor frame 9 outside the clip's 0..5"),
+        ("frames-dtype", "frames must be"),
+        ("flows", "flows must be"),
+    ],
+)
+def test_stvi_bad_input_is_a_clear_value_error(case, message):
+    """Each class of bad input raises STVIInputError, a ValueError as well as a
+    MotionlabError, before any work, with a message saying what is wrong."""
+    frames, parts = two_part_scene(6, size=(40, 30))
+    good = parts[0] > 0
+    later = parts[3] > 0
+    kwargs: dict = {}
+    anchors = {0: good, 3: later}
+    if case == "one-frame":
+        frames, anchors = frames[:1], {0: good}
+    elif case == "no-anchor":
+        anchors = {}
+    elif case == "other-size":
+        anchors = {0: np.ones((10, 10), bool)}
+    elif case == "not-2d":
+        anchors = {0: np.ones((30, 40, 1), bool)}
+    elif case == "empty":
+        anchors = {0: good, 3: np.zeros_like(good)}
+    elif case == "no-first":
+        anchors = {3: later}
+    elif case == "outside":
+        anchors = {0: good, 9: later}
+    elif case == "frames-dtype":
+        frames = frames.astype(np.float32)
+    elif case == "flows":
+        kwargs["flows"] = np.zeros((6, 30, 40, 2), np.float32)
+    with pytest.raises(ValueError, match=message) as info:
+        stvi(frames, anchors, **kwargs)
+    assert isinstance(info.value, STVIInputError) and isinstance(info.value, MotionlabError)
 
 
 def test_track_boxes_follows_a_known_translation():
@@ -317,13 +372,6 @@ def test_two_part_object_is_split_into_its_parts():
     assert 0 <= metrics.part_scores(labels, parts)["C_p"] < 0.9
 
 
-def test_stvi_rejects_bad_input():
-    frames, parts = two_part_scene(6, size=(40, 30))
-    with pytest.raises(MotionlabError, match="at least one anchor"):
-        stvi(frames, {})
-    with pytest.raises(MotionlabError, match="anchor mask of frame 0"):
-        stvi(frames, {0: np.ones((10, 10), bool)})
-    with pytest.raises(MotionlabError, match="two frames"):
-        stvi(frames[:1], {0: parts[0] > 0})
+def test_stvi_params_reject_bad_values():
     with pytest.raises(MotionlabError, match="omega"):
         STVIParams(omega=1.5)

@@ -28,18 +28,24 @@ def _frame_names(source: Path, n: int) -> list[str]:
 
 
 def cmd_stvi(args: argparse.Namespace) -> int:
-    """motionlab stvi INPUT --anchors MASKS -o OUT/."""
+    """motionlab stvi INPUT [--anchors MASKS] -o OUT/ (no --anchors: Mask R-CNN)."""
 
     from motionlab.atomic import check_output_target, refuse_overwrite_input
     from motionlab.cli.options import estimator_options
     from motionlab.flow import get_estimator
-    from motionlab.stvi.anchors import FolderMasks, anchor_indices, load_anchors
+    from motionlab.stvi.anchors import (
+        FolderMasks,
+        STVIInputError,
+        anchor_indices,
+        check_anchors,
+        load_anchors,
+    )
     from motionlab.stvi.io import write_result
     from motionlab.stvi.tubes import STVIParams, compute_flows, stvi
     from motionlab.video import read_video
 
     refuse_overwrite_input(
-        args.output, args.input, args.anchors, args.weights,
+        args.output, args.input, args.anchors, args.weights, args.detector_weights,
         writes=("labels", "mask", "pictures", "labels.npz", "stvi.json"),
     )  # fmt: skip
     check_output_target(args.output, directory=True)  # before minutes of work
@@ -53,11 +59,20 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         beta=args.beta,
     )
-    masks = FolderMasks(args.anchors)
+    if args.anchors is not None:
+        for name in ("detector_weights", "detector_class"):
+            if getattr(args, name) is not None:
+                raise MotionlabError(f"--{name.replace('_', '-')} applies without --anchors only")
+        masks = FolderMasks(args.anchors)
+    else:  # the weights load now: a failed download fails before any other work
+        from motionlab.stvi import detect
+
+        detect.check_class(args.detector_class, args.detector)
+        segmenter = detect.load_segmenter(args.detector, args.detector_weights)
     frames = read_video(args.input, start=args.start, stop=args.stop)
     t_n, h, w = frames.shape[:3]
     if t_n < 2:
-        raise MotionlabError(f"{args.input}: STVI needs at least two frames, got {t_n}")
+        raise STVIInputError(f"{args.input}: STVI needs at least two frames, got {t_n}")
     check_flow_size(args.input, w, h)
     # mask files are named by the frame index of the input, so a --start offset applies
     every = anchor_indices(t_n, args.every)
@@ -65,11 +80,20 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     def source(i: int, size: tuple[int, int]) -> Any:
         return masks(i + args.start, size)
 
-    anchors = load_anchors(source, every, (w, h))
-    log.info("%d frames %dx%d, anchors at frames %s", t_n, w, h, sorted(anchors))
+    if args.anchors is not None:
+        anchors = load_anchors(source, every, (w, h))
+        check_anchors(anchors, t_n, (w, h))  # before minutes of flow
+        log.info("%d frames %dx%d, anchors at frames %s", t_n, w, h, sorted(anchors))
+    else:  # no object in the first frame fails here, before the flow
+        found = detect.DetectedObject(segmenter, frames, every, label=args.detector_class)
+        log.info("detector: the object is a %s (score %.2f)", found.label, found.score)
 
     est = get_estimator(args.method, **estimator_options(args))
     flows = compute_flows(frames, estimator=est, progress=args.show_progress)
+    if args.anchors is None:
+        anchors = found.anchors(flows)
+        check_anchors(anchors, t_n, (w, h))
+        log.info("%d frames %dx%d, detected anchors at %s", t_n, w, h, sorted(anchors))
     log.info("clustering the space-time volume ...")
     result = stvi(frames, anchors, flows=flows, params=params)
     elapsed = time.perf_counter() - started
@@ -81,9 +105,11 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         "omega": args.omega,
         "seconds": round(elapsed, 2),
     }
+    if args.anchors is None:
+        info["detector"] = {"model": args.detector, "class": found.label, "score": found.score}
     from motionlab.provenance import stamp
 
-    info = stamp(info, inputs=(args.input, args.anchors))
+    info = stamp(info, inputs=(args.input, args.anchors, args.detector_weights))
     write_result(
         args.output,
         result,
@@ -106,7 +132,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
 def cmd_stvi_eval(args: argparse.Namespace) -> int:
     """motionlab stvi-eval RESULTS --davis DAVIS."""
     from motionlab.atomic import refuse_overwrite_input
-    from motionlab.stvi.evaluate import evaluate_results, mean_row, write_tables
+    from motionlab.stvi.evaluate import evaluate_results, mean_row, thesis_rows, write_tables
 
     stem = args.output if args.output is not None else Path(args.results) / "stvi_eval"
     for suffix in (".csv", ".md"):
@@ -124,6 +150,7 @@ def cmd_stvi_eval(args: argparse.Namespace) -> int:
         f"mean over {len(rows)} sequences: "
         + "  ".join(f"{k} {v:.3f}" for k, v in mean.items() if k not in ("sequence", "frames"))
     )
+    print("\n".join(thesis_rows(mean)))
     print(f"tables: {Path(stem).with_suffix('.csv')} and {Path(stem).with_suffix('.md')}")
     return 0
 
@@ -137,16 +164,34 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="split an object into part tubes (space-time volumes of interest)",
         description=(
             "Decompose the object marked by anchor masks into tubes of coherent appearance "
-            "and object-relative motion (thesis ch. 6). Writes OUT/labels/*.png (tube ids, "
-            "0 = not the object), OUT/mask/*.png, OUT/labels.npz and OUT/stvi.json."
+            "and object-relative motion (thesis ch. 6). Without --anchors, Mask R-CNN finds "
+            "the object (its highest-scoring instance in the first frame). Writes "
+            "OUT/labels/*.png (tube ids, 0 = not the object), OUT/mask/*.png, "
+            "OUT/labels.npz and OUT/stvi.json."
         ),
     )
     p.add_argument("input", type=Path, help="video file or frame folder")
     p.add_argument(
         "--anchors",
-        required=True,
         type=Path,
-        help="folder of object masks named by frame index (e.g. DAVIS Annotations/480p/SEQ)",
+        help="folder of object masks named by frame index (e.g. DAVIS Annotations/480p/SEQ); "
+        "one for the first frame is required (default: masks from Mask R-CNN)",
+    )
+    d = p.add_argument_group("detector (without --anchors)")
+    d.add_argument(
+        "--detector",
+        choices=("maskrcnn-v2", "maskrcnn"),
+        default="maskrcnn-v2",
+        help="torchvision Mask R-CNN, COCO weights (maskrcnn-v2)",
+    )
+    d.add_argument(
+        "--detector-weights",
+        type=Path,
+        help="local weights file (default: downloaded to the torch hub cache on first use)",
+    )
+    d.add_argument(
+        "--detector-class",
+        help="the object is the best instance of this COCO class, e.g. person (default: any)",
     )
     p.add_argument("--every", type=int, default=20, help="use the mask of every n-th frame (20)")
     p.add_argument(

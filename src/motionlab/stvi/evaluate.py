@@ -16,6 +16,10 @@ from motionlab.stvi.anchors import FolderMasks
 
 COLUMNS = ("sequence", "frames", "ACC", "UE", "TEX", "J", "F", "M")
 PART_COLUMNS = ("J_p", "F_p", "C_p")
+TABLE_6_1 = ("ACC", "UE", "TEX", "J", "F")
+"""The columns of thesis Table 6.1 (object segmentation), in its order."""
+TABLE_6_3 = ("J_p", "F_p", "C_p", "M")
+"""The columns of thesis Table 6.3 (object parts), in its order; M = tubes per video."""
 
 
 def evaluate_labels(
@@ -107,8 +111,49 @@ def evaluate_results(
             if parts_root is not None
             else None
         )
-        rows.append({"sequence": seq, **evaluate_labels(labels, gt, parts)})
+        row: dict[str, float | str] = {"sequence": seq, **evaluate_labels(labels, gt, parts)}
+        seconds = _seconds(results_root / seq)
+        if seconds is not None:
+            row["seconds"] = seconds
+        rows.append(row)
+    if any("seconds" not in r for r in rows):  # a column only when every result has it
+        for r in rows:
+            r.pop("seconds", None)
     return rows
+
+
+def _seconds(folder: Path) -> float | None:
+    """The run time ``motionlab stvi`` recorded in ``stvi.json`` (None if absent)."""
+    import json
+
+    try:
+        value = json.loads((folder / "stvi.json").read_text()).get("seconds")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def thesis_rows(mean: dict[str, float | str], name: str = "ours") -> list[str]:
+    """The mean as rows of thesis Tables 6.1 and 6.3, Markdown lines.
+
+    Table 6.1: ACC, UE, TEX, J, F (and seconds per sequence when known); Table 6.3: J_p,
+    F_p, C_p ("-" without part annotations) and M, the mean number of tubes per video.
+    """
+
+    def cell(key: str) -> str:
+        value = mean.get(key)
+        return "-" if value is None or isinstance(value, str) else f"{value:.2f}"
+
+    first = [*TABLE_6_1, *(("seconds",) if "seconds" in mean else ())]
+    return [
+        "| Table 6.1 | " + " | ".join(first) + " |",
+        "|---|" + "---:|" * len(first),
+        f"| {name} | " + " | ".join(cell(k) for k in first) + " |",
+        "",
+        "| Table 6.3 | " + " | ".join(TABLE_6_3) + " |",
+        "|---|" + "---:|" * len(TABLE_6_3),
+        f"| {name} | " + " | ".join(cell(k) for k in TABLE_6_3) + " |",
+    ]
 
 
 def mean_row(rows: Sequence[dict[str, float | str]]) -> dict[str, float | str]:
@@ -118,7 +163,8 @@ def mean_row(rows: Sequence[dict[str, float | str]]) -> dict[str, float | str]:
 
 
 def write_tables(rows: Sequence[dict[str, float | str]], stem: str | os.PathLike[str]) -> None:
-    """Write ``STEM.csv`` and ``STEM.md``: one row per sequence and their mean."""
+    """Write ``STEM.csv`` and ``STEM.md``: one row per sequence and their mean; the
+    Markdown file ends with the mean as rows of Tables 6.1 and 6.3 (:func:`thesis_rows`)."""
     stem = Path(stem)
     table = [*rows, mean_row(rows)]
     keys = list(table[0])
@@ -135,5 +181,7 @@ def write_tables(rows: Sequence[dict[str, float | str]], stem: str | os.PathLike
             for k in keys
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Mean over {len(rows)} sequences as the thesis's table rows:", ""]
+    lines += thesis_rows(table[-1])
     with atomic_file(stem.with_suffix(".md")) as tmp:
         tmp.write_text("\n".join(lines) + "\n")

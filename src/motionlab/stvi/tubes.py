@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from motionlab.errors import MotionlabError
+from motionlab.stvi.anchors import STVIInputError, check_anchors
 from motionlab.stvi.features import (
     ScaleParameters,
     auto_parameters,
@@ -284,22 +285,15 @@ def tube_descriptors(
 def _check_inputs(
     frames: np.ndarray, anchors: dict[int, np.ndarray], flows: np.ndarray | None
 ) -> None:
+    """Raise :class:`STVIInputError` (a ``ValueError``) for input STVI cannot run on."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise MotionlabError(
+        raise STVIInputError(
             f"frames must be (T, H, W, 3) uint8, got {frames.dtype} {frames.shape}"
         )
     t, h, w = frames.shape[:3]
-    if t < 2:
-        raise MotionlabError(f"STVI needs at least two frames, got {t}")
-    for i, m in anchors.items():
-        if not 0 <= i < t:
-            raise MotionlabError(f"anchor frame {i} outside the clip's 0..{t - 1}")
-        if m.shape != (h, w):
-            raise MotionlabError(
-                f"anchor mask of frame {i} is {m.shape[::-1]}, frames are {(w, h)}"
-            )
+    check_anchors(anchors, t, (w, h))
     if flows is not None and flows.shape != (t - 1, h, w, 2):
-        raise MotionlabError(f"flows must be {(t - 1, h, w, 2)}, got {flows.shape}")
+        raise STVIInputError(f"flows must be {(t - 1, h, w, 2)}, got {flows.shape}")
 
 
 def compute_flows(
@@ -346,7 +340,8 @@ def stvi(
     frames : (T, H, W, 3) uint8 ndarray
         The clip, RGB.
     anchors : dict
-        Frame index -> bool ``(H, W)`` object mask (every n-th frame, or any subset).
+        Frame index -> bool ``(H, W)`` object mask, non-empty: frame 0 and every n-th
+        frame after it, or any subset that includes frame 0.
     flows : (T - 1, H, W, 2) float32 ndarray, optional
         Forward flow of every pair; computed with ``flow_method`` when omitted.
     params : STVIParams
@@ -354,10 +349,15 @@ def stvi(
     Returns
     -------
     STVIResult
+
+    Raises
+    ------
+    STVIInputError
+        (a ``ValueError``) Fewer than two frames, frames not ``(T, H, W, 3)`` uint8, no
+        anchor or an empty one, no anchor in frame 0, a mask of another size than the
+        frames, flows of the wrong shape (:func:`motionlab.stvi.anchors.check_anchors`).
     """
     frames = np.asarray(frames)
-    if not anchors:
-        raise MotionlabError("STVI needs at least one anchor mask")
     _check_inputs(frames, anchors, flows)
     t_n, h, w = frames.shape[:3]
     if flows is None:

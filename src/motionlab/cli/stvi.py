@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
-from motionlab.cli.options import check_flow_size, number_type
+from motionlab.cli.options import number_type
 from motionlab.errors import MotionlabError
 
 log = logging.getLogger("motionlab")
@@ -17,39 +16,19 @@ log = logging.getLogger("motionlab")
 _nonneg = number_type(0)
 
 
-def _frame_names(source: Path, n: int) -> list[str]:
-    from motionlab.video import list_frame_files
-
-    if source.is_dir():
-        files = list_frame_files(source)
-        if len(files) >= n:
-            return [f.stem for f in files[:n]]
-    return [f"{i:05d}" for i in range(n)]
-
-
 def cmd_stvi(args: argparse.Namespace) -> int:
     """motionlab stvi INPUT [--anchors MASKS] -o OUT/ (no --anchors: Mask R-CNN)."""
 
     from motionlab.atomic import check_output_target, refuse_overwrite_input
     from motionlab.cli.options import estimator_options
-    from motionlab.flow import get_estimator
-    from motionlab.stvi.anchors import (
-        FolderMasks,
-        STVIInputError,
-        anchor_indices,
-        check_anchors,
-        load_anchors,
-    )
-    from motionlab.stvi.io import write_result
-    from motionlab.stvi.tubes import STVIParams, compute_flows, stvi
-    from motionlab.video import read_video
+    from motionlab.stvi.tubes import STVIParams
+    from motionlab.stvi.write import write_stvi
 
     refuse_overwrite_input(
         args.output, args.input, args.anchors, args.weights, args.detector_weights,
         writes=("labels", "mask", "pictures", "labels.npz", "stvi.json"),
     )  # fmt: skip
     check_output_target(args.output, directory=True)  # before minutes of work
-    started = time.perf_counter()
     params = STVIParams(
         k=args.k,
         clusters=args.clusters,
@@ -59,71 +38,38 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         beta=args.beta,
     )
+    segmenter = None
     if args.anchors is not None:
         for name in ("detector_weights", "detector_class"):
             if getattr(args, name) is not None:
                 raise MotionlabError(f"--{name.replace('_', '-')} applies without --anchors only")
-        masks = FolderMasks(args.anchors)
     else:  # the weights load now: a failed download fails before any other work
         from motionlab.stvi import detect
 
         detect.check_class(args.detector_class, args.detector)
         segmenter = detect.load_segmenter(args.detector, args.detector_weights)
-    frames = read_video(args.input, start=args.start, stop=args.stop)
-    t_n, h, w = frames.shape[:3]
-    if t_n < 2:
-        raise STVIInputError(f"{args.input}: STVI needs at least two frames, got {t_n}")
-    check_flow_size(args.input, w, h)
-    # mask files are named by the frame index of the input, so a --start offset applies
-    every = anchor_indices(t_n, args.every)
-
-    def source(i: int, size: tuple[int, int]) -> Any:
-        return masks(i + args.start, size)
-
-    if args.anchors is not None:
-        anchors = load_anchors(source, every, (w, h))
-        check_anchors(anchors, t_n, (w, h))  # before minutes of flow
-        log.info("%d frames %dx%d, anchors at frames %s", t_n, w, h, sorted(anchors))
-    else:  # no object in the first frame fails here, before the flow
-        found = detect.DetectedObject(segmenter, frames, every, label=args.detector_class)
-        log.info("detector: the object is a %s (score %.2f)", found.label, found.score)
-
-    est = get_estimator(args.method, **estimator_options(args))
-    flows = compute_flows(frames, estimator=est, progress=args.show_progress)
-    if args.anchors is None:
-        anchors = found.anchors(flows)
-        check_anchors(anchors, t_n, (w, h))
-        log.info("%d frames %dx%d, detected anchors at %s", t_n, w, h, sorted(anchors))
-    log.info("clustering the space-time volume ...")
-    result = stvi(frames, anchors, flows=flows, params=params)
-    elapsed = time.perf_counter() - started
-    info = {
+    settings: dict[str, Any] = {
         "input": str(args.input),
         "flow": args.method,
         "every": args.every,
         "k": args.k,
         "omega": args.omega,
-        "seconds": round(elapsed, 2),
     }
-    if args.anchors is None:
-        info["detector"] = {"model": args.detector, "class": found.label, "score": found.score}
-    from motionlab.provenance import stamp
-
-    info = stamp(info, inputs=(args.input, args.anchors, args.detector_weights))
-    write_result(
-        args.output,
-        result,
-        _frame_names(Path(args.input), t_n),
-        info,
-        frames=frames if args.pictures else None,
-    )
+    if segmenter is not None:
+        settings["detector"] = {"model": args.detector}
+    result = write_stvi(
+        args.input, args.output, flow=args.method, flow_options=estimator_options(args),
+        anchors=args.anchors, segmenter=segmenter, object_class=args.detector_class,
+        every=args.every, start=args.start, stop=args.stop, params=params,
+        pictures=args.pictures, settings=settings,
+        provenance_inputs=(args.detector_weights,), progress=args.show_progress,
+    )  # fmt: skip
     log.info(
-        "%d tubes kept of %d clusters (sigma %.1f px, tau %.2f frames) in %.1f s -> %s",
+        "%d tubes kept of %d clusters (sigma %.1f px, tau %.2f frames) -> %s",
         result.labels.max(),
         len(result.overlaps),
         result.scales.sigma,
         result.scales.tau,
-        elapsed,
         args.output,
     )
     return 0

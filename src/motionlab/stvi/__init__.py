@@ -24,6 +24,7 @@ _NAMES = {
     "temporal_extent": "metrics",
     "undersegmentation_error": "metrics",
     "write_result": "io",
+    "write_stvi": "write",
 }
 __all__ = sorted(_NAMES)
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)

@@ -100,7 +100,7 @@ COMMANDS: dict[str, list[list[str]]] = {
             "x3d_xs",
             "--data",
             "data",
-            "--out",
+            "-o",
             "run",
             "--epochs",
             "1",

@@ -154,7 +154,7 @@ EXPECTED = {
     "missing": "no such file",
     "garbage": "not a readable video",
     "truncated": "not a readable video",
-    "zero-bytes": "video holds no frames|not a readable video",
+    "zero-bytes": "video holds no frames|not a readable video|empty file \\(0 bytes\\)",
     "one-frame": "at least two frames",
     "empty-folder": "no image files",
     "mixed-sizes": "must have one size",

@@ -52,7 +52,10 @@ DOCS = [p.relative_to(REPO).as_posix() for p in documents()]
 
 
 def _is_placeholder(word: str) -> bool:
-    """A synopsis metavar such as MODEL or RGB_ROOT (not a generated input's name)."""
+    """A synopsis metavar such as MODEL or RGB_ROOT (not a generated input's name), or a
+    value to fill in such as ``<head-ip>:6379``."""
+    if "<" in word and ">" in word:
+        return True
     stem = word.split("/")[0]
     return stem.replace("_", "").isalpha() and stem.isupper() and stem not in GENERATORS
 

@@ -786,3 +786,18 @@ def test_requirements_are_checked_and_events_exported(tmp_path, study_stimuli):
     (ev,) = list(csv.DictReader(io.StringIO(tables["events"])))
     assert ev["kind"] == "fullscreen_exit" and ev["phase_index"] == "0" and ev["trial_index"] == ""
     store.close()
+
+
+def test_events_come_back_in_the_order_they_happened(tmp_path):
+    """A retried or overtaken request stores an event late: the log (and events.csv)
+    follows the browser's clock, arrival order only breaking ties."""
+    store = Store(f"sqlite:///{tmp_path / 'ev.db'}")
+    plan = {"phases": [{"name": "consent", "kind": "consent"}]}
+    pid = store.create_participant(seed=1, plan=plan).participant.id
+    for kind, client_ms in (("fullscreen_enter", 5000), ("fullscreen_exit", 4000),
+                            ("fullscreen_enter", 4000)):  # fmt: skip
+        store.add_event(pid, kind, phase_index=0, trial_index=3, client_ms=client_ms)
+    got = [(e.kind, e.client_ms) for e in store.all_events()]
+    assert got == [("fullscreen_exit", 4000), ("fullscreen_enter", 4000),
+                   ("fullscreen_enter", 5000)]  # fmt: skip
+    store.close()

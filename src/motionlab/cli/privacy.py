@@ -186,10 +186,17 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
     from motionlab.cli.options import noise_range, reader_kwargs
     from motionlab.privacy.obfuscate import ObfuscationConfig, preload
     from motionlab.privacy.write import saliency_target, write_obfuscation
-    from motionlab.video import afd_codec_for
+    from motionlab.video import VideoReader, afd_codec_for
 
     replacement = _replacement(args)
     with_noise = replacement.kind == "noise"
+    with VideoReader(args.input, **reader_kwargs(args)) as probe:  # input errors first
+        total = probe.info.num_frames
+    if total < 2 and with_noise:
+        raise MotionlabError(
+            f"{args.input}: obfuscation with noise needs at least two frames, it has "
+            f"{total} (--replace blur, pixelate, mask or colour work on one)"
+        )
     matcher = _build_matcher(args)
     names = _selected(args, matcher)
     preload(matcher, names, noise=args.noise if with_noise else None)  # while reading

@@ -640,8 +640,12 @@ class Store:
             )
 
     def all_events(self) -> list[Event]:
+        """Every event, per participant in the order it happened in the browser (client
+        time; arrival as the tie-break): two requests sent close together, or a retried
+        one, can reach the server in the other order."""
         with self.sessions() as s:
-            return list(s.scalars(select(Event).order_by(Event.participant_id, Event.id)))
+            order = (Event.participant_id, Event.client_ms, Event.id)
+            return list(s.scalars(select(Event).order_by(*order)))
 
     def all_phase_logs(self) -> list[PhaseLog]:
         with self.sessions() as s:

@@ -34,6 +34,7 @@ from torchvision.models.optical_flow import (
 
 from motionlab.errors import MotionlabError
 from motionlab.flow.base import FlowEstimator
+from motionlab.weights import read_state_dict_file
 
 _BUILDERS = {"small": (raft_small, Raft_Small_Weights), "large": (raft_large, Raft_Large_Weights)}
 
@@ -138,17 +139,7 @@ def load_raft(
                 "(a torchvision state dict or an original RAFT .pth such as raft-small.pth)"
             ) from exc
     path = Path(weights)
-    if not path.is_file():
-        raise MotionlabError(f"{path}: no such RAFT checkpoint file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle / zip errors of many kinds
-        raise MotionlabError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
-    for wrapper in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
-            state = state[wrapper]
-    if not isinstance(state, dict):
-        raise MotionlabError(f"{path}: checkpoint holds no state dict")
+    state = read_state_dict_file(path, missing="no such RAFT checkpoint file")
     model = builder(weights=None)
     target = model.state_dict()
     if is_princeton_state_dict(state):

@@ -47,6 +47,7 @@ import numpy as np
 
 from motionlab.errors import MotionlabError
 from motionlab.stvi.anchors import STVIInputError
+from motionlab.weights import read_state_dict_file
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,6 @@ def load_maskrcnn(
         Unknown variant; the download failed (the message names ``--detector-weights``);
         the file is missing, unreadable or of another variant.
     """
-    import torch
 
     if variant not in VARIANTS:
         raise MotionlabError(f"unknown detector {variant!r}; choose one of {', '.join(VARIANTS)}")
@@ -176,17 +176,7 @@ def load_maskrcnn(
         source = url
     else:
         path = Path(weights)
-        if not path.is_file():
-            raise MotionlabError(f"{path}: no such detector weights file")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle / zip errors of many kinds
-            raise MotionlabError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
-        for wrapper in ("state_dict", "model"):
-            if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
-                state = state[wrapper]
-        if not isinstance(state, dict):
-            raise MotionlabError(f"{path}: checkpoint holds no state dict")
+        state = read_state_dict_file(path, missing="no such detector weights file")
         source = str(path)
     state = {k.removeprefix("module."): v for k, v in state.items()}
     model = builder(weights=None, weights_backbone=None, num_classes=91, **options)

@@ -76,6 +76,11 @@ def plan(cmd: Command) -> tuple[str, str]:
         return "skip", "a synopsis with placeholders; its options are parsed"
     if "--splits" in argv:
         return "skip", "needs three trained checkpoints; --splits: tests/test_recognition_train.py"
+    if argv[0] == "stvi" and "--anchors" not in argv and "--detector-weights" not in argv:
+        return "skip", (
+            "downloads Mask R-CNN's COCO weights; tests/test_stvi_detect.py runs this path "
+            "with masks injected"
+        )
     if "DAVIS" in " ".join(argv):
         return "slow", "DAVIS 2016 from ../shared/data/davis2016"
     if argv[0] in ("train", "evaluate", "diagnose", "predict"):

@@ -190,15 +190,16 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
 
     replacement = _replacement(args)
     with_noise = replacement.kind == "noise"
-    with VideoReader(args.input, **reader_kwargs(args)) as probe:  # input errors first
+    matcher = _build_matcher(args)
+    names = _selected(args, matcher)
+    # input errors before the models start loading (their logs would follow the line)
+    with VideoReader(args.input, **reader_kwargs(args)) as probe:
         total = probe.info.num_frames
     if total < 2 and with_noise:
         raise MotionlabError(
             f"{args.input}: obfuscation with noise needs at least two frames, it has "
             f"{total} (--replace blur, pixelate, mask or colour work on one)"
         )
-    matcher = _build_matcher(args)
-    names = _selected(args, matcher)
     preload(matcher, names, noise=args.noise if with_noise else None)  # while reading
     flow_options = flow_opt_dict(args.flow, args.flow_opt)
     preset = getattr(args, "flow_preset", None)  # the old --flow-preset

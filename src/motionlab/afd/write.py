@@ -148,7 +148,7 @@ def write_afd(
                 f"{source}: an appearance-free video needs at least two frames, it has {total}"
             )
         if estimator is not None:
-            check_flow_size(source, *(reader.size or (reader.info.width, reader.info.height)))
+            check_flow_size(source, *reader.frame_size)
         bar = Progress(total, f"afd ({config.mode})", "frame", enabled=progress)
         writer = VideoWriter(
             output, fps=reader.rate, codec=codec, metadata=meta,

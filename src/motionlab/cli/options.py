@@ -316,19 +316,6 @@ def estimator_options(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
-def check_flow_size(source: Any, width: int, height: int) -> None:
-    """:func:`motionlab.flow.base.check_flow_size`, imported when first used (importing
-    the flow package pulls in OpenCV: the parser itself stays fast)."""
-    from motionlab.flow.base import check_flow_size as check
-
-    check(source, width, height)
-
-
-def frame_size(reader: Any) -> tuple[int, int]:
-    """(width, height) of the frames a reader yields (after its resize)."""
-    return reader.size or (reader.info.width, reader.info.height)
-
-
 def progress_bar(total: int | None, desc: str, enabled: bool, unit: str = "pair") -> Any:
     """A :class:`motionlab.progress.Progress` (bar on a terminal, lines in logs, JSON with
     ``--log-json``, nothing when not ``enabled``)."""

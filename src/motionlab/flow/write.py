@@ -132,7 +132,7 @@ def write_flow(
             raise MotionlabError(
                 f"{source}: optical flow needs at least two frames, the video has 1"
             )
-        check_flow_size(source, *(reader.size or (reader.info.width, reader.info.height)))
+        check_flow_size(source, *reader.frame_size)
         pairs = video_flow(reader, estimator=estimator, direction=direction, batch_size=batch_size)
         flows = (p.forward if direction == "forward" else p.backward for p in pairs)
         bar = Progress(n_pairs, f"flow ({estimator.name})", "pair", enabled=progress)

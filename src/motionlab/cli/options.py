@@ -227,30 +227,27 @@ def flow_opt_dict(method: str, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def merge_flow_opts(args: argparse.Namespace) -> None:
-    """Fold ``--flow-opt KEY=VALUE`` into the named flag of the same key where the command
-    has one (``--weights``, ``--iters``, ...), so the rest of the command (overwrite
-    checks, provenance of the weights file) sees one value; one key given both ways, or
-    twice, is refused. Commands without the named flags (obfuscate) keep ``flow_opt``."""
+    """Fold ``--flow-opt KEY=VALUE`` into the named flag of the same key (``--weights``,
+    ``--iters``, ...: every key of :data:`FLOW_OPTIONS` has one in :func:`add_flow_options`),
+    so the rest of the command (overwrite checks, provenance of the weights file) sees one
+    value; one key given both ways, or twice, is refused. Idempotent. Commands without the
+    named flags (obfuscate) keep ``flow_opt`` and use :func:`flow_opt_dict`."""
     pairs = getattr(args, "flow_opt", None)
     if not pairs or not hasattr(args, "preset"):
         return
-    rest = []
     seen = set()
     for key, value in pairs:
         if key in seen:
             raise MotionlabError(f"--flow-opt {key} given twice")
         seen.add(key)
-        flag = "--" + key.replace("_", "-")
-        current = getattr(args, key, None)
+        current = getattr(args, key)
         if key == "batch_size" and current == 1:  # the flag's default
             current = None
         if current is not None:
+            flag = "--" + key.replace("_", "-")
             raise MotionlabError(f"{flag} and --flow-opt {key} both given; give one")
-        if hasattr(args, key):
-            setattr(args, key, value)
-        else:
-            rest.append((key, value))
-    args.flow_opt = rest
+        setattr(args, key, value)
+    args.flow_opt = []
 
 
 def add_flow_options(p: argparse.ArgumentParser) -> None:
@@ -289,8 +286,9 @@ def add_flow_options(p: argparse.ArgumentParser) -> None:
 
 
 def estimator_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The estimator options of :func:`add_flow_options`' flags and ``--flow-opt``s (one
-    key given both ways is refused)."""
+    """The estimator options of :func:`add_flow_options`' flags, ``--flow-opt``s folded
+    in first (:func:`merge_flow_opts`)."""
+    merge_flow_opts(args)
     raft = args.method.startswith("raft")
     opts: dict[str, Any] = {}
     if args.preset is not None:
@@ -307,12 +305,6 @@ def estimator_options(args: argparse.Namespace) -> dict[str, Any]:
         opts["batch_size"] = args.batch_size
     if args.upsample is not None:
         opts["upsample"] = args.upsample
-    extra = flow_opt_dict(args.method, getattr(args, "flow_opt", []))
-    for key, value in extra.items():
-        flag = "--" + key.replace("_", "-")
-        if key in opts and not (key == "batch_size" and args.batch_size == 1):
-            raise MotionlabError(f"{flag} and --flow-opt {key} both given; give one")
-        opts[key] = value
     return opts
 
 

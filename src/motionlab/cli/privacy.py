@@ -185,7 +185,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
     from motionlab.afd.noise import NoiseRange
     from motionlab.cli.options import noise_range, reader_kwargs
     from motionlab.privacy.obfuscate import ObfuscationConfig, preload
-    from motionlab.privacy.write import saliency_target, write_obfuscation
+    from motionlab.privacy.write import check_frame_count, saliency_target, write_obfuscation
     from motionlab.video import VideoReader, afd_codec_for
 
     replacement = _replacement(args)
@@ -194,12 +194,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
     names = _selected(args, matcher)
     # input errors before the models start loading (their logs would follow the line)
     with VideoReader(args.input, **reader_kwargs(args)) as probe:
-        total = probe.info.num_frames
-    if total < 2 and with_noise:
-        raise MotionlabError(
-            f"{args.input}: obfuscation with noise needs at least two frames, it has "
-            f"{total} (--replace blur, pixelate, mask or colour work on one)"
-        )
+        check_frame_count(args.input, probe.info.num_frames, with_noise=with_noise)
     preload(matcher, names, noise=args.noise if with_noise else None)  # while reading
     flow_options = flow_opt_dict(args.flow, args.flow_opt)
     preset = getattr(args, "flow_preset", None)  # the old --flow-preset

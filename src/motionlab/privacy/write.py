@@ -47,6 +47,15 @@ def saliency_target(path: PathLike) -> str:
     return text
 
 
+def check_frame_count(source: PathLike, total: int, *, with_noise: bool) -> None:
+    """Refuse a one-frame input when the replacement is noise (it needs a pair for flow)."""
+    if total < 2 and with_noise:
+        raise MotionlabError(
+            f"{source}: obfuscation with noise needs at least two frames, it has "
+            f"{total} (--replace blur, pixelate, mask or colour work on one)"
+        )
+
+
 def write_obfuscation(
     source: PathLike,
     output: PathLike,
@@ -115,11 +124,7 @@ def write_obfuscation(
     sal_path = None if saliency_output is None else saliency_target(saliency_output)
     with VideoReader(source, start=start, stop=stop, size=size, fps=fps) as reader:
         total = reader.info.num_frames
-        if total < 2 and with_noise:
-            raise MotionlabError(
-                f"{source}: obfuscation with noise needs at least two frames, it has "
-                f"{total} (--replace blur, pixelate, mask or colour work on one)"
-            )
+        check_frame_count(source, total, with_noise=with_noise)
         what = f"{config.noise} noise" if with_noise else replacement.kind
         bar = Progress(total, f"obfuscate ({what})", "frame", enabled=progress)
         writer = VideoWriter(

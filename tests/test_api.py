@@ -12,9 +12,9 @@ import pytest
 from motionlab.afd import AFDConfig, NoiseRange, make_afd, write_afd
 from motionlab.afd.flowcache import read_flow_video
 from motionlab.privacy import ObfuscationConfig, obfuscate, write_obfuscation
-from motionlab.privacy.base import Matcher
 from motionlab.synthetic import sample_video_frames
 from motionlab.video import read_video, write_video
+from test_privacy_obfuscate import BoxMatcher
 
 PACKAGES = ["afd", "cli", "flow", "privacy", "recognition", "stvi", "study"]
 
@@ -65,19 +65,7 @@ def _plain(path: Path, tmp_path: Path) -> Path:
     return out
 
 
-class BoxMatcher(Matcher):
-    """Saliency 1 inside a fixed box."""
-
-    name = "box"
-
-    @property
-    def template_names(self) -> tuple[str, ...]:
-        return ("box",)
-
-    def _match(self, frame: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-        m = np.zeros((len(names), *frame.shape[:2]), np.float32)
-        m[:, 10:30, 20:40] = 1.0
-        return m
+BOX = (20, 10, 40, 30)  # x0, y0, x1, y1: rows 10:30, columns 20:40
 
 
 def test_write_obfuscation_file_equals_obfuscate_arrays(
@@ -87,11 +75,11 @@ def test_write_obfuscation_file_equals_obfuscate_arrays(
     out, sal = tmp_path / "o.mkv", tmp_path / "sal"
     config = ObfuscationConfig(("box",), seed=3)
     n = write_obfuscation(
-        path, out, matcher=BoxMatcher(), config=config, saliency_output=sal, progress=False
+        path, out, matcher=BoxMatcher(BOX), config=config, saliency_output=sal, progress=False
     )
     assert n == len(frames)
     frames_out = obfuscate(
-        frames, templates="box", matcher=BoxMatcher(), seed=3, noise_range=NoiseRange()
+        frames, templates="box", matcher=BoxMatcher(BOX), seed=3, noise_range=NoiseRange()
     )
     want = np.stack(list(frames_out))
     got = read_video(out)

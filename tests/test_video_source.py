@@ -14,8 +14,8 @@ import pytest
 
 from motionlab.cli import main
 from motionlab.errors import MotionlabError
-from motionlab.privacy.matchers import Matcher
 from motionlab.video import VideoReader, VideoWriter, _rotation_of
+from test_privacy_obfuscate import BoxMatcher
 
 VFR_PTS = [0, 100, 250, 300, 700, 720, 1000]  # ms: a variable frame rate
 RATE = 8000  # audio samples per second
@@ -243,24 +243,11 @@ def test_rotation_from_the_display_matrix_else_the_rotate_tag() -> None:
 # the commands
 
 
-class BoxMatcher(Matcher):
-    name = "box"
-
-    @property
-    def template_names(self) -> tuple[str, ...]:
-        return ("box",)
-
-    def _match(self, frame: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-        m = np.zeros((len(names), *frame.shape[:2]), np.float32)
-        m[:, 8:24, 10:30] = 1.0
-        return m
-
-
 @pytest.fixture
 def box_matcher(monkeypatch: pytest.MonkeyPatch) -> None:
     import motionlab.cli.privacy as pcli
 
-    monkeypatch.setattr(pcli, "_build_matcher", lambda args: BoxMatcher())
+    monkeypatch.setattr(pcli, "_build_matcher", lambda args: BoxMatcher((10, 8, 30, 24)))
 
 
 @pytest.mark.parametrize("replace", ["noise", "blur"])

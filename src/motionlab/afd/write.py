@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 from motionlab import __version__
 from motionlab.afd.flowcache import FLOW_BOUND, quantize_flow
 from motionlab.afd.make import AFDConfig, AFDStep, afd_steps
+from motionlab.atomic import PathLike
 from motionlab.errors import MotionlabError
 from motionlab.flow.base import FlowEstimator, check_flow_size
 from motionlab.pipeline import write_in_background
@@ -38,8 +38,6 @@ from motionlab.video import (
 )
 
 log = logging.getLogger("motionlab")
-
-PathLike = str | os.PathLike[str]
 
 
 def triptych_frame(step: AFDStep) -> np.ndarray:

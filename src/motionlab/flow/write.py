@@ -9,13 +9,12 @@ record the provenance (settings, input hashes) and write atomically.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from motionlab import __version__
-from motionlab.atomic import atomic_dir, atomic_file
+from motionlab.atomic import PathLike, atomic_dir, atomic_file
 from motionlab.errors import MotionlabError
 from motionlab.flow.base import FlowEstimator, check_flow_size
 from motionlab.flow.io import write_flo
@@ -30,8 +29,6 @@ from motionlab.video import (
     read_image,
     write_image,
 )
-
-PathLike = str | os.PathLike[str]
 
 
 def _settings(

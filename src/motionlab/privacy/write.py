@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from motionlab import __version__
+from motionlab.atomic import PathLike
 from motionlab.errors import MotionlabError
 from motionlab.flow.base import FlowEstimator
 from motionlab.pipeline import write_in_background
@@ -35,8 +35,6 @@ from motionlab.video import (
 )
 
 log = logging.getLogger("motionlab")
-
-PathLike = str | os.PathLike[str]
 
 
 def saliency_target(path: PathLike) -> str:

@@ -10,11 +10,11 @@ provenance, optional pictures) atomically.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
+from motionlab.atomic import PathLike
 from motionlab.flow.base import FlowEstimator, check_flow_size
 from motionlab.provenance import stamp
 from motionlab.stvi.anchors import (
@@ -29,8 +29,6 @@ from motionlab.stvi.tubes import STVIParams, STVIResult, compute_flows, stvi
 from motionlab.video import list_frame_files, read_video
 
 log = logging.getLogger("motionlab")
-
-PathLike = str | os.PathLike[str]
 
 
 def frame_names(source: Path, n: int) -> list[str]:

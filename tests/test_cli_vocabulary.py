@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from motionlab.cli import build_parser, main
-from motionlab.cli.app import _all_subparsers
+from motionlab.cli.examples import subparsers
 from motionlab.cli.options import estimator_options, merge_flow_opts
 from motionlab.errors import MotionlabError
 from motionlab.flow.io import read_flo
@@ -56,7 +56,7 @@ def test_old_spellings_parse_like_the_new_ones_and_warn(
 
 
 def test_old_spellings_are_hidden_from_help() -> None:
-    flow_help = next(p for p in _all_subparsers(build_parser()) if p.prog.endswith(" flow"))
+    flow_help = dict(subparsers(build_parser()))["flow"]
     text = flow_help.format_help()
     assert "--flow METHOD" in text and "--flow-opt KEY=VALUE" in text
     assert "--method" not in text
@@ -126,9 +126,9 @@ def test_train_still_needs_an_output(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_every_command_takes_the_log_options_before_or_after() -> None:
     parser = build_parser()
-    for sub in _all_subparsers(parser):
+    for path, sub in subparsers(parser)[1:]:  # [0] is the root parser
         strings = {s for a in sub._actions for s in a.option_strings}
-        assert {"-q", "-v", "--log-json", "--progress-every"} <= strings, sub.prog
+        assert {"-q", "-v", "--log-json", "--progress-every"} <= strings, path
     before = parser.parse_args(["-q", "sample-video", "x.mp4"])
     after = parser.parse_args(["sample-video", "x.mp4", "-q"])
     neither = parser.parse_args(["sample-video", "x.mp4"])

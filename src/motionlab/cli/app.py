@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from motionlab import __version__, progress
-from motionlab.cli.examples import attach_examples
+from motionlab.cli.examples import attach_examples, subparsers
 from motionlab.cli.options import merge_flow_opts, positive_float
 from motionlab.errors import MotionlabError
 from motionlab.provenance import set_command
@@ -62,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
-    for command in _all_subparsers(parser):  # -q, -v, --log-json also after the command
-        add_log_options(command, root=False)
+    for path, command in subparsers(parser):  # -q, -v, --log-json also after the command
+        if path:
+            add_log_options(command, root=False)
     attach_examples(parser)  # the "examples:" section of every COMMAND --help
     # commands that need the whole parser (completion) get it here, not by importing us
     parser.set_defaults(root_parser=parser)
@@ -92,17 +93,6 @@ def add_log_options(parser: argparse.ArgumentParser, *, root: bool) -> None:
         help="seconds between progress lines when stderr is not a terminal (default 10)",
         **every,
     )  # fmt: skip
-
-
-def _all_subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    """Every sub-command's parser below ``parser`` (nested ones included), once each."""
-    found: list[argparse.ArgumentParser] = []
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for child in dict.fromkeys(action.choices.values()):
-                found.append(child)
-                found.extend(_all_subparsers(child))
-    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

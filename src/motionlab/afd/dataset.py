@@ -57,6 +57,7 @@ from motionlab.atomic import atomic_file
 from motionlab.datasets import SPLIT_FOLDER as SPLIT_FOLDER  # re-exported for old imports
 from motionlab.datasets import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported for old imports
 from motionlab.errors import MotionlabError
+from motionlab.progress import clock_time
 from motionlab.provenance import command_line, sidecar_path
 
 log = logging.getLogger(__name__)
@@ -520,7 +521,7 @@ class DatasetProgress:
             self.stream.write(json.dumps(record) + "\n")
             self.stream.flush()
             return
-        left = "?" if eta is None else _clock_time(eta)
+        left = "?" if eta is None else clock_time(eta)
         self.stream.write(f"afd-dataset: {done}/{total} videos, {fps:.1f} frames/s, ETA {left}\n")
         self.stream.flush()
 
@@ -529,12 +530,6 @@ class DatasetProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-
-def _clock_time(seconds: float) -> str:
-    """``H:MM:SS`` of a duration in seconds."""
-    s = round(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def _check_earlier_run(dst: Path, config: AFDConfig) -> None:

@@ -116,9 +116,7 @@ PINNED_NOISE = {
 }
 
 
-def _noise_digest(
-    h: int, w: int, density: int, grey: bool, squeeze: float = 0.0, **options
-) -> str:
+def _noise_digest(h: int, w: int, density: int, grey: bool, squeeze: float = 0.0, **options) -> str:
     import hashlib
 
     noise = AdvectedNoise(

@@ -101,9 +101,55 @@ def pyav_floor(source: str, output: str) -> int:
     return n
 
 
-def run_profile(spec: dict) -> dict:
-    """``motionlab afd`` (defaults, raw .avi) with every stage timed; seconds per stage."""
+THREAD_CPU: dict[str, float] = {}  # CPU seconds of finished Python threads, per name
+
+
+def _count_thread_cpu() -> None:
+    """From now on, every Python thread adds its CPU time to :data:`THREAD_CPU` when it
+    ends, and (Linux) carries its name in the OS, for :func:`_native_thread_cpu`."""
+    import ctypes
     import threading
+
+    try:
+        prctl = ctypes.CDLL(None).prctl
+    except (OSError, AttributeError):
+        prctl = None
+    run = threading.Thread.run
+
+    def counted_run(self: threading.Thread) -> None:
+        if prctl is not None:
+            prctl(15, self.name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+        c0 = time.thread_time()
+        try:
+            run(self)
+        finally:
+            name = self.name.split("_")[0]  # executor threads: prefix_0, prefix_1, ...
+            THREAD_CPU[name] = THREAD_CPU.get(name, 0.0) + time.thread_time() - c0
+
+    threading.Thread.run = counted_run  # type: ignore[method-assign]
+
+
+def _native_thread_cpu() -> float:
+    """CPU seconds so far of FFmpeg's decoder threads of this process (Linux /proc)."""
+    tasks = Path("/proc/self/task")
+    total = 0.0
+    if tasks.is_dir():
+        for task in tasks.iterdir():
+            try:
+                if (task / "comm").read_text().startswith("av:"):
+                    stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                    total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+            except OSError:  # the thread ended meanwhile
+                continue
+    return total
+
+
+def run_profile(spec: dict) -> dict:
+    """``motionlab afd`` (defaults, raw .avi) with every stage timed; seconds per stage, and
+    CPU seconds per frame of each thread."""
+    import threading
+
+    _count_thread_cpu()
 
     import motionlab.afd.make as afd_module
     from motionlab.afd import AFDConfig, afd_steps
@@ -145,6 +191,7 @@ def run_profile(spec: dict) -> dict:
     est = get_estimator(config.flow_method, **config.resolved_flow_options)
     for _ in afd_steps(sample_video_frames(3, size=(64, 64)), config=config, estimator=est):
         pass  # warm-up
+    THREAD_CPU.clear()
     est._estimate_batch = timed(est._estimate_batch, "flow")  # in the producer thread
     # the main thread's waits for the producer (decode + flow), inside afd_steps
     afd_module.prefetch = lambda items, **kw: timed_iter(prefetch(items, **kw), "wait_frames")
@@ -152,6 +199,7 @@ def run_profile(spec: dict) -> dict:
     out = Path(spec["out"])
     try:
         t0 = clock()
+        main0 = time.thread_time()
         with VideoReader(spec["input"]) as reader:
             n = 0
             with VideoWriter(out, fps=reader.rate, codec="raw") as writer:
@@ -169,6 +217,7 @@ def run_profile(spec: dict) -> dict:
                     for step in timed_iter(steps, "steps"):
                         put(step.afd)
                         n += 1
+                decoders = _native_thread_cpu()  # while the decoder threads live
             wall = clock() - t0
     finally:
         afd_module.prefetch = prefetch
@@ -178,7 +227,11 @@ def run_profile(spec: dict) -> dict:
     for d in (spent, cpu):
         d["noise"] = d.pop("steps") - d.get("wait_frames", 0.0)
     spent["writer_idle"] = (writer_busy["end"] - writer_busy["start"]) - spent["encode"]
-    return {"frames": n, "wall": wall, "fps": n / wall, "seconds": spent, "cpu": cpu}
+    threads = {k: v / n for k, v in THREAD_CPU.items()}
+    threads["main"] = (time.thread_time() - main0) / n
+    threads["av decoder threads"] = decoders / n
+    return {"frames": n, "wall": wall, "fps": n / wall, "seconds": spent, "cpu": cpu,
+            "threads": threads}  # fmt: skip
 
 
 def run_one(spec: dict) -> dict:
@@ -345,7 +398,27 @@ def profile_section(inputs: dict[str, Path], tmp: Path) -> list[str]:
     walls = [f"{1000 * results[s]['wall'] / results[s]['frames']:.2f}" for s in inputs]
     rates = " / ".join(f"{results[s]['fps']:.1f}" for s in inputs)
     lines.append(f"| **wall clock** ({rates} fps) | {' | '.join(walls)} |")
+    # CPU per thread: what the two cores have to carry per frame
+    names = sorted({k for s in inputs for k in results[s]["threads"]})
+    if names:
+        lines += ["", f"| thread | {' | '.join(f'{s} CPU ms/frame' for s in inputs)} |",
+                  "|---|" + "---:|" * len(inputs)]  # fmt: skip
+        for name in names:
+            cells = [f"{1000 * results[s]['threads'].get(name, 0.0):.2f}" for s in inputs]
+            lines.append(f"| {THREAD_LABELS.get(name, name)} | {' | '.join(cells)} |")
+        totals = [f"{1000 * sum(results[s]['threads'].values()):.2f}" for s in inputs]
+        lines.append(f"| **all threads** | {' | '.join(totals)} |")
     return lines
+
+
+THREAD_LABELS = {
+    "main": "main: noise step (advect, render)",
+    "motionlab-prefetch": "motionlab-prefetch x2: decoded frames to arrays; flow",
+    "motionlab-pools": "motionlab-pools: the noise's random numbers, drawn ahead",
+    "motionlab-noise": "motionlab-noise: bands of the noise step",
+    "motionlab-writer": "motionlab-writer: encode",
+    "av decoder threads": "FFmpeg's H.264 decoder threads",
+}
 
 
 def workers_section(size: tuple[int, int], frames: int, videos: int, tmp: Path,

@@ -256,8 +256,14 @@ class AdvectedNoise:
         self._kept_end = np.empty(hw, np.int32)
         self._band_uniforms = np.empty(bands, np.int64)
         self._band_refills = np.empty((bands, 2), np.int64)
-        self._executor = ThreadPoolExecutor(bands - 1) if bands > 1 else None
-        self._prefetcher = ThreadPoolExecutor(1) if prefetch else None
+        self._executor = (
+            ThreadPoolExecutor(bands - 1, thread_name_prefix="motionlab-noise")
+            if bands > 1
+            else None
+        )
+        self._prefetcher = (
+            ThreadPoolExecutor(1, thread_name_prefix="motionlab-pools") if prefetch else None
+        )
         self._pools: Future[tuple[np.ndarray, np.ndarray]] | None = None
         self._render(v[:n], start)
         self._prefetch_pools()

@@ -36,12 +36,13 @@ from typing import Any
 import numpy as np
 
 from motionlab.afd import AFDConfig, AFDStep, afd_steps
-from motionlab.afd.noise import NoiseRange, video_mean_std_stream
+from motionlab.afd.noise import NoiseRange
 from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
 from motionlab.flow import FlowEstimator
 from motionlab.flow.estimators import DEFAULT_METHOD
 from motionlab.privacy.attributes import parse_names
+from motionlab.privacy.frame_stats import frames_mean_std
 from motionlab.privacy.matchers import DEFAULT_MATCHER, Matcher, get_matcher
 from motionlab.privacy.replace import Replacement, replacement_frame
 
@@ -268,8 +269,9 @@ def _warm_noise() -> None:
 
 
 def noise_range_of(frames: Iterable[np.ndarray], *, grayscale: bool = False) -> NoiseRange:
-    """Thesis eq. 5.3: ``U(mean - std, mean + std)`` per channel of ``frames``."""
-    mean, std = video_mean_std_stream(frames)
+    """Thesis eq. 5.3: ``U(mean - std, mean + std)`` per channel of ``frames`` (exact
+    integer sums, :mod:`motionlab.privacy.frame_stats`)."""
+    mean, std = frames_mean_std(frames)
     return NoiseRange.from_mean_std(mean, std, grayscale=grayscale)
 
 

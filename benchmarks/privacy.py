@@ -10,10 +10,10 @@ Stages, each timed on its own over the same frames (median ms per frame):
 end-to-end: :func:`motionlab.privacy.obfuscate_steps` over all frames (flow runs in a
 background thread while the matcher works, and the landmarks matcher runs its models in
 parallel threads, so it is less than the sum), reading and writing and the one-time
-loading of the models (~0.7 s per process) excluded; the matcher runs two frames ahead of
-the noise and blend, in its own threads (one per model group): ``one frame ahead`` keeps
-one frame in flight, ``pipeline off`` none, ``threads and pipeline off`` also runs the
-models one after the other. end-to-end
+loading of the models (~0.7 s per process) excluded; the matcher runs up to
+``obfuscate.AHEAD`` (4) frames ahead of the noise and blend, in its own threads (one per
+model and per drawing): ``one frame ahead`` keeps one frame in flight, ``pipeline off``
+none, ``threads and pipeline off`` also runs the models one after the other. end-to-end
 CPU: CPU time of the process per frame (all its threads; on a busy machine a steadier
 measure of the cost than the wall clock).
 
@@ -54,7 +54,7 @@ from motionlab.privacy import (
 )
 from motionlab.privacy import regions as R
 from motionlab.privacy.landmarks import _pose_points
-from motionlab.privacy.obfuscate import ObfuscationConfig
+from motionlab.privacy.obfuscate import AHEAD, ObfuscationConfig
 from motionlab.synthetic import sample_video_frames
 from motionlab.video import VideoReader
 
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         t, c = time.perf_counter(), time.process_time()
         steps = obfuscate_steps(
             use, matcher=matcher, config=config, estimator=est,
-            ahead=options.get("ahead", 2),
+            ahead=options.get("ahead", AHEAD),
         )  # fmt: skip
         count = sum(1 for _ in steps)
         e2e = (time.perf_counter() - t) * 1000 / count

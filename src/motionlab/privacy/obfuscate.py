@@ -49,6 +49,12 @@ from motionlab.privacy.replace import Replacement, replacement_frame
 NOISE_MODES: dict[str, str] = {"motion": "advect", "first-frame": "first-frame", "iid": "iid"}
 """Obfuscation noise mode -> AFD mode of :mod:`motionlab.afd`."""
 
+AHEAD = 4
+"""Frames the matcher may run ahead of the noise and blend (:func:`obfuscate_steps`): the
+landmarks matcher passes a frame through up to four threads in turn (face mesh,
+segmentation, drawing, combining), so each can be busy with a frame of its own while the
+noise of an earlier frame is rendered."""
+
 
 def blend(frame: np.ndarray, noise: np.ndarray, saliency: np.ndarray) -> np.ndarray:
     """Thesis eq. 5.5: ``O = I + S * (N - I)``, rounded to uint8.
@@ -193,7 +199,7 @@ def obfuscate_steps(
     matcher: Matcher,
     config: ObfuscationConfig,
     estimator: FlowEstimator | None = None,
-    ahead: int = 2,
+    ahead: int = AHEAD,
 ) -> Iterator[ObfuscationStep]:
     """Stream the obfuscation of ``frames`` (at least two for the noise), one step per frame.
 

@@ -42,7 +42,7 @@ from motionlab.video import (
 
 log = logging.getLogger("motionlab")
 
-KEEP_BYTES = 256 << 20
+KEEP_BYTES = 512 << 20
 """``range_from_video``: a video whose decoded frames fit in this many bytes is decoded
 once, its frames kept in memory while its mean and deviation are computed; a longer one is
 read a second time for them."""

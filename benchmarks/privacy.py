@@ -11,7 +11,7 @@ end-to-end: :func:`motionlab.privacy.obfuscate_steps` over all frames (flow runs
 background thread while the matcher works, and the landmarks matcher runs its models in
 parallel threads, so it is less than the sum), reading and writing and the one-time
 loading of the models (~0.7 s per process) excluded; the matcher runs up to
-``obfuscate.AHEAD`` (4) frames ahead of the noise and blend, in its own threads (one per
+``obfuscate.AHEAD`` (16) frames ahead of the noise and blend, in its own threads (one per
 model and per drawing): ``one frame ahead`` keeps one frame in flight, ``pipeline off``
 none, ``threads and pipeline off`` also runs the models one after the other. end-to-end
 CPU: CPU time of the process per frame (all its threads; on a busy machine a steadier
@@ -54,7 +54,7 @@ from motionlab.privacy import (
 )
 from motionlab.privacy import regions as R
 from motionlab.privacy.landmarks import _pose_points
-from motionlab.privacy.obfuscate import AHEAD, ObfuscationConfig
+from motionlab.privacy.obfuscate import ObfuscationConfig
 from motionlab.synthetic import sample_video_frames
 from motionlab.video import VideoReader
 
@@ -219,10 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         match_ms = per_frame_ms(lambda f: matcher.saliency(matcher(f, names)), use)  # noqa: B023
         config = ObfuscationConfig(tuple(names), noise_range=nr)
         t, c = time.perf_counter(), time.process_time()
-        steps = obfuscate_steps(
-            use, matcher=matcher, config=config, estimator=est,
-            ahead=options.get("ahead", AHEAD),
-        )  # fmt: skip
+        ahead = {"ahead": options["ahead"]} if "ahead" in options else {}  # else the default
+        steps = obfuscate_steps(use, matcher=matcher, config=config, estimator=est, **ahead)
         count = sum(1 for _ in steps)
         e2e = (time.perf_counter() - t) * 1000 / count
         cpu = (time.process_time() - c) * 1000 / count

@@ -10,10 +10,10 @@ Stages, each timed on its own over the same frames (median ms per frame):
 end-to-end: :func:`motionlab.privacy.obfuscate_steps` over all frames (flow runs in a
 background thread while the matcher works, and the landmarks matcher runs its models in
 parallel threads, so it is less than the sum), reading and writing and the one-time
-loading of the models (~0.7 s per process) excluded; the matcher runs two frames ahead of
-the noise and blend, in its own threads (one per model group): ``one frame ahead`` keeps
-one frame in flight, ``pipeline off`` none, ``threads and pipeline off`` also runs the
-models one after the other. end-to-end
+loading of the models (~0.7 s per process) excluded; the matcher runs up to
+``obfuscate.AHEAD`` (16) frames ahead of the noise and blend, in its own threads (one per
+model and per drawing): ``one frame ahead`` keeps one frame in flight, ``pipeline off``
+none, ``threads and pipeline off`` also runs the models one after the other. end-to-end
 CPU: CPU time of the process per frame (all its threads; on a busy machine a steadier
 measure of the cost than the wall clock).
 
@@ -219,10 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         match_ms = per_frame_ms(lambda f: matcher.saliency(matcher(f, names)), use)  # noqa: B023
         config = ObfuscationConfig(tuple(names), noise_range=nr)
         t, c = time.perf_counter(), time.process_time()
-        steps = obfuscate_steps(
-            use, matcher=matcher, config=config, estimator=est,
-            ahead=options.get("ahead", 2),
-        )  # fmt: skip
+        ahead = {"ahead": options["ahead"]} if "ahead" in options else {}  # else the default
+        steps = obfuscate_steps(use, matcher=matcher, config=config, estimator=est, **ahead)
         count = sum(1 for _ in steps)
         e2e = (time.perf_counter() - t) * 1000 / count
         cpu = (time.process_time() - c) * 1000 / count

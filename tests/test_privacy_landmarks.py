@@ -222,8 +222,9 @@ def test_preloaded_models_give_the_same_maps_and_obfuscation() -> None:
 
 
 def test_mediapipe_import_defers_pyplot_and_sounddevice() -> None:
-    """``import mediapipe`` imports matplotlib.pyplot (drawing helpers) and sounddevice
-    (microphone input), neither used here: both are imported only on first use."""
+    """``import mediapipe`` imports matplotlib.pyplot (drawing helpers), sounddevice
+    (microphone input) and the Tasks API, none used here: all are imported only on first
+    use, and then work."""
     import subprocess
     import sys
 
@@ -231,14 +232,17 @@ def test_mediapipe_import_defers_pyplot_and_sounddevice() -> None:
         "import sys\n"
         "from motionlab.privacy.landmarks import load_mediapipe_solutions\n"
         "load_mediapipe_solutions()\n"
-        "print(sorted(k for k in ('matplotlib', 'matplotlib.pyplot', 'sounddevice') "
-        "if k in sys.modules))\n"
+        "print(sorted(k for k in ('matplotlib', 'matplotlib.pyplot', 'sounddevice', "
+        "'mediapipe.tasks', 'mediapipe.tasks.python') if k in sys.modules))\n"
         "from mediapipe.python.solutions import drawing_utils\n"
         "import matplotlib.pyplot as plt\n"
         "print(drawing_utils.plt.figure is plt.figure, type(plt).__name__)\n"
+        "import mediapipe as mp\n"
+        "print(mp.tasks.BaseOptions.__name__, type(sys.modules['mediapipe.tasks']).__name__)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split("\n")
     assert out[0] == "[]"
     assert out[1] == "True module"
+    assert out[2] == "BaseOptions module"

@@ -334,7 +334,7 @@ def add_noise_options(p: argparse.ArgumentParser, *, per_video: bool) -> None:
         help="full: uniform over 0..255 (default)"
         + (
             "; video: uniform over mean +- std of the input per channel (thesis eq. 5.3; "
-            "reads the input twice)"
+            "reads the input twice; obfuscate once, keeping up to 512 MB of frames)"
             if per_video
             else ""
         ),

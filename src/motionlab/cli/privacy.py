@@ -202,11 +202,18 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         if "preset" in flow_options:
             raise MotionlabError("--flow-preset and --flow-opt preset both given; give one")
         flow_options["preset"] = preset
+    # eq. 5.3 from the input: found by write_obfuscation as it decodes the frames
+    range_from_video = with_noise and args.noise_range == "video" and args.noise_mean is None
+    range_from_video = range_from_video and args.noise_std is None
+    if range_from_video:
+        the_range = NoiseRange(grayscale=args.grayscale)
+    else:
+        the_range = noise_range(args) if with_noise else NoiseRange()
     config = ObfuscationConfig(
         names,
         noise=args.noise,
         seed=args.seed,
-        noise_range=noise_range(args) if with_noise else NoiseRange(),
+        noise_range=the_range,
         flow_method=args.flow,
         flow_options=flow_options,
         replace=replacement,
@@ -232,6 +239,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         provenance=record,
         provenance_inputs=(args.library, args.weights),
         progress=args.show_progress,
+        range_from_video=range_from_video,
     )
     log.info(
         "wrote %d frames to %s (%s, %s)", count, args.output,

@@ -44,9 +44,11 @@ Small, far faces: on large frames a face detector also runs on tiles of the fram
 the faces it finds that the mesh does not outline are hidden whole (``small_faces``,
 :mod:`motionlab.privacy.small_faces`).
 
-Speed: the independent models run in parallel threads, one per model group, and frames
-can be submitted ahead (``threads``, :meth:`LandmarkMatcher.submit`), and ``reset``
-restarts the graphs' runs instead of reloading the models.
+Speed: the models run in parallel threads, one per model, and the drawing of the face
+and body maps in threads of their own, so that with frames submitted ahead (``threads``,
+:meth:`LandmarkMatcher.submit`) the face mesh works on the next frame while the person
+segmentation and the drawing finish this one; ``reset`` restarts the graphs' runs
+instead of reloading the models.
 """
 
 from __future__ import annotations
@@ -167,11 +169,17 @@ def _patch_protobuf(solution_base: Any) -> None:
     solution_base._motionlab_patched = True
 
 
-_DEFERRED = (("matplotlib", "matplotlib.pyplot"), ("sounddevice",))
+_DEFERRED = (
+    ("matplotlib", "matplotlib.pyplot"),
+    ("sounddevice",),
+    ("mediapipe.tasks", "mediapipe.tasks.python"),
+)
 """Modules MediaPipe imports at ``import mediapipe`` and this matcher never uses, in groups
 deferred together: ``solutions.drawing_utils`` imports pyplot (for ``plot_landmarks``),
 ``tasks.python.audio`` imports sounddevice (for microphone input); they took 0.9 and
-0.3 of the 1.5 s of ``import mediapipe`` here."""
+0.3 of the 1.5 s of ``import mediapipe`` here. The Tasks API itself (``mp.tasks``: the
+newer ``.task`` models, which the legacy solutions do not use) took 45 of the remaining
+110 ms of CPU."""
 
 
 class _Deferred(types.ModuleType):
@@ -341,11 +349,11 @@ class LandmarkMatcher(Matcher):
         ``people="many"``: the frame is enlarged by this factor before the HOG detector
         (its window is 64x128: people smaller than ~128 / factor pixels are missed).
     threads : bool
-        Run the independent models (face mesh with person segmentation; pose; hands) and
-        the drawing of their maps in parallel threads, one per model group (MediaPipe's
-        graphs and OpenCV release the GIL); :meth:`submit` then lets several frames be in
-        flight at once. The maps are the same either way: each model still sees every
-        frame in order.
+        Run the models (face mesh; person segmentation; pose; hands; small faces) and the
+        drawing of the face and of the body maps in parallel threads, one per model and
+        per drawing (MediaPipe's graphs and OpenCV release the GIL); :meth:`submit` then
+        lets several frames be in flight at once, each thread on its own frame. The maps
+        are the same either way: each model still sees every frame in order.
     small_faces : {"auto", "on", "off"}
         Faces too small for the face mesh (far people in wide shots) are found by a face
         detector run on 192x192 tiles of the frame and hidden whole under every selected
@@ -392,7 +400,7 @@ class LandmarkMatcher(Matcher):
         self.hands_roi = hands_roi and people == "one"
         self._held_faces = HeldBoxes(hold)  # small faces: boxes of the last frames
         self._solutions = load_mediapipe_solutions()
-        self._lanes: dict[str, ThreadPoolExecutor] = {}  # threads: one per model group
+        self._lanes: dict[str, ThreadPoolExecutor] = {}  # threads: one per model, drawing
         self._models: dict[str, Any] = {}
         self._last: dict[str, tuple[np.ndarray, int]] = {}
         self._hands_seen: dict[str, np.ndarray] = {}  # hands_roi: last landmarks per side
@@ -452,13 +460,15 @@ class LandmarkMatcher(Matcher):
     def preload(self, names: Sequence[str]) -> None:
         """With ``threads``: build the models of ``names`` in their own threads (the lanes
         that will run them), so a caller can read or decode meanwhile; MediaPipe builds a
-        graph largely outside the GIL (about 0.5 s for the face mesh with segmentation)."""
+        graph largely outside the GIL (about 0.5 s for the face mesh and segmentation)."""
         if not self.threads:
             return
         wanted = set(self.check_names(names))
         kinds: dict[str, list[str]] = {}
         if wanted & FACE_NAMES:
-            kinds["face"] = ["face", "segment"] if "hair" in wanted else ["face"]
+            kinds["face"] = ["face"]
+            if "hair" in wanted:
+                kinds["segment"] = ["segment"]
             if self.small_faces == "on":
                 kinds["small-faces"] = ["small-faces"]
         if wanted & POSE_NAMES:
@@ -491,8 +501,13 @@ class LandmarkMatcher(Matcher):
     def _tasks(
         self, frame: np.ndarray, names: tuple[str, ...]
     ) -> list[tuple[str, Callable[[], dict[str, np.ndarray | None]]]]:
-        """The frame's work as ``(lane, task)`` pairs: one lane per model group (face mesh
-        with person segmentation; pose; hands), each task returning maps by name."""
+        """The frame's work as ``(lane, task)`` pairs, each task returning maps by name.
+
+        One lane per model (face mesh; person segmentation, for ``hair``; pose; hands;
+        small faces) and one per drawing of a model's maps (face parts; body parts): the
+        lanes hand their results on through futures, in the order of the list, so the
+        face mesh can work on frame t + 1 while the segmentation and the drawing are on
+        frame t (MediaPipe's graphs and OpenCV release the GIL)."""
         wanted = set(names)
         tasks: list[tuple[str, Callable[[], dict[str, np.ndarray | None]]]] = []
         # The pose's points, for the hand crops: a hand followed from the previous frame
@@ -501,12 +516,23 @@ class LandmarkMatcher(Matcher):
         # The mesh's faces, for the small-face detector (which drops the faces they cover).
         meshed: Future[list[np.ndarray]] = Future()
         if wanted & FACE_NAMES:
-            tasks.append(("face", lambda: self._face_maps(frame, wanted & FACE_NAMES, meshed)))
+            face_names = wanted & FACE_NAMES
+            faces: Future[list[np.ndarray]] = Future()
+            person: Future[np.ndarray | None] = Future()
+            tasks.append(("face", lambda: self._mesh(frame, faces, meshed)))
+            if "hair" in face_names:
+                tasks.append(("segment", lambda: self._segment(frame, faces, person)))
+            else:
+                person.set_result(None)
+            draw = lambda: self._draw_faces(frame.shape[:2], face_names, faces, person)  # noqa: E731
+            tasks.append(("face-draw", draw))
             if self._tiles_for(frame.shape):
-                small = lambda: self._small_face_maps(frame, wanted & FACE_NAMES, meshed)  # noqa: E731
+                small = lambda: self._small_face_maps(frame, face_names, meshed)  # noqa: E731
                 tasks.append(("small-faces", small))
         if wanted & POSE_NAMES:  # before the hands: they may wait for it
-            tasks.append(("pose", lambda: self._pose_maps(frame, wanted & POSE_NAMES, poses)))
+            tasks.append(("pose", lambda: self._pose(frame, poses)))
+            body = lambda: self._draw_bodies(frame.shape[:2], wanted & POSE_NAMES, poses)  # noqa: E731
+            tasks.append(("pose-draw", body))
         if "hand" in wanted and self.hands_model:
             if self.hands_roi:
                 tasks.append(("hands", lambda: {"hand": self._roi_hands(frame, poses)}))
@@ -585,37 +611,67 @@ class LandmarkMatcher(Matcher):
             return min(shape[:2]) >= AUTO_MIN_SIDE
         return self.small_faces == "on"
 
-    def _face_maps(
+    def _mesh(
         self,
         frame: np.ndarray,
-        names: set[str],
-        meshed: Future[list[np.ndarray]] | None = None,
+        faces: Future[list[np.ndarray]],
+        meshed: Future[list[np.ndarray]],
     ) -> dict[str, np.ndarray | None]:
-        """Face parts from the face mesh; the boxes ``(4,)`` (x0, y0, x1, y1) of the faces
-        found are also set on ``meshed`` as soon as the model is done."""
+        """Run the face mesh on ``frame``: the points ``(478, 2)`` (pixels) of each face
+        found go to ``faces``, their boxes ``(4,)`` (x0, y0, x1, y1) to ``meshed``; no
+        maps (those are drawn by :meth:`_draw_faces`)."""
         h, w = frame.shape[:2]
         try:
             result = self._model("face").process(frame)
-        except BaseException as exc:
-            if meshed is not None:
-                meshed.set_exception(exc)  # the small-face task may be waiting on it
+            points = [_xy(face, w, h) for face in result.multi_face_landmarks or []]
+        except BaseException as exc:  # the tasks waiting on them fail alike
+            faces.set_exception(exc)
+            meshed.set_exception(exc)
             raise
-        faces = result.multi_face_landmarks or []
-        if meshed is not None:
-            ovals = [_xy(face, w, h)[list(R.FACE_OVAL)] for face in faces]
-            meshed.set_result([np.concatenate([o.min(0), o.max(0)]) for o in ovals])
-        if not faces:
+        faces.set_result(points)
+        ovals = [pts[list(R.FACE_OVAL)] for pts in points]
+        meshed.set_result([np.concatenate([o.min(0), o.max(0)]) for o in ovals])
+        return {}
+
+    def _segment(
+        self,
+        frame: np.ndarray,
+        faces: Future[list[np.ndarray]],
+        person: Future[np.ndarray | None],
+    ) -> dict[str, np.ndarray | None]:
+        """The person map ``(H, W)`` of ``frame`` (for ``hair``) to ``person`` when the
+        mesh found a face in it, else None; no maps. The segmentation model keeps no
+        state between frames, so skipping frames without faces changes nothing."""
+        try:
+            value = self._model("segment")(frame) if faces.result() else None
+        except BaseException as exc:
+            person.set_exception(exc)
+            raise
+        person.set_result(value)
+        return {}
+
+    def _draw_faces(
+        self,
+        shape: tuple[int, int],
+        names: set[str],
+        faces: Future[list[np.ndarray]],
+        person: Future[np.ndarray | None],
+    ) -> dict[str, np.ndarray | None]:
+        """Soft ``(H, W)`` maps of the face parts ``names`` of the faces of a frame of
+        ``shape`` from the mesh's points and (``hair``) the person map."""
+        h, w = shape
+        found = faces.result()
+        if not found:
             return dict.fromkeys(names)
-        person = self._model("segment")(frame) if "hair" in names else None
+        person_map = person.result()
         out = {n: np.zeros((h, w), np.float32) for n in names}
-        for face in faces:
-            pts = _xy(face, w, h)
+        for pts in found:
             margin = self.margin * face_size(pts)
             hard = face_regions(pts, (h, w))
             for name in names:
                 if name == "hair":
-                    assert person is not None
-                    soft = _soft_hair(hair_region(pts, person), margin)
+                    assert person_map is not None
+                    soft = _soft_hair(hair_region(pts, person_map), margin)
                 else:
                     soft = R.soften(hard[name], margin)
                 np.maximum(out[name], soft, out=out[name])
@@ -636,17 +692,13 @@ class LandmarkMatcher(Matcher):
         soft = R.soften(mask, max(0.15 * width, 1.0))
         return dict.fromkeys(names, soft)
 
-    def _pose_maps(
-        self,
-        frame: np.ndarray,
-        names: set[str],
-        found: Future[list[tuple[np.ndarray, np.ndarray]]],
+    def _pose(
+        self, frame: np.ndarray, found: Future[list[tuple[np.ndarray, np.ndarray]]]
     ) -> dict[str, np.ndarray | None]:
-        """Body parts from the pose model (``hand``: from its wrist and knuckle points);
-        the people's points ``(33, 2)`` and visibility ``(33,)`` are also set on ``found``
-        as soon as the model is done."""
+        """Run the pose model (or, ``people="many"``, the people detector and the pose
+        model on each person): each person's points ``(33, 2)`` (pixels) and visibility
+        ``(33,)`` go to ``found``; no maps (drawn by :meth:`_draw_bodies`)."""
         h, w = frame.shape[:2]
-        out: dict[str, np.ndarray | None] = dict.fromkeys(names)
         try:
             if self.people == "one":
                 lm = self._model("pose").process(frame).pose_landmarks
@@ -654,11 +706,22 @@ class LandmarkMatcher(Matcher):
             else:
                 poses = self._poses_of_people(frame)
         except BaseException as exc:
-            found.set_exception(exc)  # the hands task may be waiting on it
+            found.set_exception(exc)  # the hands and drawing tasks may be waiting on it
             raise
         found.set_result(poses)
-        for pts, vis in poses:
-            for name, soft in body_regions(pts, vis, names, (h, w), margin=self.margin).items():
+        return {}
+
+    def _draw_bodies(
+        self,
+        shape: tuple[int, int],
+        names: set[str],
+        found: Future[list[tuple[np.ndarray, np.ndarray]]],
+    ) -> dict[str, np.ndarray | None]:
+        """Body parts ``names`` (``hand``: from the pose's wrist and knuckle points) of
+        the people in ``found``, as soft maps of a frame of ``shape``."""
+        out: dict[str, np.ndarray | None] = dict.fromkeys(names)
+        for pts, vis in found.result():
+            for name, soft in body_regions(pts, vis, names, shape, margin=self.margin).items():
                 prev = out[name]
                 out[name] = soft if prev is None else np.maximum(prev, soft)
         return out

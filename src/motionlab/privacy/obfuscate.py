@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,17 +35,29 @@ from typing import Any
 import numpy as np
 
 from motionlab.afd import AFDConfig, AFDStep, afd_steps
-from motionlab.afd.noise import NoiseRange, video_mean_std_stream
+from motionlab.afd.noise import NoiseRange
 from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
 from motionlab.flow import FlowEstimator
 from motionlab.flow.estimators import DEFAULT_METHOD
 from motionlab.privacy.attributes import parse_names
+from motionlab.privacy.frame_stats import frames_mean_std
+from motionlab.privacy.lookahead import Lookahead
 from motionlab.privacy.matchers import DEFAULT_MATCHER, Matcher, get_matcher
 from motionlab.privacy.replace import Replacement, replacement_frame
 
 NOISE_MODES: dict[str, str] = {"motion": "advect", "first-frame": "first-frame", "iid": "iid"}
 """Obfuscation noise mode -> AFD mode of :mod:`motionlab.afd`."""
+
+AHEAD = 16
+"""Frames the matcher may run ahead of the noise and blend (:func:`obfuscate_steps`): at
+start-up it works through the first frames while the noise's kernels load, and later the
+landmarks matcher passes each frame through up to four threads in turn (face mesh,
+segmentation, drawing, combining), each busy with a frame of its own."""
+AHEAD_BYTES = 128 << 20
+"""Memory for the frames in flight (a frame and two float32 maps per template): fewer
+than ``AHEAD`` for large frames, but never fewer than ``MIN_AHEAD``."""
+MIN_AHEAD = 4
 
 
 def blend(frame: np.ndarray, noise: np.ndarray, saliency: np.ndarray) -> np.ndarray:
@@ -192,28 +203,28 @@ def obfuscate_steps(
     matcher: Matcher,
     config: ObfuscationConfig,
     estimator: FlowEstimator | None = None,
-    ahead: int = 2,
+    ahead: int = AHEAD,
 ) -> Iterator[ObfuscationStep]:
     """Stream the obfuscation of ``frames`` (at least two for the noise), one step per frame.
 
-    Flow is estimated in a background thread. The matcher runs ``ahead`` frames ahead
-    (:meth:`Matcher.submit`: in a thread of its own, or in its own threads): it matches
-    frames t + 1 ... t + ahead while frame t's noise is rendered and blended here; it
-    still sees every frame in order. ``ahead=0`` runs everything one step after the other.
-    Memory is bounded (a few frames). The steps are identical either way. Replacements
-    other than the noise need no flow (``estimator`` is not used).
+    Flow is estimated in a background thread. Each frame goes to the matcher
+    (:meth:`Matcher.submit`: in a thread of its own, or in its own threads) as soon as
+    it is read (:class:`~motionlab.privacy.lookahead.Lookahead`), up to ``ahead`` frames
+    ahead of the one whose noise is rendered and blended here (fewer for large frames,
+    :data:`AHEAD_BYTES`); it still sees every frame in order. ``ahead=0`` runs everything
+    one step after the other. Memory is bounded. The steps are identical either way.
+    Replacements other than the noise need no flow (``estimator`` is not used).
     """
     if ahead < 0:
         raise MotionlabError(f"ahead must be >= 0, got {ahead}")
     names = matcher.check_names(config.templates)
     matcher.reset()
     replace = config.replace
-    if replace.kind == "noise":
-        steps: Iterator[AFDStep] = afd_steps(
-            frames, config=config.afd_config(), estimator=estimator
-        )
-    else:  # no flow, no noise: each frame stands alone
-        steps = _plain_steps(frames)
+
+    def steps_of(source: Iterable[np.ndarray]) -> Iterator[AFDStep]:
+        if replace.kind == "noise":
+            return afd_steps(source, config=config.afd_config(), estimator=estimator)
+        return _plain_steps(source)  # no flow, no noise: each frame stands alone
 
     def finish(step: AFDStep, maps: np.ndarray) -> ObfuscationStep:
         saliency = matcher.saliency(maps)
@@ -227,24 +238,27 @@ def obfuscate_steps(
         )  # fmt: skip
 
     if ahead == 0:
-        for step in steps:
+        for step in steps_of(frames):
             yield finish(step, matcher(step.source, names))
         return
-    pending: deque[tuple[AFDStep, Future[np.ndarray]]] = deque()
+
+    def fit(frame: np.ndarray) -> int:  # frames in flight that AHEAD_BYTES holds
+        shape = np.shape(frame)  # not checked yet: a bad frame fails where it is checked
+        pixels = int(np.prod(shape[:2])) if len(shape) >= 2 else 1
+        cost = max(pixels * (3 + 8 * len(names)), 1)  # uint8 RGB, two float32 maps each
+        return min(ahead, max(MIN_AHEAD, AHEAD_BYTES // cost)) + 1
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="obfuscate-match") as pool:
+        look = Lookahead(lambda f: matcher.submit(f, names, pool), ahead + 1, fit)
+        steps = steps_of(look.feed(frames))
         try:
             for step in steps:
-                pending.append((step, matcher.submit(step.source, names, pool)))
-                if len(pending) > ahead:  # frames t + 1 ... are being matched: finish t
-                    done, future = pending.popleft()
-                    yield finish(done, future.result())
-            while pending:
-                done, future = pending.popleft()
-                yield finish(done, future.result())
-        finally:  # stopped early or failed: drop what has not started, settle the rest
-            for _, future in pending:
-                future.cancel()
-            wait([future for _, future in pending])
+                maps = look.next().result()
+                yield finish(step, maps)
+                look.done()
+        finally:  # stopped early or failed: stop reading, drop what has not started
+            getattr(steps, "close", lambda: None)()  # afd_steps joins its reading thread
+            look.close()
 
 
 def preload(matcher: Matcher, names: Sequence[str], *, noise: str | None) -> None:
@@ -268,8 +282,9 @@ def _warm_noise() -> None:
 
 
 def noise_range_of(frames: Iterable[np.ndarray], *, grayscale: bool = False) -> NoiseRange:
-    """Thesis eq. 5.3: ``U(mean - std, mean + std)`` per channel of ``frames``."""
-    mean, std = video_mean_std_stream(frames)
+    """Thesis eq. 5.3: ``U(mean - std, mean + std)`` per channel of ``frames`` (exact
+    integer sums, :mod:`motionlab.privacy.frame_stats`)."""
+    mean, std = frames_mean_std(frames)
     return NoiseRange.from_mean_std(mean, std, grayscale=grayscale)
 
 

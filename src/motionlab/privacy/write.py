@@ -10,18 +10,24 @@ in the output's metadata. Outputs are written atomically; the matcher is closed 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from motionlab import __version__
+from motionlab.afd.noise import NoiseRange
 from motionlab.atomic import PathLike
 from motionlab.errors import MotionlabError
 from motionlab.flow.base import FlowEstimator
 from motionlab.pipeline import write_in_background
 from motionlab.privacy.base import Matcher
+from motionlab.privacy.frame_stats import ChannelMoments, frames_mean_std
 from motionlab.privacy.obfuscate import ObfuscationConfig, obfuscate_steps
 from motionlab.privacy.pictures import saliency_to_gray
 from motionlab.progress import Progress
@@ -35,6 +41,11 @@ from motionlab.video import (
 )
 
 log = logging.getLogger("motionlab")
+
+KEEP_BYTES = 512 << 20
+"""``range_from_video``: a video whose decoded frames fit in this many bytes is decoded
+once, its frames kept in memory while its mean and deviation are computed; a longer one is
+read a second time for them."""
 
 
 def saliency_target(path: PathLike) -> str:
@@ -71,6 +82,7 @@ def write_obfuscation(
     provenance: dict[str, Any] | None = None,
     provenance_inputs: Sequence[PathLike | None] = (),
     progress: bool = True,
+    range_from_video: bool = False,
 ) -> int:
     """Write ``source`` with the attributes ``config.attributes`` hidden to ``output``;
     return the number of frames written.
@@ -100,6 +112,12 @@ def write_obfuscation(
         and further files whose hashes it records.
     progress : bool
         Show progress (see :mod:`motionlab.progress`).
+    range_from_video : bool
+        Noise: draw it from ``mean +- std`` of these frames per channel (thesis eq. 5.3;
+        ``config.noise_range`` only gives ``grayscale``), found in the same decoding pass
+        as the obfuscation when the frames fit in :data:`KEEP_BYTES` (kept in memory
+        meanwhile), else by a pass of their own. The provenance's ``"obfuscation"``
+        entry then records the range found.
     """
     replacement = config.replace
     with_noise = replacement.kind == "noise"
@@ -111,18 +129,27 @@ def write_obfuscation(
         from motionlab.flow import get_estimator
 
         estimator = get_estimator(afd.flow_method, **afd.resolved_flow_options)
-    record = provenance or {
-        "version": __version__,
-        "source": str(source),
-        "obfuscation": config.to_dict(),
-        "matcher": matcher.describe(),
-    }
-    record = stamp(record, inputs=(source, *provenance_inputs), seeds={"seed": config.seed})
-    meta = {"motionlab": json.dumps(record)}
     sal_path = None if saliency_output is None else saliency_target(saliency_output)
     with VideoReader(source, start=start, stop=stop, size=size, fps=fps) as reader:
         total = reader.info.num_frames
         check_frame_count(source, total, with_noise=with_noise)
+        frames: Iterator[np.ndarray] = iter(reader)
+        if range_from_video and with_noise:
+            frames, (mean, std) = frames_with_moments(
+                frames, lambda: VideoReader(source, start=start, stop=stop, size=size, fps=fps)
+            )
+            found = NoiseRange.from_mean_std(mean, std, grayscale=config.noise_range.grayscale)
+            config = dataclasses.replace(config, noise_range=found)
+            if provenance is not None:
+                provenance = {**provenance, "obfuscation": config.to_dict()}
+        record = provenance or {
+            "version": __version__,
+            "source": str(source),
+            "obfuscation": config.to_dict(),
+            "matcher": matcher.describe(),
+        }
+        record = stamp(record, inputs=(source, *provenance_inputs), seeds={"seed": config.seed})
+        meta = {"motionlab": json.dumps(record)}
         what = f"{config.noise} noise" if with_noise else replacement.kind
         bar = Progress(total, f"obfuscate ({what})", "frame", enabled=progress)
         writer = VideoWriter(
@@ -137,7 +164,7 @@ def write_obfuscation(
                 write_in_background(writer.write) as put,
             ):
                 for step in obfuscate_steps(
-                    reader, matcher=matcher, config=config, estimator=estimator
+                    frames, matcher=matcher, config=config, estimator=estimator
                 ):
                     put(step.output)
                     if sal is not None:
@@ -147,6 +174,47 @@ def write_obfuscation(
             matcher.close()
         bar.close()
     return writer.count
+
+
+def frames_with_moments(
+    frames: Iterator[np.ndarray],
+    reopen: Callable[[], Iterable[np.ndarray]],
+    *,
+    keep_bytes: int | None = None,
+) -> tuple[Iterator[np.ndarray], tuple[tuple[float, ...], tuple[float, ...]]]:
+    """Per-channel mean and deviation of a stream of RGB uint8 frames, and the same frames
+    again: decoded once and kept while they fit in ``keep_bytes`` (default
+    :data:`KEEP_BYTES`), else from ``reopen()``, a second pass over the same frames, for
+    the statistics (the first ones kept stay in memory until given out).
+
+    Returns ``(frames, (mean, std))``: the frames, each given out once and then
+    released, and the values of :func:`~motionlab.privacy.frame_stats.frames_mean_std`.
+    """
+    limit = KEEP_BYTES if keep_bytes is None else keep_bytes
+    kept: deque[np.ndarray] = deque()
+    moments = ChannelMoments()
+    size = 0
+    for frame in frames:
+        kept.append(frame)
+        moments.add(frame)
+        size += frame.nbytes
+        if size > limit:  # too long to keep: the statistics from a pass of their own
+            reread = reopen()
+            try:
+                stats = frames_mean_std(reread)
+            finally:
+                close = getattr(reread, "close", None)
+                if close is not None:
+                    close()
+            return _drain(kept, frames), stats
+    return _drain(kept, iter(())), moments.mean_std()
+
+
+def _drain(kept: deque[np.ndarray], rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """The frames of ``kept`` (each released as it is given out), then those of ``rest``."""
+    while kept:
+        yield kept.popleft()
+    yield from rest
 
 
 def write_baseline(

@@ -36,6 +36,8 @@ CLUSTERS_PER_TUBE = 3
 """The automatic SLIC cluster count aims at this many clusters on the object per tube."""
 CLUSTER_CAP = 12
 """The automatic SLIC cluster count is at most this many times ``k``."""
+MERGE_TO_SHARE = True
+"""Merge the kept clusters into :func:`tube_count` tubes (else into at most ``k``)."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,22 @@ def cluster_count(
     if not object_share > 0:
         return k * cap
     return int(min(max(math.ceil(per_tube * k / object_share), k), cap * k))
+
+
+def tube_count(k: int, object_share: float) -> int:
+    """How many tubes the kept clusters are merged into: ``k * object_share`` rounded half
+    up, ``floor(k f + 1/2)``, between 1 and ``k``.
+
+    The thesis spreads ``k`` SLIC clusters over the sub-volume (step 6), so the object,
+    a share ``f`` of it, gets about ``k f`` of them as tubes (Table 6.3: M = 3.7 tubes
+    per DAVIS video with k = 15). We spread finer clusters (:func:`cluster_count`) for
+    their boundaries and merge the kept ones back to that many tubes, so k keeps the
+    meaning it has in the text: the number of tubes of the whole sub-volume. Merging
+    does not change the union of the tubes (J, F); longer merged tubes raise TEX.
+    ``object_share`` is the fraction of the sub-volume's valid voxels of the anchor
+    frames inside the anchor masks, in [0, 1].
+    """
+    return int(min(max(math.floor(k * object_share + 0.5), 1), k))
 
 
 def limit_tubes(tubes: np.ndarray, k: int, descriptors: np.ndarray) -> np.ndarray:
@@ -397,12 +415,13 @@ def stvi(
     feats = np.concatenate([lab, scales.beta * rel], axis=-1)
     del lab, rel
     feats = scale_space(feats, scales.sigma, scales.tau, valid)
+    keys = sorted(anchors)
+    share = float((inside_box[keys] & valid[keys]).sum() / max(int(valid[keys].sum()), 1))
     if params.clusters is None:
-        keys = sorted(anchors)
-        share = (inside_box[keys] & valid[keys]).sum() / max(int(valid[keys].sum()), 1)
-        n_clusters = cluster_count(params.k, float(share))
+        n_clusters = cluster_count(params.k, share)
+        n_tubes = tube_count(params.k, share) if MERGE_TO_SHARE else params.k
     else:
-        n_clusters = params.clusters
+        n_clusters, n_tubes = params.clusters, params.k
     log.debug("STVI: %d SLIC clusters for at most %d tubes", n_clusters, params.k)
     clusters = slic3d(feats, n_clusters, alpha=scales.alpha, valid=valid, max_iter=params.max_iter)
     centres, counts = cluster_means(feats, clusters, n_clusters, alpha=scales.alpha)
@@ -413,7 +432,7 @@ def stvi(
     # spans; dropping them would leave holes between anchors)
     fallback = carried_masks(anchors, boxes) if params.clusters is None else None
     labels, overlaps = select_tubes(supervoxels, anchors, params.omega, fallback)
-    labels = limit_tubes(labels, params.k, tube_descriptors(labels, supervoxels, centres, counts))
+    labels = limit_tubes(labels, n_tubes, tube_descriptors(labels, supervoxels, centres, counts))
     return STVIResult(
         labels=labels,
         supervoxels=supervoxels,

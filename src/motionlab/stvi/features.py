@@ -41,7 +41,9 @@ from scipy import ndimage
 
 from motionlab.errors import MotionlabError
 
-C_SIGMA = 0.03
+C_SIGMA = 0.02
+"""sigma = C_SIGMA * d / 2. 0.02 (0.03 until issue 16): sharper features put the tubes'
+boundaries closer to the object's (F +0.04 on the ten tuning sequences; docs/stvi.md)."""
 C_ALPHA = 0.6
 C_BETA = 25.0
 C_TAU = 0.0125

@@ -3,6 +3,8 @@ synthetic two-part object decomposed into its parts."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -403,6 +405,25 @@ def test_two_part_object_is_split_into_its_parts():
     # swinging limb takes one tube per phase of its swing (1.01), as Sec. 6.4 notes for
     # back-and-forth motion with a large beta; the bound catches a regression
     assert 0 <= metrics.part_scores(labels, parts)["C_p"] < 0.9
+
+
+def test_default_window_has_the_margin_around_the_largest_box():
+    """The sub-volume is the largest tracked box grown by MARGIN of its size on each side
+    (issue 16), so an object that grows after its anchor keeps room; margin=0 is the
+    thesis's window, the largest box itself."""
+    from motionlab.stvi.tubes import MARGIN
+
+    frames, parts = two_part_scene(20, size=(80, 60), seed=1)
+    anchors = {0: parts[0] > 0, 19: parts[19] > 0}
+    wide = stvi(frames, anchors, params=STVIParams(k=3))
+    width = (wide.boxes[:, 2] - wide.boxes[:, 0]).max()
+    height = (wide.boxes[:, 3] - wide.boxes[:, 1]).max()
+    assert MARGIN > 0
+    assert wide.size == (math.ceil(width * (1 + 2 * MARGIN)), math.ceil(height * (1 + 2 * MARGIN)))
+    tight = stvi(frames, anchors, params=STVIParams(k=3, margin=0.0))
+    assert tight.size == (math.ceil(width), math.ceil(height))
+    with pytest.raises(MotionlabError, match="margin"):
+        STVIParams(margin=-0.1)
 
 
 def test_stvi_params_reject_bad_values():

@@ -47,11 +47,13 @@ MERGE_TO_SHARE = True
 class STVIParams:
     """Parameters of the pipeline; ``None`` means automatic (step 8).
 
-    k : at most this many tubes (thesis default 15).
+    k : the thesis's SLIC cluster count over the sub-volume (default 15): the object gets
+        :func:`tube_count` = round(k f) tubes, at most ``k`` (f: its share of the
+        sub-volume in the anchor frames).
     clusters : SLIC clusters over the whole sub-volume; ``None`` (default) = enough that
         about ``CLUSTERS_PER_TUBE * k`` of them fall on the object, ``3k / f`` with ``f`` the
         object's share of the sub-volume in the anchor frames, at most ``CLUSTER_CAP * k``
-        (see :func:`cluster_count`); the kept ones are merged into at most ``k`` tubes.
+        (see :func:`cluster_count`); the kept ones are merged into round(k f) tubes.
         ``clusters=k`` is the literal reading of step 6.
     omega : a tube is kept when more than this fraction of its voxels in anchor frames lies
         inside the anchor masks (thesis default 0.7).
@@ -200,7 +202,7 @@ def cluster_count(
     """How many SLIC clusters to spread over the sub-volume so that about ``per_tube * k``
     fall on the object: ``ceil(per_tube * k / object_share)``, between ``k`` and
     ``cap * k``. Tube selection then keeps the clusters on the object and
-    :func:`limit_tubes` merges them into at most ``k`` tubes.
+    :func:`limit_tubes` merges them into :func:`tube_count` (at most ``k``) tubes.
 
     Deliberate deviation from the thesis (step 6 runs SLIC with ``k`` clusters over the
     sub-volume), for two reasons measured on the 15 DAVIS 2016 sequences (docs/stvi.md):

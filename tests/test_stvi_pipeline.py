@@ -3,6 +3,8 @@ synthetic two-part object decomposed into its parts."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -17,7 +19,14 @@ from motionlab.stvi.features import (
 )
 from motionlab.stvi.slic3d import grid_shape, slic3d
 from motionlab.stvi.tracking import crop, mask_box, object_windows, track_boxes, uncrop
-from motionlab.stvi.tubes import STVIParams, cluster_count, limit_tubes, select_tubes, stvi
+from motionlab.stvi.tubes import (
+    STVIParams,
+    cluster_count,
+    limit_tubes,
+    select_tubes,
+    stvi,
+    tube_count,
+)
 from motionlab.synthetic import two_part_scene
 
 
@@ -301,6 +310,22 @@ def test_cluster_count_puts_about_3k_clusters_on_the_object():
     assert cluster_count(15, 0.05, per_tube=1, cap=2) == 30
 
 
+def test_tube_count_is_the_share_of_k_clusters_on_the_object():
+    """k SLIC clusters over the sub-volume (thesis step 6) put about k f on an object that
+    fills a share f of it: that many tubes, at least one, at most k."""
+    assert tube_count(15, 1.0) == 15
+    assert tube_count(15, 0.25) == 4  # round(3.75)
+    assert tube_count(15, 0.2) == 3
+    assert tube_count(15, 0.22) == 3  # 3.3 rounds down
+    assert tube_count(15, 0.3) == 5  # 4.5 rounds half up
+    assert tube_count(15, 0.01) == 1  # never no tube
+    assert tube_count(15, 0.0) == 1
+    assert tube_count(6, 0.5) == 3
+    # it grows with the share and never exceeds k
+    counts = [tube_count(15, f) for f in np.linspace(0, 1, 41)]
+    assert counts == sorted(counts) and max(counts) == 15
+
+
 def test_limit_tubes_merges_by_ward_in_phi():
     """Hand-computed Ward merges on 1-D descriptors: tube 1 (5 voxels, phi 0), tube 2
     (4 voxels, phi 10), tubes 3 and 4 (1 voxel each, phi 4 and 6). Costs
@@ -336,6 +361,16 @@ def test_stvi_caps_tubes_at_k_and_literal_clusters_option():
     anchors = {0: parts[0] > 0, 19: parts[19] > 0}
     auto = stvi(frames, anchors, params=STVIParams(k=3))
     assert auto.labels.max() <= 3
+    # the kept clusters are merged into round(k f) tubes, f the object's share of the
+    # sub-volume's valid voxels in the anchor frames
+    big = stvi(frames, anchors, params=STVIParams(k=15))
+    h, w = frames.shape[1:3]
+    ones = np.ones((h, w), bool)
+    inside = sum(int(crop(anchors[t], big.origins[t], big.size).sum()) for t in anchors)
+    valid = sum(int(crop(ones, big.origins[t], big.size).sum()) for t in anchors)
+    kept = sum(o > 0.7 for o in big.overlaps.values())
+    assert 1 < tube_count(15, inside / valid) < kept  # the rule, not the cap, decides here
+    assert big.labels.max() == tube_count(15, inside / valid)
     # about 3 per tube on the object, which does not fill its box: more than 3 k, at most 12 k
     assert 9 < auto.clusters <= 36
     literal = stvi(frames, anchors, params=STVIParams(k=3, clusters=3))
@@ -370,6 +405,25 @@ def test_two_part_object_is_split_into_its_parts():
     # swinging limb takes one tube per phase of its swing (1.01), as Sec. 6.4 notes for
     # back-and-forth motion with a large beta; the bound catches a regression
     assert 0 <= metrics.part_scores(labels, parts)["C_p"] < 0.9
+
+
+def test_default_window_has_the_margin_around_the_largest_box():
+    """The sub-volume is the largest tracked box grown by MARGIN of its size on each side
+    (issue 16), so an object that grows after its anchor keeps room; margin=0 is the
+    thesis's window, the largest box itself."""
+    from motionlab.stvi.tubes import MARGIN
+
+    frames, parts = two_part_scene(20, size=(80, 60), seed=1)
+    anchors = {0: parts[0] > 0, 19: parts[19] > 0}
+    wide = stvi(frames, anchors, params=STVIParams(k=3))
+    width = (wide.boxes[:, 2] - wide.boxes[:, 0]).max()
+    height = (wide.boxes[:, 3] - wide.boxes[:, 1]).max()
+    assert MARGIN > 0
+    assert wide.size == (math.ceil(width * (1 + 2 * MARGIN)), math.ceil(height * (1 + 2 * MARGIN)))
+    tight = stvi(frames, anchors, params=STVIParams(k=3, margin=0.0))
+    assert tight.size == (math.ceil(width), math.ceil(height))
+    with pytest.raises(MotionlabError, match="margin"):
+        STVIParams(margin=-0.1)
 
 
 def test_stvi_params_reject_bad_values():

@@ -36,25 +36,35 @@ CLUSTERS_PER_TUBE = 3
 """The automatic SLIC cluster count aims at this many clusters on the object per tube."""
 CLUSTER_CAP = 12
 """The automatic SLIC cluster count is at most this many times ``k``."""
+MARGIN = 0.15
+"""Default margin of the sub-volume around the largest box, a fraction of its size on
+each side (issue 16; 0 until then)."""
+MERGE_TO_SHARE = True
+"""Merge the kept clusters into :func:`tube_count` tubes (else into at most ``k``)."""
 
 
 @dataclass(frozen=True)
 class STVIParams:
     """Parameters of the pipeline; ``None`` means automatic (step 8).
 
-    k : at most this many tubes (thesis default 15).
+    k : the thesis's SLIC cluster count over the sub-volume (default 15): the object gets
+        :func:`tube_count` = round(k f) tubes, at most ``k`` (f: its share of the
+        sub-volume in the anchor frames).
     clusters : SLIC clusters over the whole sub-volume; ``None`` (default) = enough that
         about ``CLUSTERS_PER_TUBE * k`` of them fall on the object, ``3k / f`` with ``f`` the
         object's share of the sub-volume in the anchor frames, at most ``CLUSTER_CAP * k``
-        (see :func:`cluster_count`); the kept ones are merged into at most ``k`` tubes.
+        (see :func:`cluster_count`); the kept ones are merged into round(k f) tubes.
         ``clusters=k`` is the literal reading of step 6.
     omega : a tube is kept when more than this fraction of its voxels in anchor frames lies
         inside the anchor masks (thesis default 0.7).
     sigma, tau, alpha, beta : scale-space and feature weights (see
         :mod:`motionlab.stvi.features`).
     margin : the sub-volume is the largest box grown by this fraction on each side
-        (default 0: padded to the largest box, as in the thesis; 0.1 lowered mean J on
-        four DAVIS sequences from 0.62 to 0.56).
+        (default ``MARGIN``; 0 is the thesis's "padded to fit the dimensions of the
+        largest ROI"). The tracked boxes keep their anchor's size between anchors and
+        after the last one, so an object that grows or is tracked late leaves a window
+        of exactly the largest box (6 % of the object's voxels on the 15 DAVIS
+        sequences); see docs/stvi.md.
     max_iter : SLIC iterations.
     """
 
@@ -65,7 +75,7 @@ class STVIParams:
     tau: float | None = None
     alpha: float | None = None
     beta: float | None = None
-    margin: float = 0.0
+    margin: float = MARGIN
     max_iter: int = 10
 
     def __post_init__(self) -> None:
@@ -75,6 +85,8 @@ class STVIParams:
             raise MotionlabError(f"clusters must be >= 1, got {self.clusters}")
         if not 0 <= self.omega < 1:
             raise MotionlabError(f"omega must be in [0, 1), got {self.omega}")
+        if self.margin < 0:
+            raise MotionlabError(f"margin must be >= 0, got {self.margin}")
         for name in ("sigma", "tau", "alpha", "beta"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -190,7 +202,7 @@ def cluster_count(
     """How many SLIC clusters to spread over the sub-volume so that about ``per_tube * k``
     fall on the object: ``ceil(per_tube * k / object_share)``, between ``k`` and
     ``cap * k``. Tube selection then keeps the clusters on the object and
-    :func:`limit_tubes` merges them into at most ``k`` tubes.
+    :func:`limit_tubes` merges them into :func:`tube_count` (at most ``k``) tubes.
 
     Deliberate deviation from the thesis (step 6 runs SLIC with ``k`` clusters over the
     sub-volume), for two reasons measured on the 15 DAVIS 2016 sequences (docs/stvi.md):
@@ -210,6 +222,22 @@ def cluster_count(
     if not object_share > 0:
         return k * cap
     return int(min(max(math.ceil(per_tube * k / object_share), k), cap * k))
+
+
+def tube_count(k: int, object_share: float) -> int:
+    """How many tubes the kept clusters are merged into: ``k * object_share`` rounded half
+    up, ``floor(k f + 1/2)``, between 1 and ``k``.
+
+    The thesis spreads ``k`` SLIC clusters over the sub-volume (step 6), so the object,
+    a share ``f`` of it, gets about ``k f`` of them as tubes (Table 6.3: M = 3.7 tubes
+    per DAVIS video with k = 15). We spread finer clusters (:func:`cluster_count`) for
+    their boundaries and merge the kept ones back to that many tubes, so k keeps the
+    meaning it has in the text: the number of tubes of the whole sub-volume. Merging
+    does not change the union of the tubes (J, F); longer merged tubes raise TEX.
+    ``object_share`` is the fraction of the sub-volume's valid voxels of the anchor
+    frames inside the anchor masks, in [0, 1].
+    """
+    return int(min(max(math.floor(k * object_share + 0.5), 1), k))
 
 
 def limit_tubes(tubes: np.ndarray, k: int, descriptors: np.ndarray) -> np.ndarray:
@@ -397,12 +425,13 @@ def stvi(
     feats = np.concatenate([lab, scales.beta * rel], axis=-1)
     del lab, rel
     feats = scale_space(feats, scales.sigma, scales.tau, valid)
+    keys = sorted(anchors)
+    share = float((inside_box[keys] & valid[keys]).sum() / max(int(valid[keys].sum()), 1))
     if params.clusters is None:
-        keys = sorted(anchors)
-        share = (inside_box[keys] & valid[keys]).sum() / max(int(valid[keys].sum()), 1)
-        n_clusters = cluster_count(params.k, float(share))
+        n_clusters = cluster_count(params.k, share)
+        n_tubes = tube_count(params.k, share) if MERGE_TO_SHARE else params.k
     else:
-        n_clusters = params.clusters
+        n_clusters, n_tubes = params.clusters, params.k
     log.debug("STVI: %d SLIC clusters for at most %d tubes", n_clusters, params.k)
     clusters = slic3d(feats, n_clusters, alpha=scales.alpha, valid=valid, max_iter=params.max_iter)
     centres, counts = cluster_means(feats, clusters, n_clusters, alpha=scales.alpha)
@@ -413,7 +442,7 @@ def stvi(
     # spans; dropping them would leave holes between anchors)
     fallback = carried_masks(anchors, boxes) if params.clusters is None else None
     labels, overlaps = select_tubes(supervoxels, anchors, params.omega, fallback)
-    labels = limit_tubes(labels, params.k, tube_descriptors(labels, supervoxels, centres, counts))
+    labels = limit_tubes(labels, n_tubes, tube_descriptors(labels, supervoxels, centres, counts))
     return STVIResult(
         labels=labels,
         supervoxels=supervoxels,

@@ -1,5 +1,5 @@
 """Speed of the AFD noise step alone (:class:`motionlab.afd.noise.AdvectedNoise`), as a
-Markdown table: this tree against an older commit (``--base``), and 1 vs 2 threads.
+Markdown table: this tree against an older commit (``--base``).
 
 The flow is DIS (AFD's preset) of DAVIS ``dance-twirl`` resized to each size (a synthetic
 scene when ../shared is absent), computed once before any timing. Every configuration runs
@@ -57,38 +57,32 @@ def make_flows(folder: Path, frames: int) -> dict[str, Path]:
     return out
 
 
-def child(src: str, flows_path: str, threads: int) -> None:
+def child(src: str, flows_path: str) -> None:
     """One timed run in this process; prints JSON."""
     sys.path.insert(0, src)
-    import inspect
-
     import numpy as np
 
     from motionlab.afd.noise import AdvectedNoise
 
     flows = np.load(flows_path)
     _, h, w, _ = flows.shape
-    options = {}
-    if "threads" in inspect.signature(AdvectedNoise).parameters:
-        options["threads"] = threads
-    elif threads != 1:
-        print(json.dumps({"skip": True}))
-        return
-    noise = AdvectedNoise(h, w, rng=np.random.default_rng(0), **options)
+    noise = AdvectedNoise(h, w, rng=np.random.default_rng(0))
     for flow in flows[:5]:
         noise.advect(flow)
         noise.render()
-    noise = AdvectedNoise(h, w, rng=np.random.default_rng(0), **options)
-    digest = hashlib.sha256()
+    noise = AdvectedNoise(h, w, rng=np.random.default_rng(0))
+    frames = []
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(2):
         for flow in flows:
             noise.advect(flow)
-            frame = noise.render()
-            digest.update(frame.data)
+            frames.append(noise.render())
     n = 2 * len(flows)
-    print(json.dumps({"wall": (time.perf_counter() - t0) / n * 1e3,
-                      "cpu": (time.process_time() - c0) / n * 1e3,
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(frame.data)
+    print(json.dumps({"wall": wall / n * 1e3, "cpu": cpu / n * 1e3,
                       "hash": digest.hexdigest()[:16]}))  # fmt: skip
 
 
@@ -106,13 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         (folder / "base").mkdir()
         base_src = base_tree(args.base, folder / "base")
         flows = make_flows(folder, args.frames)
-        configs = [(f"{args.base} (base)", base_src, 1), ("this tree, 1 thread", ROOT / "src", 1),
-                   ("this tree, 2 threads", ROOT / "src", 2)]  # fmt: skip
+        configs = [(f"{args.base} (base)", base_src), ("this tree", ROOT / "src")]
         runs: dict[tuple[str, str], list[dict]] = {}
         for r in range(args.repeat):
             for size, path in flows.items():
-                for label, src, threads in configs:
-                    cmd = [sys.executable, __file__, "--child", str(src), str(path), str(threads)]
+                for label, src in configs:
+                    cmd = [sys.executable, __file__, "--child", str(src), str(path)]
                     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
                     runs.setdefault((label, size), []).append(json.loads(out.stdout))
             print(f"[{r + 1}/{args.repeat}]", file=sys.stderr)
@@ -121,10 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---:|---:|---:|---:|---|")
     for size in flows:
         base = runs[(configs[0][0], size)]
-        for label, _, _ in configs:
+        for label, _ in configs:
             rows = runs[(label, size)]
-            if rows[0].get("skip"):
-                continue
             wall = statistics.median(x["wall"] for x in rows)
             cpu = statistics.median(x["cpu"] for x in rows)
             rw = statistics.median(a["wall"] / b["wall"] for a, b in zip(rows, base, strict=True))
@@ -135,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3])
     else:
         sys.exit(main())

@@ -187,23 +187,3 @@ def test_afd_hands_the_estimator_its_batch_size() -> None:
         outs[batch] = np.stack([s.afd for s in steps])
         assert est.calls == ([1] * 6 if batch == 1 else [3, 3])
     assert np.array_equal(outs[1], outs[3])
-
-
-def test_noise_threads_end_with_the_video_and_frames_do_not_depend_on_them() -> None:
-    import threading
-
-    frames = [frame for frame, _ in moving_disc_scene(6, size=(40, 32))]
-
-    def noise_threads() -> list[str]:
-        names = ("motionlab-pools", "motionlab-noise")
-        return [t.name for t in threading.enumerate() if t.name.startswith(names)]
-
-    one = [s.afd for s in afd_steps(frames, noise_threads=1)]
-    assert noise_threads() == []  # the pool thread is joined when the frames end
-    three = [s.afd for s in afd_steps(frames, noise_threads=3)]
-    assert noise_threads() == []
-    np.testing.assert_array_equal(np.stack(one), np.stack(three))
-    steps = afd_steps(frames, noise_threads=2)
-    next(steps), next(steps)
-    steps.close()  # a consumer that stops early
-    assert noise_threads() == []

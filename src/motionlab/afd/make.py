@@ -58,8 +58,6 @@ AFD_DIS_PRESET = "fast"
 11 ms of CPU, for a motion EPE of 0.54 instead of 0.39 px on 6 DAVIS sequences
 (docs/benchmarks.md, "Settings of the default mode"); it is what brings the default
 pipeline past 100 frames/s on two cores."""
-NOISE_THREADS = 1
-"""Threads of the noise step in the threaded pipeline, beside the decode + flow thread."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +149,6 @@ def afd_from_flows(
     height: int,
     width: int,
     config: AFDConfig = AFDConfig(),
-    noise_threads: int = 1,
 ) -> Iterator[np.ndarray]:
     """AFD frames from the flows of consecutive pairs (frame 0, then one per pair).
 
@@ -163,9 +160,6 @@ def afd_from_flows(
         ``first_frame_flow="forward"``); ``iid`` needs neither.
     height, width : int
         Frame size.
-    noise_threads : int
-        Threads of the ``advect`` noise (:class:`AdvectedNoise`); the frames are the same
-        for any number.
 
     Yields
     ------
@@ -194,19 +188,12 @@ def afd_from_flows(
             warped[refill] = r0[refill]
             yield warped
         return
-    # the generator is ours alone, so the noise may draw each step's random numbers ahead
-    noise = AdvectedNoise(
-        height, width, density=config.density, noise=config.noise, rng=rng,
-        threads=noise_threads, prefetch=True,
-    )  # fmt: skip
-    try:
+    noise = AdvectedNoise(height, width, density=config.density, noise=config.noise, rng=rng)
+    yield noise.render()
+    for pair in flows:
+        _need(pair.forward, "forward", pair.index)
+        noise.advect(pair.forward)
         yield noise.render()
-        for pair in flows:
-            _need(pair.forward, "forward", pair.index)
-            noise.advect(pair.forward)
-            yield noise.render()
-    finally:
-        noise.close()
 
 
 def _need(flow: np.ndarray | None, name: str, index: int) -> None:
@@ -256,7 +243,6 @@ def afd_steps(
     estimator: FlowEstimator | None = None,
     threaded: bool = True,
     need_forward: bool = False,
-    noise_threads: int | None = None,
 ) -> Iterator[AFDStep]:
     """Stream source frames, their flow and AFD frames together, in bounded memory.
 
@@ -270,9 +256,6 @@ def afd_steps(
         Decode and estimate flow in a background thread while the noise is made here.
     need_forward : bool
         Estimate the forward flow of every pair even if the mode needs none (to save it).
-    noise_threads : int, optional
-        Threads of the noise step (same frames for any number); default
-        :data:`NOISE_THREADS` when ``threaded``, else 1.
     """
     directions = config.directions
     if need_forward:
@@ -298,10 +281,7 @@ def afd_steps(
             assert pair is not None
             yield pair
 
-    if noise_threads is None:
-        noise_threads = NOISE_THREADS if threaded else 1
-    noise = afd_from_flows(pairs(), height=h, width=w, config=config, noise_threads=noise_threads)
-    for index, afd in enumerate(noise):
+    for index, afd in enumerate(afd_from_flows(pairs(), height=h, width=w, config=config)):
         frame, pair = current[0]
         yield AFDStep(index, frame, pair, afd)
 

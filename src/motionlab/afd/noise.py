@@ -9,10 +9,8 @@ dataset, see :meth:`NoiseRange.from_mean_std`). All randomness comes from a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -197,15 +195,6 @@ class AdvectedNoise:
     noise : NoiseRange
         Value range and grayscale option.
     rng : numpy.random.Generator
-    threads : int
-        Threads that share each step, in bands of rows (1: all in the calling thread). The
-        result is the same for any number: each band takes its random numbers at its own
-        offset in the frame's pools and writes the slots a single pass would.
-    prefetch : bool
-        Draw the next step's random pools from ``rng`` in a background thread as soon as a
-        step ends (numpy's samplers release the GIL), so that they are ready when the next
-        flow arrives. The result is the same as without, provided nothing else draws from
-        ``rng`` meanwhile: use it only with a generator this object owns.
     """
 
     def __init__(
@@ -216,13 +205,9 @@ class AdvectedNoise:
         density: int = 1,
         noise: NoiseRange = NoiseRange(),
         rng: np.random.Generator,
-        threads: int = 1,
-        prefetch: bool = False,
     ) -> None:
         if density < 1:
             raise MotionlabError(f"density must be >= 1, got {density}")
-        if threads < 1:
-            raise MotionlabError(f"threads must be >= 1, got {threads}")
         self.h, self.w, self.k = int(height), int(width), int(density)
         self.share = self.k * self.k
         self.noise, self.rng = noise, rng
@@ -247,26 +232,10 @@ class AdvectedNoise:
         v[:n] = rng.standard_normal((n, noise.channels), dtype=np.float32)
         start[:] = np.arange(hw + 1, dtype=np.int32) * self.share
         self._new_cell = np.empty(capacity, np.int32)
+        self._cursor = np.empty(hw, np.int32)
         self._frame = np.empty((hw, noise.channels), np.uint8)
         self._pool = (1024, 1024)  # sizes of the random pools of the next step
-        # bands of rows, one per thread; per band: new-pixel counts, then write cursors
-        bands = min(int(threads), self.h)
-        self._rows = np.linspace(0, self.h, bands + 1).astype(np.int64)
-        self._counts = np.empty((bands, hw), np.int32)
-        self._kept_end = np.empty(hw, np.int32)
-        self._band_uniforms = np.empty(bands, np.int64)
-        self._band_refills = np.empty((bands, 2), np.int64)
-        self._executor = (
-            ThreadPoolExecutor(bands - 1, thread_name_prefix="motionlab-noise")
-            if bands > 1
-            else None
-        )
-        self._prefetcher = (
-            ThreadPoolExecutor(1, thread_name_prefix="motionlab-pools") if prefetch else None
-        )
-        self._pools: Future[tuple[np.ndarray, np.ndarray]] | None = None
-        self._render(v[:n], start)
-        self._prefetch_pools()
+        _kernels.render(v[:n], start, self._base, self._step, self._frame)
 
     @property
     def num_particles(self) -> int:
@@ -286,110 +255,37 @@ class AdvectedNoise:
 
     def advect(self, flow: np.ndarray) -> None:
         """Move the particles by ``flow``: the forward flow from the current frame to the next,
-        ``(H, W, 2)`` float, sampled at each particle's nearest pixel.
-
-        Each particle of a crowded pixel (more than 2 * share particles) is kept with
-        probability share / count; kept particles move by the flow at their pixel, those
-        leaving the frame are dropped; pixels left with fewer than share / 2 particles are
-        topped up to ``share`` with fresh particles. The particles stay sorted by pixel (a
-        counting sort), so every pass reads and writes memory in order: an unsorted version,
-        scattering into per-pixel sums, was memory-bound (2-4x slower at 854x480).
-        """
+        ``(H, W, 2)`` float, sampled at each particle's nearest pixel."""
         flow = check_flow(flow)
         if flow.shape[:2] != (self.h, self.w):
             raise MotionlabError(f"flow {flow.shape[:2]} does not match noise {(self.h, self.w)}")
         n, a = self._n, self._active
         x, y, v, start = self._buffers[a]
-        x, y, v = x[:n], y[:n], v[:n]
-        rows = self._rows
-        # Random pools for this step, sized from the last step's use (deterministic); when
-        # one is too small it is extended and the step redone (the result is the same).
-        normals, uniforms = self._pools.result() if self._pools is not None else self._draw()
-        self._pools = None
-        while True:
-            thinned = _kernels.thinning_draws(start, self.share, self.w, rows, self._band_uniforms)
-            if thinned > uniforms.size:
-                uniforms = self._more_uniforms(uniforms)
-                continue
-            self._in_bands(
-                _kernels.move,
-                lambda b, uniforms=uniforms: (
-                    x, y, start, flow, self.share, uniforms, self._band_uniforms[b],
-                    rows[b], rows[b + 1], self._new_cell, self._counts[b],
-                ),
-            )  # fmt: skip
-            out_x, out_y, out_v, out_start = self._buffers[1 - a]
-            total, refills, cells = _kernels.layout(
-                self._counts, self.share, self.w, rows, out_start, self._kept_end,
-                self._band_refills,
-            )  # fmt: skip
-            c = v.shape[1]
-            if total > out_x.size:
-                self._buffers[1 - a] = self._allocate(total + total // 4)
-            elif refills * c > normals.size:
-                extra = self.rng.standard_normal(refills * c + 1024, dtype=np.float32)
-                normals = np.concatenate([normals, extra])
-            elif thinned + cells > uniforms.size:
-                uniforms = self._more_uniforms(uniforms)
-            else:
-                break
-        self._in_bands(
-            _kernels.scatter_refill,
-            lambda b: (x, y, v, start, flow, self.share, rows[b], rows[b + 1], self._new_cell,
-                       self._counts[b], out_start, self._kept_end, normals,
-                       self._band_refills[b, 1] * c, uniforms,
-                       thinned + self._band_refills[b, 0], out_x, out_y, out_v),
-        )  # fmt: skip
-        self._render(out_v[:total], out_start)
-        self._pool = (max(1024, 2 * refills * c), max(1024, 2 * (thinned + cells)))
-        self._active, self._n = 1 - a, total
-        if self._new_cell.size < total:
-            self._new_cell = np.empty(total + total // 4, np.int32)
-        self._prefetch_pools()
-
-    def close(self) -> None:
-        """Stop the helper threads (they also stop when the object is garbage collected)."""
-        for executor in (self._executor, self._prefetcher):
-            if executor is not None:
-                executor.shutdown(wait=True)
-        self._executor = self._prefetcher = None  # later steps run here, with equal results
-
-    def _draw(self) -> tuple[np.ndarray, np.ndarray]:
-        """The random pools of a step: normals, then uniforms, sized from the last step."""
+        # Random pools for this step, sized from the last step's use (deterministic).
         normals = self.rng.standard_normal(self._pool[0], dtype=np.float32)
         uniforms = self.rng.random(self._pool[1], dtype=np.float32)
-        return normals, uniforms
-
-    def _prefetch_pools(self) -> None:
-        if self._prefetcher is not None:
-            self._pools = self._prefetcher.submit(self._draw)
-
-    def _more_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
-        extra = self.rng.random(uniforms.size + 1024, dtype=np.float32)
-        return np.concatenate([uniforms, extra])
-
-    def _render(self, values: np.ndarray, start: np.ndarray) -> None:
-        w = self.w
-        self._in_bands(
-            _kernels.render,
-            lambda b: (values, start, self._base, self._step, self._frame,
-                       self._rows[b] * w, self._rows[b + 1] * w),
-        )  # fmt: skip
-
-    def _in_bands(self, kernel: Callable[..., Any], args: Callable[[int], tuple]) -> None:
-        """Run ``kernel(*args(b))`` for every band b: band 0 here, the others in the pool's
-        threads (the kernels release the GIL)."""
-        bands = len(self._rows) - 1
-        if self._executor is None:
-            for b in range(bands):
-                kernel(*args(b))
-            return
-        futures = [self._executor.submit(kernel, *args(b)) for b in range(1, bands)]
-        try:
-            kernel(*args(0))
-        finally:
-            for future in futures:
-                future.result()
+        while True:
+            out = self._buffers[1 - a]
+            status, written, n_normals, n_uniforms = _kernels.advect(
+                x[:n], y[:n], v[:n], start, flow, self.share, normals, uniforms,
+                *out, self._new_cell, self._cursor,
+            )  # fmt: skip
+            if status == _kernels.OK:
+                break
+            # a buffer or pool was too small: enlarge it and run the same step again
+            if status == _kernels.OUT_OF_CAPACITY:
+                self._buffers[1 - a] = self._allocate(written + written // 4)
+            elif status == _kernels.OUT_OF_NORMALS:
+                extra = self.rng.standard_normal(n_normals + 1024, dtype=np.float32)
+                normals = np.concatenate([normals, extra])
+            else:
+                extra = self.rng.random(uniforms.size + 1024, dtype=np.float32)
+                uniforms = np.concatenate([uniforms, extra])
+        _kernels.render(out[2][:written], out[3], self._base, self._step, self._frame)
+        self._pool = (max(1024, 2 * n_normals), max(1024, 2 * n_uniforms))
+        self._active, self._n = 1 - a, written
+        if self._new_cell.size < written:
+            self._new_cell = np.empty(written + written // 4, np.int32)
 
     def _allocate(self, capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return (

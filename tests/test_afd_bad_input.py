@@ -192,3 +192,30 @@ def test_a_real_full_disk(src_and_reference):
     }
     _check_full_disk_run(src, kept, reference)
     assert probe(kept / "A" / "small0.avi").num_frames == 5
+
+
+def test_a_failing_write_stops_the_decode_thread_before_the_reader_closes(tmp_path, monkeypatch):
+    """The full-disk run once crashed (segfault): the write failed, the reader closed, and
+    the decode + flow thread went on decoding from the closed container until the failed
+    job's traceback was collected. Now the thread is joined before the error leaves."""
+    import threading
+
+    import motionlab.afd.write as afd_write
+    from motionlab.afd import write_afd
+
+    src = tmp_path / "long.avi"
+    write_video(src, sample_video_frames(40, size=(64, 48)), fps=25)
+    written = []
+
+    def full_disk(self, frame):
+        if len(written) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(frame)
+
+    monkeypatch.setattr(afd_write.VideoWriter, "write", full_disk)
+    with pytest.raises(OSError, match="No space left") as failure:
+        write_afd(src, tmp_path / "out.avi")
+    # the traceback (held here, as by a job runner) keeps write_afd's frame alive
+    assert failure.value.__traceback__ is not None
+    alive = [t.name for t in threading.enumerate() if t.name == "motionlab-prefetch"]
+    assert alive == []

@@ -27,6 +27,7 @@ Output frames have the size and count of the input.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -266,24 +267,29 @@ def afd_steps(
     source = frames_with_flow(frames, directions=directions, estimator=est)
     if threaded:
         source = prefetch(source)
-    it = iter(source)
-    try:
-        first, _ = next(it)
-    except StopIteration:
-        raise MotionlabError("an appearance-free video needs at least two frames, got 0") from None
-    check_frame(first, name="frame 0")
-    h, w = first.shape[:2]
-    current: list[tuple[np.ndarray, FlowPair | None]] = [(first, None)]
+    # closed on the way out, whatever ends the loop: the producer thread stops (and is
+    # joined) while the caller's reader is still open
+    with contextlib.closing(source):
+        it = iter(source)
+        try:
+            first, _ = next(it)
+        except StopIteration:
+            raise MotionlabError(
+                "an appearance-free video needs at least two frames, got 0"
+            ) from None
+        check_frame(first, name="frame 0")
+        h, w = first.shape[:2]
+        current: list[tuple[np.ndarray, FlowPair | None]] = [(first, None)]
 
-    def pairs() -> Iterator[FlowPair]:
-        for frame, pair in it:
-            current[0] = (frame, pair)
-            assert pair is not None
-            yield pair
+        def pairs() -> Iterator[FlowPair]:
+            for frame, pair in it:
+                current[0] = (frame, pair)
+                assert pair is not None
+                yield pair
 
-    for index, afd in enumerate(afd_from_flows(pairs(), height=h, width=w, config=config)):
-        frame, pair = current[0]
-        yield AFDStep(index, frame, pair, afd)
+        for index, afd in enumerate(afd_from_flows(pairs(), height=h, width=w, config=config)):
+            frame, pair = current[0]
+            yield AFDStep(index, frame, pair, afd)
 
 
 def make_afd(

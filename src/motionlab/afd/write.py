@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -160,19 +160,23 @@ def write_afd(
             writer,
             encode as put,
         ):
+            # closed on the way out: if writing fails, the decode + flow thread stops while
+            # the reader is still open (left to the garbage collector, it went on decoding
+            # from a closed container: a segfault on a full disk)
             steps = afd_steps(
                 reader, config=config, estimator=estimator, threaded=threaded,
                 need_forward=fw is not None,
             )  # fmt: skip
-            for step in steps:
-                frame = triptych_frame(step) if triptych else step.afd
-                put(frame)
-                if fw is not None and step.flow is not None:
-                    assert step.flow.forward is not None
-                    fw.write(quantize_flow(step.flow.forward))
-                if gif is not None and len(preview) < gif_frames:
-                    preview.append(frame)
-                bar.update()
+            with closing(steps):
+                for step in steps:
+                    frame = triptych_frame(step) if triptych else step.afd
+                    put(frame)
+                    if fw is not None and step.flow is not None:
+                        assert step.flow.forward is not None
+                        fw.write(quantize_flow(step.flow.forward))
+                    if gif is not None and len(preview) < gif_frames:
+                        preview.append(frame)
+                    bar.update()
         bar.close()
         if gif is not None:
             write_gif(Path(gif), preview, fps=reader.fps, max_frames=gif_frames)

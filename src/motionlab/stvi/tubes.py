@@ -39,8 +39,6 @@ CLUSTER_CAP = 12
 MARGIN = 0.15
 """Default margin of the sub-volume around the largest box, a fraction of its size on
 each side (issue 16; 0 until then)."""
-MERGE_TO_SHARE = True
-"""Merge the kept clusters into :func:`tube_count` tubes (else into at most ``k``)."""
 
 
 @dataclass(frozen=True)
@@ -425,14 +423,13 @@ def stvi(
     feats = np.concatenate([lab, scales.beta * rel], axis=-1)
     del lab, rel
     feats = scale_space(feats, scales.sigma, scales.tau, valid)
-    keys = sorted(anchors)
-    share = float((inside_box[keys] & valid[keys]).sum() / max(int(valid[keys].sum()), 1))
     if params.clusters is None:
-        n_clusters = cluster_count(params.k, share)
-        n_tubes = tube_count(params.k, share) if MERGE_TO_SHARE else params.k
+        keys = sorted(anchors)
+        share = float((inside_box[keys] & valid[keys]).sum() / max(int(valid[keys].sum()), 1))
+        n_clusters, n_tubes = cluster_count(params.k, share), tube_count(params.k, share)
     else:
         n_clusters, n_tubes = params.clusters, params.k
-    log.debug("STVI: %d SLIC clusters for at most %d tubes", n_clusters, params.k)
+    log.debug("STVI: %d SLIC clusters for at most %d tubes", n_clusters, n_tubes)
     clusters = slic3d(feats, n_clusters, alpha=scales.alpha, valid=valid, max_iter=params.max_iter)
     centres, counts = cluster_means(feats, clusters, n_clusters, alpha=scales.alpha)
     del feats

@@ -12,7 +12,8 @@ same inputs, and compares a hash of every output:
 
 Commands: ``sample-video``, ``afd`` in its three modes (plus ``--noise-range video
 --triptych`` into .mkv), ``flow`` into a .flo folder, ``afd-dataset`` on two videos (1 and
-2 workers, and with ``--save-flow``), and, when ``../shared/data`` is present,
+2 workers, and with ``--save-flow``), and, when ``$MOTIONLAB_SHARED/data`` (default
+``../shared/data``) is present,
 ``obfuscate`` (face templates, the landmarks matcher, with its saliency maps),
 ``baseline`` on carphone and ``stvi`` on DAVIS car-shadow.
 
@@ -41,7 +42,7 @@ import av
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("MOTIONLAB_SHARED", ROOT.parent / "shared")) / "data"
 VIDEO_SUFFIXES = {".avi", ".mkv", ".mp4"}
 STVI_VOLATILE = {"provenance", "motionlab", "time", "command", "seconds", "created"}
 

@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +178,15 @@ def _replacement(args: argparse.Namespace) -> Any:
 
 
 def cmd_obfuscate(args: argparse.Namespace) -> int:
-    """motionlab obfuscate INPUT -o OUT --templates ..."""
+    """motionlab obfuscate INPUT -o OUT --templates ... (the garbage collector paused until
+    the first frame, see :mod:`motionlab.gcpause`)"""
+    from motionlab.gcpause import paused_gc
+
+    with paused_gc() as resume:
+        return _obfuscate(args, resume)
+
+
+def _obfuscate(args: argparse.Namespace, started: Callable[[], None]) -> int:
     from motionlab.atomic import refuse_overwrite_input
 
     for out in (args.output, args.save_saliency):
@@ -240,6 +249,7 @@ def cmd_obfuscate(args: argparse.Namespace) -> int:
         provenance_inputs=(args.library, args.weights),
         progress=args.show_progress,
         range_from_video=range_from_video,
+        on_first_frame=started,
     )
     log.info(
         "wrote %d frames to %s (%s, %s)", count, args.output,

@@ -83,6 +83,7 @@ def write_obfuscation(
     provenance_inputs: Sequence[PathLike | None] = (),
     progress: bool = True,
     range_from_video: bool = False,
+    on_first_frame: Callable[[], None] | None = None,
 ) -> int:
     """Write ``source`` with the attributes ``config.attributes`` hidden to ``output``;
     return the number of frames written.
@@ -118,6 +119,9 @@ def write_obfuscation(
         as the obfuscation when the frames fit in :data:`KEEP_BYTES` (kept in memory
         meanwhile), else by a pass of their own. The provenance's ``"obfuscation"``
         entry then records the range found.
+    on_first_frame : callable, optional
+        Called once, when the first frame is obfuscated (start-up is over: the command
+        resumes the garbage collector there, see :mod:`motionlab.gcpause`).
     """
     replacement = config.replace
     with_noise = replacement.kind == "noise"
@@ -167,6 +171,9 @@ def write_obfuscation(
                     frames, matcher=matcher, config=config, estimator=estimator
                 ):
                     put(step.output)
+                    if on_first_frame is not None:
+                        on_first_frame()
+                        on_first_frame = None
                     if sal is not None:
                         sal.write(saliency_to_gray(step.saliency))
                     bar.update()

@@ -18,7 +18,14 @@ from motionlab.stvi.features import (
     scale_space,
 )
 from motionlab.stvi.slic3d import grid_shape, slic3d
-from motionlab.stvi.tracking import crop, mask_box, object_windows, track_boxes, uncrop
+from motionlab.stvi.tracking import (
+    crop,
+    flow_carried_masks,
+    mask_box,
+    object_windows,
+    track_boxes,
+    uncrop,
+)
 from motionlab.stvi.tubes import (
     STVIParams,
     cluster_count,
@@ -134,6 +141,31 @@ def test_track_boxes_blends_between_disagreeing_anchors():
     boxes = track_boxes(flows, {0: a, 4: b}, 5)
     np.testing.assert_allclose(boxes[2], [2, 4, 6, 8])
     np.testing.assert_allclose(boxes[4], mask_box(b))
+
+
+def test_flow_carried_masks_follow_a_known_translation_and_blend():
+    # a 10 x 6 object moving (+2, +1) px per frame, anchors at 0 and 8: every frame's
+    # carried mask is the object there; after the last anchor it is carried on
+    t_n, h, w = 11, 40, 60
+    flows = np.zeros((t_n - 1, h, w, 2), np.float32)
+    flows[..., 0], flows[..., 1] = 2.0, 1.0
+
+    def mask_at(t: int) -> np.ndarray:
+        m = np.zeros((h, w), bool)
+        m[5 + t : 11 + t, 4 + 2 * t : 14 + 2 * t] = True
+        return m
+
+    masks = flow_carried_masks({0: mask_at(0), 8: mask_at(8)}, flows, t_n)
+    assert masks.shape == (t_n, h, w) and masks.dtype == np.float32
+    for t in range(t_n):
+        np.testing.assert_array_equal(masks[t], mask_at(t).astype(np.float32), err_msg=f"{t}")
+    # no flow, anchors that disagree: frame t is (1 - t/4) a + (t/4) b
+    a, b = np.zeros((8, 8), bool), np.zeros((8, 8), bool)
+    a[:2, :2], b[4:, 4:] = True, True
+    blend = flow_carried_masks({0: a, 4: b}, np.zeros((4, 8, 8, 2), np.float32), 5)
+    np.testing.assert_allclose(blend[1], 0.75 * a + 0.25 * b)
+    with pytest.raises(MotionlabError, match="frame 0"):
+        flow_carried_masks({2: a}, np.zeros((4, 8, 8, 2), np.float32), 5)
 
 
 def test_windows_crop_and_uncrop_round_trip():
@@ -297,6 +329,34 @@ def test_select_tubes_by_hand():
     assert overlaps == {0: 1.0, 1: 0.5, 2: 0.75}
     assert np.all(tubes[labels == 0] == 1) and np.all(tubes[labels == 2] == 2)
     assert np.all(tubes[labels == 1] == 0)
+    # with carried masks (omega 0.6), the overlap is the mean of the above and the
+    # carried mass per voxel over all frames: cluster 1 (6 voxels, 0.5 in the anchor
+    # frame, out above) carried 1 in frames 1 and 2 and 1 + 0 in frame 0 -> (0.5 + 5 / 6)
+    # / 2 = 0.667, in; cluster 0 carried only in frame 0 -> (1 + 2 / 6) / 2 = 0.667
+    carried = np.zeros((3, 2, 4), np.float32)
+    carried[0] = anchor
+    carried[1:, 0, 2:] = 1.0
+    carried[1, 1, :] = 0.5  # cluster 2: (0.75 + 0.5) / 2 = 0.625
+    tubes, overlaps = select_tubes(labels, {0: anchor}, 0.6, fallback, carried)
+    assert overlaps == pytest.approx({0: 2 / 3, 1: (0.5 + 5 / 6) / 2, 2: 0.625})
+    assert set(np.unique(tubes[labels == 0])) == {1} and np.all(tubes[labels == 1] == 2)
+    assert np.all(tubes[labels == 2] == 3)
+
+
+def test_stvi_judges_with_carried_masks_when_asked(monkeypatch):
+    """carried=True: each cluster's overlap is the mean of the anchor-frame overlap and
+    the carried masks' (here all ones: (o + 1) / 2); the clusters are the same."""
+    from motionlab.stvi import tubes as tubes_module
+
+    frames, parts = two_part_scene(20, size=(80, 60), seed=1)
+    anchors = {0: parts[0] > 0, 19: parts[19] > 0}
+    plain = stvi(frames, anchors, params=STVIParams(k=3))
+    monkeypatch.setattr(
+        tubes_module, "flow_carried_masks", lambda a, f, n: np.ones((n, 60, 80), np.float32)
+    )
+    both = stvi(frames, anchors, params=STVIParams(k=3, carried=True))
+    np.testing.assert_array_equal(both.supervoxels, plain.supervoxels)
+    assert both.overlaps == pytest.approx({j: (o + 1) / 2 for j, o in plain.overlaps.items()})
 
 
 def test_cluster_count_puts_about_3k_clusters_on_the_object():

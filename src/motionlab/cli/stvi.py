@@ -33,6 +33,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         k=args.k,
         clusters=args.clusters,
         omega=args.omega,
+        carried=args.carried,
         sigma=args.sigma,
         tau=args.tau,
         alpha=args.alpha,
@@ -54,6 +55,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         "every": args.every,
         "k": args.k,
         "omega": args.omega,
+        "carried": args.carried,
     }
     if segmenter is not None:
         settings["detector"] = {"model": args.detector}
@@ -155,6 +157,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "at most 12k, merged into k tubes; --clusters K = the thesis's literal step 6)",
     )
     g.add_argument("--omega", type=_nonneg, default=0.7, help="tube selection overlap (0.7)")
+    g.add_argument(
+        "--carried",
+        action="store_true",
+        help="judge each cluster also against the anchor masks carried along the flow "
+        "(mean of the two overlaps > omega; docs/stvi.md)",
+    )
     g.add_argument("--sigma", type=_nonneg, help="spatial scale, pixels")
     g.add_argument("--tau", type=_nonneg, help="temporal scale, frames")
     g.add_argument("--alpha", type=_nonneg, help="weight of position (x, y, t)")

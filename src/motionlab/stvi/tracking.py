@@ -119,6 +119,70 @@ def carried_masks(anchors: dict[int, np.ndarray], boxes: np.ndarray) -> dict[int
     return out
 
 
+def flow_carried_masks(
+    anchors: dict[int, np.ndarray], flows: Sequence[np.ndarray], n_frames: int
+) -> np.ndarray:
+    """Every anchor mask carried along the flow to the frames around it, ``(n_frames, H,
+    W)`` float32 in [0, 1] (the anchor masks themselves in anchor frames).
+
+    Between anchors a < b, frame t gets the linear blend (weight (t - a) / (b - a)) of a's
+    mask carried forward and b's mask carried back, as :func:`track_boxes` blends boxes;
+    after the last anchor its mask carried forward alone (frame 0 must be an anchor:
+    :func:`motionlab.stvi.anchors.check_anchors`). What is carried is each pixel's
+    position: the pixel q of frame t + 1 came from q - forward[t](q) (the forward flow at
+    the later position standing in for the backward flow, as in :func:`track_boxes`) and
+    the pixel p of frame t goes to p + forward[t](p); the positions are composed frame by
+    frame and the anchor mask is sampled once, bilinearly, at the composed position, so
+    the mask does not blur over the frames. Pixels whose path leaves the frame get 0.
+
+    Parameters
+    ----------
+    anchors : dict
+        Frame index -> bool ``(H, W)`` mask, frame 0 included.
+    flows : sequence of (H, W, 2) float32
+        Forward flow of every pair (pixels per frame, u right, v down).
+    n_frames : int
+    """
+    import cv2
+
+    keys = sorted(anchors)
+    if not keys or keys[0] != 0:
+        raise MotionlabError("carrying masks needs an anchor in frame 0")
+    h, w = anchors[keys[0]].shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    far = -1e5  # a position outside every frame: samples 0
+
+    def remap(image: np.ndarray, mx: np.ndarray, my: np.ndarray, fill: float) -> np.ndarray:
+        return cv2.remap(
+            image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill
+        )
+
+    def carry(a: int, stop: int) -> dict[int, np.ndarray]:
+        mask = anchors[a].astype(np.float32)
+        px, py = gx, gy  # where each pixel of the current frame was in frame a
+        out = {a: mask}
+        step = 1 if stop >= a else -1
+        for t in range(a, stop, step):
+            f = np.asarray(flows[t] if step > 0 else flows[t - 1], np.float32)
+            sign = -step  # forward: q - F(q); backward: p + F(p)
+            mx, my = gx + sign * f[..., 0], gy + sign * f[..., 1]
+            px, py = remap(px, mx, my, far), remap(py, mx, my, far)
+            out[t + step] = remap(mask, px, py, 0.0)
+        return out
+
+    masks = np.zeros((n_frames, h, w), np.float32)
+    for a, b in itertools.pairwise(keys):
+        fwd, bwd = carry(a, b), carry(b, a)
+        for t in range(a, b + 1):
+            weight = (t - a) / (b - a)
+            masks[t] = (1 - weight) * fwd[t] + weight * bwd[t]
+    for t, mask in carry(keys[-1], n_frames - 1).items():
+        masks[t] = mask
+    for t in keys:
+        masks[t] = anchors[t]
+    return masks
+
+
 def object_windows(boxes: np.ndarray, *, margin: float = 0.1) -> tuple[np.ndarray, tuple[int, int]]:
     """Crop windows of one common size centred on the boxes.
 

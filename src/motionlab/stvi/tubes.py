@@ -28,7 +28,14 @@ from motionlab.stvi.features import (
     scale_space,
 )
 from motionlab.stvi.slic3d import cluster_means, slic3d
-from motionlab.stvi.tracking import carried_masks, crop, object_windows, track_boxes, uncrop
+from motionlab.stvi.tracking import (
+    carried_masks,
+    crop,
+    flow_carried_masks,
+    object_windows,
+    track_boxes,
+    uncrop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,11 @@ class STVIParams:
         after the last one, so an object that grows or is tracked late leaves a window
         of exactly the largest box (6 % of the object's voxels on the 15 DAVIS
         sequences); see docs/stvi.md.
+    carried : with the automatic cluster count, judge each cluster by the mean of its
+        overlap in the anchor frames and its overlap, over all its frames, with the
+        anchor masks carried along the flow (:func:`flow_carried_masks`; issue 16,
+        docs/stvi.md: a better J/UE trade-off on the tuning split, not yet the default);
+        ``False`` (default): the anchor frames alone, as step 7 reads.
     max_iter : SLIC iterations.
     """
 
@@ -74,6 +86,7 @@ class STVIParams:
     alpha: float | None = None
     beta: float | None = None
     margin: float = MARGIN
+    carried: bool = False
     max_iter: int = 10
 
     def __post_init__(self) -> None:
@@ -136,6 +149,7 @@ def select_tubes(
     anchors: dict[int, np.ndarray],
     omega: float,
     fallback: dict[int, np.ndarray] | None = None,
+    carried: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[int, float]]:
     """Step 7: keep the clusters whose overlap with the anchor masks exceeds ``omega``.
 
@@ -144,7 +158,9 @@ def select_tubes(
     cannot be judged: without ``fallback`` it is dropped (the literal step 7); with it, its
     overlap is measured against ``fallback`` (frame index -> estimated mask, e.g. the
     nearest anchor's mask moved with the tracked box, :func:`carried_masks`) over all its
-    frames.
+    frames. With ``carried``, a cluster's overlap is the mean of that overlap and its
+    overlap with ``carried`` over all its voxels (the sum of ``carried`` over them divided
+    by their number).
 
     Parameters
     ----------
@@ -155,6 +171,9 @@ def select_tubes(
     omega : float
     fallback : dict, optional
         Frame index -> bool ``(H, W)`` mask for every frame.
+    carried : (T, H, W) float ndarray, optional
+        The object's probability in every frame, e.g. the anchor masks carried along the
+        flow (:func:`motionlab.stvi.tracking.flow_carried_masks`).
 
     Returns
     -------
@@ -186,6 +205,10 @@ def select_tubes(
         for j in range(n)
         if volume[j]
     }
+    if carried is not None:
+        ok = labels >= 0
+        mass = np.bincount(labels[ok], weights=carried[ok], minlength=n)[:n]
+        overlaps = {j: (o + float(mass[j] / volume[j])) / 2 for j, o in overlaps.items()}
     kept = [j for j, o in overlaps.items() if o > omega]
     kept.sort(key=lambda j: -volume[j])
     lut = np.zeros(n + 1, np.int32)  # index 0 <- label -1
@@ -438,7 +461,14 @@ def stvi(
     # anchor's mask moved with the box (finer clusters than the thesis's have shorter
     # spans; dropping them would leave holes between anchors)
     fallback = carried_masks(anchors, boxes) if params.clusters is None else None
-    labels, overlaps = select_tubes(supervoxels, anchors, params.omega, fallback)
+    # our addition (issue 16): the clusters between anchors are judged too, against the
+    # anchor masks carried along the flow (mean with the anchor-frame overlap)
+    carried = (
+        flow_carried_masks(anchors, flows, t_n)
+        if params.clusters is None and params.carried
+        else None
+    )
+    labels, overlaps = select_tubes(supervoxels, anchors, params.omega, fallback, carried)
     labels = limit_tubes(labels, n_tubes, tube_descriptors(labels, supervoxels, centres, counts))
     return STVIResult(
         labels=labels,

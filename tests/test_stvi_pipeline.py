@@ -343,20 +343,25 @@ def test_select_tubes_by_hand():
     assert np.all(tubes[labels == 2] == 3)
 
 
-def test_stvi_judges_with_carried_masks_when_asked(monkeypatch):
-    """carried=True: each cluster's overlap is the mean of the anchor-frame overlap and
-    the carried masks' (here all ones: (o + 1) / 2); the clusters are the same."""
+def test_stvi_judges_with_carried_masks_by_default(monkeypatch):
+    """By default each cluster's overlap is the mean of the anchor-frame overlap and the
+    carried masks' (here all ones: (o + 1) / 2), kept above OMEGA_CARRIED; the clusters are
+    the same; carried=False and the literal cluster count judge in anchor frames only,
+    above the thesis's 0.7."""
     from motionlab.stvi import tubes as tubes_module
 
     frames, parts = two_part_scene(20, size=(80, 60), seed=1)
     anchors = {0: parts[0] > 0, 19: parts[19] > 0}
-    plain = stvi(frames, anchors, params=STVIParams(k=3))
+    plain = stvi(frames, anchors, params=STVIParams(k=3, carried=False))
     monkeypatch.setattr(
         tubes_module, "flow_carried_masks", lambda a, f, n: np.ones((n, 60, 80), np.float32)
     )
-    both = stvi(frames, anchors, params=STVIParams(k=3, carried=True))
+    both = stvi(frames, anchors, params=STVIParams(k=3))
     np.testing.assert_array_equal(both.supervoxels, plain.supervoxels)
     assert both.overlaps == pytest.approx({j: (o + 1) / 2 for j, o in plain.overlaps.items()})
+    assert STVIParams().threshold == tubes_module.OMEGA_CARRIED == 0.6
+    assert STVIParams(carried=False).threshold == STVIParams(clusters=15).threshold == 0.7
+    assert STVIParams(omega=0.8).threshold == 0.8
 
 
 def test_cluster_count_puts_about_3k_clusters_on_the_object():
@@ -428,7 +433,7 @@ def test_stvi_caps_tubes_at_k_and_literal_clusters_option():
     ones = np.ones((h, w), bool)
     inside = sum(int(crop(anchors[t], big.origins[t], big.size).sum()) for t in anchors)
     valid = sum(int(crop(ones, big.origins[t], big.size).sum()) for t in anchors)
-    kept = sum(o > 0.7 for o in big.overlaps.values())
+    kept = sum(o > STVIParams(k=15).threshold for o in big.overlaps.values())
     assert 1 < tube_count(15, inside / valid) < kept  # the rule, not the cap, decides here
     assert big.labels.max() == tube_count(15, inside / valid)
     # about 3 per tube on the object, which does not fill its box: more than 3 k, at most 12 k

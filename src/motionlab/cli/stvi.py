@@ -33,7 +33,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         k=args.k,
         clusters=args.clusters,
         omega=args.omega,
-        carried=args.carried,
+        carried=not args.anchor_frames_only,
         sigma=args.sigma,
         tau=args.tau,
         alpha=args.alpha,
@@ -54,8 +54,8 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         "flow": args.method,
         "every": args.every,
         "k": args.k,
-        "omega": args.omega,
-        "carried": args.carried,
+        "omega": params.threshold,
+        "carried": params.judges_carried,
     }
     if segmenter is not None:
         settings["detector"] = {"model": args.detector}
@@ -156,12 +156,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="SLIC clusters over the sub-volume (default: about 3k on the object, "
         "at most 12k, merged into k tubes; --clusters K = the thesis's literal step 6)",
     )
-    g.add_argument("--omega", type=_nonneg, default=0.7, help="tube selection overlap (0.7)")
     g.add_argument(
-        "--carried",
+        "--omega",
+        type=_nonneg,
+        help="tube selection overlap (0.6 with the carried masks, 0.7 with "
+        "--anchor-frames-only or --clusters)",
+    )
+    g.add_argument(
+        "--anchor-frames-only",
         action="store_true",
-        help="judge each cluster also against the anchor masks carried along the flow "
-        "(mean of the two overlaps > omega; docs/stvi.md)",
+        help="judge clusters in the anchor frames alone (step 7 as written); default: the "
+        "mean of that overlap and the overlap with the anchor masks carried along the flow",
     )
     g.add_argument("--sigma", type=_nonneg, help="spatial scale, pixels")
     g.add_argument("--tau", type=_nonneg, help="temporal scale, frames")

@@ -43,6 +43,12 @@ CLUSTERS_PER_TUBE = 3
 """The automatic SLIC cluster count aims at this many clusters on the object per tube."""
 CLUSTER_CAP = 12
 """The automatic SLIC cluster count is at most this many times ``k``."""
+OMEGA = 0.7
+"""The thesis's omega: a cluster is kept when more than this share of its voxels in the
+anchor frames lies inside the anchor masks."""
+OMEGA_CARRIED = 0.6
+"""omega for the mean of the anchor-frame overlap and the flow-carried overlap (issue 16:
+chosen on the ten tuning DAVIS sequences; docs/stvi.md)."""
 MARGIN = 0.15
 """Default margin of the sub-volume around the largest box, a fraction of its size on
 each side (issue 16; 0 until then)."""
@@ -60,8 +66,9 @@ class STVIParams:
         object's share of the sub-volume in the anchor frames, at most ``CLUSTER_CAP * k``
         (see :func:`cluster_count`); the kept ones are merged into round(k f) tubes.
         ``clusters=k`` is the literal reading of step 6.
-    omega : a tube is kept when more than this fraction of its voxels in anchor frames lies
-        inside the anchor masks (thesis default 0.7).
+    omega : a cluster is kept when its overlap exceeds this; ``None`` (default): ``OMEGA``
+        = 0.7 (the thesis's) when clusters are judged in the anchor frames alone,
+        ``OMEGA_CARRIED`` = 0.6 when they are judged with the carried masks (``carried``).
     sigma, tau, alpha, beta : scale-space and feature weights (see
         :mod:`motionlab.stvi.features`).
     margin : the sub-volume is the largest box grown by this fraction on each side
@@ -73,28 +80,41 @@ class STVIParams:
     carried : with the automatic cluster count, judge each cluster by the mean of its
         overlap in the anchor frames and its overlap, over all its frames, with the
         anchor masks carried along the flow (:func:`flow_carried_masks`; issue 16,
-        docs/stvi.md: a better J/UE trade-off on the tuning split, not yet the default);
-        ``False`` (default): the anchor frames alone, as step 7 reads.
+        docs/stvi.md: J, F, ACC and UE all better on the tuning split); ``False``: the
+        anchor frames alone, as step 7 reads. Only with the automatic cluster count
+        (``clusters=None``).
     max_iter : SLIC iterations.
     """
 
     k: int = 15
     clusters: int | None = None
-    omega: float = 0.7
+    omega: float | None = None
     sigma: float | None = None
     tau: float | None = None
     alpha: float | None = None
     beta: float | None = None
     margin: float = MARGIN
-    carried: bool = False
+    carried: bool = True
     max_iter: int = 10
+
+    @property
+    def judges_carried(self) -> bool:
+        """Whether clusters are judged with the flow-carried masks too."""
+        return self.clusters is None and self.carried
+
+    @property
+    def threshold(self) -> float:
+        """The omega in use: ``omega``, or its default for the way clusters are judged."""
+        if self.omega is not None:
+            return self.omega
+        return OMEGA_CARRIED if self.judges_carried else OMEGA
 
     def __post_init__(self) -> None:
         if self.k < 1:
             raise MotionlabError(f"k must be >= 1, got {self.k}")
         if self.clusters is not None and self.clusters < 1:
             raise MotionlabError(f"clusters must be >= 1, got {self.clusters}")
-        if not 0 <= self.omega < 1:
+        if self.omega is not None and not 0 <= self.omega < 1:
             raise MotionlabError(f"omega must be in [0, 1), got {self.omega}")
         if self.margin < 0:
             raise MotionlabError(f"margin must be >= 0, got {self.margin}")
@@ -463,12 +483,8 @@ def stvi(
     fallback = carried_masks(anchors, boxes) if params.clusters is None else None
     # our addition (issue 16): the clusters between anchors are judged too, against the
     # anchor masks carried along the flow (mean with the anchor-frame overlap)
-    carried = (
-        flow_carried_masks(anchors, flows, t_n)
-        if params.clusters is None and params.carried
-        else None
-    )
-    labels, overlaps = select_tubes(supervoxels, anchors, params.omega, fallback, carried)
+    carried = flow_carried_masks(anchors, flows, t_n) if params.judges_carried else None
+    labels, overlaps = select_tubes(supervoxels, anchors, params.threshold, fallback, carried)
     labels = limit_tubes(labels, n_tubes, tube_descriptors(labels, supervoxels, centres, counts))
     return STVIResult(
         labels=labels,

@@ -114,9 +114,8 @@ def test_stvi_bad_input_is_a_clear_value_error(case, message):
     assert isinstance(info.value, STVIInputError) and isinstance(info.value, MotionlabError)
 
 
-def test_track_boxes_follows_a_known_translation():
-    # a 10 x 6 object moving (+2, +1) px per frame; anchors at 0 and 10 only
-    t_n, h, w = 13, 60, 80
+def _moving_object(t_n: int, h: int, w: int):
+    """A 10 x 6 object moving (+2, +1) px per frame: its flows and ``mask_at(t)``."""
     flows = np.zeros((t_n - 1, h, w, 2), np.float32)
     flows[..., 0], flows[..., 1] = 2.0, 1.0
 
@@ -125,6 +124,13 @@ def test_track_boxes_follows_a_known_translation():
         m[5 + t : 11 + t, 4 + 2 * t : 14 + 2 * t] = True
         return m
 
+    return flows, mask_at
+
+
+def test_track_boxes_follows_a_known_translation():
+    # a 10 x 6 object moving (+2, +1) px per frame; anchors at 0 and 10 only
+    t_n, h, w = 13, 60, 80
+    flows, mask_at = _moving_object(t_n, h, w)
     boxes = track_boxes(flows, {0: mask_at(0), 10: mask_at(10)}, t_n)
     expected = np.array([[4 + 2 * t, 5 + t, 14 + 2 * t, 11 + t] for t in range(t_n)], float)
     np.testing.assert_allclose(boxes, expected, atol=1e-9)
@@ -147,14 +153,7 @@ def test_flow_carried_masks_follow_a_known_translation_and_blend():
     # a 10 x 6 object moving (+2, +1) px per frame, anchors at 0 and 8: every frame's
     # carried mask is the object there; after the last anchor it is carried on
     t_n, h, w = 11, 40, 60
-    flows = np.zeros((t_n - 1, h, w, 2), np.float32)
-    flows[..., 0], flows[..., 1] = 2.0, 1.0
-
-    def mask_at(t: int) -> np.ndarray:
-        m = np.zeros((h, w), bool)
-        m[5 + t : 11 + t, 4 + 2 * t : 14 + 2 * t] = True
-        return m
-
+    flows, mask_at = _moving_object(t_n, h, w)
     masks = flow_carried_masks({0: mask_at(0), 8: mask_at(8)}, flows, t_n)
     assert masks.shape == (t_n, h, w) and masks.dtype == np.float32
     for t in range(t_n):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -94,14 +94,27 @@ def track_boxes(
 
     for t, box in carried(keys[0], 0).items():
         boxes[t] = box
+    _blend_between_anchors(keys, carried, boxes, n_frames)
+    return boxes
+
+
+def _blend_between_anchors(
+    keys: list[int],
+    carry: Callable[[int, int], dict[int, np.ndarray]],
+    out: np.ndarray,
+    n_frames: int,
+) -> None:
+    """Fill ``out[t]`` from the first anchor on: between anchors a < b, the linear blend
+    (weight (t - a) / (b - a)) of ``carry(a, b)[t]`` (a's value carried forward) and
+    ``carry(b, a)[t]`` (b's carried back); after the last anchor, its value carried
+    forward alone."""
     for a, b in itertools.pairwise(keys):
-        fwd, bwd = carried(a, b), carried(b, a)
+        fwd, bwd = carry(a, b), carry(b, a)
         for t in range(a, b + 1):
             w = (t - a) / (b - a)
-            boxes[t] = (1 - w) * fwd[t] + w * bwd[t]
-    for t, box in carried(keys[-1], n_frames - 1).items():
-        boxes[t] = box
-    return boxes
+            out[t] = (1 - w) * fwd[t] + w * bwd[t]
+    for t, value in carry(keys[-1], n_frames - 1).items():
+        out[t] = value
 
 
 def carried_masks(anchors: dict[int, np.ndarray], boxes: np.ndarray) -> dict[int, np.ndarray]:
@@ -171,13 +184,7 @@ def flow_carried_masks(
         return out
 
     masks = np.zeros((n_frames, h, w), np.float32)
-    for a, b in itertools.pairwise(keys):
-        fwd, bwd = carry(a, b), carry(b, a)
-        for t in range(a, b + 1):
-            weight = (t - a) / (b - a)
-            masks[t] = (1 - weight) * fwd[t] + weight * bwd[t]
-    for t, mask in carry(keys[-1], n_frames - 1).items():
-        masks[t] = mask
+    _blend_between_anchors(keys, carry, masks, n_frames)
     for t in keys:
         masks[t] = anchors[t]
     return masks

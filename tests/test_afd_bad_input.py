@@ -194,28 +194,45 @@ def test_a_real_full_disk(src_and_reference):
     assert probe(kept / "A" / "small0.avi").num_frames == 5
 
 
-def test_a_failing_write_stops_the_decode_thread_before_the_reader_closes(tmp_path, monkeypatch):
+CHILD = """
+import errno, sys, threading, time
+import motionlab.afd.write as afd_write
+from motionlab.afd import write_afd
+from motionlab.synthetic import sample_video_frames
+from motionlab.video import write_video
+
+src, out = sys.argv[1], sys.argv[2]
+write_video(src, sample_video_frames(40, size=(64, 48)), fps=25)
+written = []
+
+def full_disk(self, frame):
+    if len(written) == 3:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    written.append(frame)
+
+afd_write.VideoWriter.write = full_disk
+try:
+    write_afd(src, out)
+except OSError as exc:
+    held = exc  # the traceback, held as a job runner holds it, keeps write_afd's frame alive
+    assert held.__traceback__ is not None
+    alive = [t.name for t in threading.enumerate() if t.name == "motionlab-prefetch"]
+    time.sleep(0.5)  # a thread still decoding from the closed container crashed here
+    print("alive", alive)
+else:
+    print("no error")
+"""
+
+
+def test_a_failing_write_stops_the_decode_thread_before_the_reader_closes(tmp_path):
     """The full-disk run once crashed (segfault): the write failed, the reader closed, and
     the decode + flow thread went on decoding from the closed container until the failed
-    job's traceback was collected. Now the thread is joined before the error leaves."""
-    import threading
-
-    import motionlab.afd.write as afd_write
-    from motionlab.afd import write_afd
-
-    src = tmp_path / "long.avi"
-    write_video(src, sample_video_frames(40, size=(64, 48)), fps=25)
-    written = []
-
-    def full_disk(self, frame):
-        if len(written) == 3:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        written.append(frame)
-
-    monkeypatch.setattr(afd_write.VideoWriter, "write", full_disk)
-    with pytest.raises(OSError, match="No space left") as failure:
-        write_afd(src, tmp_path / "out.avi")
-    # the traceback (held here, as by a job runner) keeps write_afd's frame alive
-    assert failure.value.__traceback__ is not None
-    alive = [t.name for t in threading.enumerate() if t.name == "motionlab-prefetch"]
-    assert alive == []
+    job's traceback was collected. Now the thread is joined before the error leaves. Run
+    in a child process, so a regression fails this test instead of crashing the session."""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    run = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path / "long.avi"), str(tmp_path / "out.avi")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, f"child exited {run.returncode}: {run.stderr[-2000:]}"
+    assert run.stdout.strip().splitlines()[-1] == "alive []"

@@ -215,7 +215,9 @@ def select_tubes(
         return inside, seen
 
     inside, in_anchor_frames = overlap_counts(anchors)
-    volume = np.bincount(labels[labels >= 0].ravel(), minlength=n)[:n]
+    valid = labels >= 0
+    ids = labels[valid]  # every voxel's cluster, once (volume and carried mass)
+    volume = np.bincount(ids, minlength=n)[:n]
     unjudged = (volume > 0) & (in_anchor_frames == 0)
     if fallback is not None and unjudged.any():
         f_inside, f_seen = overlap_counts(fallback)
@@ -226,8 +228,7 @@ def select_tubes(
         if volume[j]
     }
     if carried is not None:
-        ok = labels >= 0
-        mass = np.bincount(labels[ok], weights=carried[ok], minlength=n)[:n]
+        mass = np.bincount(ids, weights=carried[valid], minlength=n)[:n]
         overlaps = {j: (o + float(mass[j] / volume[j])) / 2 for j, o in overlaps.items()}
     kept = [j for j, o in overlaps.items() if o > omega]
     kept.sort(key=lambda j: -volume[j])

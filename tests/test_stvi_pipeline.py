@@ -355,12 +355,37 @@ def test_stvi_judges_with_carried_masks_by_default(monkeypatch):
     monkeypatch.setattr(
         tubes_module, "flow_carried_masks", lambda a, f, n: np.ones((n, 60, 80), np.float32)
     )
-    both = stvi(frames, anchors, params=STVIParams(k=3))
+    # the carried masks as a feature channel are tested below: off here, same clusters
+    both = stvi(frames, anchors, params=STVIParams(k=3, mask_weight=0.0))
     np.testing.assert_array_equal(both.supervoxels, plain.supervoxels)
     assert both.overlaps == pytest.approx({j: (o + 1) / 2 for j, o in plain.overlaps.items()})
     assert STVIParams().threshold == tubes_module.OMEGA_CARRIED == 0.6
     assert STVIParams(carried=False).threshold == STVIParams(clusters=15).threshold == 0.7
     assert STVIParams(omega=0.8).threshold == 0.8
+
+
+def test_the_carried_mask_as_a_feature_finds_an_object_colour_and_motion_cannot():
+    """Issue 16: phi gets gamma * m, m the anchor masks carried along the flow. A 10 x 6
+    object with the colour of the background, moving with it (the relative flow is 0
+    everywhere): colour, motion and position alone cut a grid (J 0.59 here); the carried
+    mask puts the clusters' edges on its outline (J 1). With --anchor-frames-only or
+    --clusters the channel is not used (the thesis's eq. 6.4)."""
+    from motionlab.stvi.tubes import MASK_WEIGHT
+
+    t_n, h, w = 16, 60, 80
+    flows, mask_at = _moving_object(t_n, h, w)
+    frames = np.full((t_n, h, w, 3), 120, np.uint8)
+    truth = np.stack([mask_at(t) for t in range(t_n)])
+    anchors = {0: mask_at(0), 15: mask_at(15)}
+    with_mask = stvi(frames, anchors, flows=flows, params=STVIParams())
+    without = stvi(frames, anchors, flows=flows, params=STVIParams(mask_weight=0.0))
+    assert metrics.jaccard(with_mask.mask, truth) > 0.99
+    assert metrics.jaccard(without.mask, truth) < 0.7
+    assert STVIParams().mask_feature_weight == MASK_WEIGHT > 0
+    assert STVIParams(carried=False).mask_feature_weight == 0.0
+    assert STVIParams(clusters=15).mask_feature_weight == 0.0
+    with pytest.raises(MotionlabError, match="mask_weight"):
+        STVIParams(mask_weight=-1.0)
 
 
 def test_cluster_count_puts_about_3k_clusters_on_the_object():

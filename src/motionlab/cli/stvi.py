@@ -29,6 +29,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         writes=("labels", "mask", "pictures", "labels.npz", "stvi.json"),
     )  # fmt: skip
     check_output_target(args.output, directory=True)  # before minutes of work
+    extra = {} if args.mask_weight is None else {"mask_weight": args.mask_weight}
     params = STVIParams(
         k=args.k,
         clusters=args.clusters,
@@ -38,6 +39,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         tau=args.tau,
         alpha=args.alpha,
         beta=args.beta,
+        **extra,
     )
     segmenter = None
     if args.anchors is not None:
@@ -56,6 +58,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         "k": args.k,
         "omega": params.threshold,
         "carried": params.judges_carried,
+        "mask_weight": params.mask_feature_weight,
     }
     if segmenter is not None:
         settings["detector"] = {"model": args.detector}
@@ -167,6 +170,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="judge clusters in the anchor frames alone (step 7 as written); default: the "
         "mean of that overlap and the overlap with the anchor masks carried along the flow",
+    )
+    g.add_argument(
+        "--mask-weight",
+        type=_nonneg,
+        help="weight of the flow-carried anchor mask as a feature, Lab units (25; "
+        "0: colour, motion and position alone, eq. 6.4; unused with --anchor-frames-only "
+        "or --clusters)",
     )
     g.add_argument("--sigma", type=_nonneg, help="spatial scale, pixels")
     g.add_argument("--tau", type=_nonneg, help="temporal scale, frames")

@@ -49,6 +49,11 @@ anchor frames lies inside the anchor masks."""
 OMEGA_CARRIED = 0.6
 """omega for the mean of the anchor-frame overlap and the flow-carried overlap (issue 16:
 chosen on the ten tuning DAVIS sequences; docs/stvi.md)."""
+MASK_WEIGHT = 25.0
+"""gamma: weight of the flow-carried anchor mask as a feature channel, in Lab units (a
+pixel inside the carried mask differs from one outside by gamma, as if by gamma in L).
+Issue 16: chosen on the ten tuning DAVIS sequences (docs/stvi.md, "The carried mask as a
+feature")."""
 MARGIN = 0.15
 """Default margin of the sub-volume around the largest box, a fraction of its size on
 each side (issue 16; 0 until then)."""
@@ -83,6 +88,13 @@ class STVIParams:
         docs/stvi.md: J, F, ACC and UE all better on the tuning split); ``False``: the
         anchor frames alone, as step 7 reads. Only with the automatic cluster count
         (``clusters=None``).
+    mask_weight : gamma, the weight of one more feature channel, ``gamma * m`` with ``m`` in
+        [0, 1] the anchor masks carried along the flow, in Lab units (default
+        ``MASK_WEIGHT``; smoothed with the others in the scale space). Our addition (issue
+        16): colour and motion alone let clusters straddle the object's outline where
+        object and background look or move alike; the carried mask tells SLIC where the
+        anchors put the outline. Used only where the carried masks are (``carried`` and
+        the automatic cluster count); 0 gives the thesis's eq. 6.4.
     max_iter : SLIC iterations.
     """
 
@@ -95,6 +107,7 @@ class STVIParams:
     beta: float | None = None
     margin: float = MARGIN
     carried: bool = True
+    mask_weight: float = MASK_WEIGHT
     max_iter: int = 10
 
     @property
@@ -109,6 +122,11 @@ class STVIParams:
             return self.omega
         return OMEGA_CARRIED if self.judges_carried else OMEGA
 
+    @property
+    def mask_feature_weight(self) -> float:
+        """The gamma in use: ``mask_weight`` with the carried masks, else 0 (eq. 6.4)."""
+        return self.mask_weight if self.judges_carried else 0.0
+
     def __post_init__(self) -> None:
         if self.k < 1:
             raise MotionlabError(f"k must be >= 1, got {self.k}")
@@ -118,7 +136,7 @@ class STVIParams:
             raise MotionlabError(f"omega must be in [0, 1), got {self.omega}")
         if self.margin < 0:
             raise MotionlabError(f"margin must be >= 0, got {self.margin}")
-        for name in ("sigma", "tau", "alpha", "beta"):
+        for name in ("sigma", "tau", "alpha", "beta", "mask_weight"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise MotionlabError(f"{name} must be >= 0, got {value}")
@@ -437,6 +455,9 @@ def stvi(
 
     # per-frame flow (pair t, t+1; the last frame reuses the last pair), background
     # cancelled with the anchor mask where there is one, else the tracked box (eq. 6.1)
+    # the anchor masks carried along the flow into every frame (issue 16): a feature channel
+    # (mask_weight) and, with the anchor-frame overlap, the judge of every cluster
+    carried = flow_carried_masks(anchors, flows, t_n) if params.judges_carried else None
     rel = np.empty((t_n, size[1], size[0], 2), np.float32)
     valid = np.empty((t_n, size[1], size[0]), bool)
     inside_box = np.zeros((t_n, size[1], size[0]), bool)
@@ -464,8 +485,15 @@ def stvi(
         beta=params.beta,
     )
     log.debug("STVI scales %s, window %s", scales, size)
-    feats = np.concatenate([lab, scales.beta * rel], axis=-1)
-    del lab, rel
+    channels = [lab, scales.beta * rel]
+    gamma = params.mask_feature_weight
+    if gamma > 0 and carried is not None:
+        # our addition to eq. 6.4: gamma * m, m the carried mask in [0, 1] (Lab units)
+        m = np.stack([crop(carried[t], origins[t], size) for t in range(t_n)])
+        channels.append(np.float32(gamma) * m[..., None])
+        del m
+    feats = np.concatenate(channels, axis=-1)
+    del lab, rel, channels
     feats = scale_space(feats, scales.sigma, scales.tau, valid)
     if params.clusters is None:
         keys = sorted(anchors)
@@ -484,7 +512,6 @@ def stvi(
     fallback = carried_masks(anchors, boxes) if params.clusters is None else None
     # our addition (issue 16): the clusters between anchors are judged too, against the
     # anchor masks carried along the flow (mean with the anchor-frame overlap)
-    carried = flow_carried_masks(anchors, flows, t_n) if params.judges_carried else None
     labels, overlaps = select_tubes(supervoxels, anchors, params.threshold, fallback, carried)
     labels = limit_tubes(labels, n_tubes, tube_descriptors(labels, supervoxels, centres, counts))
     return STVIResult(

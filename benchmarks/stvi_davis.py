@@ -10,7 +10,11 @@ For every sequence in ``DAVIS/JPEGImages/480p`` (full 854x480 resolution) it run
   over the whole video, again with anchors every 20 frames and in the first frame only.
   The baselines segment frames scaled by ``--baseline-scale`` (default 0.5: scikit-image's
   3D SLIC takes minutes per full-resolution sequence on 2 cores); their labels are scaled
-  back (nearest neighbour) and selected and scored at full resolution.
+  back (nearest neighbour) and selected and scored at full resolution;
+* ``carried-masks``: no segmentation at all, the anchor masks carried along the flow
+  (``motionlab.stvi.tracking.flow_carried_masks``, what STVI's default judges with and
+  feeds to SLIC as a feature) thresholded at 0.5, one tube: the mask-propagation
+  baseline any part-based result should be compared with.
 
 Each run happens in a fresh process so its peak resident memory can be reported.
 Prints Markdown tables (mean per method next to the thesis's row, then STVI per sequence).
@@ -41,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DAVIS = ROOT.parent / "shared" / "data" / "davis2016"
 # Table 6.1 "Ours ⇓" and M of Table 6.3 (its J_p, F_p, C_p are on DAVIS Parts, not comparable)
 THESIS = {"ACC": 0.78, "UE": 0.03, "TEX": 0.93, "J": 0.66, "F": 0.68, "M": 3.7}
-METHODS = ("stvi", "stvi-literal", "slico", "slic3d")
+METHODS = ("stvi", "stvi-literal", "slico", "slic3d", "carried-masks")
 SETTINGS = {"every20": "⇓ every 20", "first": "first frame"}
 
 
@@ -69,7 +73,7 @@ def run_one(
 
     from motionlab.stvi.anchors import anchor_indices, load_anchors
     from motionlab.stvi.evaluate import evaluate_labels
-    from motionlab.stvi.tracking import track_boxes
+    from motionlab.stvi.tracking import flow_carried_masks, track_boxes
     from motionlab.stvi.tubes import STVIParams, compute_flows, stvi
 
     frames, gt, source = _load(davis, seq)
@@ -91,6 +95,9 @@ def run_one(
             result = stvi(frames, anchors, flows=flows, params=params)
             labels = result.labels
             scales = {"sigma": result.scales.sigma, "tau": result.scales.tau}
+        elif method == "carried-masks":
+            labels = (flow_carried_masks(anchors, flows, t_n) > 0.5).astype(np.int32)
+            scales = {"sigma": float("nan"), "tau": float("nan")}
         else:
             from motionlab.stvi import baselines
 

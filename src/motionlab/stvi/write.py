@@ -81,7 +81,8 @@ def write_stvi(
     start, stop : int
         Frames ``start`` .. ``stop - 1`` of the source (mask files keep the source's index).
     params : STVIParams
-        k, clusters, omega and the scales (default: the automatic 0-parameter mode).
+        k, clusters, omega, the mask weight and the scales (default: the automatic
+        0-parameter mode).
     pictures : bool
         Also write ``pictures/`` (tubes over frames, x-t / y-t slices, trajectories).
     settings, provenance_inputs

@@ -254,6 +254,11 @@ def _rows() -> list[Row]:
         ("stvi/sigma-nan", "stvi {I}/good.mkv --anchors {I}/masks -o out --sigma nan", "error"),
         ("stvi/omega-inf", "stvi {I}/good.mkv --anchors {I}/masks -o out --omega inf", "error"),
         (
+            "stvi/mask-weight-unused",
+            "stvi {I}/good.mkv --anchors {I}/masks -o out --anchor-frames-only --mask-weight 9",
+            "error",
+        ),
+        (
             "stvi/clusters-zero",
             "stvi {I}/good.mkv --anchors {I}/masks -o out --clusters 0",
             "error",

@@ -30,6 +30,9 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     )  # fmt: skip
     check_output_target(args.output, directory=True)  # before minutes of work
     extra = {} if args.mask_weight is None else {"mask_weight": args.mask_weight}
+    if args.mask_weight and (args.anchor_frames_only or args.clusters is not None):
+        raise MotionlabError("--mask-weight needs the carried masks: not with "
+                             "--anchor-frames-only or --clusters")  # fmt: skip
     params = STVIParams(
         k=args.k,
         clusters=args.clusters,

@@ -455,11 +455,11 @@ def stvi(
     boxes = track_boxes(flows, anchors, t_n)
     origins, size = object_windows(boxes, margin=params.margin)
 
-    # per-frame flow (pair t, t+1; the last frame reuses the last pair), background
-    # cancelled with the anchor mask where there is one, else the tracked box (eq. 6.1)
     # the anchor masks carried along the flow into every frame (issue 16): a feature channel
     # (mask_weight) and, with the anchor-frame overlap, the judge of every cluster
     carried = flow_carried_masks(anchors, flows, t_n) if params.judges_carried else None
+    # per-frame flow (pair t, t+1; the last frame reuses the last pair), background
+    # cancelled with the anchor mask where there is one, else the tracked box (eq. 6.1)
     rel = np.empty((t_n, size[1], size[0], 2), np.float32)
     valid = np.empty((t_n, size[1], size[0]), bool)
     inside_box = np.zeros((t_n, size[1], size[0]), bool)

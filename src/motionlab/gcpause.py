@@ -16,10 +16,21 @@ outputs are the same. On leaving, the frozen objects are handed back to the coll
 (:func:`gc.unfreeze`, unless something else had frozen objects before) and its former
 state (enabled or not) is restored, so a longer-lived process (tests, notebooks) is left
 as it was.
+
+:func:`freeze_at_exit` does the same for the end of a command: when the interpreter exits,
+its last full collection walks every object still alive (and the module teardown frees
+them one by one); frozen, they are skipped. Measured on the same kind of run (``obfuscate
+--templates face`` on a 176x144 video, pinned to one core): the shutdown after the last
+``atexit`` hook took 0.24-0.34 s of CPU (of 3.3-3.6 s), 0.03 s with the objects frozen.
+Only what Python does not promise anyway is lost: finalizers of objects in reference
+cycles still alive at exit do not run (the ``__del__`` of an object alive at exit is not
+guaranteed, Python's data model says). Every output of ours is written, closed and renamed
+before the command returns, so none depends on them.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 from collections.abc import Callable, Iterator
@@ -50,3 +61,17 @@ def paused_gc() -> Iterator[Callable[[], None]]:
             gc.unfreeze()
         if enabled:
             gc.enable()
+
+
+_exit_freeze_registered = False
+
+
+def freeze_at_exit() -> None:
+    """At interpreter exit, after the ``atexit`` hooks registered later than this call
+    (they run first), freeze every object alive (:func:`gc.freeze`), so the shutdown's
+    last collection skips them. Registered once per process; the ``motionlab`` command
+    calls it (the module docstring has the measurement)."""
+    global _exit_freeze_registered
+    if not _exit_freeze_registered:
+        _exit_freeze_registered = True
+        atexit.register(gc.freeze)

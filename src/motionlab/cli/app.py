@@ -29,6 +29,7 @@ from motionlab import __version__, progress
 from motionlab.cli.examples import attach_examples, subparsers
 from motionlab.cli.options import merge_flow_opts, positive_float
 from motionlab.errors import MotionlabError
+from motionlab.gcpause import freeze_at_exit
 from motionlab.provenance import set_command
 
 log = logging.getLogger("motionlab")
@@ -97,6 +98,7 @@ def add_log_options(parser: argparse.ArgumentParser, *, root: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``motionlab`` command; return its exit status."""
+    freeze_at_exit()  # the interpreter's shutdown skips the objects alive then (gcpause)
     parser = build_parser()
     args = parser.parse_args(argv)
     set_command(argv)  # recorded in every output's provenance

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,14 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MOTIONLAB_SHARED", REPO.parent / "shared"))
 DATA = SHARED / "data"
 RAFT_SMALL = SHARED / "weights" / "raft-small.pth"
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """``preexec_fn`` for a child that a test interrupts with SIGINT: SIGINT at its default
+    disposition, so Python turns it into KeyboardInterrupt as in a terminal. A test session
+    started in the background by a non-interactive shell (``cmd &``) inherits SIGINT
+    *ignored*, its children too, and then Ctrl-C would never reach the command."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def need(path: Path) -> Path:

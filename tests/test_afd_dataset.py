@@ -33,6 +33,8 @@ from motionlab.flow import estimate
 from motionlab.synthetic import sample_video_frames
 from motionlab.video import probe, read_metadata, read_video, write_video
 
+from conftest import ctrl_c_as_in_a_terminal
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -302,6 +304,7 @@ def _start(src: Path, dst: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as in a terminal
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
 
 

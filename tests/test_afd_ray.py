@@ -30,6 +30,8 @@ from motionlab.jobs import ray_safe_environment
 from motionlab.video import probe, write_video
 from test_afd_dataset import REPO, _descendants, _survivors, make_dataset
 
+from conftest import ctrl_c_as_in_a_terminal
+
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc to check the cluster's sockets"
 )
@@ -151,6 +153,7 @@ def _afd_dataset(src: Path, dst: Path, env: dict[str, str], *args: str) -> subpr
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
 
 

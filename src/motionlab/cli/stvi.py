@@ -21,7 +21,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
 
     from motionlab.atomic import check_output_target, refuse_overwrite_input
     from motionlab.cli.options import estimator_options
-    from motionlab.stvi.tubes import STVIParams
+    from motionlab.stvi.tubes import MASK_WEIGHT, STVIParams
     from motionlab.stvi.write import write_stvi
 
     refuse_overwrite_input(
@@ -29,10 +29,6 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         writes=("labels", "mask", "pictures", "labels.npz", "stvi.json"),
     )  # fmt: skip
     check_output_target(args.output, directory=True)  # before minutes of work
-    extra = {} if args.mask_weight is None else {"mask_weight": args.mask_weight}
-    if args.mask_weight and (args.anchor_frames_only or args.clusters is not None):
-        raise MotionlabError("--mask-weight needs the carried masks: not with "
-                             "--anchor-frames-only or --clusters")  # fmt: skip
     params = STVIParams(
         k=args.k,
         clusters=args.clusters,
@@ -42,8 +38,11 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         tau=args.tau,
         alpha=args.alpha,
         beta=args.beta,
-        **extra,
+        mask_weight=MASK_WEIGHT if args.mask_weight is None else args.mask_weight,
     )
+    if args.mask_weight and not params.judges_carried:  # the modes without carried masks
+        raise MotionlabError("--mask-weight needs the carried masks: not with "
+                             "--anchor-frames-only or --clusters")  # fmt: skip
     segmenter = None
     if args.anchors is not None:
         for name in ("detector_weights", "detector_class"):

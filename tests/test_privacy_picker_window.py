@@ -39,7 +39,16 @@ def display() -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+
+    def ready() -> bool:  # the socket, and the server answering a client on it
+        if not Path(f"/tmp/.X11-unix/X{number}").exists():
+            return False
+        probe = subprocess.run(
+            ["xwininfo", "-root", "-display", f":{number}"], capture_output=True, timeout=10
+        )
+        return probe.returncode == 0
+
+    while not ready():
         if server.poll() is not None or time.monotonic() > deadline:
             server.kill()
             pytest.skip(f"Xvfb could not start display :{number}")

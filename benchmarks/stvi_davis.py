@@ -4,8 +4,9 @@ For every sequence in ``DAVIS/JPEGImages/480p`` (full 854x480 resolution) it run
 
 * STVI (and ``stvi-literal``: k = 15 SLIC clusters over the sub-volume, the thesis's
   step 6 read literally) with anchors from the annotations every 20 frames (the thesis's
-  "⇓" rows) and with an anchor in the first frame only, flow (DIS medium) included in the
-  time;
+  "⇓" rows) and with an anchor in the first frame only, flow (DIS medium, forward and
+  backward as ``motionlab stvi`` computes it; ``--forward-flow-only`` for the ablation)
+  included in the time;
 * the baselines with the same tube selection: SLICO per frame and 3D SLIC supervoxels
   over the whole video, again with anchors every 20 frames and in the first frame only.
   The baselines segment frames scaled by ``--baseline-scale`` (default 0.5: scikit-image's
@@ -67,6 +68,7 @@ def run_one(
     scale: float,
     settings: tuple[str, ...] = tuple(SETTINGS),
     save: Path | None = None,
+    backward: bool = True,
 ) -> list[dict]:
     """The anchor ``settings`` of one method on one sequence (in a child process)."""
     import cv2
@@ -83,6 +85,9 @@ def run_one(
     rows = []
     started = time.perf_counter()
     flows = compute_flows(frames, "dis", preset="medium")
+    # both directions, as `motionlab stvi` computes them (--forward-flow-only: the stand-in
+    # of motionlab.stvi.tracking, STVI before issue 16's fourth stop)
+    back = compute_flows(frames, "dis", preset="medium", direction="backward") if backward else None
     flow_s = time.perf_counter() - started
     segments = None
     for name, indices in chosen.items():
@@ -92,16 +97,16 @@ def run_one(
             # stvi-literal: k SLIC clusters over the sub-volume, the thesis's step 6 read
             # literally (the default spreads about k over the object; docs/stvi.md)
             params = STVIParams(clusters=15) if method == "stvi-literal" else STVIParams()
-            result = stvi(frames, anchors, flows=flows, params=params)
+            result = stvi(frames, anchors, flows=flows, backward_flows=back, params=params)
             labels = result.labels
             scales = {"sigma": result.scales.sigma, "tau": result.scales.tau}
         elif method == "carried-masks":
-            labels = (flow_carried_masks(anchors, flows, t_n) > 0.5).astype(np.int32)
+            labels = (flow_carried_masks(anchors, flows, t_n, back) > 0.5).astype(np.int32)
             scales = {"sigma": float("nan"), "tau": float("nan")}
         else:
             from motionlab.stvi import baselines
 
-            boxes = track_boxes(flows, anchors, t_n)
+            boxes = track_boxes(flows, anchors, t_n, back)
             if segments is None:  # the segmentation does not depend on the anchors
                 small = np.stack(
                     [
@@ -150,6 +155,11 @@ def main() -> int:
     ap.add_argument("--baseline-scale", type=float, default=0.5)
     ap.add_argument("--save-labels", type=Path, help="write each label volume here (.npz)")
     ap.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
+    ap.add_argument(
+        "--forward-flow-only",
+        action="store_true",
+        help="no backward flow: the forward flow stands in for it (the ablation)",
+    )
     args = ap.parse_args()
     if not (args.davis / "JPEGImages" / "480p").is_dir():
         print(f"skipped: no DAVIS 2016 at {args.davis}", file=sys.stderr)
@@ -170,6 +180,7 @@ def main() -> int:
                     args.baseline_scale,
                     tuple(args.anchors),
                     args.save_labels,
+                    not args.forward_flow_only,
                 ).result()
             rows += got
             r = got[0]
@@ -185,7 +196,9 @@ def main() -> int:
     keys = [*TABLE_6_1, *TABLE_6_3, "seconds", "peak_mb"]
     lines = [
         f"Mean over {len(seqs)} DAVIS 2016 sequences at 480p "
-        "(`benchmarks/stvi_davis.py`; time includes DIS-medium flow; J_p, F_p, C_p with "
+        "(`benchmarks/stvi_davis.py`; time includes DIS-medium flow, "
+        + ("forward only" if args.forward_flow_only else "forward and backward")
+        + "; J_p, F_p, C_p with "
         "the whole object as the one part):",
         "",
         "| method | anchors | " + " | ".join(keys) + " |",

@@ -61,6 +61,7 @@ def test_stvi_writes_labels_masks_and_metadata(clip, capsys):
     assert meta["anchors"] == [0, 10, 20] and meta["tubes"] == labels.max()
     assert meta["sigma"] > 0 and meta["seconds"] > 0
     assert meta["mask_weight"] == 25.0 and meta["omega"] == 0.75 and meta["carried"] is True
+    assert meta["flow_directions"] == ["forward", "backward"]
     # provenance: the frame folder and the anchors are hashed (motionlab.provenance)
     assert [x["path"] for x in meta["inputs"]] == [args[2], args[4]]
     assert meta["inputs"][0]["hashed"].startswith("folder: ") and meta["command"]
@@ -72,6 +73,30 @@ def test_stvi_writes_labels_masks_and_metadata(clip, capsys):
     assert [r["sequence"] for r in rows] == ["toy", "mean"]
     assert 0.5 < float(rows[0]["J"]) <= 1 and float(rows[0]["M"]) == labels.max()
     assert "| toy |" in (root / "results" / "stvi_eval.md").read_text()
+
+
+def test_stvi_command_tracks_with_the_backward_flow(clip, tmp_path, monkeypatch):
+    """`motionlab stvi` hands STVI the backward flow of every pair (frame t + 1 to t) with
+    the forward one, from the same estimator."""
+    from motionlab.stvi import write
+
+    root, _ = clip
+    got: dict = {}
+    real = write.stvi
+
+    def spy(frames, anchors, **kwargs):
+        got.update(kwargs, frames=frames)
+        return real(frames, anchors, **kwargs)
+
+    monkeypatch.setattr(write, "stvi", spy)
+    args = ["-q", "stvi", str(root / "frames"), "--anchors"]
+    args += [str(root / "davis/Annotations/480p/toy"), "-o", str(tmp_path / "out")]
+    assert main(args) == 0
+    frames, backward = got["frames"], got["backward_flows"]
+    assert backward is not None and backward.shape == got["flows"].shape == (23, 72, 96, 2)
+    from motionlab.stvi.tubes import compute_flows
+
+    np.testing.assert_array_equal(backward[7], compute_flows(frames[7:9], direction="backward")[0])
 
 
 def test_stvi_eval_scores_a_perfect_result_as_perfect(clip, tmp_path):

@@ -2,8 +2,17 @@
 sub-volume out of the video (thesis Sec. 6.3, step 2).
 
 Boxes are float ``(x0, y0, x1, y1)`` in pixels, ``x1``/``y1`` exclusive. Flows follow the
-project convention: ``forward[t]`` is the flow of pair ``(t, t + 1)``, ``(H, W, 2)``,
-channel 0 = u (right), 1 = v (down), pixels per frame.
+project convention: ``forward[t]`` is the flow of pair ``(t, t + 1)`` and ``backward[t]``
+the flow from frame ``t + 1`` back to frame ``t``, ``(H, W, 2)``, channel 0 = u (right),
+1 = v (down), pixels per frame.
+
+Going back in time (a point of frame t + 1 to frame t) needs the backward flow at the
+point. Where only forward flows are given, the forward flow sampled at the later position
+stands in for it (``p - forward[t](p)``): exact where the flow is locally uniform, wrong
+at motion boundaries, which is where the object is (a pixel of frame t + 1 that the
+moving object has just covered carries the flow of the background that was there in
+frame t). With anchors every 20 DAVIS frames, the backward flow makes the carried masks
+markedly better (docs/stvi.md, "Backward flow"), so STVI computes both.
 """
 
 from __future__ import annotations
@@ -37,14 +46,17 @@ def _sample(flow: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 
 def _follow(
-    flows: Sequence[np.ndarray], mask: np.ndarray, start: int, stop: int
+    flows: Sequence[np.ndarray],
+    mask: np.ndarray,
+    start: int,
+    stop: int,
+    backward: Sequence[np.ndarray] | None = None,
 ) -> dict[int, np.ndarray]:
     """Median displacement of the mask's pixels, followed from frame ``start`` to every
     frame up to ``stop`` (inclusive; ``stop < start`` follows backwards), ``{t: (dx, dy)}``.
 
-    Backwards, the point at p in frame t + 1 moves to p - forward[t](p): the forward flow
-    sampled at the later position stands in for the backward flow (one flow per pair is
-    enough; the error is second order in the flow's spatial variation).
+    Backwards, the point at p in frame t + 1 moves to p + backward[t](p), or, without
+    backward flows, to p - forward[t](p) (the module's note on the stand-in).
     """
     ys, xs = np.nonzero(mask)
     pts = np.stack([xs, ys], axis=1).astype(np.float64)
@@ -54,13 +66,21 @@ def _follow(
     out = {start: np.zeros(2)}
     step = 1 if stop >= start else -1
     for t in range(start, stop, step):
-        pts = pts + _sample(flows[t], pts) if step > 0 else pts - _sample(flows[t - 1], pts)
+        if step > 0:
+            pts = pts + _sample(flows[t], pts)
+        elif backward is not None:
+            pts = pts + _sample(backward[t - 1], pts)
+        else:
+            pts = pts - _sample(flows[t - 1], pts)
         out[t + step] = np.median(pts - origin, axis=0)
     return out
 
 
 def track_boxes(
-    flows: Sequence[np.ndarray], anchors: dict[int, np.ndarray], n_frames: int
+    flows: Sequence[np.ndarray],
+    anchors: dict[int, np.ndarray],
+    n_frames: int,
+    backward: Sequence[np.ndarray] | None = None,
 ) -> np.ndarray:
     """The object's box in every frame, ``(n_frames, 4)`` float64.
 
@@ -77,11 +97,13 @@ def track_boxes(
         Forward flow of every pair, ``len(flows) == n_frames - 1``.
     anchors : dict
         Frame index -> bool ``(H, W)`` mask; at least one.
+    backward : sequence of (H, W, 2) float32, optional
+        Backward flow of every pair (frame t + 1 to t), to follow anchors back in time;
+        without it the forward flow stands in (module note).
     """
     if not anchors:
         raise MotionlabError("tracking needs at least one anchor mask")
-    if len(flows) != n_frames - 1:
-        raise MotionlabError(f"need {n_frames - 1} flows for {n_frames} frames, got {len(flows)}")
+    _check_flow_counts(flows, backward, n_frames)
     keys = sorted(anchors)
     if keys[0] < 0 or keys[-1] >= n_frames:
         raise MotionlabError(f"anchor frames {keys} outside the video's 0..{n_frames - 1}")
@@ -89,13 +111,24 @@ def track_boxes(
 
     def carried(anchor: int, stop: int) -> dict[int, np.ndarray]:
         box = mask_box(anchors[anchor])
-        moves = _follow(flows, anchors[anchor], anchor, stop)
+        moves = _follow(flows, anchors[anchor], anchor, stop, backward)
         return {t: box + np.tile(d, 2) for t, d in moves.items()}
 
     for t, box in carried(keys[0], 0).items():
         boxes[t] = box
     _blend_between_anchors(keys, carried, boxes, n_frames)
     return boxes
+
+
+def _check_flow_counts(
+    flows: Sequence[np.ndarray], backward: Sequence[np.ndarray] | None, n_frames: int
+) -> None:
+    if len(flows) != n_frames - 1:
+        raise MotionlabError(f"need {n_frames - 1} flows for {n_frames} frames, got {len(flows)}")
+    if backward is not None and len(backward) != n_frames - 1:
+        raise MotionlabError(
+            f"need {n_frames - 1} backward flows for {n_frames} frames, got {len(backward)}"
+        )
 
 
 def _blend_between_anchors(
@@ -133,7 +166,10 @@ def carried_masks(anchors: dict[int, np.ndarray], boxes: np.ndarray) -> dict[int
 
 
 def flow_carried_masks(
-    anchors: dict[int, np.ndarray], flows: Sequence[np.ndarray], n_frames: int
+    anchors: dict[int, np.ndarray],
+    flows: Sequence[np.ndarray],
+    n_frames: int,
+    backward: Sequence[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Every anchor mask carried along the flow to the frames around it, ``(n_frames, H,
     W)`` float32 in [0, 1] (the anchor masks themselves in anchor frames).
@@ -142,11 +178,11 @@ def flow_carried_masks(
     mask carried forward and b's mask carried back, as :func:`track_boxes` blends boxes;
     after the last anchor its mask carried forward alone (frame 0 must be an anchor:
     :func:`motionlab.stvi.anchors.check_anchors`). What is carried is each pixel's
-    position: the pixel q of frame t + 1 came from q - forward[t](q) (the forward flow at
-    the later position standing in for the backward flow, as in :func:`track_boxes`) and
-    the pixel p of frame t goes to p + forward[t](p); the positions are composed frame by
-    frame and the anchor mask is sampled once, bilinearly, at the composed position, so
-    the mask does not blur over the frames. Pixels whose path leaves the frame get 0.
+    position: the pixel q of frame t + 1 came from q + backward[t](q) (or, without
+    backward flows, q - forward[t](q): the module's note on the stand-in) and the pixel p
+    of frame t goes to p + forward[t](p); the positions are composed frame by frame and
+    the anchor mask is sampled once, bilinearly, at the composed position, so the mask
+    does not blur over the frames. Pixels whose path leaves the frame get 0.
 
     Parameters
     ----------
@@ -155,12 +191,15 @@ def flow_carried_masks(
     flows : sequence of (H, W, 2) float32
         Forward flow of every pair (pixels per frame, u right, v down).
     n_frames : int
+    backward : sequence of (H, W, 2) float32, optional
+        Backward flow of every pair (frame t + 1 to t), to carry masks forward in time.
     """
     import cv2
 
     keys = sorted(anchors)
     if not keys or keys[0] != 0:
         raise MotionlabError("carrying masks needs an anchor in frame 0")
+    _check_flow_counts(flows, backward, n_frames)
     h, w = anchors[keys[0]].shape
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     far = -1e5  # a position outside every frame: samples 0
@@ -176,8 +215,12 @@ def flow_carried_masks(
         out = {a: mask}
         step = 1 if stop >= a else -1
         for t in range(a, stop, step):
-            f = np.asarray(flows[t] if step > 0 else flows[t - 1], np.float32)
-            sign = -step  # forward: q - F(q); backward: p + F(p)
+            if step < 0:  # p of frame t - 1 goes to p + forward[t - 1](p)
+                f, sign = np.asarray(flows[t - 1], np.float32), 1.0
+            elif backward is not None:  # q of frame t + 1 came from q + backward[t](q)
+                f, sign = np.asarray(backward[t], np.float32), 1.0
+            else:  # the stand-in: q - forward[t](q)
+                f, sign = np.asarray(flows[t], np.float32), -1.0
             mx, my = gx + sign * f[..., 0], gy + sign * f[..., 1]
             px, py = remap(px, mx, my, far), remap(py, mx, my, far)
             out[t + step] = remap(mask, px, py, 0.0)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -373,7 +373,10 @@ def tube_descriptors(
 
 
 def _check_inputs(
-    frames: np.ndarray, anchors: dict[int, np.ndarray], flows: np.ndarray | None
+    frames: np.ndarray,
+    anchors: dict[int, np.ndarray],
+    flows: np.ndarray | None,
+    backward_flows: np.ndarray | None = None,
 ) -> None:
     """Raise :class:`STVIInputError` (a ``ValueError``) for input STVI cannot run on."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -384,6 +387,13 @@ def _check_inputs(
     check_anchors(anchors, t, (w, h))
     if flows is not None and flows.shape != (t - 1, h, w, 2):
         raise STVIInputError(f"flows must be {(t - 1, h, w, 2)}, got {flows.shape}")
+    if backward_flows is not None:
+        if flows is None:
+            raise STVIInputError("backward flows were given without the forward flows")
+        if backward_flows.shape != (t - 1, h, w, 2):
+            raise STVIInputError(
+                f"backward flows must be {(t - 1, h, w, 2)}, got {backward_flows.shape}"
+            )
 
 
 def compute_flows(
@@ -392,9 +402,11 @@ def compute_flows(
     *,
     estimator: Any = None,
     progress: bool = False,
+    direction: Literal["forward", "backward"] = "forward",
     **options: Any,
 ) -> np.ndarray:
-    """Forward flow of every pair of a ``(T, H, W, 3)`` clip, ``(T - 1, H, W, 2)`` float32.
+    """Forward flow of every pair of a ``(T, H, W, 3)`` clip, ``(T - 1, H, W, 2)`` float32
+    (``direction="backward"``: element t is the flow from frame t + 1 back to frame t).
 
     ``estimator`` (a :class:`motionlab.flow.FlowEstimator`) replaces ``method`` and
     ``options``; ``progress`` shows progress (a bar on a terminal, lines in logs).
@@ -406,12 +418,13 @@ def compute_flows(
     # pairs per estimator call: the estimator's batch size (RAFT --batch-size), else 1
     batch = int(getattr(estimator, "batch_size", options.get("batch_size", 1)))
     pairs = video_flow(
-        frames, method=method, estimator=estimator, direction="forward", batch_size=batch,
+        frames, method=method, estimator=estimator, direction=direction, batch_size=batch,
         **options,
     )  # fmt: skip
     # a bar on a terminal, plain lines in logs (motionlab.progress)
-    for pair in track(pairs, "flow", total=len(out), unit="pair", enabled=progress):
-        out[pair.index] = pair.forward
+    label = "flow" if direction == "forward" else "backward flow"
+    for pair in track(pairs, label, total=len(out), unit="pair", enabled=progress):
+        out[pair.index] = pair.forward if direction == "forward" else pair.backward
     return out
 
 
@@ -422,6 +435,7 @@ def stvi(
     flows: np.ndarray | None = None,
     params: STVIParams = STVIParams(),
     flow_method: str = "dis",
+    backward_flows: np.ndarray | None = None,
 ) -> STVIResult:
     """Decompose the anchored object of a clip into part tubes.
 
@@ -433,8 +447,16 @@ def stvi(
         Frame index -> bool ``(H, W)`` object mask, non-empty: frame 0 and every n-th
         frame after it, or any subset that includes frame 0.
     flows : (T - 1, H, W, 2) float32 ndarray, optional
-        Forward flow of every pair; computed with ``flow_method`` when omitted.
+        Forward flow of every pair; computed with ``flow_method`` when omitted, together
+        with ``backward_flows``.
     params : STVIParams
+    flow_method : str
+        Flow method of :func:`motionlab.flow.get_estimator` for the flows not given.
+    backward_flows : (T - 1, H, W, 2) float32 ndarray, optional
+        Flow from frame t + 1 back to frame t, to follow the anchors back in time (boxes)
+        and carry their masks forward (:mod:`motionlab.stvi.tracking`). With ``flows``
+        given and this omitted, the forward flow stands in for it (the module's note; what
+        STVI did before issue 16's fourth stop, and worse at motion boundaries).
 
     Returns
     -------
@@ -448,16 +470,19 @@ def stvi(
         frames, flows of the wrong shape (:func:`motionlab.stvi.anchors.check_anchors`).
     """
     frames = np.asarray(frames)
-    _check_inputs(frames, anchors, flows)
+    _check_inputs(frames, anchors, flows, backward_flows)
     t_n, h, w = frames.shape[:3]
     if flows is None:
         flows = compute_flows(frames, flow_method)
-    boxes = track_boxes(flows, anchors, t_n)
+        backward_flows = compute_flows(frames, flow_method, direction="backward")
+    boxes = track_boxes(flows, anchors, t_n, backward_flows)
     origins, size = object_windows(boxes, margin=params.margin)
 
     # the anchor masks carried along the flow into every frame (issue 16): a feature channel
     # (mask_weight) and, with the anchor-frame overlap, the judge of every cluster
-    carried = flow_carried_masks(anchors, flows, t_n) if params.judges_carried else None
+    carried = (
+        flow_carried_masks(anchors, flows, t_n, backward_flows) if params.judges_carried else None
+    )
     # per-frame flow (pair t, t+1; the last frame reuses the last pair), background
     # cancelled with the anchor mask where there is one, else the tracked box (eq. 6.1)
     rel = np.empty((t_n, size[1], size[0], 2), np.float32)

@@ -114,12 +114,16 @@ def write_stvi(
 
         estimator = get_estimator(flow, **(flow_options or {}))
     flows = compute_flows(frames, estimator=estimator, progress=progress)
+    # both directions: the backward flow follows the anchors back in time (tracking note)
+    backward = compute_flows(frames, estimator=estimator, progress=progress, direction="backward")
     if found is not None:
         marks = found.anchors(flows)
         check_anchors(marks, t_n, (w, h))
         log.info("%d frames %dx%d, detected anchors at %s", t_n, w, h, sorted(marks))
     log.info("clustering the space-time volume ...")
-    result = stvi(frames, marks, flows=flows, params=params or STVIParams())
+    result = stvi(
+        frames, marks, flows=flows, backward_flows=backward, params=params or STVIParams()
+    )
     info = dict(settings or {})
     detector = info.pop("detector", {})
     info["seconds"] = round(time.perf_counter() - started, 2)

@@ -165,7 +165,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--omega",
         type=_nonneg,
-        help="tube selection overlap (0.75 with the carried masks, 0.7 with "
+        help="tube selection overlap (0.8 with the carried masks, 0.7 with "
         "--anchor-frames-only or --clusters)",
     )
     g.add_argument(
@@ -177,7 +177,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--mask-weight",
         type=_nonneg,
-        help="weight of the flow-carried anchor mask as a feature, Lab units (25; "
+        help="weight of the flow-carried anchor mask as a feature, Lab units (37.5; "
         "0: colour, motion and position alone, eq. 6.4; unused with --anchor-frames-only "
         "or --clusters)",
     )

@@ -60,7 +60,7 @@ def test_stvi_writes_labels_masks_and_metadata(clip, capsys):
     meta = json.loads((out / "stvi.json").read_text())
     assert meta["anchors"] == [0, 10, 20] and meta["tubes"] == labels.max()
     assert meta["sigma"] > 0 and meta["seconds"] > 0
-    assert meta["mask_weight"] == 37.5 and meta["omega"] == 0.8 and meta["carried"] is True
+    assert meta["mask_weight"] == 37.5 and meta["omega"] == 0.9 and meta["carried"] is True
     assert meta["flow_directions"] == ["forward", "backward"]
     # provenance: the frame folder and the anchors are hashed (motionlab.provenance)
     assert [x["path"] for x in meta["inputs"]] == [args[2], args[4]]

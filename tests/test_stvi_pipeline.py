@@ -475,7 +475,7 @@ def test_stvi_judges_with_carried_masks_by_default(monkeypatch):
     both = stvi(frames, anchors, params=STVIParams(k=3, mask_weight=0.0))
     np.testing.assert_array_equal(both.supervoxels, plain.supervoxels)
     assert both.overlaps == pytest.approx({j: (o + 1) / 2 for j, o in plain.overlaps.items()})
-    assert STVIParams().threshold == tubes_module.OMEGA_CARRIED == 0.8
+    assert STVIParams().threshold == tubes_module.OMEGA_CARRIED == 0.9
     assert STVIParams(carried=False).threshold == STVIParams(clusters=15).threshold == 0.7
     assert STVIParams(omega=0.8).threshold == 0.8
 
@@ -502,6 +502,38 @@ def test_the_carried_mask_as_a_feature_finds_an_object_colour_and_motion_cannot(
     assert STVIParams(clusters=15).mask_feature_weight == 0.0
     with pytest.raises(MotionlabError, match="mask_weight"):
         STVIParams(mask_weight=-1.0)
+
+
+def test_the_mask_channel_reaches_slic_unsmoothed(monkeypatch):
+    """The carried mask is appended after the scale space: SLIC sees gamma times the
+    carried mask cropped to the window, exactly, while the colour channels are smoothed
+    (a fast object's large tau would otherwise smear the outline the channel carries)."""
+    from motionlab.stvi import tubes as tubes_module
+
+    t_n, h, w = 12, 60, 80
+    flows, mask_at = _moving_object(t_n, h, w)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (t_n, h, w, 3), dtype=np.uint8)
+    anchors = {0: mask_at(0), 10: mask_at(10)}
+    seen: dict = {}
+    real_slic = tubes_module.slic3d
+
+    def spy(feats, n, **kw):
+        seen["feats"] = feats.copy()
+        return real_slic(feats, n, **kw)
+
+    monkeypatch.setattr(tubes_module, "slic3d", spy)
+    params = STVIParams(mask_weight=30.0, sigma=2.0, tau=1.0)
+    result = stvi(frames, anchors, flows=flows, params=params)
+    feats = seen["feats"]
+    assert feats.shape[-1] == 6  # L, a, b, beta F^u, beta F^v, gamma m
+    carried = flow_carried_masks(anchors, flows, t_n)
+    ox, oy = result.origins[5]
+    win_w, win_h = result.size
+    expected = 30.0 * crop(carried[5], (ox, oy), (win_w, win_h))
+    np.testing.assert_array_equal(feats[5, ..., 5], expected.astype(np.float32))
+    lab = lab_volume(crop(frames[5], (ox, oy), (win_w, win_h)))
+    assert np.abs(feats[5, ..., 0] - lab[..., 0]).max() > 1.0  # lightness smoothed
 
 
 def test_cluster_count_puts_about_3k_clusters_on_the_object():

@@ -73,6 +73,7 @@ def run_one(
     """The anchor ``settings`` of one method on one sequence (in a child process)."""
     import cv2
 
+    from motionlab.flow import get_estimator
     from motionlab.stvi.anchors import anchor_indices, load_anchors
     from motionlab.stvi.evaluate import evaluate_labels
     from motionlab.stvi.tracking import flow_carried_masks, track_boxes
@@ -84,10 +85,11 @@ def run_one(
     chosen = {SETTINGS[key]: every[key] for key in settings}
     rows = []
     started = time.perf_counter()
-    flows = compute_flows(frames, "dis", preset="medium")
+    estimator = get_estimator("dis", preset="medium")
+    flows = compute_flows(frames, estimator=estimator)
     # both directions, as `motionlab stvi` computes them (--forward-flow-only: the stand-in
     # of motionlab.stvi.tracking, STVI before issue 16's fourth stop)
-    back = compute_flows(frames, "dis", preset="medium", direction="backward") if backward else None
+    back = compute_flows(frames, estimator=estimator, direction="backward") if backward else None
     flow_s = time.perf_counter() - started
     segments = None
     for name, indices in chosen.items():

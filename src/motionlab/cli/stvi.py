@@ -56,7 +56,6 @@ def cmd_stvi(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {
         "input": str(args.input),
         "flow": args.method,
-        "flow_directions": ["forward", "backward"],  # issue 16: tracking uses both
         "every": args.every,
         "k": args.k,
         "omega": params.threshold,

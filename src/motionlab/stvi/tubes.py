@@ -474,8 +474,11 @@ def stvi(
     _check_inputs(frames, anchors, flows, backward_flows)
     t_n, h, w = frames.shape[:3]
     if flows is None:
-        flows = compute_flows(frames, flow_method)
-        backward_flows = compute_flows(frames, flow_method, direction="backward")
+        from motionlab.flow import get_estimator
+
+        estimator = get_estimator(flow_method)  # built once for both directions
+        flows = compute_flows(frames, estimator=estimator)
+        backward_flows = compute_flows(frames, estimator=estimator, direction="backward")
     boxes = track_boxes(flows, anchors, t_n, backward_flows)
     origins, size = object_windows(boxes, margin=params.margin)
 

@@ -127,6 +127,7 @@ def write_stvi(
     info = dict(settings or {})
     detector = info.pop("detector", {})
     info["seconds"] = round(time.perf_counter() - started, 2)
+    info["flow_directions"] = ["forward", "backward"]  # both computed above
     if found is not None:
         info["detector"] = {**detector, "class": found.label, "score": found.score}
     info = stamp(info, inputs=(source, anchors, *provenance_inputs))

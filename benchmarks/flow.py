@@ -40,6 +40,7 @@ CONFIGS: list[tuple[str, str, dict[str, Any], bool]] = [
     ("dis ultrafast", "dis", {"preset": "ultrafast"}, True),
     ("dis fast", "dis", {"preset": "fast"}, True),
     ("dis medium (default)", "dis", {"preset": "medium"}, True),
+    ("dis medium-full (stvi's default)", "dis", {"preset": "medium-full"}, True),
     ("farneback", "farneback", {}, True),
     ("tvl1", "tvl1", {}, True),
     ("deepflow", "deepflow", {}, True),

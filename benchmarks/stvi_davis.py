@@ -4,9 +4,9 @@ For every sequence in ``DAVIS/JPEGImages/480p`` (full 854x480 resolution) it run
 
 * STVI (and ``stvi-literal``: k = 15 SLIC clusters over the sub-volume, the thesis's
   step 6 read literally) with anchors from the annotations every 20 frames (the thesis's
-  "⇓" rows) and with an anchor in the first frame only, flow (DIS medium, forward and
-  backward as ``motionlab stvi`` computes it; ``--forward-flow-only`` for the ablation)
-  included in the time;
+  "⇓" rows) and with an anchor in the first frame only, flow (DIS ``medium-full``, forward
+  and backward as ``motionlab stvi`` computes it; ``--dis-preset medium`` and
+  ``--forward-flow-only`` for the ablations) included in the time;
 * the baselines with the same tube selection: SLICO per frame and 3D SLIC supervoxels
   over the whole video, again with anchors every 20 frames and in the first frame only.
   The baselines segment frames scaled by ``--baseline-scale`` (default 0.5: scikit-image's
@@ -69,6 +69,7 @@ def run_one(
     settings: tuple[str, ...] = tuple(SETTINGS),
     save: Path | None = None,
     backward: bool = True,
+    preset: str = "medium-full",
 ) -> list[dict]:
     """The anchor ``settings`` of one method on one sequence (in a child process)."""
     import cv2
@@ -85,7 +86,7 @@ def run_one(
     chosen = {SETTINGS[key]: every[key] for key in settings}
     rows = []
     started = time.perf_counter()
-    estimator = get_estimator("dis", preset="medium")
+    estimator = get_estimator("dis", preset=preset)
     flows = compute_flows(frames, estimator=estimator)
     # both directions, as `motionlab stvi` computes them (--forward-flow-only: the stand-in
     # of motionlab.stvi.tracking, STVI before issue 16's fourth stop)
@@ -141,7 +142,9 @@ def run_one(
 
 
 def main() -> int:
+    from motionlab.flow.estimators import DIS_PRESETS
     from motionlab.stvi.evaluate import TABLE_6_1, TABLE_6_3
+    from motionlab.stvi.tubes import STVI_DIS_PRESET
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--davis", type=Path, default=DEFAULT_DAVIS)
@@ -161,6 +164,12 @@ def main() -> int:
         "--forward-flow-only",
         action="store_true",
         help="no backward flow: the forward flow stands in for it (the ablation)",
+    )
+    ap.add_argument(
+        "--dis-preset",
+        default=STVI_DIS_PRESET,
+        choices=DIS_PRESETS,
+        help=f"DIS preset of the flows (default {STVI_DIS_PRESET}, as motionlab stvi)",
     )
     args = ap.parse_args()
     if not (args.davis / "JPEGImages" / "480p").is_dir():
@@ -183,6 +192,7 @@ def main() -> int:
                     tuple(args.anchors),
                     args.save_labels,
                     not args.forward_flow_only,
+                    args.dis_preset,
                 ).result()
             rows += got
             r = got[0]
@@ -198,7 +208,7 @@ def main() -> int:
     keys = [*TABLE_6_1, *TABLE_6_3, "seconds", "peak_mb"]
     lines = [
         f"Mean over {len(seqs)} DAVIS 2016 sequences at 480p "
-        "(`benchmarks/stvi_davis.py`; time includes DIS-medium flow, "
+        f"(`benchmarks/stvi_davis.py`; time includes DIS {args.dis_preset} flow, "
         + ("forward only" if args.forward_flow_only else "forward and backward")
         + "; J_p, F_p, C_p with "
         "the whole object as the one part):",

@@ -159,6 +159,14 @@ def test_the_parser_default_flow_is_the_library_default() -> None:
     assert parse(["flow", "v.mp4", "-o", "f/"]).method == DEFAULT_METHOD
 
 
+def test_the_parser_dis_presets_are_the_library_presets() -> None:
+    from motionlab.cli.options import DIS_PRESETS
+    from motionlab.flow import estimators
+
+    assert DIS_PRESETS == estimators.DIS_PRESETS
+    assert parse(["flow", "v.mp4", "-o", "f/", "--preset", "medium-full"]).preset == "medium-full"
+
+
 def test_building_the_parser_imports_no_heavy_library() -> None:
     """``motionlab --help`` and every command's start pay for argparse only: no OpenCV,
     PyAV, numpy, torch (measured: the parser took 0.6 s when it imported the flow package)."""

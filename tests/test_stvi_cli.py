@@ -60,8 +60,9 @@ def test_stvi_writes_labels_masks_and_metadata(clip, capsys):
     meta = json.loads((out / "stvi.json").read_text())
     assert meta["anchors"] == [0, 10, 20] and meta["tubes"] == labels.max()
     assert meta["sigma"] > 0 and meta["seconds"] > 0
-    assert meta["mask_weight"] == 37.5 and meta["omega"] == 0.9 and meta["carried"] is True
+    assert meta["mask_weight"] == 50 and meta["omega"] == 0.9 and meta["carried"] is True
     assert meta["flow_directions"] == ["forward", "backward"]
+    assert meta["flow_options"] == {"preset": "medium-full"}  # STVI's DIS preset
     # provenance: the frame folder and the anchors are hashed (motionlab.provenance)
     assert [x["path"] for x in meta["inputs"]] == [args[2], args[4]]
     assert meta["inputs"][0]["hashed"].startswith("folder: ") and meta["command"]
@@ -75,9 +76,10 @@ def test_stvi_writes_labels_masks_and_metadata(clip, capsys):
     assert "| toy |" in (root / "results" / "stvi_eval.md").read_text()
 
 
-def test_stvi_command_tracks_with_the_backward_flow(clip, tmp_path, monkeypatch):
+@pytest.mark.parametrize("preset", [None, "medium"])
+def test_stvi_command_tracks_with_the_backward_flow(clip, tmp_path, monkeypatch, preset):
     """`motionlab stvi` hands STVI the backward flow of every pair (frame t + 1 to t) with
-    the forward one, from the same estimator."""
+    the forward one, from the same estimator: DIS medium-full unless --preset says."""
     from motionlab.stvi import write
 
     root, _ = clip
@@ -91,12 +93,19 @@ def test_stvi_command_tracks_with_the_backward_flow(clip, tmp_path, monkeypatch)
     monkeypatch.setattr(write, "stvi", spy)
     args = ["-q", "stvi", str(root / "frames"), "--anchors"]
     args += [str(root / "davis/Annotations/480p/toy"), "-o", str(tmp_path / "out")]
-    assert main(args) == 0
+    assert main(args + (["--preset", preset] if preset else [])) == 0
     frames, backward = got["frames"], got["backward_flows"]
     assert backward is not None and backward.shape == got["flows"].shape == (23, 72, 96, 2)
     from motionlab.stvi.tubes import compute_flows
 
-    np.testing.assert_array_equal(backward[7], compute_flows(frames[7:9], direction="backward")[0])
+    used = preset or "medium-full"
+    pair = frames[7:9]
+    np.testing.assert_array_equal(got["flows"][7], compute_flows(pair, preset=used)[0])
+    back = compute_flows(pair, direction="backward", preset=used)[0]
+    np.testing.assert_array_equal(backward[7], back)
+    assert not np.array_equal(back, compute_flows(pair, direction="backward", preset="fast")[0])
+    meta = json.loads((tmp_path / "out" / "stvi.json").read_text())
+    assert meta["flow_options"] == {"preset": used}
 
 
 def test_stvi_eval_scores_a_perfect_result_as_perfect(clip, tmp_path):

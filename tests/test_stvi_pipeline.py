@@ -230,7 +230,8 @@ def test_backward_flows_carry_masks_and_boxes_across_motion_boundaries():
 
 
 def test_stvi_computes_both_flows_and_uses_the_backward_one(monkeypatch):
-    """Without flows, stvi computes forward and backward flows and tracks with both."""
+    """Without flows, stvi computes forward and backward flows (DIS medium-full, STVI's
+    preset) and tracks with both."""
     from motionlab.stvi import tubes as tubes_module
 
     frames, parts = two_part_scene(8, size=(80, 60), seed=2)
@@ -259,7 +260,7 @@ def test_stvi_computes_both_flows_and_uses_the_backward_one(monkeypatch):
     for backward in (seen["boxes"][0], seen["masks"][0]):
         assert backward is not None and backward.shape == (7, 60, 80, 2)
         np.testing.assert_array_equal(
-            backward[3], real_compute(frames[3:5], direction="backward")[0]
+            backward[3], real_compute(frames[3:5], direction="backward", preset="medium-full")[0]
         )
 
 

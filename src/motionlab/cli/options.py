@@ -142,6 +142,9 @@ def reader_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 DEFAULT_FLOW = "dis"
 """The default flow method (``motionlab.flow.estimators.DEFAULT_METHOD``; spelled out here
 so that building the parser does not import OpenCV; a test keeps them equal)."""
+DIS_PRESETS = ("ultrafast", "fast", "medium", "medium-full")
+"""The DIS presets (``motionlab.flow.estimators.DIS_PRESETS``, spelled out for the same
+reason; the same test keeps them equal)."""
 
 
 class _DeprecatedAlias(argparse.Action):
@@ -266,8 +269,8 @@ def add_flow_options(p: argparse.ArgumentParser) -> None:
     add_flow_opt(g)
     g.add_argument(
         "--preset",
-        choices=("ultrafast", "fast", "medium"),
-        help="DIS preset (default: medium for flow, fast for afd)",
+        choices=DIS_PRESETS,
+        help="DIS preset (default: medium for flow, fast for afd, medium-full for stvi)",
     )
     g.add_argument(
         "--weights",

@@ -19,6 +19,7 @@ from typing import Any
 
 from motionlab import __version__
 from motionlab.cli.options import (
+    DIS_PRESETS,
     add_deprecated_alias,
     add_flow_opt,
     flow_opt_dict,
@@ -584,7 +585,7 @@ def _add_obfuscate(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     add_flow_opt(g)  # e.g. --flow-opt preset=medium (DIS preset; default fast)
     add_deprecated_alias(
         g, "--flow-preset", "--flow-opt preset=...", dest="flow_preset",
-        choices=("ultrafast", "fast", "medium"),
+        choices=DIS_PRESETS,
     )  # fmt: skip
     _add_matcher_args(p)
     add_noise_options(p, per_video=True)

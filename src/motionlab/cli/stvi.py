@@ -176,7 +176,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--mask-weight",
         type=_nonneg,
-        help="weight of the flow-carried anchor mask as a feature, Lab units (37.5; "
+        help="weight of the flow-carried anchor mask as a feature, Lab units (50; "
         "0: colour, motion and position alone, eq. 6.4; unused with --anchor-frames-only "
         "or --clusters)",
     )

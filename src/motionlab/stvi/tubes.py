@@ -51,12 +51,14 @@ OMEGA_CARRIED = 0.9
 carried mask as a feature (``MASK_WEIGHT``). Issue 16: (gamma, omega) chosen together on
 the ten tuning DAVIS sequences as the best J among the pairs that meet every target of the
 issue there (J >= 0.66, F >= 0.68, UE <= 0.05); docs/stvi.md. (0.6 before the feature,
-0.75 before the backward flow, 0.8 while the mask channel was smoothed.)"""
-MASK_WEIGHT = 37.5
+0.75 before the backward flow, 0.8 while the mask channel was smoothed; kept at 0.9 with
+the full-resolution flow.)"""
+MASK_WEIGHT = 50.0
 """gamma: weight of the flow-carried anchor mask as a feature channel, in Lab units (a
 pixel inside the carried mask differs from one outside by gamma, as if by gamma in L).
 Issue 16: chosen on the ten tuning DAVIS sequences (docs/stvi.md, "The carried mask as a
-feature" and "Backward flow"; 25 before the backward flow)."""
+feature", "Backward flow" and "Flow at full resolution"; 25 before the backward flow,
+37.5 before the full-resolution flow)."""
 MARGIN = 0.15
 """Default margin of the sub-volume around the largest box, a fraction of its size on
 each side (issue 16; 0 until then)."""
@@ -397,6 +399,23 @@ def _check_inputs(
             )
 
 
+STVI_DIS_PRESET = "medium-full"
+"""DIS preset of STVI's flows unless told otherwise (issue 16): OpenCV's medium searched
+down to full resolution without variational refinement (``motionlab.flow.estimators``).
+The flow carries the anchor masks over up to 19 frames; on the 10 DAVIS tuning sequences
+the carried masks' J rose on every one against medium (mean 0.789 -> 0.810), at 2.3x the
+flow's time (docs/stvi.md "Flow at full resolution")."""
+
+
+def stvi_flow_options(method: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The estimator options STVI uses for ``method``: ``options``, with DIS's preset
+    ``STVI_DIS_PRESET`` unless ``options`` names one."""
+    out = dict(options or {})
+    if method == "dis":
+        out.setdefault("preset", STVI_DIS_PRESET)
+    return out
+
+
 def compute_flows(
     frames: np.ndarray,
     method: str = "dis",
@@ -437,6 +456,7 @@ def stvi(
     params: STVIParams = STVIParams(),
     flow_method: str = "dis",
     backward_flows: np.ndarray | None = None,
+    flow_options: dict[str, Any] | None = None,
 ) -> STVIResult:
     """Decompose the anchored object of a clip into part tubes.
 
@@ -458,6 +478,9 @@ def stvi(
         and carry their masks forward (:mod:`motionlab.stvi.tracking`). With ``flows``
         given and this omitted, the forward flow stands in for it (the module's note; what
         STVI did before issue 16's fourth stop, and worse at motion boundaries).
+    flow_options : dict, optional
+        Options of ``flow_method`` (:func:`stvi_flow_options`: DIS gets the preset
+        ``STVI_DIS_PRESET`` unless one is named).
 
     Returns
     -------
@@ -476,7 +499,8 @@ def stvi(
     if flows is None:
         from motionlab.flow import get_estimator
 
-        estimator = get_estimator(flow_method)  # built once for both directions
+        # built once for both directions
+        estimator = get_estimator(flow_method, **stvi_flow_options(flow_method, flow_options))
         flows = compute_flows(frames, estimator=estimator)
         backward_flows = compute_flows(frames, estimator=estimator, direction="backward")
     boxes = track_boxes(flows, anchors, t_n, backward_flows)

@@ -25,7 +25,13 @@ from motionlab.stvi.anchors import (
     load_anchors,
 )
 from motionlab.stvi.io import write_result
-from motionlab.stvi.tubes import STVIParams, STVIResult, compute_flows, stvi
+from motionlab.stvi.tubes import (
+    STVIParams,
+    STVIResult,
+    compute_flows,
+    stvi,
+    stvi_flow_options,
+)
 from motionlab.video import list_frame_files, read_video
 
 log = logging.getLogger("motionlab")
@@ -70,7 +76,9 @@ def write_stvi(
         Result folder (written whole or not at all).
     estimator, flow, flow_options
         Optical flow of every pair: a built estimator, or one built from ``flow`` and
-        ``flow_options`` once the frames and anchors have passed their checks.
+        ``flow_options`` once the frames and anchors have passed their checks (DIS with
+        the preset ``STVI_DIS_PRESET`` unless ``flow_options`` names one:
+        :func:`~motionlab.stvi.tubes.stvi_flow_options`; recorded in ``stvi.json``).
     anchors, segmenter, object_class
         The object's masks: a folder of masks named by frame index (``anchors``, e.g. DAVIS
         ``Annotations/480p/SEQ``; the first frame's is required), or a ``segmenter``
@@ -109,10 +117,12 @@ def write_stvi(
 
         found = detect.DetectedObject(segmenter, frames, indices, label=object_class)
         log.info("detector: the object is a %s (score %.2f)", found.label, found.score)
+    built_with = None  # the options of an estimator built here, for stvi.json
     if estimator is None:
         from motionlab.flow import get_estimator
 
-        estimator = get_estimator(flow, **(flow_options or {}))
+        built_with = stvi_flow_options(flow, flow_options)
+        estimator = get_estimator(flow, **built_with)
     flows = compute_flows(frames, estimator=estimator, progress=progress)
     # both directions: the backward flow follows the anchors back in time (tracking note)
     backward = compute_flows(frames, estimator=estimator, progress=progress, direction="backward")
@@ -128,6 +138,8 @@ def write_stvi(
     detector = info.pop("detector", {})
     info["seconds"] = round(time.perf_counter() - started, 2)
     info["flow_directions"] = ["forward", "backward"]  # both computed above
+    if built_with is not None:
+        info["flow_options"] = {k: str(v) for k, v in built_with.items()}
     if found is not None:
         info["detector"] = {**detector, "class": found.label, "score": found.score}
     info = stamp(info, inputs=(source, anchors, *provenance_inputs))

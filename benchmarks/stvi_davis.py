@@ -69,7 +69,7 @@ def run_one(
     settings: tuple[str, ...] = tuple(SETTINGS),
     save: Path | None = None,
     backward: bool = True,
-    preset: str = "medium-full",
+    preset: str | None = None,
 ) -> list[dict]:
     """The anchor ``settings`` of one method on one sequence (in a child process)."""
     import cv2
@@ -78,7 +78,7 @@ def run_one(
     from motionlab.stvi.anchors import anchor_indices, load_anchors
     from motionlab.stvi.evaluate import evaluate_labels
     from motionlab.stvi.tracking import flow_carried_masks, track_boxes
-    from motionlab.stvi.tubes import STVIParams, compute_flows, stvi
+    from motionlab.stvi.tubes import STVI_DIS_PRESET, STVIParams, compute_flows, stvi
 
     frames, gt, source = _load(davis, seq)
     t_n, h, w = frames.shape[:3]
@@ -86,7 +86,7 @@ def run_one(
     chosen = {SETTINGS[key]: every[key] for key in settings}
     rows = []
     started = time.perf_counter()
-    estimator = get_estimator("dis", preset=preset)
+    estimator = get_estimator("dis", preset=preset or STVI_DIS_PRESET)
     flows = compute_flows(frames, estimator=estimator)
     # both directions, as `motionlab stvi` computes them (--forward-flow-only: the stand-in
     # of motionlab.stvi.tracking, STVI before issue 16's fourth stop)

@@ -72,6 +72,16 @@ def test_medium_full_follows_a_thin_bar():
     assert (dis.getFinestScale(), dis.getVariationalRefinementIterations()) == (0, 0)
 
 
+def test_with_dis_preset_fills_only_a_missing_dis_preset():
+    from motionlab.flow.estimators import with_dis_preset
+
+    given = {"upsample": 2.0}
+    assert with_dis_preset("dis", given, "fast") == {"upsample": 2.0, "preset": "fast"}
+    assert given == {"upsample": 2.0}  # a copy
+    assert with_dis_preset("dis", {"preset": "medium"}, "fast") == {"preset": "medium"}
+    assert with_dis_preset("raft-small", None, "fast") == {}
+
+
 def test_every_registered_method_is_covered():
     assert {c[0] for c in CASES} | {"raft-large"} == set(list_methods())
 

@@ -47,7 +47,7 @@ from motionlab.afd.noise import (
 from motionlab.checks import check_frame
 from motionlab.errors import MotionlabError
 from motionlab.flow import FlowEstimator, FlowPair, get_estimator, video_flow
-from motionlab.flow.estimators import DEFAULT_METHOD
+from motionlab.flow.estimators import DEFAULT_METHOD, with_dis_preset
 from motionlab.pipeline import prefetch
 
 Mode = Literal["advect", "first-frame", "iid"]
@@ -105,10 +105,7 @@ class AFDConfig:
     @property
     def resolved_flow_options(self) -> dict[str, Any]:
         """The flow options actually used (the AFD default DIS preset filled in)."""
-        opts = dict(self.flow_options)
-        if self.flow_method == "dis":
-            opts.setdefault("preset", AFD_DIS_PRESET)
-        return opts
+        return with_dis_preset(self.flow_method, self.flow_options, AFD_DIS_PRESET)
 
     @property
     def directions(self) -> str:

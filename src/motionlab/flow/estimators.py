@@ -34,7 +34,7 @@ Examples
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import cv2
@@ -130,6 +130,16 @@ DIS_PRESETS = tuple(_DIS_PRESETS)
 # on the 10 DAVIS tuning sequences the carried masks' J rose on every one (mean 0.789 ->
 # 0.810) at 2.3x medium's time; with the refinement kept it was no better, at 4.5x.
 _DIS_SETTINGS = {"medium-full": {"FinestScale": 0, "VariationalRefinementIterations": 0}}
+
+
+def with_dis_preset(method: str, options: Mapping[str, Any] | None, preset: str) -> dict[str, Any]:
+    """A copy of ``options`` with DIS's ``preset`` filled in when ``method`` is ``"dis"`` and
+    they name none: a command's own default (fast for AFD, medium-full for STVI) that a
+    user's preset overrides. Other methods' options are returned unchanged."""
+    out = dict(options or {})
+    if method == "dis":
+        out.setdefault("preset", preset)
+    return out
 
 
 class _OpenCVEstimator(FlowEstimator):

@@ -410,10 +410,9 @@ flow's time (docs/stvi.md "Flow at full resolution")."""
 def stvi_flow_options(method: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
     """The estimator options STVI uses for ``method``: ``options``, with DIS's preset
     ``STVI_DIS_PRESET`` unless ``options`` names one."""
-    out = dict(options or {})
-    if method == "dis":
-        out.setdefault("preset", STVI_DIS_PRESET)
-    return out
+    from motionlab.flow.estimators import with_dis_preset
+
+    return with_dis_preset(method, options, STVI_DIS_PRESET)
 
 
 def compute_flows(

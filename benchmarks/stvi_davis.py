@@ -13,8 +13,9 @@ For every sequence in ``DAVIS/JPEGImages/480p`` (full 854x480 resolution) it run
   3D SLIC takes minutes per full-resolution sequence on 2 cores); their labels are scaled
   back (nearest neighbour) and selected and scored at full resolution;
 * ``carried-masks``: no segmentation at all, the anchor masks carried along the flow
-  (``motionlab.stvi.tracking.flow_carried_masks``, what STVI's default judges with and
-  feeds to SLIC as a feature) thresholded at 0.5, one tube: the mask-propagation
+  (``motionlab.stvi.tracking.flow_carried_masks``, corrected by the anchors' colours,
+  ``motionlab.stvi.colour_model``: what STVI's default judges with and feeds to SLIC as a
+  feature) thresholded at 0.5, one tube: the mask-propagation
   baseline any part-based result should be compared with.
 
 Each run happens in a fresh process so its peak resident memory can be reported.
@@ -33,6 +34,7 @@ rescoring.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing as mp
 import resource
 import sys
@@ -70,12 +72,14 @@ def run_one(
     save: Path | None = None,
     backward: bool = True,
     preset: str | None = None,
+    colour: bool = True,
 ) -> list[dict]:
     """The anchor ``settings`` of one method on one sequence (in a child process)."""
     import cv2
 
     from motionlab.flow import get_estimator
     from motionlab.stvi.anchors import anchor_indices, load_anchors
+    from motionlab.stvi.colour_model import colour_corrected_masks
     from motionlab.stvi.evaluate import evaluate_labels
     from motionlab.stvi.tracking import flow_carried_masks, track_boxes
     from motionlab.stvi.tubes import STVI_DIS_PRESET, STVIParams, compute_flows, stvi
@@ -100,11 +104,15 @@ def run_one(
             # stvi-literal: k SLIC clusters over the sub-volume, the thesis's step 6 read
             # literally (the default spreads about k over the object; docs/stvi.md)
             params = STVIParams(clusters=15) if method == "stvi-literal" else STVIParams()
+            params = dataclasses.replace(params, colour=colour)
             result = stvi(frames, anchors, flows=flows, backward_flows=back, params=params)
             labels = result.labels
             scales = {"sigma": result.scales.sigma, "tau": result.scales.tau}
         elif method == "carried-masks":
-            labels = (flow_carried_masks(anchors, flows, t_n, back) > 0.5).astype(np.int32)
+            carried = flow_carried_masks(anchors, flows, t_n, back)
+            if colour:  # what STVI's default judges with
+                carried = colour_corrected_masks(frames, carried, anchors)
+            labels = (carried > 0.5).astype(np.int32)
             scales = {"sigma": float("nan"), "tau": float("nan")}
         else:
             from motionlab.stvi import baselines
@@ -171,6 +179,11 @@ def main() -> int:
         choices=DIS_PRESETS,
         help=f"DIS preset of the flows (default {STVI_DIS_PRESET}, as motionlab stvi)",
     )
+    ap.add_argument(
+        "--no-colour-model",
+        action="store_true",
+        help="the carried masks as the flow carries them (the ablation of the colour model)",
+    )
     args = ap.parse_args()
     if not (args.davis / "JPEGImages" / "480p").is_dir():
         print(f"skipped: no DAVIS 2016 at {args.davis}", file=sys.stderr)
@@ -193,6 +206,7 @@ def main() -> int:
                     args.save_labels,
                     not args.forward_flow_only,
                     args.dis_preset,
+                    not args.no_colour_model,
                 ).result()
             rows += got
             r = got[0]
@@ -210,6 +224,7 @@ def main() -> int:
         f"Mean over {len(seqs)} DAVIS 2016 sequences at 480p "
         f"(`benchmarks/stvi_davis.py`; time includes DIS {args.dis_preset} flow, "
         + ("forward only" if args.forward_flow_only else "forward and backward")
+        + ("; no colour model" if args.no_colour_model else "")
         + "; J_p, F_p, C_p with "
         "the whole object as the one part):",
         "",

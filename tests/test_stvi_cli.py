@@ -60,8 +60,9 @@ def test_stvi_writes_labels_masks_and_metadata(clip, capsys):
     meta = json.loads((out / "stvi.json").read_text())
     assert meta["anchors"] == [0, 10, 20] and meta["tubes"] == labels.max()
     assert meta["sigma"] > 0 and meta["seconds"] > 0
-    assert meta["mask_weight"] == 50 and meta["omega"] == 0.9 and meta["carried"] is True
+    assert meta["mask_weight"] == 50 and meta["omega"] == 0.85 and meta["carried"] is True
     assert meta["flow_directions"] == ["forward", "backward"]
+    assert meta["colour_model"] is True
     assert meta["flow_options"] == {"preset": "medium-full"}  # STVI's DIS preset
     # provenance: the frame folder and the anchors are hashed (motionlab.provenance)
     assert [x["path"] for x in meta["inputs"]] == [args[2], args[4]]
@@ -106,6 +107,29 @@ def test_stvi_command_tracks_with_the_backward_flow(clip, tmp_path, monkeypatch,
     assert not np.array_equal(back, compute_flows(pair, direction="backward", preset="fast")[0])
     meta = json.loads((tmp_path / "out" / "stvi.json").read_text())
     assert meta["flow_options"] == {"preset": used}
+
+
+@pytest.mark.parametrize("off", [False, True])
+def test_stvi_command_corrects_the_carried_masks_by_colour_unless_told(
+    clip, tmp_path, monkeypatch, off
+):
+    from motionlab.stvi import tubes
+
+    root, _ = clip
+    calls: list[int] = []
+    real = tubes.colour_corrected_masks
+
+    def spy(frames, carried, anchors, **kwargs):
+        calls.append(len(frames))
+        return real(frames, carried, anchors, **kwargs)
+
+    monkeypatch.setattr(tubes, "colour_corrected_masks", spy)
+    args = ["-q", "stvi", str(root / "frames"), "--anchors"]
+    args += [str(root / "davis/Annotations/480p/toy"), "-o", str(tmp_path / "out")]
+    assert main(args + (["--no-colour-model"] if off else [])) == 0
+    assert calls == ([] if off else [24])
+    meta = json.loads((tmp_path / "out" / "stvi.json").read_text())
+    assert meta["colour_model"] is (not off)
 
 
 def test_stvi_eval_scores_a_perfect_result_as_perfect(clip, tmp_path):

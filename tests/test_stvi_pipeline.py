@@ -472,11 +472,12 @@ def test_stvi_judges_with_carried_masks_by_default(monkeypatch):
         "flow_carried_masks",
         lambda a, f, n, b=None: np.ones((n, 60, 80), np.float32),
     )
-    # the carried masks as a feature channel are tested below: off here, same clusters
-    both = stvi(frames, anchors, params=STVIParams(k=3, mask_weight=0.0))
+    # the carried masks as a feature channel are tested below, their colour correction in
+    # tests/test_stvi_colour.py: both off here, same clusters
+    both = stvi(frames, anchors, params=STVIParams(k=3, mask_weight=0.0, colour=False))
     np.testing.assert_array_equal(both.supervoxels, plain.supervoxels)
     assert both.overlaps == pytest.approx({j: (o + 1) / 2 for j, o in plain.overlaps.items()})
-    assert STVIParams().threshold == tubes_module.OMEGA_CARRIED == 0.9
+    assert STVIParams().threshold == tubes_module.OMEGA_CARRIED == 0.85
     assert STVIParams(carried=False).threshold == STVIParams(clusters=15).threshold == 0.7
     assert STVIParams(omega=0.8).threshold == 0.8
 
@@ -494,8 +495,9 @@ def test_the_carried_mask_as_a_feature_finds_an_object_colour_and_motion_cannot(
     frames = np.full((t_n, h, w, 3), 120, np.uint8)
     truth = np.stack([mask_at(t) for t in range(t_n)])
     anchors = {0: mask_at(0), 15: mask_at(15)}
-    with_mask = stvi(frames, anchors, flows=flows, params=STVIParams())
-    without = stvi(frames, anchors, flows=flows, params=STVIParams(mask_weight=0.0))
+    # one colour everywhere: no colour model can help (tests/test_stvi_colour.py)
+    with_mask = stvi(frames, anchors, flows=flows, params=STVIParams(colour=False))
+    without = stvi(frames, anchors, flows=flows, params=STVIParams(mask_weight=0.0, colour=False))
     assert metrics.jaccard(with_mask.mask, truth) > 0.99
     assert metrics.jaccard(without.mask, truth) < 0.7
     assert STVIParams().mask_feature_weight == MASK_WEIGHT > 0
@@ -524,7 +526,8 @@ def test_the_mask_channel_reaches_slic_unsmoothed(monkeypatch):
         return real_slic(feats, n, **kw)
 
     monkeypatch.setattr(tubes_module, "slic3d", spy)
-    params = STVIParams(mask_weight=30.0, sigma=2.0, tau=1.0)
+    # the carried mask as the flow carries it (its colour correction is tested apart)
+    params = STVIParams(mask_weight=30.0, sigma=2.0, tau=1.0, colour=False)
     result = stvi(frames, anchors, flows=flows, params=params)
     feats = seen["feats"]
     assert feats.shape[-1] == 6  # L, a, b, beta F^u, beta F^v, gamma m
@@ -535,6 +538,41 @@ def test_the_mask_channel_reaches_slic_unsmoothed(monkeypatch):
     np.testing.assert_array_equal(feats[5, ..., 5], expected.astype(np.float32))
     lab = lab_volume(crop(frames[5], (ox, oy), (win_w, win_h)))
     assert np.abs(feats[5, ..., 0] - lab[..., 0]).max() > 1.0  # lightness smoothed
+
+
+def test_the_colour_corrected_masks_are_the_feature_and_the_judge(monkeypatch):
+    """With ``colour`` (the default) the carried masks pass through
+    :func:`colour_corrected_masks` before both uses: the gamma channel SLIC sees and the
+    carried overlap of every cluster."""
+    from motionlab.stvi import tubes as tubes_module
+
+    t_n, h, w = 12, 60, 80
+    flows, mask_at = _moving_object(t_n, h, w)
+    frames = np.random.default_rng(0).integers(0, 256, (t_n, h, w, 3), dtype=np.uint8)
+    anchors = {0: mask_at(0), 10: mask_at(10)}
+    seen: dict = {}
+    real_slic, real_select = tubes_module.slic3d, tubes_module.select_tubes
+
+    def slic_spy(feats, n, **kw):
+        seen["feats"] = feats.copy()
+        return real_slic(feats, n, **kw)
+
+    def select_spy(sv, anchors, omega, fallback, carried):
+        seen["judge"] = carried
+        return real_select(sv, anchors, omega, fallback, carried)
+
+    monkeypatch.setattr(tubes_module, "slic3d", slic_spy)
+    monkeypatch.setattr(tubes_module, "select_tubes", select_spy)
+    monkeypatch.setattr(tubes_module, "colour_corrected_masks", lambda f, c, a: 0.25 * c)
+    params = STVIParams(mask_weight=40.0)
+    result = stvi(frames, anchors, flows=flows, params=params)
+    carried = flow_carried_masks(anchors, flows, t_n)
+    np.testing.assert_array_equal(seen["judge"], 0.25 * carried)
+    ox, oy = result.origins[5]
+    expected = 40.0 * crop(0.25 * carried[5], (ox, oy), result.size)
+    np.testing.assert_allclose(seen["feats"][5, ..., -1], expected, rtol=1e-6)
+    stvi(frames, anchors, flows=flows, params=STVIParams(mask_weight=40.0, colour=False))
+    np.testing.assert_array_equal(seen["judge"], carried)
 
 
 def test_cluster_count_puts_about_3k_clusters_on_the_object():

@@ -39,6 +39,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         beta=args.beta,
         mask_weight=MASK_WEIGHT if args.mask_weight is None else args.mask_weight,
+        colour=not args.no_colour_model,
     )
     if args.mask_weight and not params.judges_carried:  # the modes without carried masks
         raise MotionlabError("--mask-weight needs the carried masks: not with "
@@ -61,6 +62,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         "omega": params.threshold,
         "carried": params.judges_carried,
         "mask_weight": params.mask_feature_weight,
+        "colour_model": params.judges_carried and params.colour,
     }
     if segmenter is not None:
         settings["detector"] = {"model": args.detector}
@@ -164,7 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--omega",
         type=_nonneg,
-        help="tube selection overlap (0.9 with the carried masks, 0.7 with "
+        help="tube selection overlap (0.85 with the carried masks, 0.7 with "
         "--anchor-frames-only or --clusters)",
     )
     g.add_argument(
@@ -179,6 +181,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="weight of the flow-carried anchor mask as a feature, Lab units (50; "
         "0: colour, motion and position alone, eq. 6.4; unused with --anchor-frames-only "
         "or --clusters)",
+    )
+    g.add_argument(
+        "--no-colour-model",
+        action="store_true",
+        help="use the carried masks as the flow carries them; default: corrected by the "
+        "anchors' colour models (unused with --anchor-frames-only or --clusters)",
     )
     g.add_argument("--sigma", type=_nonneg, help="spatial scale, pixels")
     g.add_argument("--tau", type=_nonneg, help="temporal scale, frames")

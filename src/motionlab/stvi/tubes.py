@@ -20,6 +20,7 @@ import numpy as np
 
 from motionlab.errors import MotionlabError
 from motionlab.stvi.anchors import STVIInputError, check_anchors
+from motionlab.stvi.colour_model import colour_corrected_masks
 from motionlab.stvi.features import (
     ScaleParameters,
     auto_parameters,
@@ -46,13 +47,13 @@ CLUSTER_CAP = 12
 OMEGA = 0.7
 """The thesis's omega: a cluster is kept when more than this share of its voxels in the
 anchor frames lies inside the anchor masks."""
-OMEGA_CARRIED = 0.9
+OMEGA_CARRIED = 0.85
 """omega for the mean of the anchor-frame overlap and the flow-carried overlap, with the
 carried mask as a feature (``MASK_WEIGHT``). Issue 16: (gamma, omega) chosen together on
 the ten tuning DAVIS sequences as the best J among the pairs that meet every target of the
 issue there (J >= 0.66, F >= 0.68, UE <= 0.05); docs/stvi.md. (0.6 before the feature,
-0.75 before the backward flow, 0.8 while the mask channel was smoothed; kept at 0.9 with
-the full-resolution flow.)"""
+0.75 before the backward flow, 0.8 while the mask channel was smoothed, 0.9 with the
+full-resolution flow; 0.85 with the colour-corrected carried masks.)"""
 MASK_WEIGHT = 50.0
 """gamma: weight of the flow-carried anchor mask as a feature channel, in Lab units (a
 pixel inside the carried mask differs from one outside by gamma, as if by gamma in L).
@@ -78,7 +79,7 @@ class STVIParams:
         ``clusters=k`` is the literal reading of step 6.
     omega : a cluster is kept when its overlap exceeds this; ``None`` (default): ``OMEGA``
         = 0.7 (the thesis's) when clusters are judged in the anchor frames alone,
-        ``OMEGA_CARRIED`` = 0.9 when they are judged with the carried masks (``carried``).
+        ``OMEGA_CARRIED`` = 0.85 when they are judged with the carried masks (``carried``).
     sigma, tau, alpha, beta : scale-space and feature weights (see
         :mod:`motionlab.stvi.features`).
     margin : the sub-volume is the largest box grown by this fraction on each side
@@ -100,6 +101,10 @@ class STVIParams:
         object and background look or move alike; the carried mask tells SLIC where the
         anchors put the outline. Used only where the carried masks are (``carried`` and
         the automatic cluster count); 0 gives the thesis's eq. 6.4.
+    colour : correct the carried masks (both as the feature and as the judge) with the
+        anchors' colour models (:func:`motionlab.stvi.colour_model.colour_corrected_masks`;
+        our addition, issue 16: the flow alone loses thin and fast parts between anchors).
+        Only where the carried masks are used.
     max_iter : SLIC iterations.
     """
 
@@ -113,6 +118,7 @@ class STVIParams:
     margin: float = MARGIN
     carried: bool = True
     mask_weight: float = MASK_WEIGHT
+    colour: bool = True
     max_iter: int = 10
 
     @property
@@ -510,6 +516,8 @@ def stvi(
     carried = (
         flow_carried_masks(anchors, flows, t_n, backward_flows) if params.judges_carried else None
     )
+    if carried is not None and params.colour:
+        carried = colour_corrected_masks(frames, carried, anchors)
     # per-frame flow (pair t, t+1; the last frame reuses the last pair), background
     # cancelled with the anchor mask where there is one, else the tracked box (eq. 6.1)
     rel = np.empty((t_n, size[1], size[0], 2), np.float32)

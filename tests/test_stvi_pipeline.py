@@ -370,6 +370,59 @@ def test_grid_shape_respects_k():
     assert grid_shape((64, 64, 64), 8) == (2, 2, 2)
 
 
+def _grid_shape_by_brute_force(shape, k, max_spread=2.0):
+    """The rule of grid_shape over every (nt, ny, nx) in range(1, k + 1) cubed."""
+    import itertools
+    import math
+
+    candidates = []
+    for n in itertools.product(range(1, k + 1), repeat=3):
+        if math.prod(n) <= k and all(ni <= s for ni, s in zip(n, shape, strict=True)):
+            steps = [s / ni for s, ni in zip(shape, n, strict=True)]
+            candidates.append((max(steps) / min(steps), math.prod(n), n))
+    good = [c for c in candidates if c[0] <= max_spread]
+    if good:
+        return max(good, key=lambda c: (c[1], -c[0]))[2]
+    return min(candidates, key=lambda c: (c[0], -c[1]))[2]
+
+
+def test_grid_shape_is_the_best_of_all_grids():
+    """grid_shape visits only the grids with at most k cells; it picks what the search
+    over all of range(1, k + 1) cubed picks (ties included)."""
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        shape = (int(rng.integers(1, 100)), int(rng.integers(1, 400)), int(rng.integers(1, 400)))
+        k = int(rng.integers(1, 50))
+        spread = float(rng.choice([1.0, 1.5, 2.0, 3.0]))
+        assert grid_shape(shape, k, max_spread=spread) == _grid_shape_by_brute_force(
+            shape, k, spread
+        ), (shape, k, spread)
+    assert grid_shape((80, 480, 854), 180) == _grid_shape_by_brute_force((80, 480, 854), 180)
+    for k in (2, 3, 12, 18):  # ties on a cube: the first in lexicographic order wins
+        assert grid_shape((10, 10, 10), k) == _grid_shape_by_brute_force((10, 10, 10), k)
+    assert grid_shape((10, 10, 10), 2) == (1, 1, 2)
+
+
+def test_scale_space_is_per_channel_gaussian_filtering():
+    """Each channel is the normalised convolution on its own (channels are filtered in
+    threads: the values must not depend on it)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(1)
+    vol = rng.random((9, 20, 24, 5)).astype(np.float32)
+    valid = rng.random((9, 20, 24)) > 0.3
+    out = scale_space(vol, 2.0, 0.7, valid)
+    w = valid.astype(np.float32)
+    norm = ndimage.gaussian_filter(w, (0.7, 2.0, 2.0), mode="constant")
+    norm = np.where(valid, np.maximum(norm, 1e-6), 1.0)
+    for c in range(5):
+        ref = ndimage.gaussian_filter(vol[..., c] * w, (0.7, 2.0, 2.0), mode="constant") / norm
+        ref[~valid] = 0
+        np.testing.assert_array_equal(out[..., c], ref)
+        plain = ndimage.gaussian_filter(vol[..., c], (0.7, 2.0, 2.0), mode="nearest")
+        np.testing.assert_array_equal(scale_space(vol, 2.0, 0.7)[..., c], plain)
+
+
 def test_slic3d_separates_two_coloured_halves():
     feats = np.zeros((6, 20, 20, 1), np.float32)
     feats[:, :, 10:] = 50.0  # two regions of very different "colour"

@@ -33,6 +33,8 @@ Our constants for the automatic parameters (chosen on DAVIS 2016 sequences in
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -86,17 +88,32 @@ def scale_space(
         raise MotionlabError(f"scales must be >= 0, got sigma={sigma}, tau={tau}")
     vol = np.asarray(volume, np.float32)
     s = (tau, sigma, sigma)
+    # channels are independent: filtered in threads (SciPy's filters release the GIL; the
+    # same values as one after another: tests/test_stvi_pipeline.py)
+    workers = max(1, min(vol.shape[-1], os.cpu_count() or 1))
     if valid is None:
-        return np.stack(
-            [ndimage.gaussian_filter(vol[..., c], s, mode="nearest") for c in range(vol.shape[-1])],
-            axis=-1,
-        )
+        with ThreadPoolExecutor(workers) as pool:
+            return np.stack(
+                list(
+                    pool.map(
+                        lambda c: ndimage.gaussian_filter(vol[..., c], s, mode="nearest"),
+                        range(vol.shape[-1]),
+                    )
+                ),
+                axis=-1,
+            )
     w = valid.astype(np.float32)
-    norm = ndimage.gaussian_filter(w, s, mode="constant")
-    norm = np.where(valid, np.maximum(norm, 1e-6), 1.0)
     out = np.empty_like(vol)
-    for c in range(vol.shape[-1]):
-        out[..., c] = ndimage.gaussian_filter(vol[..., c] * w, s, mode="constant") / norm
+
+    def smooth(c: int) -> None:
+        out[..., c] = ndimage.gaussian_filter(vol[..., c] * w, s, mode="constant")
+
+    with ThreadPoolExecutor(workers) as pool:
+        weight = pool.submit(ndimage.gaussian_filter, w, s, mode="constant")
+        list(pool.map(smooth, range(vol.shape[-1])))
+        norm = weight.result()
+    norm = np.where(valid, np.maximum(norm, 1e-6), 1.0)
+    out /= norm[..., None]
     out[~valid] = 0
     return out
 

@@ -28,6 +28,8 @@ and ``sigma`` = 0 gives the best STVI (J 0.782 -> 0.804 at the targets' UE).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 BINS = 16
@@ -96,22 +98,9 @@ def colour_corrected_masks(
     import cv2
 
     keys = sorted(anchors)
-    t_n = len(frames)
     models = {a: colour_histograms(colour_bins(frames[a], bins), anchors[a], bins) for a in keys}
-    out = np.empty(np.shape(carried), np.float32)
-    for t in range(t_n):
-        if t in anchors:
-            out[t] = anchors[t]
-            continue
-        a = max(k for k in keys if k <= t)
-        later = [k for k in keys if k > t]
-        if later:
-            b = later[0]
-            w = (t - a) / (b - a)
-            l_fg = (1 - w) * models[a][0] + w * models[b][0]
-            l_bg = (1 - w) * models[a][1] + w * models[b][1]
-        else:
-            l_fg, l_bg = models[a]
+
+    def correct(t: int, l_fg: np.ndarray, l_bg: np.ndarray) -> np.ndarray:
         c = colour_bins(frames[t], bins)
         m = np.asarray(carried[t], np.float64)
         prior = np.clip(m, eps, 1.0 - eps)
@@ -120,5 +109,19 @@ def colour_corrected_masks(
         mixed = (weight * post + (1.0 - weight) * m).astype(np.float32)
         if sigma > 0:
             mixed = cv2.GaussianBlur(mixed, (0, 0), sigma)
-        out[t] = np.clip(mixed, 0.0, 1.0)
+        return np.clip(mixed, 0.0, 1.0)
+
+    out = np.empty(np.shape(carried), np.float32)
+    # the anchors' histograms blended between anchors as the masks are
+    # (motionlab.stvi.tracking._blend_between_anchors); after the last, its own alone
+    for a, b in itertools.pairwise(keys):
+        for t in range(a + 1, b):
+            w = (t - a) / (b - a)
+            l_fg = (1 - w) * models[a][0] + w * models[b][0]
+            l_bg = (1 - w) * models[a][1] + w * models[b][1]
+            out[t] = correct(t, l_fg, l_bg)
+    for t in range(keys[-1] + 1, len(frames)):
+        out[t] = correct(t, *models[keys[-1]])
+    for t in keys:
+        out[t] = anchors[t]
     return out

@@ -13,10 +13,9 @@ For every sequence in ``DAVIS/JPEGImages/480p`` (full 854x480 resolution) it run
   3D SLIC takes minutes per full-resolution sequence on 2 cores); their labels are scaled
   back (nearest neighbour) and selected and scored at full resolution;
 * ``carried-masks``: no segmentation at all, the anchor masks carried along the flow
-  (``motionlab.stvi.tracking.flow_carried_masks``, corrected by the anchors' colours,
-  ``motionlab.stvi.colour_model``: what STVI's default judges with and feeds to SLIC as a
-  feature) thresholded at 0.5, one tube: the mask-propagation
-  baseline any part-based result should be compared with.
+  corrected by the anchors' colours (``motionlab.stvi.tubes.object_masks``: what STVI's
+  default judges with and feeds to SLIC as a feature) thresholded at 0.5, one tube: the
+  mask-propagation baseline any part-based result should be compared with.
 
 Each run happens in a fresh process so its peak resident memory can be reported.
 Prints Markdown tables (mean per method next to the thesis's row, then STVI per sequence).
@@ -79,10 +78,15 @@ def run_one(
 
     from motionlab.flow import get_estimator
     from motionlab.stvi.anchors import anchor_indices, load_anchors
-    from motionlab.stvi.colour_model import colour_corrected_masks
     from motionlab.stvi.evaluate import evaluate_labels
-    from motionlab.stvi.tracking import flow_carried_masks, track_boxes
-    from motionlab.stvi.tubes import STVI_DIS_PRESET, STVIParams, compute_flows, stvi
+    from motionlab.stvi.tracking import track_boxes
+    from motionlab.stvi.tubes import (
+        STVI_DIS_PRESET,
+        STVIParams,
+        compute_flows,
+        object_masks,
+        stvi,
+    )
 
     frames, gt, source = _load(davis, seq)
     t_n, h, w = frames.shape[:3]
@@ -109,9 +113,7 @@ def run_one(
             labels = result.labels
             scales = {"sigma": result.scales.sigma, "tau": result.scales.tau}
         elif method == "carried-masks":
-            carried = flow_carried_masks(anchors, flows, t_n, back)
-            if colour:  # what STVI's default judges with
-                carried = colour_corrected_masks(frames, carried, anchors)
+            carried = object_masks(frames, anchors, flows, back, colour=colour)
             labels = (carried > 0.5).astype(np.int32)
             scales = {"sigma": float("nan"), "tau": float("nan")}
         else:

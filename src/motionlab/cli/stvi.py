@@ -62,7 +62,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         "omega": params.threshold,
         "carried": params.judges_carried,
         "mask_weight": params.mask_feature_weight,
-        "colour_model": params.judges_carried and params.colour,
+        "colour_model": params.corrects_colour,
     }
     if segmenter is not None:
         settings["detector"] = {"model": args.detector}

@@ -134,6 +134,11 @@ class STVIParams:
         return OMEGA_CARRIED if self.judges_carried else OMEGA
 
     @property
+    def corrects_colour(self) -> bool:
+        """Whether the carried masks are corrected by the anchors' colour models."""
+        return self.judges_carried and self.colour
+
+    @property
     def mask_feature_weight(self) -> float:
         """The gamma in use: ``mask_weight`` with the carried masks, else 0 (eq. 6.4)."""
         return self.mask_weight if self.judges_carried else 0.0
@@ -453,6 +458,23 @@ def compute_flows(
     return out
 
 
+def object_masks(
+    frames: np.ndarray,
+    anchors: dict[int, np.ndarray],
+    flows: np.ndarray,
+    backward_flows: np.ndarray | None = None,
+    *,
+    colour: bool = True,
+) -> np.ndarray:
+    """The object's probability in every frame as STVI judges clusters with it: the anchor
+    masks carried along the flow (:func:`motionlab.stvi.tracking.flow_carried_masks`),
+    corrected by the anchors' colour models with ``colour``
+    (:func:`motionlab.stvi.colour_model.colour_corrected_masks`); ``(T, H, W)`` float32 in
+    [0, 1]. Thresholded at 0.5 it is the mask-propagation baseline."""
+    carried = flow_carried_masks(anchors, flows, len(frames), backward_flows)
+    return colour_corrected_masks(frames, carried, anchors) if colour else carried
+
+
 def stvi(
     frames: np.ndarray,
     anchors: dict[int, np.ndarray],
@@ -514,10 +536,10 @@ def stvi(
     # the anchor masks carried along the flow into every frame (issue 16): a feature channel
     # (mask_weight) and, with the anchor-frame overlap, the judge of every cluster
     carried = (
-        flow_carried_masks(anchors, flows, t_n, backward_flows) if params.judges_carried else None
+        object_masks(frames, anchors, flows, backward_flows, colour=params.corrects_colour)
+        if params.judges_carried
+        else None
     )
-    if carried is not None and params.colour:
-        carried = colour_corrected_masks(frames, carried, anchors)
     # per-frame flow (pair t, t+1; the last frame reuses the last pair), background
     # cancelled with the anchor mask where there is one, else the tracked box (eq. 6.1)
     rel = np.empty((t_n, size[1], size[0], 2), np.float32)

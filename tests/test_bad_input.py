@@ -209,6 +209,9 @@ def _rows() -> list[Row]:
             names=("nosuch",)))  # fmt: skip
     add(Row("stvi/masks-empty-folder", "stvi {I}/good.mkv --anchors {I}/ds_empty -o out",
             names=("ds_empty",)))  # fmt: skip
+    # two bad inputs: the missing video is named, not the anchor folder after it
+    add(Row("stvi/missing-and-masks-empty", "stvi {I}/nosuch.mkv --anchors {I}/ds_empty -o out",
+            names=("nosuch.mkv",)))  # fmt: skip
     for case in ("huge", "f64", "object", "text", "empty", "nolabels"):
         add(Row(f"stvi-eval/labels-{case}", f"stvi-eval {{I}}/res_{case} --davis {{I}}/davis",
                 names=(f"res_{case}",)))  # fmt: skip

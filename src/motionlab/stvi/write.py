@@ -99,6 +99,8 @@ def write_stvi(
         Show the flow's progress (see :mod:`motionlab.progress`).
     """
     started = time.perf_counter()
+    if not Path(source).exists():  # named before the anchors' folder is checked
+        raise STVIInputError(f"{source}: no such file or folder")
     masks = FolderMasks(anchors) if anchors is not None else None
     frames = read_video(source, start=start, stop=stop)
     t_n, h, w = frames.shape[:3]

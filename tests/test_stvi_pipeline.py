@@ -201,9 +201,10 @@ def test_backward_flows_carry_masks_and_boxes_across_motion_boundaries():
     forward, backward, mask_at = _object_on_still_background(t_n, h, w, speed)
     # the anchor of frame 0 carried forward: the whole object in every frame, plus the
     # background it uncovers behind it (its backward flow is the background's, zero, so
-    # it is traced to where the object was: the object's path so far). A forward-backward
-    # consistency check would drop that tail here but drops far more on DAVIS (its
-    # misses accumulate along the path): measured, not used (docs/stvi.md).
+    # it is traced to where the object was: the object's path so far). Dropping the pixels
+    # that fail a forward-backward check would drop that tail here but drops far more on
+    # DAVIS (its misses accumulate along the path): measured, not used; the check only
+    # weighs the two anchors' masks against each other (the next test).
     masks = flow_carried_masks({0: mask_at(0)}, forward, t_n, backward)
     for t in range(t_n):
         path = np.zeros((h, w), np.float32)
@@ -227,6 +228,44 @@ def test_backward_flows_carry_masks_and_boxes_across_motion_boundaries():
         track_boxes(forward, anchors, t_n, backward[:-1])
     with pytest.raises(MotionlabError, match="backward flows"):
         flow_carried_masks(anchors, forward, t_n, backward[:-1])
+
+
+def test_between_anchors_the_side_whose_path_passed_the_flow_check_decides():
+    """Issue 16, seventh stop: frame 0's mask carried forward drags a tail over the
+    background the object uncovers (its backward flow is the background's, zero), frame 8's
+    carried back a head over the background it will cover; both paths fail the
+    forward-backward check there, the object's own pixels pass both ways. So in frame 4
+    (blend weight 1/2) the object is 1, its path 0.5 in the plain blend, and with the
+    reliability weights 0.5 * 0.05 / (0.5 * 0.05 + 0.5) = 1/21 on both sides."""
+    t_n, h, w, speed = 9, 24, 70, 6
+    forward, backward, mask_at = _object_on_still_background(t_n, h, w, speed)
+    anchors = {0: mask_at(0), 8: mask_at(8)}
+    masks = flow_carried_masks(anchors, forward, t_n, backward)
+    path = np.zeros((h, w), bool)
+    path[8:14, 4 : 14 + speed * 8] = True  # every place the object is in frames 0..8
+    expected = np.where(mask_at(4), 1.0, np.where(path, 0.05 / 1.05, 0.0))
+    np.testing.assert_allclose(masks[4], expected, rtol=1e-6, atol=1e-7)
+    for t in range(1, 8):  # thresholded, the object alone in every frame between
+        np.testing.assert_array_equal(masks[t] > 0.5, mask_at(t), err_msg=f"{t}")
+    # the stand-in (forward flows only) has no flow to check against: the plain blend
+    a, b = np.zeros((8, 8), bool), np.zeros((8, 8), bool)
+    a[:2, :2], b[4:, 4:] = True, True
+    zeros = np.zeros((4, 8, 8, 2), np.float32)
+    plain = flow_carried_masks({0: a, 4: b}, zeros, 5)
+    checked = flow_carried_masks({0: a, 4: b}, zeros, 5, zeros)  # zero flows pass the check
+    np.testing.assert_allclose(plain[1], 0.75 * a + 0.25 * b)
+    np.testing.assert_allclose(checked[1], plain[1], rtol=1e-6)
+
+
+def test_fb_inconsistent_is_the_sundaram_criterion_on_hand_computed_flows():
+    from motionlab.flow.metrics import fb_inconsistent
+
+    flow = np.zeros((1, 4, 2), np.float32)
+    flow[..., 0] = 4.0
+    back = np.array([[[-4.0, 0.0], [-3.5, 0.0], [-3.0, 0.0], [4.0, 0.0]]], np.float32)
+    # |F + B|^2 = 0, 0.25, 1, 64 against 0.01 (16 + |B|^2) + 0.5 = 0.82, 0.7825, 0.75, 0.82
+    np.testing.assert_array_equal(fb_inconsistent(flow, back), [[False, False, True, True]])
+    assert not fb_inconsistent(flow, back, beta=1.0)[0, 2]
 
 
 def test_stvi_computes_both_flows_and_uses_the_backward_one(monkeypatch):

@@ -156,11 +156,10 @@ def occlusion_mask(
     (H, W) bool ndarray
         True where p is occluded in b or maps outside b.
     """
+    from motionlab.flow.metrics import fb_inconsistent
+
     back, inside = sample_nearest(check_flow(flow_ba), flow_ab)
-    fab = check_flow(flow_ab)
-    diff = ((fab + back) ** 2).sum(-1)
-    mag = (fab**2).sum(-1) + (back**2).sum(-1)
-    return (diff > alpha * mag + beta) | ~inside
+    return fb_inconsistent(check_flow(flow_ab), back, alpha=alpha, beta=beta) | ~inside
 
 
 class AdvectedNoise:

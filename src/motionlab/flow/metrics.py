@@ -67,3 +67,20 @@ def fl_all(
     mag = np.linalg.norm(g, axis=1)
     outlier = (err > abs_threshold) & (err > rel_threshold * mag)
     return float(100.0 * outlier.mean())
+
+
+def fb_inconsistent(
+    flow: np.ndarray, back: np.ndarray, *, alpha: float = 0.01, beta: float = 0.5
+) -> np.ndarray:
+    """Forward-backward consistency check of Sundaram, Brox & Keutzer (ECCV 2010): where
+    the flow back does not undo the flow, ``|F(p) + B(q)|^2 > alpha (|F(p)|^2 + |B(q)|^2)
+    + beta`` with q = p + F(p).
+
+    ``flow`` ``(H, W, 2)`` is F on its own grid; ``back`` ``(H, W, 2)`` is the opposite
+    flow already sampled at each pixel's target q (nearest or bilinear: the caller's
+    choice). Returns ``(H, W)`` bool, True where inconsistent (occluded, or a wrong flow).
+    """
+    diff = ((flow + back) ** 2).sum(-1)
+    mag = (flow**2).sum(-1) + (back**2).sum(-1)
+    return diff > alpha * mag + beta
+

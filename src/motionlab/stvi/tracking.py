@@ -28,6 +28,11 @@ from motionlab.errors import MotionlabError
 
 MAX_POINTS = 2000
 """Mask pixels followed per anchor (a random subset of larger masks, fixed seed)."""
+RELIABILITY_FLOOR = 0.05
+"""Between two anchors, each carried mask is weighted by its blend weight times the share
+of its path that passed the forward-backward check (:func:`flow_carried_masks`), at least
+this much of the blend weight: a mask whose path failed everywhere still counts a little,
+and where both failed the plain blend is left."""
 
 
 def mask_box(mask: np.ndarray) -> np.ndarray:
@@ -136,16 +141,25 @@ def _blend_between_anchors(
     carry: Callable[[int, int], dict[int, np.ndarray]],
     out: np.ndarray,
     n_frames: int,
+    reliability: Callable[[int, int], dict[int, np.ndarray]] | None = None,
 ) -> None:
     """Fill ``out[t]`` from the first anchor on: between anchors a < b, the linear blend
     (weight (t - a) / (b - a)) of ``carry(a, b)[t]`` (a's value carried forward) and
     ``carry(b, a)[t]`` (b's carried back); after the last anchor, its value carried
-    forward alone."""
+    forward alone. With ``reliability`` (per carried value, in [0, 1], computed by the same
+    ``carry`` call before it is read), each side's weight is its blend weight times
+    ``max(reliability, RELIABILITY_FLOOR)``, normalised."""
     for a, b in itertools.pairwise(keys):
         fwd, bwd = carry(a, b), carry(b, a)
+        rel_f, rel_b = (reliability(a, b), reliability(b, a)) if reliability else ({}, {})
         for t in range(a, b + 1):
             w = (t - a) / (b - a)
-            out[t] = (1 - w) * fwd[t] + w * bwd[t]
+            if reliability is None:
+                out[t] = (1 - w) * fwd[t] + w * bwd[t]
+                continue
+            wf = (1 - w) * np.maximum(rel_f[t], RELIABILITY_FLOOR)
+            wb = w * np.maximum(rel_b[t], RELIABILITY_FLOOR)
+            out[t] = (wf * fwd[t] + wb * bwd[t]) / (wf + wb)
     for t, value in carry(keys[-1], n_frames - 1).items():
         out[t] = value
 
@@ -184,6 +198,15 @@ def flow_carried_masks(
     the anchor mask is sampled once, bilinearly, at the composed position, so the mask
     does not blur over the frames. Pixels whose path leaves the frame get 0.
 
+    With backward flows, each step is also checked against the flow the other way
+    (:func:`motionlab.flow.metrics.fb_inconsistent`, sampled bilinearly at the step's
+    source), and each pixel carries the share of its path that passed, composed like
+    its position; between anchors the two carried masks are weighted by it as well
+    (:data:`RELIABILITY_FLOOR`). Our addition (issue 16): where one side's path crossed an
+    occlusion (a part hidden and shown again, a limb over the body) the other side
+    decides, instead of both counting by their distance in time alone (docs/stvi.md,
+    "Occlusion-aware blending").
+
     Parameters
     ----------
     anchors : dict
@@ -195,6 +218,8 @@ def flow_carried_masks(
         Backward flow of every pair (frame t + 1 to t), to carry masks forward in time.
     """
     import cv2
+
+    from motionlab.flow.metrics import fb_inconsistent
 
     keys = sorted(anchors)
     if not keys or keys[0] != 0:
@@ -209,25 +234,39 @@ def flow_carried_masks(
             image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill
         )
 
+    reliabilities: dict[tuple[int, int], dict[int, np.ndarray]] = {}
+
     def carry(a: int, stop: int) -> dict[int, np.ndarray]:
         mask = anchors[a].astype(np.float32)
         px, py = gx, gy  # where each pixel of the current frame was in frame a
-        out = {a: mask}
+        rel = np.ones((h, w), np.float32)  # the share of that path that passed the check
+        out, rels = {a: mask}, {a: rel}
         step = 1 if stop >= a else -1
         for t in range(a, stop, step):
+            other = None
             if step < 0:  # p of frame t - 1 goes to p + forward[t - 1](p)
                 f, sign = np.asarray(flows[t - 1], np.float32), 1.0
+                if backward is not None:
+                    other = np.asarray(backward[t - 1], np.float32)
             elif backward is not None:  # q of frame t + 1 came from q + backward[t](q)
                 f, sign = np.asarray(backward[t], np.float32), 1.0
+                other = np.asarray(flows[t], np.float32)
             else:  # the stand-in: q - forward[t](q)
                 f, sign = np.asarray(flows[t], np.float32), -1.0
             mx, my = gx + sign * f[..., 0], gy + sign * f[..., 1]
             px, py = remap(px, mx, my, far), remap(py, mx, my, far)
             out[t + step] = remap(mask, px, py, 0.0)
+            if other is not None:  # the flow back, at the step's source, should undo it
+                back = np.stack([remap(other[..., i], mx, my, 0.0) for i in (0, 1)], -1)
+                passed = ~fb_inconsistent(f, back)
+                rel = remap(rel, mx, my, 0.0) * passed
+            rels[t + step] = rel
+        reliabilities[a, stop] = rels
         return out
 
     masks = np.zeros((n_frames, h, w), np.float32)
-    _blend_between_anchors(keys, carry, masks, n_frames)
+    reliability = None if backward is None else (lambda a, b: reliabilities[a, b])
+    _blend_between_anchors(keys, carry, masks, n_frames, reliability)
     for t in keys:
         masks[t] = anchors[t]
     return masks

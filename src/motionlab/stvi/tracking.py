@@ -267,7 +267,8 @@ def flow_carried_masks(
         return out
 
     masks = np.zeros((n_frames, h, w), np.float32)
-    reliability = None if backward is None else (lambda a, b: reliabilities[a, b])
+    # each pair's reliabilities are read once: dropped then (memory: a frame per step)
+    reliability = None if backward is None else (lambda a, b: reliabilities.pop((a, b)))
     _blend_between_anchors(keys, carry, masks, n_frames, reliability)
     for t in keys:
         masks[t] = anchors[t]

@@ -244,26 +244,22 @@ def flow_carried_masks(
         step = 1 if stop >= a else -1
         check = backward is not None and stop in anchors  # weights between anchors only
         for t in range(a, stop, step):
-            other = None
             if step < 0:  # p of frame t - 1 goes to p + forward[t - 1](p)
                 f, sign = np.asarray(flows[t - 1], np.float32), 1.0
-                if check:
-                    other = np.asarray(backward[t - 1], np.float32)
             elif backward is not None:  # q of frame t + 1 came from q + backward[t](q)
                 f, sign = np.asarray(backward[t], np.float32), 1.0
-                if check:
-                    other = np.asarray(flows[t], np.float32)
             else:  # the stand-in: q - forward[t](q)
                 f, sign = np.asarray(flows[t], np.float32), -1.0
             mx, my = gx + sign * f[..., 0], gy + sign * f[..., 1]
             px, py = remap(px, mx, my, far), remap(py, mx, my, far)
             out[t + step] = remap(mask, px, py, 0.0)
-            if other is not None:  # the flow back, at the step's source, should undo it
+            if check:  # the flow the other way, at the step's source, should undo the step
+                other = np.asarray(backward[t - 1] if step < 0 else flows[t], np.float32)
                 back = cv2.merge([remap(c, mx, my, 0.0) for c in cv2.split(other)])
-                passed = ~fb_inconsistent(f, back)
-                rel = remap(rel, mx, my, 0.0) * passed
-            rels[t + step] = rel
-        reliabilities[a, stop] = rels
+                rel = remap(rel, mx, my, 0.0) * ~fb_inconsistent(f, back)
+                rels[t + step] = rel
+        if check:
+            reliabilities[a, stop] = rels
         return out
 
     masks = np.zeros((n_frames, h, w), np.float32)

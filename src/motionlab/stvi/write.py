@@ -32,7 +32,7 @@ from motionlab.stvi.tubes import (
     stvi,
     stvi_flow_options,
 )
-from motionlab.video import list_frame_files, read_video
+from motionlab.video import VideoReader, list_frame_files, read_video
 
 log = logging.getLogger("motionlab")
 
@@ -99,8 +99,8 @@ def write_stvi(
         Show the flow's progress (see :mod:`motionlab.progress`).
     """
     started = time.perf_counter()
-    if not Path(source).exists():  # named before the anchors' folder is checked
-        raise STVIInputError(f"{source}: no such file or folder")
+    with VideoReader(source, start=start, stop=stop):
+        pass  # a missing or unreadable input is named before the anchors' folder is checked
     masks = FolderMasks(anchors) if anchors is not None else None
     frames = read_video(source, start=start, stop=stop)
     t_n, h, w = frames.shape[:3]

@@ -72,6 +72,7 @@ def run_one(
     backward: bool = True,
     preset: str | None = None,
     colour: bool = True,
+    match_anchor: bool = True,
 ) -> list[dict]:
     """The anchor ``settings`` of one method on one sequence (in a child process)."""
     import cv2
@@ -108,12 +109,14 @@ def run_one(
             # stvi-literal: k SLIC clusters over the sub-volume, the thesis's step 6 read
             # literally (the default spreads about k over the object; docs/stvi.md)
             params = STVIParams(clusters=15) if method == "stvi-literal" else STVIParams()
-            params = dataclasses.replace(params, colour=colour)
+            params = dataclasses.replace(params, colour=colour, match_anchor=match_anchor)
             result = stvi(frames, anchors, flows=flows, backward_flows=back, params=params)
             labels = result.labels
             scales = {"sigma": result.scales.sigma, "tau": result.scales.tau}
         elif method == "carried-masks":
-            carried = object_masks(frames, anchors, flows, back, colour=colour)
+            carried = object_masks(
+                frames, anchors, flows, back, colour=colour, match_anchor=match_anchor
+            )
             labels = (carried > 0.5).astype(np.int32)
             scales = {"sigma": float("nan"), "tau": float("nan")}
         else:
@@ -186,6 +189,12 @@ def main() -> int:
         action="store_true",
         help="the carried masks as the flow carries them (the ablation of the colour model)",
     )
+    ap.add_argument(
+        "--no-anchor-match",
+        action="store_true",
+        help="the carried masks along the composed flow alone, no frame matched to its "
+        "anchor frame (the ablation of issue 16's eighth stop)",
+    )
     args = ap.parse_args()
     if not (args.davis / "JPEGImages" / "480p").is_dir():
         print(f"skipped: no DAVIS 2016 at {args.davis}", file=sys.stderr)
@@ -209,6 +218,7 @@ def main() -> int:
                     not args.forward_flow_only,
                     args.dis_preset,
                     not args.no_colour_model,
+                    not args.no_anchor_match,
                 ).result()
             rows += got
             r = got[0]
@@ -227,6 +237,7 @@ def main() -> int:
         f"(`benchmarks/stvi_davis.py`; time includes DIS {args.dis_preset} flow, "
         + ("forward only" if args.forward_flow_only else "forward and backward")
         + ("; no colour model" if args.no_colour_model else "")
+        + ("; no anchor matching" if args.no_anchor_match else "")
         + "; J_p, F_p, C_p with "
         "the whole object as the one part):",
         "",

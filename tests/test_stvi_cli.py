@@ -60,9 +60,9 @@ def test_stvi_writes_labels_masks_and_metadata(clip, capsys):
     meta = json.loads((out / "stvi.json").read_text())
     assert meta["anchors"] == [0, 10, 20] and meta["tubes"] == labels.max()
     assert meta["sigma"] > 0 and meta["seconds"] > 0
-    assert meta["mask_weight"] == 50 and meta["omega"] == 0.85 and meta["carried"] is True
+    assert meta["mask_weight"] == 50 and meta["omega"] == 0.75 and meta["carried"] is True
     assert meta["flow_directions"] == ["forward", "backward"]
-    assert meta["colour_model"] is True
+    assert meta["colour_model"] is True and meta["anchor_match"] is True
     assert meta["flow_options"] == {"preset": "medium-full"}  # STVI's DIS preset
     # provenance: the frame folder and the anchors are hashed (motionlab.provenance)
     assert [x["path"] for x in meta["inputs"]] == [args[2], args[4]]
@@ -130,6 +130,31 @@ def test_stvi_command_corrects_the_carried_masks_by_colour_unless_told(
     assert calls == ([] if off else [24])
     meta = json.loads((tmp_path / "out" / "stvi.json").read_text())
     assert meta["colour_model"] is (not off)
+
+
+@pytest.mark.parametrize("off", [False, True])
+def test_stvi_command_matches_frames_to_their_anchors_unless_told(
+    clip, tmp_path, monkeypatch, off
+):
+    from motionlab.stvi import tracking
+
+    root, _ = clip
+    calls: list[int] = []
+    real = tracking.match_to_anchor
+
+    def spy(px, py, frame, anchor_frame, box, **kwargs):
+        calls.append(1)
+        return real(px, py, frame, anchor_frame, box, **kwargs)
+
+    monkeypatch.setattr(tracking, "match_to_anchor", spy)
+    args = ["-q", "stvi", str(root / "frames"), "--anchors"]
+    args += [str(root / "davis/Annotations/480p/toy"), "-o", str(tmp_path / "out")]
+    assert main(args + (["--no-anchor-match"] if off else [])) == 0
+    # anchors every 20 of 24 frames: between 0 and 20 each side matches the 10 frames
+    # where it has at least half the blend weight; the 3 frames after 20 all
+    assert len(calls) == (0 if off else 2 * 10 + 3)
+    meta = json.loads((tmp_path / "out" / "stvi.json").read_text())
+    assert meta["anchor_match"] is (not off)
 
 
 def test_stvi_eval_scores_a_perfect_result_as_perfect(clip, tmp_path):

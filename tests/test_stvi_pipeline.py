@@ -275,7 +275,7 @@ def test_stvi_computes_both_flows_and_uses_the_backward_one(monkeypatch):
 
     frames, parts = two_part_scene(8, size=(80, 60), seed=2)
     anchors = {0: parts[0] > 0}
-    seen: dict[str, list] = {"compute": [], "boxes": [], "masks": []}
+    seen: dict[str, list] = {"compute": [], "boxes": [], "masks": [], "frames": []}
     real_compute, real_boxes = tubes_module.compute_flows, tubes_module.track_boxes
     real_masks = tubes_module.flow_carried_masks
 
@@ -287,15 +287,17 @@ def test_stvi_computes_both_flows_and_uses_the_backward_one(monkeypatch):
         seen["boxes"].append(backward)
         return real_boxes(flows, anchors, n, backward)
 
-    def masks(anchors, flows, n, backward=None):
+    def masks(anchors, flows, n, backward=None, frames=None):
         seen["masks"].append(backward)
-        return real_masks(anchors, flows, n, backward)
+        seen["frames"].append(frames)
+        return real_masks(anchors, flows, n, backward, frames=frames)
 
     monkeypatch.setattr(tubes_module, "compute_flows", compute)
     monkeypatch.setattr(tubes_module, "track_boxes", boxes)
     monkeypatch.setattr(tubes_module, "flow_carried_masks", masks)
     stvi(frames, anchors, params=STVIParams(k=3))
     assert seen["compute"] == ["forward", "backward"]
+    assert seen["frames"][0] is frames  # the masks carried with frames matched to anchors
     for backward in (seen["boxes"][0], seen["masks"][0]):
         assert backward is not None and backward.shape == (7, 60, 80, 2)
         np.testing.assert_array_equal(
@@ -562,14 +564,14 @@ def test_stvi_judges_with_carried_masks_by_default(monkeypatch):
     monkeypatch.setattr(
         tubes_module,
         "flow_carried_masks",
-        lambda a, f, n, b=None: np.ones((n, 60, 80), np.float32),
+        lambda a, f, n, b=None, frames=None: np.ones((n, 60, 80), np.float32),
     )
     # the carried masks as a feature channel are tested below, their colour correction in
     # tests/test_stvi_colour.py: both off here, same clusters
     both = stvi(frames, anchors, params=STVIParams(k=3, mask_weight=0.0, colour=False))
     np.testing.assert_array_equal(both.supervoxels, plain.supervoxels)
     assert both.overlaps == pytest.approx({j: (o + 1) / 2 for j, o in plain.overlaps.items()})
-    assert STVIParams().threshold == tubes_module.OMEGA_CARRIED == 0.85
+    assert STVIParams().threshold == tubes_module.OMEGA_CARRIED == 0.75
     assert STVIParams(carried=False).threshold == STVIParams(clusters=15).threshold == 0.7
     assert STVIParams(omega=0.8).threshold == 0.8
 
@@ -623,7 +625,7 @@ def test_the_mask_channel_reaches_slic_unsmoothed(monkeypatch):
     result = stvi(frames, anchors, flows=flows, params=params)
     feats = seen["feats"]
     assert feats.shape[-1] == 6  # L, a, b, beta F^u, beta F^v, gamma m
-    carried = flow_carried_masks(anchors, flows, t_n)
+    carried = flow_carried_masks(anchors, flows, t_n, frames=frames)  # matched to anchors
     ox, oy = result.origins[5]
     win_w, win_h = result.size
     expected = 30.0 * crop(carried[5], (ox, oy), (win_w, win_h))
@@ -658,7 +660,7 @@ def test_the_colour_corrected_masks_are_the_feature_and_the_judge(monkeypatch):
     monkeypatch.setattr(tubes_module, "colour_corrected_masks", lambda f, c, a: 0.25 * c)
     params = STVIParams(mask_weight=40.0)
     result = stvi(frames, anchors, flows=flows, params=params)
-    carried = flow_carried_masks(anchors, flows, t_n)
+    carried = flow_carried_masks(anchors, flows, t_n, frames=frames)
     np.testing.assert_array_equal(seen["judge"], 0.25 * carried)
     ox, oy = result.origins[5]
     expected = 40.0 * crop(0.25 * carried[5], (ox, oy), result.size)

@@ -40,6 +40,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         beta=args.beta,
         mask_weight=MASK_WEIGHT if args.mask_weight is None else args.mask_weight,
         colour=not args.no_colour_model,
+        match_anchor=not args.no_anchor_match,
     )
     if args.mask_weight and not params.judges_carried:  # the modes without carried masks
         raise MotionlabError("--mask-weight needs the carried masks: not with "
@@ -63,6 +64,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         "carried": params.judges_carried,
         "mask_weight": params.mask_feature_weight,
         "colour_model": params.corrects_colour,
+        "anchor_match": params.matches_anchor,
     }
     if segmenter is not None:
         settings["detector"] = {"model": args.detector}
@@ -166,7 +168,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--omega",
         type=_nonneg,
-        help="tube selection overlap (0.85 with the carried masks, 0.7 with "
+        help="tube selection overlap (0.75 with the carried masks, 0.7 with "
         "--anchor-frames-only or --clusters)",
     )
     g.add_argument(
@@ -187,6 +189,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="use the carried masks as the flow carries them; default: corrected by the "
         "anchors' colour models (unused with --anchor-frames-only or --clusters)",
+    )
+    g.add_argument(
+        "--no-anchor-match",
+        action="store_true",
+        help="carry the anchor masks along the composed flow alone; default: each frame "
+        "also matched to its anchor frame near the object, against drift (unused with "
+        "--anchor-frames-only or --clusters)",
     )
     g.add_argument("--sigma", type=_nonneg, help="spatial scale, pixels")
     g.add_argument("--tau", type=_nonneg, help="temporal scale, frames")

@@ -195,6 +195,27 @@ class DISEstimator(_OpenCVEstimator):
             )
         self.preset = preset
 
+    def from_initial(
+        self, frame_a: np.ndarray, frame_b: np.ndarray, initial: np.ndarray
+    ) -> np.ndarray:
+        """DIS flow from ``frame_a`` to ``frame_b`` started from ``initial`` instead of zero.
+
+        Frames ``(H, W, 3)`` RGB uint8 or ``(H, W)`` grey uint8, ``initial`` ``(H, W, 2)``
+        float32 in pixels; returns ``(H, W, 2)`` float32. OpenCV's DIS takes a given flow
+        of the frames' size as the start of its coarsest scale, so a displacement far
+        beyond its search range is found when ``initial`` is near it. No upsampling; a
+        fresh OpenCV object per call (callers pass windows of varying size).
+        """
+        grey_a = frame_a if frame_a.ndim == 2 else _gray(frame_a)
+        grey_b = frame_b if frame_b.ndim == 2 else _gray(frame_b)
+        if initial.shape != (*grey_a.shape, 2) or grey_b.shape != grey_a.shape:
+            raise MotionlabError(
+                f"frames {grey_a.shape} and {grey_b.shape} and initial flow {initial.shape} "
+                "must share one size"
+            )
+        start = np.array(initial, np.float32, order="C")  # OpenCV writes into it
+        return self._create().calc(grey_a, grey_b, start)
+
     def _create(self) -> Any:
         dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.preset])
         for name, value in _DIS_SETTINGS.get(self.preset, {}).items():

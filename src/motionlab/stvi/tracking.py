@@ -34,6 +34,15 @@ of its path that passed the forward-backward check (:func:`flow_carried_masks`),
 this much of the blend weight: a mask whose path failed everywhere still counts a little,
 and where both failed the plain blend is left."""
 
+ANCHOR_MATCH_MARGIN = 16
+"""Pixels added around the object on each side of the window in which a carried frame is
+matched to its anchor frame (:func:`match_to_anchor`)."""
+ANCHOR_MATCH_SIGMA = 2.0
+"""Gaussian sigma, in pixels, of the smoothed photometric error that chooses per pixel
+between the composed and the directly matched position (:func:`match_to_anchor`)."""
+ANCHOR_MATCH_PRESET = "medium-full"
+"""DIS preset of the direct match to the anchor frame (STVI's flow preset)."""
+
 
 def mask_box(mask: np.ndarray) -> np.ndarray:
     """Tight box ``(x0, y0, x1, y1)`` of a non-empty bool ``(H, W)`` mask, float64."""
@@ -150,18 +159,29 @@ def _blend_between_anchors(
     ``carry`` call before it is read), each side's weight is its blend weight times
     ``max(reliability, RELIABILITY_FLOOR)``, normalised."""
     for a, b in itertools.pairwise(keys):
-        fwd, bwd = carry(a, b), carry(b, a)
-        rel_f, rel_b = (reliability(a, b), reliability(b, a)) if reliability else ({}, {})
-        for t in range(a, b + 1):
-            w = (t - a) / (b - a)
-            if reliability is None:
-                out[t] = (1 - w) * fwd[t] + w * bwd[t]
-                continue
-            wf = (1 - w) * np.maximum(rel_f[t], RELIABILITY_FLOOR)
-            wb = w * np.maximum(rel_b[t], RELIABILITY_FLOOR)
-            out[t] = (wf * fwd[t] + wb * bwd[t]) / (wf + wb)
+        _blend_pair(a, b, carry(a, b), carry(b, a), out, reliability)
     for t, value in carry(keys[-1], n_frames - 1).items():
         out[t] = value
+
+
+def _blend_pair(
+    a: int,
+    b: int,
+    fwd: dict[int, np.ndarray],
+    bwd: dict[int, np.ndarray],
+    out: np.ndarray,
+    reliability: Callable[[int, int], dict[int, np.ndarray]] | None,
+) -> None:
+    """Frames a..b of :func:`_blend_between_anchors` from the pair's two carries."""
+    rel_f, rel_b = (reliability(a, b), reliability(b, a)) if reliability else ({}, {})
+    for t in range(a, b + 1):
+        w = (t - a) / (b - a)
+        if reliability is None:
+            out[t] = (1 - w) * fwd[t] + w * bwd[t]
+            continue
+        wf = (1 - w) * np.maximum(rel_f[t], RELIABILITY_FLOOR)
+        wb = w * np.maximum(rel_b[t], RELIABILITY_FLOOR)
+        out[t] = (wf * fwd[t] + wb * bwd[t]) / (wf + wb)
 
 
 def carried_masks(anchors: dict[int, np.ndarray], boxes: np.ndarray) -> dict[int, np.ndarray]:
@@ -179,11 +199,96 @@ def carried_masks(anchors: dict[int, np.ndarray], boxes: np.ndarray) -> dict[int
     return out
 
 
+def match_to_anchor(
+    px: np.ndarray,
+    py: np.ndarray,
+    frame: np.ndarray,
+    anchor_frame: np.ndarray,
+    box: np.ndarray,
+    *,
+    margin: int = ANCHOR_MATCH_MARGIN,
+    sigma: float = ANCHOR_MATCH_SIGMA,
+    preset: str = ANCHOR_MATCH_PRESET,
+    anchor_float: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in the anchor frame of a frame's pixels, composed along the flow
+    (``px``, ``py``), corrected near the object by matching the frame to the anchor frame
+    directly. Our addition to Sec. 6.3 (issue 16; docs/stvi.md, "Matching to the anchor").
+
+    Composed over many frames, the small errors of each step add up (drift). In the window
+    around the pixels whose composed position falls within ``box`` (grown by ``margin``),
+    DIS matches ``frame`` to ``anchor_frame`` starting from the composed positions
+    (:meth:`motionlab.flow.estimators.DISEstimator.from_initial`); each pixel keeps the
+    matched position where it explains the frame better: where the anchor frame sampled
+    there differs less from the frame (absolute RGB difference summed over channels,
+    Gaussian-smoothed with ``sigma`` pixels) than sampled at the composed position.
+
+    Parameters
+    ----------
+    px, py : (H, W) float32 ndarray
+        Each pixel's composed position in the anchor frame (pixels; -1e5 or less where its
+        path left the frame: left as is).
+    frame, anchor_frame : (H, W, 3) uint8 ndarray
+        The frame the positions belong to and the anchor frame, RGB.
+    box : (4,) float ndarray
+        The anchor mask's box ``(x0, y0, x1, y1)`` (:func:`mask_box`).
+    anchor_float : (H, W, 3) float32 ndarray, optional
+        ``anchor_frame`` as float32, when the caller has it (one conversion per anchor).
+
+    Returns
+    -------
+    (px, py), new ``(H, W)`` float32 arrays.
+    """
+    import cv2
+
+    from motionlab.flow.estimators import DISEstimator
+
+    h, w = px.shape
+    inside = px > -1e4
+    x0, y0, x1, y1 = box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin
+    near = inside & (px >= x0) & (px < x1) & (py >= y0) & (py < y1)
+    if not near.any():
+        return px, py
+    ys, xs = np.nonzero(near)
+    wx0, wx1 = max(xs.min() - margin, 0), min(xs.max() + margin + 1, w)
+    wy0, wy1 = max(ys.min() - margin, 0), min(ys.max() + margin + 1, h)
+    size = (wx1 - wx0, wy1 - wy0)
+    cx, cy = px[wy0:wy1, wx0:wx1], py[wy0:wy1, wx0:wx1]
+    valid = inside[wy0:wy1, wx0:wx1]
+    gx, gy = np.meshgrid(np.arange(size[0], dtype=np.float32), np.arange(size[1], dtype=np.float32))
+    # the anchor's window: the frame's window moved by the median composed displacement
+    ox = round(wx0 + float(np.median(cx[valid] - wx0 - gx[valid])))
+    oy = round(wy0 + float(np.median(cy[valid] - wy0 - gy[valid])))
+    start = np.stack(
+        [np.where(valid, cx - ox - gx, 0.0), np.where(valid, cy - oy - gy, 0.0)], axis=-1
+    ).astype(np.float32)
+    matched = DISEstimator(preset=preset).from_initial(
+        frame[wy0:wy1, wx0:wx1], crop(anchor_frame, (ox, oy), size), start
+    )
+    mx, my = gx + matched[..., 0] + ox, gy + matched[..., 1] + oy
+    here = frame[wy0:wy1, wx0:wx1].astype(np.float32)
+    anchor_rgb = anchor_frame.astype(np.float32) if anchor_float is None else anchor_float
+
+    def error(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        seen = cv2.remap(
+            anchor_rgb, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        return cv2.GaussianBlur(np.abs(seen - here).sum(axis=-1), (0, 0), sigma)
+
+    better = valid & (error(mx, my) < error(cx, cy))
+    px, py = px.copy(), py.copy()
+    px[wy0:wy1, wx0:wx1] = np.where(better, mx, cx)
+    py[wy0:wy1, wx0:wx1] = np.where(better, my, cy)
+    return px, py
+
+
 def flow_carried_masks(
     anchors: dict[int, np.ndarray],
     flows: Sequence[np.ndarray],
     n_frames: int,
     backward: Sequence[np.ndarray] | None = None,
+    *,
+    frames: np.ndarray | None = None,
 ) -> np.ndarray:
     """Every anchor mask carried along the flow to the frames around it, ``(n_frames, H,
     W)`` float32 in [0, 1] (the anchor masks themselves in anchor frames).
@@ -216,6 +321,10 @@ def flow_carried_masks(
     n_frames : int
     backward : sequence of (H, W, 2) float32, optional
         Backward flow of every pair (frame t + 1 to t), to carry masks forward in time.
+    frames : (n_frames, H, W, 3) uint8 ndarray, optional
+        The clip, RGB. Given, each frame's composed positions near the object are matched
+        to the anchor frame directly (:func:`match_to_anchor`) and carried on from there:
+        our addition against drift (issue 16).
     """
     import cv2
 
@@ -236,8 +345,18 @@ def flow_carried_masks(
 
     reliabilities: dict[tuple[int, int], dict[int, np.ndarray]] = {}
 
+    if frames is not None and (len(frames) != n_frames or frames.shape[1:3] != (h, w)):
+        raise MotionlabError(
+            f"frames {frames.shape[:3]} do not match {n_frames} frames of {h}x{w} masks"
+        )
+
     def carry(a: int, stop: int) -> dict[int, np.ndarray]:
         mask = anchors[a].astype(np.float32)
+        box = mask_box(anchors[a]) if frames is not None and anchors[a].any() else None
+        anchor_float = frames[a].astype(np.float32) if box is not None else None
+        # between anchors, matched while this side has at least half the blend weight;
+        # after the last anchor, every frame
+        reach = abs(stop - a) // 2 if stop in anchors else abs(stop - a)
         px, py = gx, gy  # where each pixel of the current frame was in frame a
         rel = np.ones((h, w), np.float32)  # the share of that path that passed the check
         out, rels = {a: mask}, {a: rel}
@@ -252,6 +371,12 @@ def flow_carried_masks(
                 f, sign = np.asarray(flows[t], np.float32), -1.0
             mx, my = gx + sign * f[..., 0], gy + sign * f[..., 1]
             px, py = remap(px, mx, my, far), remap(py, mx, my, far)
+            # against drift: matched to the anchor frame directly (not in anchor frames,
+            # which keep their own masks)
+            if box is not None and t + step not in anchors and abs(t + step - a) <= reach:
+                px, py = match_to_anchor(
+                    px, py, frames[t + step], frames[a], box, anchor_float=anchor_float
+                )
             out[t + step] = remap(mask, px, py, 0.0)
             if check:  # the flow the other way, at the step's source, should undo the step
                 other = np.asarray(backward[t - 1] if step < 0 else flows[t], np.float32)

@@ -47,13 +47,14 @@ CLUSTER_CAP = 12
 OMEGA = 0.7
 """The thesis's omega: a cluster is kept when more than this share of its voxels in the
 anchor frames lies inside the anchor masks."""
-OMEGA_CARRIED = 0.85
+OMEGA_CARRIED = 0.75
 """omega for the mean of the anchor-frame overlap and the flow-carried overlap, with the
 carried mask as a feature (``MASK_WEIGHT``). Issue 16: (gamma, omega) chosen together on
 the ten tuning DAVIS sequences as the best J among the pairs that meet every target of the
 issue there (J >= 0.66, F >= 0.68, UE <= 0.05); docs/stvi.md. (0.6 before the feature,
 0.75 before the backward flow, 0.8 while the mask channel was smoothed, 0.9 with the
-full-resolution flow; 0.85 with the colour-corrected carried masks.)"""
+full-resolution flow, 0.85 with the colour-corrected carried masks; 0.75 with the frames
+matched to their anchor frames.)"""
 MASK_WEIGHT = 50.0
 """gamma: weight of the flow-carried anchor mask as a feature channel, in Lab units (a
 pixel inside the carried mask differs from one outside by gamma, as if by gamma in L).
@@ -79,7 +80,7 @@ class STVIParams:
         ``clusters=k`` is the literal reading of step 6.
     omega : a cluster is kept when its overlap exceeds this; ``None`` (default): ``OMEGA``
         = 0.7 (the thesis's) when clusters are judged in the anchor frames alone,
-        ``OMEGA_CARRIED`` = 0.85 when they are judged with the carried masks (``carried``).
+        ``OMEGA_CARRIED`` = 0.75 when they are judged with the carried masks (``carried``).
     sigma, tau, alpha, beta : scale-space and feature weights (see
         :mod:`motionlab.stvi.features`).
     margin : the sub-volume is the largest box grown by this fraction on each side
@@ -105,6 +106,10 @@ class STVIParams:
         anchors' colour models (:func:`motionlab.stvi.colour_model.colour_corrected_masks`;
         our addition, issue 16: the flow alone loses thin and fast parts between anchors).
         Only where the carried masks are used.
+    match_anchor : carry the anchor masks with each frame also matched to its anchor
+        frame directly (:func:`motionlab.stvi.tracking.match_to_anchor`; our addition,
+        issue 16: composed flow drifts over the frames between anchors). Only where the
+        carried masks are used.
     max_iter : SLIC iterations.
     """
 
@@ -119,6 +124,7 @@ class STVIParams:
     carried: bool = True
     mask_weight: float = MASK_WEIGHT
     colour: bool = True
+    match_anchor: bool = True
     max_iter: int = 10
 
     @property
@@ -137,6 +143,11 @@ class STVIParams:
     def corrects_colour(self) -> bool:
         """Whether the carried masks are corrected by the anchors' colour models."""
         return self.judges_carried and self.colour
+
+    @property
+    def matches_anchor(self) -> bool:
+        """Whether the carried masks are matched to their anchor frames against drift."""
+        return self.judges_carried and self.match_anchor
 
     @property
     def mask_feature_weight(self) -> float:
@@ -465,13 +476,17 @@ def object_masks(
     backward_flows: np.ndarray | None = None,
     *,
     colour: bool = True,
+    match_anchor: bool = True,
 ) -> np.ndarray:
     """The object's probability in every frame as STVI judges clusters with it: the anchor
-    masks carried along the flow (:func:`motionlab.stvi.tracking.flow_carried_masks`),
-    corrected by the anchors' colour models with ``colour``
+    masks carried along the flow (:func:`motionlab.stvi.tracking.flow_carried_masks`, with
+    ``match_anchor`` each frame also matched to its anchor frame), corrected by the
+    anchors' colour models with ``colour``
     (:func:`motionlab.stvi.colour_model.colour_corrected_masks`); ``(T, H, W)`` float32 in
     [0, 1]. Thresholded at 0.5 it is the mask-propagation baseline."""
-    carried = flow_carried_masks(anchors, flows, len(frames), backward_flows)
+    carried = flow_carried_masks(
+        anchors, flows, len(frames), backward_flows, frames=frames if match_anchor else None
+    )
     return colour_corrected_masks(frames, carried, anchors) if colour else carried
 
 
@@ -536,7 +551,10 @@ def stvi(
     # the anchor masks carried along the flow into every frame (issue 16): a feature channel
     # (mask_weight) and, with the anchor-frame overlap, the judge of every cluster
     carried = (
-        object_masks(frames, anchors, flows, backward_flows, colour=params.corrects_colour)
+        object_masks(
+            frames, anchors, flows, backward_flows,
+            colour=params.corrects_colour, match_anchor=params.matches_anchor,
+        )
         if params.judges_carried
         else None
     )

@@ -110,51 +110,38 @@ def test_stvi_command_tracks_with_the_backward_flow(clip, tmp_path, monkeypatch,
 
 
 @pytest.mark.parametrize("off", [False, True])
-def test_stvi_command_corrects_the_carried_masks_by_colour_unless_told(
-    clip, tmp_path, monkeypatch, off
+@pytest.mark.parametrize(
+    ("module", "name", "flag", "key", "calls_on"),
+    [
+        # the carried masks corrected by the anchors' colour models, once
+        ("tubes", "colour_corrected_masks", "--no-colour-model", "colour_model", 1),
+        # each carried frame matched to its anchor frame: anchors every 20 of 24 frames,
+        # between 0 and 20 each side the 10 frames where it has at least half the blend
+        # weight, the 3 frames after 20 all
+        ("tracking", "match_to_anchor", "--no-anchor-match", "anchor_match", 2 * 10 + 3),
+    ],
+)
+def test_stvi_command_steps_of_issue_16_are_on_unless_told(
+    clip, tmp_path, monkeypatch, off, module, name, flag, key, calls_on
 ):
-    from motionlab.stvi import tubes
+    import importlib
 
+    owner = importlib.import_module(f"motionlab.stvi.{module}")
     root, _ = clip
     calls: list[int] = []
-    real = tubes.colour_corrected_masks
+    real = getattr(owner, name)
 
-    def spy(frames, carried, anchors, **kwargs):
-        calls.append(len(frames))
-        return real(frames, carried, anchors, **kwargs)
-
-    monkeypatch.setattr(tubes, "colour_corrected_masks", spy)
-    args = ["-q", "stvi", str(root / "frames"), "--anchors"]
-    args += [str(root / "davis/Annotations/480p/toy"), "-o", str(tmp_path / "out")]
-    assert main(args + (["--no-colour-model"] if off else [])) == 0
-    assert calls == ([] if off else [24])
-    meta = json.loads((tmp_path / "out" / "stvi.json").read_text())
-    assert meta["colour_model"] is (not off)
-
-
-@pytest.mark.parametrize("off", [False, True])
-def test_stvi_command_matches_frames_to_their_anchors_unless_told(
-    clip, tmp_path, monkeypatch, off
-):
-    from motionlab.stvi import tracking
-
-    root, _ = clip
-    calls: list[int] = []
-    real = tracking.match_to_anchor
-
-    def spy(px, py, frame, anchor_frame, box, **kwargs):
+    def spy(*args, **kwargs):
         calls.append(1)
-        return real(px, py, frame, anchor_frame, box, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(tracking, "match_to_anchor", spy)
+    monkeypatch.setattr(owner, name, spy)
     args = ["-q", "stvi", str(root / "frames"), "--anchors"]
     args += [str(root / "davis/Annotations/480p/toy"), "-o", str(tmp_path / "out")]
-    assert main(args + (["--no-anchor-match"] if off else [])) == 0
-    # anchors every 20 of 24 frames: between 0 and 20 each side matches the 10 frames
-    # where it has at least half the blend weight; the 3 frames after 20 all
-    assert len(calls) == (0 if off else 2 * 10 + 3)
+    assert main(args + ([flag] if off else [])) == 0
+    assert len(calls) == (0 if off else calls_on)
     meta = json.loads((tmp_path / "out" / "stvi.json").read_text())
-    assert meta["anchor_match"] is (not off)
+    assert meta[key] is (not off)
 
 
 def test_stvi_eval_scores_a_perfect_result_as_perfect(clip, tmp_path):

@@ -34,6 +34,11 @@ of its path that passed the forward-backward check (:func:`flow_carried_masks`),
 this much of the blend weight: a mask whose path failed everywhere still counts a little,
 and where both failed the plain blend is left."""
 
+_OUTSIDE = -1e5
+"""A composed position outside every frame: a pixel whose path left the frame (samples 0).
+Bilinear sampling next to such a pixel mixes it in, so anything below a tenth of it
+counts as outside too."""
+
 ANCHOR_MATCH_MARGIN = 16
 """Pixels added around the object on each side of the window in which a carried frame is
 matched to its anchor frame (:func:`match_to_anchor`)."""
@@ -216,7 +221,7 @@ def match_to_anchor(
     Parameters
     ----------
     px, py : (H, W) float32 ndarray
-        Each pixel's composed position in the anchor frame (pixels; -1e5 or less where its
+        Each pixel's composed position in the anchor frame (pixels; ``_OUTSIDE`` where its
         path left the frame: left as is).
     frame, anchor_frame : (H, W, 3) uint8 ndarray
         The frame the positions belong to and the anchor frame, RGB.
@@ -234,7 +239,7 @@ def match_to_anchor(
     from motionlab.flow.estimators import DISEstimator
 
     h, w = px.shape
-    inside = px > -1e4
+    inside = px > _OUTSIDE / 10
     x0, y0, x1, y1 = box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin
     near = inside & (px >= x0) & (px < x1) & (py >= y0) & (py < y1)
     if not near.any():
@@ -329,7 +334,6 @@ def flow_carried_masks(
     _check_flow_counts(flows, backward, n_frames)
     h, w = anchors[keys[0]].shape
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    far = -1e5  # a position outside every frame: samples 0
 
     def remap(image: np.ndarray, mx: np.ndarray, my: np.ndarray, fill: float) -> np.ndarray:
         return cv2.remap(
@@ -362,7 +366,7 @@ def flow_carried_masks(
             else:  # the stand-in: q - forward[t](q)
                 f, sign = np.asarray(flows[t], np.float32), -1.0
             mx, my = gx + sign * f[..., 0], gy + sign * f[..., 1]
-            px, py = remap(px, mx, my, far), remap(py, mx, my, far)
+            px, py = remap(px, mx, my, _OUTSIDE), remap(py, mx, my, _OUTSIDE)
             # against drift: matched to the anchor frame directly (not in anchor frames,
             # which keep their own masks)
             if box is not None and t + step not in anchors and abs(t + step - a) <= reach:

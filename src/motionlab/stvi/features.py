@@ -158,9 +158,12 @@ def auto_parameters(
         diag = np.hypot(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]).mean()
         sigma = C_SIGMA * diag / 2
     if tau is None or beta is None:
-        speed = np.linalg.norm(relative_flow, axis=-1)
+        # the speed of the object's voxels only (the same values as taking the norm
+        # everywhere and then selecting them, without the norm of the whole sub-volume)
         if object_voxels is not None and object_voxels.any():
-            speed = speed[object_voxels]
+            speed = np.linalg.norm(relative_flow[object_voxels], axis=-1)
+        else:
+            speed = np.linalg.norm(relative_flow, axis=-1)
         p95 = float(np.percentile(speed, 95)) if speed.size else 0.0
         if tau is None:
             tau = C_TAU * p95

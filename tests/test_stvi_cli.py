@@ -60,7 +60,7 @@ def test_stvi_writes_labels_masks_and_metadata(clip, capsys):
     meta = json.loads((out / "stvi.json").read_text())
     assert meta["anchors"] == [0, 10, 20] and meta["tubes"] == labels.max()
     assert meta["sigma"] > 0 and meta["seconds"] > 0
-    assert meta["mask_weight"] == 50 and meta["omega"] == 0.75 and meta["carried"] is True
+    assert meta["mask_weight"] == 50 and meta["omega"] == 0.8 and meta["carried"] is True
     assert meta["flow_directions"] == ["forward", "backward"]
     assert meta["colour_model"] is True and meta["anchor_match"] is True
     assert meta["flow_options"] == {"preset": "medium-full"}  # STVI's DIS preset

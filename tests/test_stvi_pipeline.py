@@ -571,7 +571,7 @@ def test_stvi_judges_with_carried_masks_by_default(monkeypatch):
     both = stvi(frames, anchors, params=STVIParams(k=3, mask_weight=0.0, colour=False))
     np.testing.assert_array_equal(both.supervoxels, plain.supervoxels)
     assert both.overlaps == pytest.approx({j: (o + 1) / 2 for j, o in plain.overlaps.items()})
-    assert STVIParams().threshold == tubes_module.OMEGA_CARRIED == 0.75
+    assert STVIParams().threshold == tubes_module.OMEGA_CARRIED == 0.8
     assert STVIParams(carried=False).threshold == STVIParams(clusters=15).threshold == 0.7
     assert STVIParams(omega=0.8).threshold == 0.8
 

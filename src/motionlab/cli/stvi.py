@@ -168,7 +168,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--omega",
         type=_nonneg,
-        help="tube selection overlap (0.75 with the carried masks, 0.7 with "
+        help="tube selection overlap (0.8 with the carried masks, 0.7 with "
         "--anchor-frames-only or --clusters)",
     )
     g.add_argument(

@@ -344,6 +344,24 @@ def _survivors(pids: list[int], deadline: float) -> list[int]:
     return alive
 
 
+def test_stopped_jobs_leave_no_temporary_of_their_outputs_or_sidecars(tmp_path):
+    """The parent's clean-up after an interrupt removes the temporaries of the jobs that had
+    started: the video's and its provenance sidecar's (a worker stopped while writing the
+    ``.avi``'s ``.motionlab.json`` left ``.v1.avi.motionlab.json.tmp-*.json`` behind in a CI
+    run), and nothing else."""
+    from motionlab.afd.dataset import VideoJob, _remove_temporaries_of_jobs
+
+    folder = tmp_path / "A"
+    folder.mkdir()
+    job = VideoJob(source=tmp_path / "v1.avi", output=folder / "v1.avi", flow_output=None)
+    theirs = [".v1.avi.tmp-abc.avi", ".v1.avi.motionlab.json.tmp-def.json"]
+    others = [".v2.avi.tmp-ghi.avi", ".v2.avi.motionlab.json.tmp-jkl.json", "v1.avi.motionlab.json"]
+    for name in theirs + others:
+        (folder / name).write_text("x")
+    _remove_temporaries_of_jobs([job])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(others)
+
+
 def _temporaries(dst: Path) -> list[Path]:
     return list(dst.rglob(".*.tmp-*"))
 

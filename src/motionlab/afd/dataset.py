@@ -557,13 +557,17 @@ def _check_earlier_run(dst: Path, config: AFDConfig) -> None:
 
 
 def _remove_temporaries_of_jobs(jobs: Sequence[VideoJob]) -> None:
-    """Delete the temporary outputs (``.NAME.tmp-*``) of ``jobs``, reading each folder
+    """Delete the temporary outputs (``.NAME.tmp-*``) of ``jobs``, and of their provenance
+    sidecars (``.NAME.motionlab.json.tmp-*``: containers without tags, e.g. ``.avi``, get
+    one; a worker stopped while writing it leaves its temporary file), reading each folder
     once (fast for thousands of jobs); other files are never touched."""
+    from motionlab.provenance import sidecar_path
+
     names: dict[Path, set[str]] = {}
     for job in jobs:
         for out in (job.output, job.flow_output):
             if out is not None:
-                names.setdefault(out.parent, set()).add(out.name)
+                names.setdefault(out.parent, set()).update({out.name, sidecar_path(out).name})
     for folder, wanted in names.items():
         try:
             entries = list(os.scandir(folder))

@@ -158,12 +158,10 @@ def auto_parameters(
         diag = np.hypot(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]).mean()
         sigma = C_SIGMA * diag / 2
     if tau is None or beta is None:
-        # the speed of the object's voxels only (the same values as taking the norm
-        # everywhere and then selecting them, without the norm of the whole sub-volume)
-        if object_voxels is not None and object_voxels.any():
-            speed = np.linalg.norm(relative_flow[object_voxels], axis=-1)
-        else:
-            speed = np.linalg.norm(relative_flow, axis=-1)
+        # the flow of the object's voxels only, selected before the norm (the same values
+        # as the norm everywhere then selected, without the norm of the whole sub-volume)
+        use = object_voxels is not None and object_voxels.any()
+        speed = np.linalg.norm(relative_flow[object_voxels] if use else relative_flow, axis=-1)
         p95 = float(np.percentile(speed, 95)) if speed.size else 0.0
         if tau is None:
             tau = C_TAU * p95

@@ -12,6 +12,7 @@ import pytest
 
 from motionlab.cli import main
 from motionlab.stvi.io import read_labels
+from motionlab.stvi.tracking import TAIL_FLOOR
 from motionlab.synthetic import two_part_scene
 
 from conftest import DATA, need
@@ -63,6 +64,7 @@ def test_stvi_writes_labels_masks_and_metadata(clip, capsys):
     assert meta["mask_weight"] == 50 and meta["omega"] == 0.8 and meta["carried"] is True
     assert meta["flow_directions"] == ["forward", "backward"]
     assert meta["colour_model"] is True and meta["anchor_match"] is True
+    assert meta["tail_floor"] == TAIL_FLOOR
     assert meta["flow_options"] == {"preset": "medium-full"}  # STVI's DIS preset
     # provenance: the frame folder and the anchors are hashed (motionlab.provenance)
     assert [x["path"] for x in meta["inputs"]] == [args[2], args[4]]
@@ -142,6 +144,25 @@ def test_stvi_command_steps_of_issue_16_are_on_unless_told(
     assert len(calls) == (0 if off else calls_on)
     meta = json.loads((tmp_path / "out" / "stvi.json").read_text())
     assert meta[key] is (not off)
+
+
+def test_stvi_command_passes_and_records_its_tail_floor(clip, tmp_path, monkeypatch):
+    from motionlab.stvi import write
+
+    root, _ = clip
+    seen = []
+    real = write.stvi
+
+    def spy(frames, anchors, **kwargs):
+        seen.append(kwargs["params"].tail_floor)
+        return real(frames, anchors, **kwargs)
+
+    monkeypatch.setattr(write, "stvi", spy)
+    args = ["-q", "stvi", str(root / "frames"), "--anchors"]
+    args += [str(root / "davis/Annotations/480p/toy"), "-o", str(tmp_path / "out")]
+    assert main([*args, "--tail-floor", "0.3"]) == 0
+    assert seen == [0.3]
+    assert json.loads((tmp_path / "out" / "stvi.json").read_text())["tail_floor"] == 0.3
 
 
 def test_stvi_eval_scores_a_perfect_result_as_perfect(clip, tmp_path):

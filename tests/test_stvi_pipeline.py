@@ -257,6 +257,36 @@ def test_between_anchors_the_side_whose_path_passed_the_flow_check_decides():
     np.testing.assert_allclose(checked[1], plain[1], rtol=1e-6)
 
 
+def test_after_the_last_anchor_the_mask_is_weighted_by_its_paths_reliability():
+    """Issue 16: after the last anchor (frame 4 here) no other side decides, so the mask
+    carried forward keeps the tail it drags over the background the object uncovers (its
+    path failed the forward-backward check there). With ``tail_floor`` f the mask is
+    multiplied by max(share passed, f): the object (share 1) stays 1, the tail becomes f;
+    f = 1 is the mask as carried; the frames between anchors do not change."""
+    t_n, h, w, speed = 9, 24, 70, 6
+    forward, backward, mask_at = _object_on_still_background(t_n, h, w, speed)
+    anchors = {0: mask_at(0), 4: mask_at(4)}
+    as_carried = flow_carried_masks(anchors, forward, t_n, backward)
+    np.testing.assert_array_equal(
+        as_carried, flow_carried_masks(anchors, forward, t_n, backward, tail_floor=1.0)
+    )
+    for floor in (0.0, 0.25):
+        masks = flow_carried_masks(anchors, forward, t_n, backward, tail_floor=floor)
+        np.testing.assert_array_equal(masks[:5], as_carried[:5])
+        for t in range(5, t_n):
+            tail = np.zeros((h, w), bool)
+            tail[8:14, 4 + speed * 4 : 14 + speed * t] = True  # the path since frame 4
+            np.testing.assert_array_equal(as_carried[t], tail.astype(np.float32))
+            expected = np.where(mask_at(t), 1.0, np.where(tail, floor, 0.0))
+            np.testing.assert_array_equal(masks[t], expected.astype(np.float32), err_msg=f"{t}")
+    # the stand-in (forward flows only) has no check: the floor does not apply
+    stand_in = flow_carried_masks(anchors, forward, t_n)
+    np.testing.assert_array_equal(stand_in, flow_carried_masks(anchors, forward, t_n, tail_floor=0))
+    for bad in (-0.1, 1.5):
+        with pytest.raises(MotionlabError, match="tail_floor"):
+            flow_carried_masks(anchors, forward, t_n, backward, tail_floor=bad)
+
+
 def test_fb_inconsistent_is_the_sundaram_criterion_on_hand_computed_flows():
     from motionlab.flow.metrics import fb_inconsistent
 
@@ -287,10 +317,10 @@ def test_stvi_computes_both_flows_and_uses_the_backward_one(monkeypatch):
         seen["boxes"].append(backward)
         return real_boxes(flows, anchors, n, backward)
 
-    def masks(anchors, flows, n, backward=None, frames=None):
+    def masks(anchors, flows, n, backward=None, **kwargs):
         seen["masks"].append(backward)
-        seen["frames"].append(frames)
-        return real_masks(anchors, flows, n, backward, frames=frames)
+        seen["frames"].append(kwargs["frames"])
+        return real_masks(anchors, flows, n, backward, **kwargs)
 
     monkeypatch.setattr(tubes_module, "compute_flows", compute)
     monkeypatch.setattr(tubes_module, "track_boxes", boxes)
@@ -564,7 +594,7 @@ def test_stvi_judges_with_carried_masks_by_default(monkeypatch):
     monkeypatch.setattr(
         tubes_module,
         "flow_carried_masks",
-        lambda a, f, n, b=None, frames=None: np.ones((n, 60, 80), np.float32),
+        lambda a, f, n, b=None, frames=None, tail_floor=1.0: np.ones((n, 60, 80), np.float32),
     )
     # the carried masks as a feature channel are tested below, their colour correction in
     # tests/test_stvi_colour.py: both off here, same clusters
@@ -574,6 +604,23 @@ def test_stvi_judges_with_carried_masks_by_default(monkeypatch):
     assert STVIParams().threshold == tubes_module.OMEGA_CARRIED == 0.8
     assert STVIParams(carried=False).threshold == STVIParams(clusters=15).threshold == 0.7
     assert STVIParams(omega=0.8).threshold == 0.8
+
+
+def test_stvi_passes_its_tail_floor_to_the_carried_masks(monkeypatch):
+    from motionlab.stvi import tubes as tubes_module
+
+    seen = []
+
+    def spy(*args, tail_floor, **kwargs):
+        seen.append(tail_floor)
+        return flow_carried_masks(*args, tail_floor=tail_floor, **kwargs)
+
+    monkeypatch.setattr(tubes_module, "flow_carried_masks", spy)
+    frames, parts = two_part_scene(12, size=(64, 48), seed=2)
+    anchors = {0: parts[0] > 0}
+    stvi(frames, anchors, params=STVIParams(k=3))
+    stvi(frames, anchors, params=STVIParams(k=3, tail_floor=0.3))
+    assert seen == [tubes_module.TAIL_FLOOR, 0.3]
 
 
 def test_the_carried_mask_as_a_feature_finds_an_object_colour_and_motion_cannot():
@@ -799,3 +846,5 @@ def test_default_window_has_the_margin_around_the_largest_box():
 def test_stvi_params_reject_bad_values():
     with pytest.raises(MotionlabError, match="omega"):
         STVIParams(omega=1.5)
+    with pytest.raises(MotionlabError, match="tail_floor"):
+        STVIParams(tail_floor=1.5)

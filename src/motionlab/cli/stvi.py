@@ -21,6 +21,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
 
     from motionlab.atomic import check_output_target, refuse_overwrite_input
     from motionlab.cli.options import estimator_options
+    from motionlab.stvi.tracking import TAIL_FLOOR
     from motionlab.stvi.tubes import MASK_WEIGHT, STVIParams
     from motionlab.stvi.write import write_stvi
 
@@ -41,6 +42,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         mask_weight=MASK_WEIGHT if args.mask_weight is None else args.mask_weight,
         colour=not args.no_colour_model,
         match_anchor=not args.no_anchor_match,
+        tail_floor=TAIL_FLOOR if args.tail_floor is None else args.tail_floor,
     )
     if args.mask_weight and not params.judges_carried:  # the modes without carried masks
         raise MotionlabError("--mask-weight needs the carried masks: not with "
@@ -65,6 +67,7 @@ def cmd_stvi(args: argparse.Namespace) -> int:
         "mask_weight": params.mask_feature_weight,
         "colour_model": params.corrects_colour,
         "anchor_match": params.matches_anchor,
+        "tail_floor": params.tail_floor if params.judges_carried else None,
     }
     if segmenter is not None:
         settings["detector"] = {"model": args.detector}
@@ -196,6 +199,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="carry the anchor masks along the composed flow alone; default: each frame "
         "also matched to its anchor frame near the object, against drift (unused with "
         "--anchor-frames-only or --clusters)",
+    )
+    g.add_argument(
+        "--tail-floor",
+        type=number_type(0, 1),
+        help="after the last anchor, the carried mask times max(share, this), share the "
+        "part of its path that passed the forward-backward check (1: as carried; unused "
+        "with --anchor-frames-only or --clusters)",
     )
     g.add_argument("--sigma", type=_nonneg, help="spatial scale, pixels")
     g.add_argument("--tau", type=_nonneg, help="temporal scale, frames")

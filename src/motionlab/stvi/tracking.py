@@ -33,6 +33,11 @@ RELIABILITY_FLOOR = 0.05
 of its path that passed the forward-backward check (:func:`flow_carried_masks`), at least
 this much of the blend weight: a mask whose path failed everywhere still counts a little,
 and where both failed the plain blend is left."""
+TAIL_FLOOR = 1.0
+"""After the last anchor the carried mask is multiplied by ``max(share, TAIL_FLOOR)``,
+``share`` the part of its path that passed the forward-backward check
+(:func:`flow_carried_masks`): 1 leaves the mask as carried (no other side decides there);
+0 trusts the check alone. Issue 16, docs/stvi.md, "Reliability after the last anchor"."""
 
 _OUTSIDE = -1e5
 """A composed position outside every frame: a pixel whose path left the frame (samples 0).
@@ -284,6 +289,7 @@ def flow_carried_masks(
     backward: Sequence[np.ndarray] | None = None,
     *,
     frames: np.ndarray | None = None,
+    tail_floor: float = TAIL_FLOOR,
 ) -> np.ndarray:
     """Every anchor mask carried along the flow to the frames around it, ``(n_frames, H,
     W)`` float32 in [0, 1] (the anchor masks themselves in anchor frames).
@@ -323,6 +329,10 @@ def flow_carried_masks(
         frames where it has at least half the blend weight (the others weigh less and
         matching them too cost 1.1x the time for no gain, docs/stvi.md); after the last
         anchor every frame.
+    tail_floor : float in [0, 1]
+        After the last anchor, with backward flows, the carried mask times
+        ``max(share, tail_floor)``, ``share`` its path's passed share (:data:`TAIL_FLOOR`;
+        1: as carried).
     """
     import cv2
 
@@ -331,6 +341,8 @@ def flow_carried_masks(
     keys = sorted(anchors)
     if not keys or keys[0] != 0:
         raise MotionlabError("carrying masks needs an anchor in frame 0")
+    if not 0 <= tail_floor <= 1:
+        raise MotionlabError(f"tail_floor must be in [0, 1], got {tail_floor}")
     _check_flow_counts(flows, backward, n_frames)
     h, w = anchors[keys[0]].shape
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
@@ -357,7 +369,8 @@ def flow_carried_masks(
         rel = np.ones((h, w), np.float32)  # the share of that path that passed the check
         out, rels = {a: mask}, {a: rel}
         step = 1 if stop >= a else -1
-        check = backward is not None and stop in anchors  # weights between anchors only
+        # between anchors: the blend's weights; after the last anchor: the mask's
+        check = backward is not None and (stop in anchors or tail_floor < 1)
         for t in range(a, stop, step):
             if step < 0:  # p of frame t - 1 goes to p + forward[t - 1](p)
                 f, sign = np.asarray(flows[t - 1], np.float32), 1.0
@@ -379,8 +392,12 @@ def flow_carried_masks(
                 back = cv2.merge([remap(c, mx, my, 0.0) for c in cv2.split(other)])
                 rel = remap(rel, mx, my, 0.0) * ~fb_inconsistent(f, back)
                 rels[t + step] = rel
-        if check:
+        if check and stop in anchors:
             reliabilities[a, stop] = rels
+        elif check:  # after the last anchor, no other side: the mask itself weighted
+            for t in out:
+                if t != a:
+                    out[t] *= np.maximum(rels[t], tail_floor)
         return out
 
     masks = np.zeros((n_frames, h, w), np.float32)

@@ -30,6 +30,7 @@ from motionlab.stvi.features import (
 )
 from motionlab.stvi.slic3d import cluster_means, slic3d
 from motionlab.stvi.tracking import (
+    TAIL_FLOOR,
     carried_masks,
     crop,
     flow_carried_masks,
@@ -112,6 +113,11 @@ class STVIParams:
         frame directly (:func:`motionlab.stvi.tracking.match_to_anchor`; our addition,
         issue 16: composed flow drifts over the frames between anchors). Only where the
         carried masks are used.
+    tail_floor : after the last anchor, the carried mask times ``max(share, tail_floor)``,
+        ``share`` the part of its path that passed the forward-backward check (default
+        ``TAIL_FLOOR``; 1: as carried). Our addition (issue 16): after the last anchor no
+        other side decides, and a path that crossed inconsistent flow carries the mask
+        onto the background. Only where the carried masks are used.
     max_iter : SLIC iterations.
     """
 
@@ -127,6 +133,7 @@ class STVIParams:
     mask_weight: float = MASK_WEIGHT
     colour: bool = True
     match_anchor: bool = True
+    tail_floor: float = TAIL_FLOOR
     max_iter: int = 10
 
     @property
@@ -165,6 +172,8 @@ class STVIParams:
             raise MotionlabError(f"omega must be in [0, 1), got {self.omega}")
         if self.margin < 0:
             raise MotionlabError(f"margin must be >= 0, got {self.margin}")
+        if not 0 <= self.tail_floor <= 1:
+            raise MotionlabError(f"tail_floor must be in [0, 1], got {self.tail_floor}")
         for name in ("sigma", "tau", "alpha", "beta", "mask_weight"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -479,16 +488,19 @@ def object_masks(
     *,
     colour: bool = True,
     match_anchor: bool = True,
+    tail_floor: float = TAIL_FLOOR,
 ) -> np.ndarray:
     """The object's probability in every frame as STVI judges clusters with it: the anchor
     masks carried along the flow (:func:`motionlab.stvi.tracking.flow_carried_masks`, with
-    ``match_anchor`` each frame also matched to its anchor frame), corrected by the
+    ``match_anchor`` each frame also matched to its anchor frame, after the last anchor
+    weighted by its path's reliability down to ``tail_floor``), corrected by the
     anchors' colour models with ``colour``
     (:func:`motionlab.stvi.colour_model.colour_corrected_masks`); ``(T, H, W)`` float32 in
     [0, 1]. Thresholded at 0.5 it is the mask-propagation baseline."""
     carried = flow_carried_masks(
-        anchors, flows, len(frames), backward_flows, frames=frames if match_anchor else None
-    )
+        anchors, flows, len(frames), backward_flows,
+        frames=frames if match_anchor else None, tail_floor=tail_floor,
+    )  # fmt: skip
     return colour_corrected_masks(frames, carried, anchors) if colour else carried
 
 
@@ -556,6 +568,7 @@ def stvi(
         object_masks(
             frames, anchors, flows, backward_flows,
             colour=params.corrects_colour, match_anchor=params.matches_anchor,
+            tail_floor=params.tail_floor,
         )
         if params.judges_carried
         else None

@@ -104,8 +104,8 @@ def test_carried_masks_with_frames_do_not_drift_with_biased_flows():
     def recall(m: np.ndarray, t: int) -> float:  # share of the object carried (> 0.5)
         return float((m[t] > 0.5)[mask_at(t)].mean())
 
-    drifting = flow_carried_masks(anchors, forward, t_n, backward)
-    matched = flow_carried_masks(anchors, forward, t_n, backward, frames=frames)
+    drifting = flow_carried_masks(anchors, forward, t_n, backward, tail_floor=1.0)
+    matched = flow_carried_masks(anchors, forward, t_n, backward, frames=frames, tail_floor=1.0)
     assert recall(drifting, t_n - 1) < 0.8 and recall(matched, t_n - 1) > 0.9
     for t in range(3, t_n):  # the drift grows frame by frame; matching holds it back
         assert recall(matched, t) > recall(drifting, t) + 0.02, t
@@ -116,13 +116,17 @@ def test_carried_masks_with_frames_do_not_drift_with_biased_flows():
     # object uncovers shrinks (frame 0 shows the object there, a worse match than the
     # background's own texture nearby)
     frames, forward, backward, mask_at = _scene(t_n)
-    plain = flow_carried_masks(anchors, forward, t_n, backward)
-    exact = flow_carried_masks(anchors, forward, t_n, backward, frames=frames)
+    plain = flow_carried_masks(anchors, forward, t_n, backward, tail_floor=1.0)
+    exact = flow_carried_masks(anchors, forward, t_n, backward, frames=frames, tail_floor=1.0)
     for t in range(t_n):
         assert recall(plain, t) == 1 and recall(exact, t) > 0.99, t
-    tail = [((m[t_n - 1] > 0.5) & ~mask_at(t_n - 1)).sum() for m in (plain, exact)]
+    # (the masks as carried, tail_floor=1: the matching alone; by default the tail's
+    # failed forward-backward check also halves it after the last anchor, below 0.5)
+    default = flow_carried_masks(anchors, forward, t_n, backward, frames=frames)
+    tail = [((m[t_n - 1] > 0.5) & ~mask_at(t_n - 1)).sum() for m in (plain, exact, default)]
     # every step (2, 1) uncovers 2 columns of 32 and a row of 48, 2 pixels counted twice
     assert tail[0] == 11 * (2 * 32 + 48 - 2)
     assert tail[1] < 0.8 * tail[0]
+    assert tail[2] < tail[1] and recall(default, t_n - 1) > 0.99
     with pytest.raises(MotionlabError, match="do not match"):
         flow_carried_masks(anchors, forward, t_n, backward, frames=frames[1:])

@@ -19,6 +19,7 @@ from motionlab.stvi.features import (
 )
 from motionlab.stvi.slic3d import grid_shape, slic3d
 from motionlab.stvi.tracking import (
+    TAIL_FLOOR,
     crop,
     flow_carried_masks,
     mask_box,
@@ -199,13 +200,14 @@ def test_backward_flows_carry_masks_and_boxes_across_motion_boundaries():
     carried whole and the boxes are exact."""
     t_n, h, w, speed = 9, 24, 70, 6
     forward, backward, mask_at = _object_on_still_background(t_n, h, w, speed)
-    # the anchor of frame 0 carried forward: the whole object in every frame, plus the
-    # background it uncovers behind it (its backward flow is the background's, zero, so
-    # it is traced to where the object was: the object's path so far). Dropping the pixels
-    # that fail a forward-backward check would drop that tail here but drops far more on
-    # DAVIS (its misses accumulate along the path): measured, not used; the check only
-    # weighs the two anchors' masks against each other (the next test).
-    masks = flow_carried_masks({0: mask_at(0)}, forward, t_n, backward)
+    # the anchor of frame 0 carried forward as the flow carries it (tail_floor=1): the
+    # whole object in every frame, plus the background it uncovers behind it (its
+    # backward flow is the background's, zero, so it is traced to where the object was:
+    # the object's path so far). Dropping the pixels that fail a forward-backward check
+    # drops that tail here but far more on DAVIS (its misses accumulate along the path):
+    # the check weighs the two anchors' masks against each other (the next test) and,
+    # after the last anchor, lowers the tail to the floor (the test after it).
+    masks = flow_carried_masks({0: mask_at(0)}, forward, t_n, backward, tail_floor=1.0)
     for t in range(t_n):
         path = np.zeros((h, w), np.float32)
         path[8:14, 4 : 14 + speed * t] = 1.0
@@ -262,15 +264,18 @@ def test_after_the_last_anchor_the_mask_is_weighted_by_its_paths_reliability():
     carried forward keeps the tail it drags over the background the object uncovers (its
     path failed the forward-backward check there). With ``tail_floor`` f the mask is
     multiplied by max(share passed, f): the object (share 1) stays 1, the tail becomes f;
-    f = 1 is the mask as carried; the frames between anchors do not change."""
+    f = 1 is the mask as carried; the frames between anchors do not change. The default
+    is TAIL_FLOOR = 0.5 (docs/stvi.md, "Reliability after the last anchor")."""
     t_n, h, w, speed = 9, 24, 70, 6
     forward, backward, mask_at = _object_on_still_background(t_n, h, w, speed)
     anchors = {0: mask_at(0), 4: mask_at(4)}
-    as_carried = flow_carried_masks(anchors, forward, t_n, backward)
+    as_carried = flow_carried_masks(anchors, forward, t_n, backward, tail_floor=1.0)
+    default = flow_carried_masks(anchors, forward, t_n, backward)
     np.testing.assert_array_equal(
-        as_carried, flow_carried_masks(anchors, forward, t_n, backward, tail_floor=1.0)
+        default, flow_carried_masks(anchors, forward, t_n, backward, tail_floor=TAIL_FLOOR)
     )
-    for floor in (0.0, 0.25):
+    assert TAIL_FLOOR == 0.5
+    for floor in (0.0, 0.25, TAIL_FLOOR):
         masks = flow_carried_masks(anchors, forward, t_n, backward, tail_floor=floor)
         np.testing.assert_array_equal(masks[:5], as_carried[:5])
         for t in range(5, t_n):

@@ -141,6 +141,22 @@ def test_resume_after_interruption(src, tmp_path):
         np.testing.assert_array_equal(read_video(dst / rel), read_video(fresh / rel))
 
 
+def test_an_avi_without_its_provenance_sidecar_is_made_again(src, tmp_path):
+    """An ``.avi`` is committed just before its ``.motionlab.json`` (AVI keeps no tags):
+    a run stopped between the two leaves a video without its record, which a rerun must
+    not count as done (it would stay without provenance)."""
+    dst = tmp_path / "dst"
+    make_afd_dataset(src, dst)
+    video = dst / "JumpingJack" / "v_JumpingJack_g01_c01.avi"
+    sidecar = video.with_name(video.name + ".motionlab.json")
+    record = json.loads(sidecar.read_text())
+    sidecar.unlink()  # as if stopped between the video's commit and its sidecar's
+    stamp = video.stat().st_mtime_ns
+    result = make_afd_dataset(src, dst)
+    assert result.skipped == 3 and result.done == 1  # the other three stay
+    assert video.stat().st_mtime_ns != stamp and json.loads(sidecar.read_text()) == record
+
+
 def test_workers_give_the_same_result(src, tmp_path):
     one, again, two = tmp_path / "one", tmp_path / "again", tmp_path / "two"
     make_afd_dataset(src, one, classes=["JumpingJack"])

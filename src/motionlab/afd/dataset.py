@@ -58,7 +58,7 @@ from motionlab.datasets import SPLIT_FOLDER as SPLIT_FOLDER  # re-exported for o
 from motionlab.datasets import VIDEO_SUFFIXES as VIDEO_SUFFIXES  # re-exported for old imports
 from motionlab.errors import MotionlabError
 from motionlab.progress import clock_time
-from motionlab.provenance import command_line, sidecar_path
+from motionlab.provenance import command_line, has_tags, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,18 @@ class VideoJob:
 
     @property
     def done(self) -> bool:
-        """True if every output exists (outputs appear only when complete)."""
-        return self.output.exists() and (self.flow_output is None or self.flow_output.exists())
+        """True if every output exists with its provenance (outputs appear only when
+        complete; an output in a container without tags, ``.avi``, is committed just
+        before its ``.motionlab.json`` sidecar, so without the sidecar it was cut off
+        between the two and is made again)."""
+        return all(_finished(out) for out in (self.output, self.flow_output) if out is not None)
+
+
+def _finished(out: Path) -> bool:
+    """``out`` exists, and so does its sidecar where its record lives in one."""
+    if not out.exists():
+        return False
+    return out.is_dir() or has_tags(out) or sidecar_path(out).exists()
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,60 @@ def cmd_stvi_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_method_options(g: argparse._ArgumentGroup) -> None:
+    """STVI's parameters (every one automatic unless given)."""
+    g.add_argument("--k", type=int, default=15, help="at most this many tubes (15)")
+    g.add_argument(
+        "--clusters",
+        type=int,
+        help="SLIC clusters over the sub-volume (default: about 3k on the object, "
+        "at most 12k, merged into k tubes; --clusters K = the thesis's literal step 6)",
+    )
+    g.add_argument(
+        "--omega",
+        type=_nonneg,
+        help="tube selection overlap (0.8 with the carried masks, 0.7 with "
+        "--anchor-frames-only or --clusters)",
+    )
+    g.add_argument(
+        "--anchor-frames-only",
+        action="store_true",
+        help="judge clusters in the anchor frames alone (step 7 as written); default: the "
+        "mean of that overlap and the overlap with the anchor masks carried along the flow",
+    )
+    g.add_argument(
+        "--mask-weight",
+        type=_nonneg,
+        help="weight of the flow-carried anchor mask as a feature, Lab units (50; "
+        "0: colour, motion and position alone, eq. 6.4; unused with --anchor-frames-only "
+        "or --clusters)",
+    )
+    g.add_argument(
+        "--no-colour-model",
+        action="store_true",
+        help="use the carried masks as the flow carries them; default: corrected by the "
+        "anchors' colour models (unused with --anchor-frames-only or --clusters)",
+    )
+    g.add_argument(
+        "--no-anchor-match",
+        action="store_true",
+        help="carry the anchor masks along the composed flow alone; default: each frame "
+        "also matched to its anchor frame near the object, against drift (unused with "
+        "--anchor-frames-only or --clusters)",
+    )
+    g.add_argument(
+        "--tail-floor",
+        type=number_type(0, 1),
+        help="after the last anchor, the carried mask times max(share, this), share the "
+        "part of its path that passed the forward-backward check (0.5; 1: as carried; unused "
+        "with --anchor-frames-only or --clusters)",
+    )
+    g.add_argument("--sigma", type=_nonneg, help="spatial scale, pixels")
+    g.add_argument("--tau", type=_nonneg, help="temporal scale, frames")
+    g.add_argument("--alpha", type=_nonneg, help="weight of position (x, y, t)")
+    g.add_argument("--beta", type=_nonneg, help="weight of the object-relative flow")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``stvi`` and ``stvi-eval`` to the ``motionlab`` command."""
     from motionlab.cli.options import add_flow_options
@@ -160,57 +214,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also write OUT/pictures/: tubes over frames, x-t / y-t slices, trajectories",
     )
     p.add_argument("-o", "--output", required=True, type=Path, help="result folder OUT/")
-    g = p.add_argument_group("method (default: automatic, the 0-parameter mode)")
-    g.add_argument("--k", type=int, default=15, help="at most this many tubes (15)")
-    g.add_argument(
-        "--clusters",
-        type=int,
-        help="SLIC clusters over the sub-volume (default: about 3k on the object, "
-        "at most 12k, merged into k tubes; --clusters K = the thesis's literal step 6)",
-    )
-    g.add_argument(
-        "--omega",
-        type=_nonneg,
-        help="tube selection overlap (0.8 with the carried masks, 0.7 with "
-        "--anchor-frames-only or --clusters)",
-    )
-    g.add_argument(
-        "--anchor-frames-only",
-        action="store_true",
-        help="judge clusters in the anchor frames alone (step 7 as written); default: the "
-        "mean of that overlap and the overlap with the anchor masks carried along the flow",
-    )
-    g.add_argument(
-        "--mask-weight",
-        type=_nonneg,
-        help="weight of the flow-carried anchor mask as a feature, Lab units (50; "
-        "0: colour, motion and position alone, eq. 6.4; unused with --anchor-frames-only "
-        "or --clusters)",
-    )
-    g.add_argument(
-        "--no-colour-model",
-        action="store_true",
-        help="use the carried masks as the flow carries them; default: corrected by the "
-        "anchors' colour models (unused with --anchor-frames-only or --clusters)",
-    )
-    g.add_argument(
-        "--no-anchor-match",
-        action="store_true",
-        help="carry the anchor masks along the composed flow alone; default: each frame "
-        "also matched to its anchor frame near the object, against drift (unused with "
-        "--anchor-frames-only or --clusters)",
-    )
-    g.add_argument(
-        "--tail-floor",
-        type=number_type(0, 1),
-        help="after the last anchor, the carried mask times max(share, this), share the "
-        "part of its path that passed the forward-backward check (1: as carried; unused "
-        "with --anchor-frames-only or --clusters)",
-    )
-    g.add_argument("--sigma", type=_nonneg, help="spatial scale, pixels")
-    g.add_argument("--tau", type=_nonneg, help="temporal scale, frames")
-    g.add_argument("--alpha", type=_nonneg, help="weight of position (x, y, t)")
-    g.add_argument("--beta", type=_nonneg, help="weight of the object-relative flow")
+    _add_method_options(p.add_argument_group("method (default: automatic, the 0-parameter mode)"))
     p.add_argument("--start", type=int, default=0, help="first frame to use (0-based)")
     p.add_argument("--stop", type=int, default=None, help="stop before this frame")
     add_flow_options(p)

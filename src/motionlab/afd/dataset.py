@@ -571,8 +571,6 @@ def _remove_temporaries_of_jobs(jobs: Sequence[VideoJob]) -> None:
     sidecars (``.NAME.motionlab.json.tmp-*``: containers without tags, e.g. ``.avi``, get
     one; a worker stopped while writing it leaves its temporary file), reading each folder
     once (fast for thousands of jobs); other files are never touched."""
-    from motionlab.provenance import sidecar_path
-
     names: dict[Path, set[str]] = {}
     for job in jobs:
         for out in (job.output, job.flow_output):
